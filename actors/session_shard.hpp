@@ -1,0 +1,34 @@
+// A session shard: the actor that owns one hash range of sessions (by session
+// id). It answers batches of validate/refresh/logout and opens sessions after
+// a login, replying through the request's reply_sink.
+#pragma once
+
+#include <memory>
+
+#include <caf/fwd.hpp>
+#include <caf/replies_to.hpp>
+
+#include "actors/shard_messages.hpp"
+#include "config/config.hpp"
+#include "net/token.hpp"
+
+namespace castellan::actors {
+
+using session_shard = caf::typed_actor<
+  // One reply frame per op through batch.sink: validate -> validate_reply,
+  // refresh -> refresh_reply, logout -> logout_reply; invalid_token for an
+  // unknown session, expired for one past its expiry. Fast: no I/O.
+  caf::reacts_to<session_batch>,
+  // Opens a session and delivers a login_reply carrying a freshly minted token.
+  caf::reacts_to<open_session>,
+  // Applies a new users snapshot: drops sessions of removed/disabled users.
+  caf::reacts_to<users_update>>;
+
+// Spawns a shard that sweeps expired sessions every cfg.sweep_interval_ms.
+session_shard spawn_session_shard(caf::actor_system& sys, const config::sessions_config& cfg,
+                                  std::shared_ptr<const net::keyring> keys);
+
+// Which of `shard_count` shards owns `sid`.
+size_t shard_index(const net::session_id& sid, size_t shard_count);
+
+}  // namespace castellan::actors

@@ -1,0 +1,82 @@
+// Session bookkeeping for one shard; see session_table.hpp.
+#include "actors/session_table.hpp"
+
+#include <algorithm>
+
+namespace castellan::actors {
+
+void session_table::index_expiry(const net::session_id& sid, int64_t expires_ms) {
+  int64_t bucket = (expires_ms + 999) / 1000;
+  expiry_index_[bucket].push_back(sid);
+}
+
+const session& session_table::open(const net::session_id& sid, user_ref user, int64_t now_ms) {
+  session s;
+  s.user = std::move(user);
+  s.created_ms = now_ms;
+  s.expires_ms = now_ms + int64_t{cfg_.ttl_s} * 1000;
+  auto [it, inserted] = sessions_.insert_or_assign(sid, std::move(s));
+  index_expiry(sid, it->second.expires_ms);
+  return it->second;
+}
+
+lookup_result session_table::validate(const net::session_id& sid, int64_t now_ms) {
+  auto it = sessions_.find(sid);
+  if (it == sessions_.end())
+    return {lookup_status::unknown, nullptr};
+  if (it->second.expires_ms <= now_ms) {
+    sessions_.erase(it);
+    return {lookup_status::expired, nullptr};
+  }
+  return {lookup_status::ok, &it->second};
+}
+
+lookup_result session_table::refresh(const net::session_id& sid, int64_t now_ms) {
+  auto r = validate(sid, now_ms);
+  if (r.status != lookup_status::ok)
+    return r;
+  auto& s = sessions_.find(sid)->second;
+  int64_t cap = s.created_ms + int64_t{cfg_.max_lifetime_s} * 1000;
+  int64_t next = std::min(now_ms + int64_t{cfg_.ttl_s} * 1000, cap);
+  if (next > s.expires_ms) {
+    s.expires_ms = next;
+    index_expiry(sid, next);
+  }
+  return {lookup_status::ok, &s};
+}
+
+bool session_table::logout(const net::session_id& sid) {
+  return sessions_.erase(sid) > 0;
+}
+
+size_t session_table::sweep(int64_t now_ms) {
+  size_t erased = 0;
+  while (!expiry_index_.empty() && expiry_index_.begin()->first * 1000 <= now_ms) {
+    for (auto& sid : expiry_index_.begin()->second) {
+      auto it = sessions_.find(sid);
+      if (it != sessions_.end() && it->second.expires_ms <= now_ms) {
+        sessions_.erase(it);
+        ++erased;
+      }
+    }
+    expiry_index_.erase(expiry_index_.begin());
+  }
+  return erased;
+}
+
+size_t session_table::apply_users(const std::shared_ptr<const config::users_table>& users) {
+  size_t erased = 0;
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    const auto* record = users->find(it->second.user->name);
+    if (!record || !record->enabled) {
+      it = sessions_.erase(it);
+      ++erased;
+      continue;
+    }
+    it->second.user = user_ref(users, record);  // aliasing: keeps the snapshot alive
+    ++it;
+  }
+  return erased;
+}
+
+}  // namespace castellan::actors

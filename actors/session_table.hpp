@@ -1,0 +1,73 @@
+// The sessions one shard owns, as a plain data structure with an explicit
+// clock argument: the shard actor wraps it, tests drive it directly. Expired
+// sessions are found through an index of one-second expiry buckets, so a
+// sweep touches only what is due, never a timer per session.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <unordered_map>
+#include <vector>
+
+#include "actors/shard_messages.hpp"
+#include "config/config.hpp"
+
+namespace castellan::actors {
+
+struct session {
+  user_ref user;
+  int64_t created_ms = 0;
+  int64_t expires_ms = 0;  // sliding: min(last refresh + ttl, created + max_lifetime)
+};
+
+enum class lookup_status { ok, unknown, expired };
+
+struct lookup_result {
+  lookup_status status = lookup_status::unknown;
+  const session* found = nullptr;
+};
+
+class session_table {
+ public:
+  explicit session_table(const config::sessions_config& cfg) : cfg_(cfg) {}
+
+  // Opens a session for `user` at `now_ms`; returns it.
+  const session& open(const net::session_id& sid, user_ref user, int64_t now_ms);
+
+  // The live session, or why not. An expired session is erased on sight.
+  lookup_result validate(const net::session_id& sid, int64_t now_ms);
+
+  // Slides the expiry (capped by max lifetime); same statuses as validate.
+  lookup_result refresh(const net::session_id& sid, int64_t now_ms);
+
+  // Ends the session; false if it did not exist.
+  bool logout(const net::session_id& sid);
+
+  // Erases sessions whose expiry has passed; returns how many.
+  size_t sweep(int64_t now_ms);
+
+  // Re-points sessions at the new snapshot's users; erases sessions of users
+  // that are gone or disabled. Returns how many were erased.
+  size_t apply_users(const std::shared_ptr<const config::users_table>& users);
+
+  size_t size() const { return sessions_.size(); }
+
+ private:
+  struct sid_hash {
+    size_t operator()(const net::session_id& sid) const {
+      uint64_t h;  // ids are random and MAC-protected: any 8 bytes are a fine hash
+      std::memcpy(&h, sid.data(), sizeof h);
+      return static_cast<size_t>(h);
+    }
+  };
+  void index_expiry(const net::session_id& sid, int64_t expires_ms);
+
+  config::sessions_config cfg_;
+  std::unordered_map<net::session_id, session, sid_hash> sessions_;
+  // Expiry second -> sessions that were due then when indexed. A refreshed
+  // session leaves a stale entry behind, skipped by sweep.
+  std::map<int64_t, std::vector<net::session_id>> expiry_index_;
+};
+
+}  // namespace castellan::actors

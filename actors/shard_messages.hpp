@@ -1,0 +1,37 @@
+// Messages between the front door's router and the session shards, declared
+// once. They stay inside one process (they carry a reply_sink), so CAF
+// carries them as local-only types; see caf_types.hpp.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "config/users_file.hpp"
+#include "net/backend.hpp"
+
+namespace castellan::actors {
+
+// A user as sessions see it: an alias into an immutable users_table snapshot.
+using user_ref = std::shared_ptr<const config::user_record>;
+
+// All validate/refresh/logout ops of one socket read that belong to one shard.
+struct session_batch {
+  std::vector<net::session_op> ops;
+  net::reply_sink_ptr sink;
+};
+
+// Opens a session after a successful password check.
+struct open_session {
+  uint64_t request_id = 0;
+  net::session_id sid{};
+  user_ref user;
+  net::reply_sink_ptr sink;
+};
+
+// A new users file snapshot: shards drop sessions of removed or disabled users
+// and pick up role changes.
+struct users_update {
+  std::shared_ptr<const config::users_table> users;
+};
+
+}  // namespace castellan::actors

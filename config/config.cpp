@@ -1,0 +1,219 @@
+// TOML -> node_settings. Every key is declared once in a binding table below,
+// which drives parsing, unknown-key detection and range checks, so a key cannot
+// be parsed without also being validated.
+#include "config/config.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <sstream>
+#include <vector>
+
+#include <toml++/toml.h>
+
+namespace castellan::config {
+namespace {
+
+// One bindable key: applies a TOML node to a field, or explains why it cannot.
+struct binding {
+  std::string section;
+  std::string key;
+  std::function<std::string(const toml::node&, node_settings&)> apply;  // "" = ok
+};
+
+
+template <class Field>
+binding uint_binding(std::string section, std::string key, Field field, int64_t lo,
+                     int64_t hi) {
+  return {section, key, [field, lo, hi](const toml::node& n, node_settings& s) -> std::string {
+            auto v = n.value<int64_t>();
+            if (!n.is_integer() || !v)
+              return "must be an integer";
+            if (*v < lo || *v > hi)
+              return "must be between " + std::to_string(lo) + " and " + std::to_string(hi);
+            field(s) = static_cast<std::remove_reference_t<decltype(field(s))>>(*v);
+            return "";
+          }};
+}
+
+template <class Field>
+binding string_binding(std::string section, std::string key, Field field,
+                       std::vector<std::string> allowed = {}) {
+  return {section, key, [field, allowed](const toml::node& n, node_settings& s) -> std::string {
+            auto v = n.value<std::string>();
+            if (!n.is_string() || !v)
+              return "must be a string";
+            if (!allowed.empty()) {
+              bool found = false;
+              std::string list;
+              for (auto& a : allowed) {
+                found = found || a == *v;
+                list += (list.empty() ? "" : ", ") + a;
+              }
+              if (!found)
+                return "must be one of: " + list;
+            }
+            field(s) = *v;
+            return "";
+          }};
+}
+
+template <class Field>
+binding bool_binding(std::string section, std::string key, Field field) {
+  return {section, key, [field](const toml::node& n, node_settings& s) -> std::string {
+            if (!n.is_boolean())
+              return "must be true or false";
+            field(s) = *n.value<bool>();
+            return "";
+          }};
+}
+
+#define FIELD(path) [](node_settings& s) -> auto& { return s.path; }
+
+const std::vector<binding>& bindings() {
+  constexpr int64_t u32 = std::numeric_limits<uint32_t>::max();
+  static const std::vector<binding> table = {
+    string_binding("node", "name", FIELD(node.name)),
+    string_binding("node", "data_dir", FIELD(node.data_dir)),
+    string_binding("server", "host", FIELD(server.host)),
+    uint_binding("server", "port", FIELD(server.port), 0, 65535),
+    uint_binding("server", "io_threads", FIELD(server.io_threads), 1, 64),
+    uint_binding("server", "max_connections", FIELD(server.max_connections), 1, 1000000),
+    uint_binding("server", "max_frame_bytes", FIELD(server.max_frame_bytes), 64, 64 << 20),
+    uint_binding("server", "idle_timeout_ms", FIELD(server.idle_timeout_ms), 100, u32),
+    uint_binding("server", "max_inflight_per_connection",
+                 FIELD(server.max_inflight_per_connection), 1, 1000000),
+    uint_binding("actors", "scheduler_threads", FIELD(actors.scheduler_threads), 1, 64),
+    uint_binding("actors", "session_shards", FIELD(actors.session_shards), 1, 1024),
+    string_binding("actors", "scheduler_policy", FIELD(actors.scheduler_policy),
+                   {"sharing", "stealing"}),
+    uint_binding("sessions", "ttl_s", FIELD(sessions.ttl_s), 1, u32),
+    uint_binding("sessions", "max_lifetime_s", FIELD(sessions.max_lifetime_s), 1, u32),
+    uint_binding("sessions", "sweep_interval_ms", FIELD(sessions.sweep_interval_ms), 10,
+                 3600000),
+    string_binding("tokens", "key_file", FIELD(tokens.key_file)),
+    string_binding("users", "file", FIELD(users.file)),
+    uint_binding("users", "reload_interval_ms", FIELD(users.reload_interval_ms), 100, u32),
+    uint_binding("users", "argon2_memory_kib", FIELD(users.argon2_memory_kib), 8, 4 << 20),
+    uint_binding("users", "argon2_iterations", FIELD(users.argon2_iterations), 1, 100),
+    uint_binding("users", "password_threads", FIELD(users.password_threads), 1, 64),
+    uint_binding("users", "max_pending_logins", FIELD(users.max_pending_logins), 1, 1000000),
+    bool_binding("monitor", "enabled", FIELD(monitor.enabled)),
+    string_binding("monitor", "host", FIELD(monitor.host)),
+    uint_binding("monitor", "port", FIELD(monitor.port), 0, 65535),
+    string_binding("log", "level", FIELD(log.level),
+                   {"trace", "debug", "info", "warn", "error", "off"}),
+  };
+  return table;
+}
+
+#undef FIELD
+
+[[noreturn]] void fail(const std::string& origin, const std::string& key, const std::string& why) {
+  throw config_error(origin + ": " + key + ": " + why);
+}
+
+void check_cross_field(const node_settings& s, const std::string& origin) {
+  if (s.sessions.max_lifetime_s < s.sessions.ttl_s)
+    fail(origin, "sessions.max_lifetime_s", "must be at least sessions.ttl_s");
+  if (s.node.name.empty())
+    fail(origin, "node.name", "must not be empty");
+  if (s.node.data_dir.empty())
+    fail(origin, "node.data_dir", "must not be empty");
+}
+
+std::string resolve(const std::string& configured, const std::string& data_dir,
+                    const char* file_name) {
+  if (!configured.empty())
+    return configured;
+  return (std::filesystem::path(data_dir) / file_name).string();
+}
+
+}  // namespace
+
+std::string node_settings::users_file() const {
+  return resolve(users.file, node.data_dir, "users.toml");
+}
+
+std::string node_settings::key_file() const {
+  return resolve(tokens.key_file, node.data_dir, "keys.json");
+}
+
+node_settings parse(const std::string& toml_text, const std::string& origin) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, origin);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream out;
+    out << origin << ":" << e.source().begin.line << ":" << e.source().begin.column << ": "
+        << e.description();
+    throw config_error(out.str());
+  }
+  node_settings s;
+  for (auto& [section_key, section_node] : root) {
+    std::string section{section_key.str()};
+    auto* table = section_node.as_table();
+    bool known_section = false;
+    for (auto& b : bindings())
+      known_section = known_section || b.section == section;
+    if (!known_section)
+      fail(origin, section, "unknown section");
+    if (!table)
+      fail(origin, section, "must be a table");
+    for (auto& [key, value] : *table) {
+      std::string name{key.str()};
+      const binding* match = nullptr;
+      for (auto& b : bindings())
+        if (b.section == section && b.key == name)
+          match = &b;
+      if (!match)
+        fail(origin, section + "." + name, "unknown key");
+      if (auto why = match->apply(value, s); !why.empty())
+        fail(origin, section + "." + name, why);
+    }
+  }
+  check_cross_field(s, origin);
+  return s;
+}
+
+node_settings load_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    throw config_error(path + ": cannot open config file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse(text.str(), path);
+}
+
+std::string default_toml() {
+  node_settings d;
+  std::ostringstream out;
+  out << "# Castellan node configuration: every key shown with its default.\n"
+      << "# See docs/configuration.md for what each key does.\n\n"
+      << "[node]\nname = \"" << d.node.name << "\"\ndata_dir = \"" << d.node.data_dir << "\"\n\n"
+      << "[server]\nhost = \"" << d.server.host << "\"\nport = " << d.server.port
+      << "\nio_threads = " << d.server.io_threads
+      << "\nmax_connections = " << d.server.max_connections
+      << "\nmax_frame_bytes = " << d.server.max_frame_bytes
+      << "\nidle_timeout_ms = " << d.server.idle_timeout_ms
+      << "\nmax_inflight_per_connection = " << d.server.max_inflight_per_connection << "\n\n"
+      << "[actors]\nscheduler_threads = " << d.actors.scheduler_threads
+      << "\nsession_shards = " << d.actors.session_shards << "\nscheduler_policy = \""
+      << d.actors.scheduler_policy << "\"\n\n"
+      << "[sessions]\nttl_s = " << d.sessions.ttl_s
+      << "\nmax_lifetime_s = " << d.sessions.max_lifetime_s
+      << "\nsweep_interval_ms = " << d.sessions.sweep_interval_ms << "\n\n"
+      << "[tokens]\nkey_file = \"\"  # empty: <data_dir>/keys.json\n\n"
+      << "[users]\nfile = \"\"  # empty: <data_dir>/users.toml\nreload_interval_ms = "
+      << d.users.reload_interval_ms << "\nargon2_memory_kib = " << d.users.argon2_memory_kib
+      << "\nargon2_iterations = " << d.users.argon2_iterations
+      << "\npassword_threads = " << d.users.password_threads
+      << "\nmax_pending_logins = " << d.users.max_pending_logins << "\n\n"
+      << "[monitor]\nenabled = " << (d.monitor.enabled ? "true" : "false") << "\nhost = \""
+      << d.monitor.host << "\"\nport = " << d.monitor.port << "\n\n"
+      << "[log]\nlevel = \"" << d.log.level << "\"\n";
+  return out.str();
+}
+
+}  // namespace castellan::config

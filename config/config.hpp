@@ -1,0 +1,102 @@
+// Castellan's configuration: plain structs, one per component, each field with
+// its default and what it costs. config.cpp fills them from one TOML file and
+// validates every key once at start-up; components receive only their section.
+// docs/configuration.md lists exactly these fields.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+namespace castellan::config {
+
+// [node]: who this node is and where it keeps its files.
+struct node_config {
+  std::string name = "node1";            // Names the node in logs and health.
+  std::string data_dir = "castellan-data";  // Holds users file and key file unless overridden.
+};
+
+// [server]: the client-facing TCP listener (the front door).
+struct server_config {
+  std::string host = "127.0.0.1";        // Listen address.
+  uint16_t port = 7400;                  // 0 picks a free port (tests read it back).
+  uint32_t io_threads = 1;               // Asio threads; on 2 vCPUs more threads raise p99.
+  uint32_t max_connections = 10000;      // Further accepts are closed at once.
+  uint32_t max_frame_bytes = 65536;      // Largest accepted frame body; larger gets too_large.
+  uint32_t idle_timeout_ms = 300000;     // A connection with no traffic this long is closed.
+  uint32_t max_inflight_per_connection = 4096;  // Reading pauses past this many pending replies.
+};
+
+// [actors]: the CAF runtime.
+struct actors_config {
+  uint32_t scheduler_threads = 1;        // CAF worker threads; see docs/architecture.md.
+  uint32_t session_shards = 4;           // Session shard actors; sessions split by id.
+  std::string scheduler_policy = "sharing";  // "sharing" (wakes at once) or "stealing".
+};
+
+// [sessions]: lifetime of a session.
+struct sessions_config {
+  uint32_t ttl_s = 1800;                 // Idle lifetime; refresh slides it.
+  uint32_t max_lifetime_s = 43200;       // Absolute cap from login, refresh cannot pass it.
+  uint32_t sweep_interval_ms = 1000;     // How often each shard drops expired sessions.
+};
+
+// [tokens]: token MAC keys.
+struct tokens_config {
+  std::string key_file;                  // Empty: <data_dir>/keys.json, created mode 0600.
+};
+
+// [users]: the users file and password hashing.
+struct users_config {
+  std::string file;                      // Empty: <data_dir>/users.toml; created if missing.
+  uint32_t reload_interval_ms = 2000;    // How often the file's mtime is checked.
+  uint32_t argon2_memory_kib = 19456;    // argon2id m for new hashes (19 MiB, OWASP minimum).
+  uint32_t argon2_iterations = 2;        // argon2id t for new hashes.
+  uint32_t password_threads = 1;         // Dedicated threads for argon2 checks (never CAF's).
+  uint32_t max_pending_logins = 1024;    // Logins queued for a check; beyond: unavailable.
+};
+
+// [monitor]: the operators' HTTP endpoint (Prometheus /metrics).
+struct monitor_config {
+  bool enabled = true;
+  std::string host = "127.0.0.1";
+  uint16_t port = 7401;                  // 0 picks a free port.
+};
+
+// [log]
+struct log_config {
+  std::string level = "info";            // trace, debug, info, warn, error, off.
+};
+
+struct node_settings {
+  node_config node;
+  server_config server;
+  actors_config actors;
+  sessions_config sessions;
+  tokens_config tokens;
+  users_config users;
+  monitor_config monitor;
+  log_config log;
+
+  // Paths with defaults resolved against node.data_dir.
+  std::string users_file() const;
+  std::string key_file() const;
+};
+
+// Thrown for a bad config file; what() names the file and the key.
+struct config_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Parses TOML text; `origin` names the file in error messages.
+// Throws config_error on an unknown key, a wrong type or a value out of range.
+node_settings parse(const std::string& toml_text, const std::string& origin);
+
+// Reads and parses a file; throws config_error if unreadable or invalid.
+node_settings load_file(const std::string& path);
+
+// The defaults, rendered as a commented TOML file (authd --print-default-config).
+std::string default_toml();
+
+}  // namespace castellan::config

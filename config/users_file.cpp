@@ -1,0 +1,168 @@
+// Users file: TOML array of [[users]] tables. Parsing is strict (unknown keys
+// and bad names are errors naming the entry) because a typo here decides who
+// may trade; saving is atomic so a crash never leaves half a file.
+#include "config/users_file.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+namespace castellan::config {
+namespace {
+
+[[noreturn]] void fail(const std::string& where, const std::string& why) {
+  throw config_error(where + ": " + why);
+}
+
+user_record parse_user(const toml::table& t, const std::string& where) {
+  user_record u;
+  for (auto& [k, v] : t) {
+    std::string key{k.str()};
+    if (key == "name" && v.is_string())
+      u.name = *v.value<std::string>();
+    else if (key == "password_hash" && v.is_string())
+      u.password_hash = *v.value<std::string>();
+    else if (key == "enabled" && v.is_boolean())
+      u.enabled = *v.value<bool>();
+    else if (key == "roles" && v.is_array()) {
+      for (auto& r : *v.as_array()) {
+        if (!r.is_string())
+          fail(where + ".roles", "must be an array of strings");
+        u.roles.push_back(*r.value<std::string>());
+      }
+    } else if (key == "name" || key == "password_hash" || key == "enabled" || key == "roles")
+      fail(where + "." + key, "wrong type");
+    else
+      fail(where + "." + key, "unknown key");
+  }
+  if (!valid_user_name(u.name))
+    fail(where + ".name", "missing or invalid (1-64 of A-Z a-z 0-9 . _ @ -)");
+  if (u.password_hash.rfind("$argon2id$", 0) != 0)
+    fail(where + ".password_hash", "must be an argon2id PHC string");
+  return u;
+}
+
+}  // namespace
+
+const user_record* users_table::find(const std::string& name) const {
+  auto i = by_name.find(name);
+  return i == by_name.end() ? nullptr : &i->second;
+}
+
+bool valid_user_name(const std::string& name) {
+  if (name.empty() || name.size() > 64)
+    return false;
+  for (unsigned char c : name)
+    if (!std::isalnum(c) && c != '.' && c != '_' && c != '@' && c != '-')
+      return false;
+  return true;
+}
+
+users_table parse_users(const std::string& toml_text, const std::string& origin) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, origin);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream out;
+    out << origin << ":" << e.source().begin.line << ": " << e.description();
+    throw config_error(out.str());
+  }
+  users_table table;
+  for (auto& [k, v] : root) {
+    if (k.str() != "users")
+      fail(origin + ": " + std::string{k.str()}, "unknown key (expected [[users]])");
+    auto* arr = v.as_array();
+    if (!arr)
+      fail(origin + ": users", "must be an array of tables ([[users]])");
+    size_t index = 0;
+    for (auto& entry : *arr) {
+      std::string where = origin + ": users[" + std::to_string(index++) + "]";
+      auto* t = entry.as_table();
+      if (!t)
+        fail(where, "must be a table");
+      auto u = parse_user(*t, where);
+      if (table.by_name.count(u.name))
+        fail(where + ".name", "duplicate user '" + u.name + "'");
+      table.by_name.emplace(u.name, std::move(u));
+    }
+  }
+  return table;
+}
+
+users_table load_users(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    throw config_error(path + ": cannot open users file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_users(text.str(), path);
+}
+
+std::string render_users(const users_table& table) {
+  toml::array users;
+  for (auto& [name, u] : table.by_name) {
+    toml::array roles;
+    for (auto& r : u.roles)
+      roles.push_back(r);
+    users.push_back(toml::table{{"name", u.name},
+                                {"password_hash", u.password_hash},
+                                {"roles", roles},
+                                {"enabled", u.enabled}});
+  }
+  std::ostringstream out;
+  out << "# Castellan users file: edit with `authctl user add|disable|enable|list`.\n"
+      << toml::table{{"users", users}} << "\n";
+  return out.str();
+}
+
+void save_users(const users_table& table, const std::string& path) {
+  auto text = render_users(table);
+  auto dir = std::filesystem::path(path).parent_path();
+  if (!dir.empty())
+    std::filesystem::create_directories(dir);
+  auto tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    throw config_error(tmp + ": cannot create: " + std::strerror(errno));
+  bool ok = ::fchmod(fd, 0600) == 0
+            && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size())
+            && ::fsync(fd) == 0;
+  int saved = errno;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    throw config_error(path + ": cannot write users file: " + std::strerror(ok ? errno : saved));
+  }
+}
+
+}  // namespace castellan::config
+
+#include "config/password_hash.hpp"
+
+namespace castellan::config {
+
+std::optional<std::string> bootstrap_users_file(const std::string& path,
+                                                uint32_t argon2_memory_kib,
+                                                uint32_t argon2_iterations) {
+  if (std::filesystem::exists(path))
+    return std::nullopt;
+  auto password = random_password();
+  users_table table;
+  user_record admin;
+  admin.name = "admin";
+  admin.password_hash = hash_password(password, {argon2_memory_kib, argon2_iterations});
+  admin.roles = {"admin"};
+  table.by_name.emplace(admin.name, admin);
+  save_users(table, path);
+  return password;
+}
+
+}  // namespace castellan::config

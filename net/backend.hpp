@@ -1,0 +1,55 @@
+// The seam between the front door (Asio, net/) and the actors (CAF, actors/).
+// The front door hands work over in batches and never waits: the backend
+// answers later, from any thread, through the connection's reply_sink.
+// Keeping this interface CAF-free keeps CAF headers out of net/.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "net/frame_codec.hpp"
+#include "net/token.hpp"
+
+namespace castellan::net {
+
+// Where encoded replies go. deliver() may be called from any thread.
+class reply_sink {
+ public:
+  virtual ~reply_sink() = default;
+  // `frames` holds `count` complete reply frames, answering `count` requests.
+  virtual void deliver(std::string&& frames, size_t count) = 0;
+};
+
+using reply_sink_ptr = std::shared_ptr<reply_sink>;
+
+// A validate, refresh or logout whose token already passed the MAC check.
+struct session_op {
+  uint64_t request_id = 0;
+  op_kind kind = op_kind::validate;
+  session_id sid{};
+};
+
+// A login attempt. The password is wiped by whoever finishes with it.
+struct login_job {
+  uint64_t request_id = 0;
+  std::string user;
+  std::string password;
+  std::string ip;
+};
+
+class request_backend {
+ public:
+  virtual ~request_backend() = default;
+
+  // Answers every op through `sink`, each exactly once, in any order.
+  // Called once per socket read with all the session ops of that read.
+  virtual void submit_session_ops(std::vector<session_op>&& ops, const reply_sink_ptr& sink) = 0;
+
+  // Answers the login through `sink` exactly once (token, bad_credentials,
+  // forbidden or unavailable). Password checks happen off the caller's thread.
+  virtual void submit_login(login_job&& job, const reply_sink_ptr& sink) = 0;
+};
+
+}  // namespace castellan::net

@@ -1,0 +1,110 @@
+// The C++ client library: one TCP connection to a node, requests pipelined
+// (queue many, flush once, read replies as they come, in any order), every
+// wait bounded by a timeout. Used by authctl, authbench and the tests.
+// Not thread-safe: one client per thread, or external locking.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "net/frame_codec.hpp"
+#include "net/messages.hpp"
+
+namespace castellan::net {
+
+struct client_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class client {
+ public:
+  using milliseconds = std::chrono::milliseconds;
+
+  // Connects to host:port; throws client_error on failure or after `timeout`.
+  static client connect(const std::string& host, uint16_t port, milliseconds timeout);
+
+  client(client&& other) noexcept;
+  client& operator=(client&& other) noexcept;
+  client(const client&) = delete;
+  ~client();
+
+  // -- pipelining: queue requests, flush once --------------------------------
+
+  // Assigns the next id to `request`, encodes it into the send buffer and
+  // returns the id. Nothing is sent until flush().
+  template <class Request>
+  uint64_t queue(Request request) {
+    request.id = next_id_++;
+    std::string body;
+    appender out{body};
+    msgpack::pack(out, request);
+    append_frame_header(out_, static_cast<uint32_t>(body.size()));
+    out_ += body;
+    return request.id;
+  }
+
+  // Queues bytes as they are (tests: garbage, partial frames, huge prefixes).
+  void queue_raw(std::string_view bytes) { out_.append(bytes); }
+
+  // Writes the whole send buffer; throws client_error on failure or timeout.
+  void flush(milliseconds timeout = milliseconds(5000));
+
+  // -- replies ---------------------------------------------------------------
+
+  // The next reply, in arrival order; nothing if none came within `timeout`.
+  // Throws client_error when the server closed the connection and no reply is left.
+  std::optional<reply_view> receive(milliseconds timeout);
+
+  // Replies that can be read without waiting, appended to `out`; returns how many.
+  // Throws client_error when the server closed the connection.
+  size_t receive_ready(std::vector<reply_view>& out);
+
+  // Sends one request and waits for its reply; replies to other ids that
+  // arrive meanwhile are kept for receive(). Throws client_error on timeout.
+  template <class Request>
+  reply_view call(Request request, milliseconds timeout = milliseconds(5000)) {
+    auto id = queue(std::move(request));
+    flush(timeout);
+    return wait_for(id, timeout);
+  }
+
+  // -- conveniences ------------------------------------------------------------
+  reply_view ping(milliseconds timeout = milliseconds(5000));
+  reply_view login(const std::string& user, const std::string& password,
+                   const std::string& ip = "", milliseconds timeout = milliseconds(10000));
+  reply_view validate(const std::string& token, milliseconds timeout = milliseconds(5000));
+  reply_view refresh(const std::string& token, milliseconds timeout = milliseconds(5000));
+  reply_view logout(const std::string& token, milliseconds timeout = milliseconds(5000));
+
+  // True once the server closed the connection (seen by a read).
+  bool closed() const { return closed_; }
+  int native_handle() const { return fd_; }
+  // Half-closes the sending side (tests: a truncated frame followed by EOF).
+  void shutdown_send();
+
+ private:
+  struct appender {
+    std::string& s;
+    void write(const char* data, size_t n) { s.append(data, n); }
+  };
+  explicit client(int fd) : fd_(fd) {}
+  reply_view wait_for(uint64_t id, milliseconds timeout);
+  bool read_some(milliseconds timeout);  // false on timeout
+  void parse_buffered();
+  void close_fd();
+
+  int fd_ = -1;
+  uint64_t next_id_ = 1;
+  std::string out_;
+  std::string in_;
+  std::deque<reply_view> ready_;
+  bool closed_ = false;
+};
+
+}  // namespace castellan::net

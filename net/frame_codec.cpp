@@ -1,0 +1,212 @@
+// Frame splitting and request parsing. The hot path (validate) walks the
+// msgpack map in place with a referencing unpacker: no string is copied and
+// no per-request heap allocation happens beyond the reused zone.
+#include "net/frame_codec.hpp"
+
+#include <stdexcept>
+
+namespace castellan::net {
+namespace {
+
+uint32_t read_be32(const char* p) {
+  auto b = reinterpret_cast<const unsigned char*>(p);
+  return (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | uint32_t{b[3]};
+}
+
+op_kind classify(std::string_view op) {
+  if (op == "validate") return op_kind::validate;
+  if (op == "login") return op_kind::login;
+  if (op == "refresh") return op_kind::refresh;
+  if (op == "logout") return op_kind::logout;
+  if (op == "ping") return op_kind::ping;
+  return op_kind::unknown;
+}
+
+std::string_view as_view(const msgpack::object& o) {
+  return {o.via.str.ptr, o.via.str.size};
+}
+
+// Reads the op's string fields; a field of the wrong type is a bad request.
+bool read_fields(const msgpack::object_map& map, request_view& r, std::string& why) {
+  for (uint32_t i = 0; i < map.size; ++i) {
+    const auto& k = map.ptr[i].key;
+    const auto& v = map.ptr[i].val;
+    if (k.type != msgpack::type::STR)
+      continue;  // unknown (non-string) keys are ignored like unknown fields
+    auto key = as_view(k);
+    std::string_view* target = nullptr;
+    if (key == "token") target = &r.token;
+    else if (key == "user") target = &r.user;
+    else if (key == "password") target = &r.password;
+    else if (key == "ip") target = &r.ip;
+    if (!target)
+      continue;
+    if (v.type != msgpack::type::STR) {
+      why = "field \"" + std::string(key) + "\" must be a string";
+      return false;
+    }
+    *target = as_view(v);
+  }
+  return true;
+}
+
+bool require(std::string_view value, const char* name, std::string& why) {
+  if (!value.empty())
+    return true;
+  why = std::string("missing field \"") + name + "\"";
+  return false;
+}
+
+}  // namespace
+
+frame_scan scan_frame(std::string_view stream, uint32_t max_body_bytes) {
+  frame_scan scan;
+  if (stream.size() < frame_header_bytes)
+    return scan;
+  scan.declared_length = read_be32(stream.data());
+  if (scan.declared_length > max_body_bytes) {
+    scan.status = frame_status::too_large;
+    return scan;
+  }
+  size_t total = frame_header_bytes + scan.declared_length;
+  if (stream.size() < total)
+    return scan;
+  scan.status = frame_status::complete;
+  scan.body = stream.substr(frame_header_bytes, scan.declared_length);
+  scan.frame_bytes = total;
+  return scan;
+}
+
+void append_frame_header(std::string& out, uint32_t n) {
+  char h[4] = {static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+               static_cast<char>(n >> 8), static_cast<char>(n)};
+  out.append(h, 4);
+}
+
+parse_result parse_request(std::string_view body, msgpack::zone& zone) {
+  parse_result result;
+  msgpack::object obj;
+  try {
+    size_t offset = 0;
+    bool referenced = false;
+    auto reference_all = [](msgpack::type::object_type, size_t, void*) { return true; };
+    obj = msgpack::unpack(zone, body.data(), body.size(), offset, referenced, reference_all);
+    if (offset != body.size()) {
+      result.status = parse_status::not_msgpack;
+      result.why = "frame holds bytes after its msgpack value";
+      return result;
+    }
+  } catch (const std::exception&) {
+    result.status = parse_status::not_msgpack;
+    result.why = "frame body is not a msgpack value";
+    return result;
+  }
+  result.status = parse_status::bad_request;
+  if (obj.type != msgpack::type::MAP) {
+    result.why = "request must be a msgpack map";
+    return result;
+  }
+  auto& r = result.request;
+  bool has_id = false, has_op = false;
+  const auto& map = obj.via.map;
+  for (uint32_t i = 0; i < map.size; ++i) {
+    const auto& k = map.ptr[i].key;
+    const auto& v = map.ptr[i].val;
+    if (k.type != msgpack::type::STR)
+      continue;
+    auto key = as_view(k);
+    if (key == "id" && v.type == msgpack::type::POSITIVE_INTEGER) {
+      r.id = v.via.u64;
+      has_id = true;
+    } else if (key == "op" && v.type == msgpack::type::STR) {
+      r.op = as_view(v);
+      has_op = true;
+    }
+  }
+  if (!has_id) {
+    result.why = "request needs an unsigned integer \"id\"";
+    return result;
+  }
+  if (!has_op) {
+    result.why = "request needs a string \"op\"";
+    return result;
+  }
+  r.kind = classify(r.op);
+  if (!read_fields(map, r, result.why))
+    return result;
+  switch (r.kind) {
+    case op_kind::validate:
+    case op_kind::refresh:
+    case op_kind::logout:
+      if (!require(r.token, "token", result.why))
+        return result;
+      break;
+    case op_kind::login:
+      if (!require(r.user, "user", result.why) || !require(r.password, "password", result.why))
+        return result;
+      break;
+    case op_kind::ping:
+    case op_kind::unknown:
+      break;
+  }
+  result.status = parse_status::ok;
+  return result;
+}
+
+void reply_buffer::add_error(uint64_t id, error_code code, std::string_view message) {
+  size_t start = bytes_.size();
+  bytes_.append(frame_header_bytes, '\0');
+  appender out{bytes_};
+  msgpack::packer<appender> pk(out);
+  pk.pack_map(4);
+  pk.pack("id");
+  pk.pack(id);
+  pk.pack("ok");
+  pk.pack(false);
+  pk.pack("error");
+  pk.pack(to_string(code));
+  pk.pack("message");
+  pk.pack(message);
+  patch_header(start);
+  ++count_;
+}
+
+void reply_buffer::patch_header(size_t start) {
+  auto n = static_cast<uint32_t>(bytes_.size() - start - frame_header_bytes);
+  bytes_[start] = static_cast<char>(n >> 24);
+  bytes_[start + 1] = static_cast<char>(n >> 16);
+  bytes_[start + 2] = static_cast<char>(n >> 8);
+  bytes_[start + 3] = static_cast<char>(n);
+}
+
+reply_view parse_reply(std::string_view body) {
+  reply_view r;
+  r.body = msgpack::unpack(body.data(), body.size());
+  const auto& obj = r.body.get();
+  if (obj.type != msgpack::type::MAP)
+    throw std::runtime_error("reply is not a msgpack map");
+  bool has_id = false, has_ok = false;
+  for (uint32_t i = 0; i < obj.via.map.size; ++i) {
+    const auto& k = obj.via.map.ptr[i].key;
+    const auto& v = obj.via.map.ptr[i].val;
+    if (k.type != msgpack::type::STR)
+      continue;
+    auto key = as_view(k);
+    if (key == "id" && v.type == msgpack::type::POSITIVE_INTEGER) {
+      r.id = v.via.u64;
+      has_id = true;
+    } else if (key == "ok" && v.type == msgpack::type::BOOLEAN) {
+      r.ok = v.via.boolean;
+      has_ok = true;
+    } else if (key == "error" && v.type == msgpack::type::STR) {
+      r.error = std::string(as_view(v));
+    } else if (key == "message" && v.type == msgpack::type::STR) {
+      r.message = std::string(as_view(v));
+    }
+  }
+  if (!has_id || !has_ok)
+    throw std::runtime_error("reply lacks \"id\" or \"ok\"");
+  return r;
+}
+
+}  // namespace castellan::net

@@ -1,0 +1,123 @@
+// The listener and its I/O threads. Each I/O thread runs its own io_context
+// and owns the connections accepted onto it, so a connection's state needs no
+// lock. io_threads is configurable because on a 2-vCPU machine every extra
+// busy thread raises p99 (see docs/architecture.md for the measured default).
+#include "net/front_door.hpp"
+
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <prometheus/counter.h>
+
+#include "monitor/metrics.hpp"
+#include "net/connection.hpp"
+
+namespace castellan::net {
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+struct front_door::impl {
+  connection_context ctx;
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  std::vector<std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>>> guards;
+  std::vector<std::thread> threads;
+  std::unique_ptr<tcp::acceptor> acceptor;
+  size_t next_context = 0;
+  bool stopped = false;
+
+  void accept_next() {
+    auto& target = *contexts[next_context];
+    next_context = (next_context + 1) % contexts.size();
+    acceptor->async_accept(target, [this](const boost::system::error_code& ec, tcp::socket s) {
+      if (ec == asio::error::operation_aborted || !acceptor->is_open())
+        return;
+      if (!ec)
+        admit(std::move(s));
+      accept_next();
+    });
+  }
+
+  void admit(tcp::socket s) {
+    if (ctx.open_connections.load(std::memory_order_relaxed) >= ctx.cfg.max_connections) {
+      refuse(std::move(s));
+      return;
+    }
+    if (ctx.metrics)
+      ctx.metrics->connections_accepted->Increment();
+    // The socket belongs to the chosen io_context; start it on that thread.
+    auto executor = s.get_executor();
+    auto conn = std::make_shared<connection>(std::move(s), ctx);
+    asio::post(executor, [conn] { conn->start(); });
+  }
+
+  // Over the cap: tell the client why, then close (never a silent close).
+  void refuse(tcp::socket s) {
+    if (ctx.metrics)
+      ctx.metrics->connections_rejected->Increment();
+    reply_buffer out;
+    out.add_error(connection_level_id, error_code::unavailable, "connection limit reached");
+    auto sock = std::make_shared<tcp::socket>(std::move(s));
+    auto bytes = std::make_shared<std::string>(out.take());
+    asio::async_write(*sock, asio::buffer(*bytes),
+                      [sock, bytes](const boost::system::error_code&, size_t) {
+                        boost::system::error_code ignored;
+                        sock->shutdown(tcp::socket::shutdown_both, ignored);
+                        sock->close(ignored);
+                      });
+  }
+};
+
+front_door::front_door(const config::server_config& cfg, std::string node_name,
+                       std::shared_ptr<const keyring> keys, request_backend& backend,
+                       monitor::front_door_metrics* metrics)
+    : impl_(std::make_unique<impl>()) {
+  impl_->ctx.cfg = cfg;
+  impl_->ctx.node_name = std::move(node_name);
+  impl_->ctx.keys = std::move(keys);
+  impl_->ctx.backend = &backend;
+  impl_->ctx.metrics = metrics;
+  for (uint32_t i = 0; i < std::max(1u, cfg.io_threads); ++i) {
+    impl_->contexts.push_back(std::make_unique<asio::io_context>(1));
+    impl_->guards.push_back(std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
+        impl_->contexts.back()->get_executor()));
+  }
+}
+
+front_door::~front_door() {
+  stop();
+}
+
+uint16_t front_door::start() {
+  auto& first = *impl_->contexts.front();
+  tcp::endpoint ep(asio::ip::make_address(impl_->ctx.cfg.host), impl_->ctx.cfg.port);
+  impl_->acceptor = std::make_unique<tcp::acceptor>(first);
+  impl_->acceptor->open(ep.protocol());
+  impl_->acceptor->set_option(tcp::acceptor::reuse_address(true));
+  impl_->acceptor->bind(ep);
+  impl_->acceptor->listen(asio::socket_base::max_listen_connections);
+  uint16_t port = impl_->acceptor->local_endpoint().port();
+  impl_->accept_next();
+  for (auto& c : impl_->contexts)
+    impl_->threads.emplace_back([ctx = c.get()] { ctx->run(); });
+  return port;
+}
+
+void front_door::stop() {
+  if (impl_->stopped)
+    return;
+  impl_->stopped = true;
+  if (impl_->acceptor)
+    asio::post(impl_->contexts.front()->get_executor(), [this] {
+      boost::system::error_code ignored;
+      impl_->acceptor->close(ignored);
+    });
+  for (auto& c : impl_->contexts)
+    c->stop();
+  for (auto& t : impl_->threads)
+    t.join();
+  impl_->threads.clear();
+}
+
+}  // namespace castellan::net

@@ -1,0 +1,140 @@
+// Key file I/O (JSON through nlohmann). Written atomically (temp, fsync,
+// rename) with mode 0600; a file others can read is refused, as ssh does,
+// because whoever reads it can mint tokens.
+#include "net/key_file.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+#include <sodium.h>
+
+namespace castellan::net {
+namespace {
+
+int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+token_key fresh_key(uint32_t id) {
+  token_key k;
+  k.id = id;
+  randombytes_buf(k.secret.data(), k.secret.size());
+  k.created_ms = now_ms();
+  return k;
+}
+
+std::string to_hex(const std::array<uint8_t, token_key_bytes>& bytes) {
+  char hex[token_key_bytes * 2 + 1];
+  sodium_bin2hex(hex, sizeof hex, bytes.data(), bytes.size());
+  return hex;
+}
+
+void save(const std::string& path, const keyring& ring) {
+  nlohmann::json doc;
+  doc["primary"] = ring.primary_id();
+  doc["keys"] = nlohmann::json::array();
+  for (auto& k : ring.keys())
+    doc["keys"].push_back({{"id", k.id}, {"secret", to_hex(k.secret)}, {"created_ms", k.created_ms}});
+  auto text = doc.dump(2) + "\n";
+  auto dir = std::filesystem::path(path).parent_path();
+  if (!dir.empty())
+    std::filesystem::create_directories(dir);
+  auto tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    throw key_file_error(tmp + ": cannot create: " + std::strerror(errno));
+  bool ok = ::fchmod(fd, 0600) == 0 &&
+            ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    throw key_file_error(path + ": cannot write key file: " + std::strerror(errno));
+  }
+}
+
+token_key parse_key(const nlohmann::json& j, const std::string& path) {
+  token_key k;
+  k.id = j.at("id").get<uint32_t>();
+  auto hex = j.at("secret").get<std::string>();
+  size_t n = 0;
+  if (sodium_hex2bin(k.secret.data(), k.secret.size(), hex.data(), hex.size(), nullptr, &n,
+                     nullptr) != 0 ||
+      n != token_key_bytes)
+    throw key_file_error(path + ": key " + std::to_string(k.id) + ": secret must be " +
+                         std::to_string(token_key_bytes * 2) + " hex digits");
+  k.created_ms = j.value("created_ms", int64_t{0});
+  return k;
+}
+
+}  // namespace
+
+keyring load_key_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    throw key_file_error(path + ": cannot read key file: " + std::strerror(errno));
+  if (st.st_mode & 077)
+    throw key_file_error(path + ": key file must not be readable by group or others (chmod 600)");
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  try {
+    auto doc = nlohmann::json::parse(text.str());
+    std::vector<token_key> keys;
+    for (auto& j : doc.at("keys"))
+      keys.push_back(parse_key(j, path));
+    if (keys.empty())
+      throw key_file_error(path + ": key file holds no keys");
+    return keyring(std::move(keys), doc.at("primary").get<uint32_t>());
+  } catch (const key_file_error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw key_file_error(path + ": corrupt key file: " + e.what());
+  }
+}
+
+std::shared_ptr<const keyring> load_or_create_key_file(const std::string& path) {
+  if (sodium_init() < 0)
+    throw key_file_error("libsodium failed to initialise");
+  if (!std::filesystem::exists(path)) {
+    keyring fresh({fresh_key(1)}, 1);
+    save(path, fresh);
+  }
+  return std::make_shared<const keyring>(load_key_file(path));
+}
+
+uint32_t rotate_key_file(const std::string& path) {
+  auto ring = load_key_file(path);
+  auto keys = ring.keys();
+  uint32_t next = 0;
+  for (auto& k : keys)
+    next = std::max(next, k.id);
+  ++next;
+  keys.push_back(fresh_key(next));
+  save(path, keyring(std::move(keys), next));
+  return next;
+}
+
+void retire_key(const std::string& path, uint32_t id) {
+  auto ring = load_key_file(path);
+  if (id == ring.primary_id())
+    throw key_file_error(path + ": key " + std::to_string(id) + " is primary; rotate first");
+  auto keys = ring.keys();
+  auto before = keys.size();
+  std::erase_if(keys, [id](const token_key& k) { return k.id == id; });
+  if (keys.size() == before)
+    throw key_file_error(path + ": no key with id " + std::to_string(id));
+  save(path, keyring(std::move(keys), ring.primary_id()));
+}
+
+}  // namespace castellan::net

@@ -1,0 +1,55 @@
+// Session tokens: key id + random 128-bit session id + keyed BLAKE2b MAC,
+// base64url. The MAC lets the front door refuse a forged or damaged token
+// without asking any shard. A keyring holds several keys so they can rotate:
+// the primary signs, every key verifies. Layout: net/wire_format.hpp.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "net/wire_format.hpp"
+
+namespace castellan::net {
+
+using session_id = std::array<uint8_t, session_id_bytes>;
+
+// A new random session id (libsodium randombytes).
+session_id random_session_id();
+
+struct token_key {
+  uint32_t id = 0;
+  std::array<uint8_t, token_key_bytes> secret{};
+  int64_t created_ms = 0;
+};
+
+// Immutable after construction: shared read-only between threads.
+class keyring {
+ public:
+  // `keys` must not be empty; `primary_id` must name one of them.
+  keyring(std::vector<token_key> keys, uint32_t primary_id);
+
+  // Signs with the primary key.
+  std::string mint(const session_id& sid) const;
+
+  // The session id if `token` is well formed and its MAC verifies with a known
+  // key, otherwise nothing. Constant-time in the MAC comparison.
+  std::optional<session_id> verify(std::string_view token) const;
+
+  uint32_t primary_id() const { return primary_->id; }
+  const std::vector<token_key>& keys() const { return keys_; }
+
+ private:
+  const token_key* find(uint32_t id) const;
+
+  std::vector<token_key> keys_;
+  const token_key* primary_ = nullptr;
+};
+
+// Hex rendering of a session id digest, safe to log (one-way).
+std::string session_digest(const session_id& sid);
+
+}  // namespace castellan::net
