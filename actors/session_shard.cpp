@@ -70,7 +70,15 @@ void answer(session_table& table, const net::session_op& op, int64_t now,
     out.add_error(op.request_id, net::error_code::invalid_token, "no such session");
 }
 
-shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_state> self) {
+// Spawned with arguments, not a capturing lambda: CAF 0.17's init_fun_factory
+// binds a reference through a null pointer when an actor function takes none
+// (caught by UBSan).
+shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_state> self,
+                                         config::sessions_config cfg,
+                                         std::shared_ptr<const net::keyring> keys) {
+  self->state.table = std::make_unique<session_table>(cfg);
+  self->state.keys = std::move(keys);
+  self->state.sweep_interval = milliseconds(cfg.sweep_interval_ms);
   self->delayed_send(self, self->state.sweep_interval, sweep_atom_v);
   return {
     [=](session_batch& batch) {
@@ -100,13 +108,7 @@ shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_stat
 
 session_shard spawn_session_shard(caf::actor_system& sys, const config::sessions_config& cfg,
                                   std::shared_ptr<const net::keyring> keys) {
-  auto impl = sys.spawn([cfg, keys](shard_impl::stateful_pointer<shard_state> self) {
-    self->state.table = std::make_unique<session_table>(cfg);
-    self->state.keys = keys;
-    self->state.sweep_interval = milliseconds(cfg.sweep_interval_ms);
-    return shard_behavior(self);
-  });
-  return caf::actor_cast<session_shard>(impl);
+  return caf::actor_cast<session_shard>(sys.spawn(shard_behavior, cfg, std::move(keys)));
 }
 
 size_t shard_index(const net::session_id& sid, size_t shard_count) {

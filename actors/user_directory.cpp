@@ -50,24 +50,26 @@ void reload_if_changed(directory_state& st) {
   }
 }
 
+caf::behavior directory_behavior(caf::stateful_actor<directory_state>* self, std::string path,
+                                 std::chrono::milliseconds interval, users_listener publish) {
+  self->state.path = std::move(path);
+  self->state.interval = interval;
+  self->state.publish = std::move(publish);
+  self->state.seen = stamp_of(self->state.path);  // the node loaded this version at start
+  self->delayed_send(self, interval, reload_atom_v);
+  return {
+    [=](reload_atom) {
+      reload_if_changed(self->state);
+      self->delayed_send(self, self->state.interval, reload_atom_v);
+    },
+  };
+}
+
 }  // namespace
 
 caf::actor spawn_user_directory(caf::actor_system& sys, std::string path,
                                 std::chrono::milliseconds interval, users_listener publish) {
-  return sys.spawn<caf::detached>(
-      [path, interval, publish](caf::stateful_actor<directory_state>* self) -> caf::behavior {
-        self->state.path = path;
-        self->state.interval = interval;
-        self->state.publish = publish;
-        self->state.seen = stamp_of(path);  // the node loaded this version at start
-        self->delayed_send(self, interval, reload_atom_v);
-        return {
-          [=](reload_atom) {
-            reload_if_changed(self->state);
-            self->delayed_send(self, self->state.interval, reload_atom_v);
-          },
-        };
-      });
+  return sys.spawn<caf::detached>(directory_behavior, std::move(path), interval, std::move(publish));
 }
 
 }  // namespace castellan::actors

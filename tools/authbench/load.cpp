@@ -1,1 +1,521 @@
+// authbench's load engine. Closed loop: every connection always has exactly P
+// requests in flight and only a reply triggers the next send, so the offered
+// load adapts to the server. Each thread owns its connections and multiplexes
+// them with one level-triggered epoll; replies read in one readiness event are
+// answered with one flush. Latency goes into per-thread histograms, merged last.
+#include "load.hpp"
 
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <thread>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+
+#include "net/client.hpp"
+#include "net/messages.hpp"
+
+namespace castellan::bench {
+namespace {
+
+using clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+// -- histogram bucket math ----------------------------------------------------
+
+// Values below 2^8 get one bucket each; from there on every power of two is
+// cut into 128 equal buckets, so a bucket is never wider than 1/128 of its values.
+constexpr unsigned sub_bucket_bits = 8;
+constexpr uint64_t sub_bucket_count = uint64_t{1} << sub_bucket_bits;
+constexpr uint64_t half_sub_bucket_count = sub_bucket_count / 2;
+
+constexpr size_t bucket_index(uint64_t ns) {
+  if (ns < sub_bucket_count)
+    return static_cast<size_t>(ns);
+  // shift keeps the 8 most significant bits, the first of which is always 1.
+  auto shift = static_cast<unsigned>(std::bit_width(ns)) - sub_bucket_bits;
+  return static_cast<size_t>(sub_bucket_count + (shift - 1) * half_sub_bucket_count +
+                             ((ns >> shift) - half_sub_bucket_count));
+}
+
+constexpr uint64_t bucket_upper_bound(size_t index) {
+  if (index < sub_bucket_count)
+    return index;
+  uint64_t shift = (index - sub_bucket_count) / half_sub_bucket_count + 1;
+  uint64_t top_bits = (index - sub_bucket_count) % half_sub_bucket_count + half_sub_bucket_count;
+  return ((top_bits + 1) << shift) - 1;
+}
+
+static_assert(bucket_index(latency_histogram::max_trackable_ns) + 1 ==
+              latency_histogram::bucket_count);
+static_assert(bucket_index(bucket_upper_bound(2000)) == 2000);
+static_assert(bucket_index(bucket_upper_bound(2000) + 1) == 2001);
+
+// -- requests ---------------------------------------------------------------
+
+enum class request_kind { ping, login, validate, refresh };
+
+// The op of a connection's n-th request. mixed cycles through 20 slots so the
+// 90/5/5 split holds exactly on every connection, with no random generator.
+request_kind kind_for(op_mode mode, uint64_t n) {
+  switch (mode) {
+    case op_mode::ping: return request_kind::ping;
+    case op_mode::login: return request_kind::login;
+    case op_mode::validate: return request_kind::validate;
+    case op_mode::refresh: return request_kind::refresh;
+    case op_mode::mixed: {
+      auto slot = n % 20;
+      if (slot < 18)
+        return request_kind::validate;
+      return slot == 18 ? request_kind::refresh : request_kind::login;
+    }
+  }
+  return request_kind::ping;
+}
+
+struct pending_request {
+  clock::time_point sent;
+  bool measured = false;  // count mode: sent after warmup, against the quota
+};
+
+struct connection {
+  size_t number = 0;  // 1-based, for messages
+  net::client client;
+  std::string token;  // from the setup login; empty for ping and login
+  uint64_t issued = 0;
+  std::unordered_map<uint64_t, pending_request> pending;  // by request id
+};
+
+// -- the run shared by all threads ---------------------------------------------
+
+struct run_plan {
+  const load_options* options = nullptr;
+  bool by_count = false;
+  clock::time_point warm_end;
+  clock::time_point deadline;  // duration mode only
+};
+
+struct shared_state {
+  std::atomic<int64_t> unclaimed{0};  // count mode: measured requests nobody has sent yet
+  std::atomic<bool> abort{false};     // a thread failed: everyone stops
+};
+
+struct thread_result {
+  uint64_t requests = 0;
+  std::map<std::string, uint64_t> errors;
+  latency_histogram latency;
+  clock::time_point last_recorded{};
+  std::string failure;  // empty unless the thread failed
+};
+
+// A server that stops answering would otherwise hang a count-mode run forever.
+constexpr auto stall_limit = 30s;
+// Longest epoll wait: bounds how late a thread notices abort or a stall.
+constexpr int max_wait_ms = 100;
+// Read/refill rounds per connection per event before serving the others.
+constexpr int max_rounds_per_event = 4;
+
+std::string endpoint(const load_options& o) { return o.host + ":" + std::to_string(o.port); }
+
+class epoll_fd {
+ public:
+  epoll_fd() : fd_(::epoll_create1(EPOLL_CLOEXEC)) {
+    if (fd_ < 0)
+      throw load_failure(std::string("epoll_create1: ") + std::strerror(errno));
+  }
+  ~epoll_fd() { ::close(fd_); }
+  epoll_fd(const epoll_fd&) = delete;
+  epoll_fd& operator=(const epoll_fd&) = delete;
+
+  void watch(int fd, uint32_t key) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;  // level-triggered: unread replies keep reporting
+    ev.data.u32 = key;
+    if (::epoll_ctl(fd_, EPOLL_CTL_ADD, fd, &ev) != 0)
+      throw load_failure(std::string("epoll_ctl: ") + std::strerror(errno));
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// One client thread: its connections, its epoll, its histogram.
+class worker {
+ public:
+  worker(std::vector<connection> conns, const run_plan& plan, shared_state& shared)
+      : conns_(std::move(conns)), plan_(plan), opts_(*plan.options), shared_(shared) {
+    for (size_t i = 0; i < conns_.size(); ++i) {
+      epoll_.watch(conns_[i].client.native_handle(), static_cast<uint32_t>(i));
+      conns_[i].pending.reserve(opts_.pipeline * 2);
+    }
+  }
+
+  // Never throws: a failure is kept in result() and stops the other threads.
+  void run() noexcept {
+    try {
+      loop();
+    } catch (const std::exception& e) {
+      result_.failure = e.what();
+      shared_.abort.store(true);
+    }
+  }
+
+  thread_result& result() { return result_; }
+
+ private:
+  void loop() {
+    last_progress_ = clock::now();
+    for (auto& c : conns_)
+      serve(c, [&] { refill(c, clock::now()); });
+    std::vector<epoll_event> events(std::min<size_t>(conns_.size(), 256));
+    std::vector<uint32_t> again, next_again;
+    for (;;) {
+      auto now = clock::now();
+      if (finished(now))
+        return;
+      check_stall(now);
+      int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()),
+                           again.empty() ? wait_ms(now) : 0);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        throw load_failure(std::string("epoll_wait: ") + std::strerror(errno));
+      next_again.clear();
+      for (int i = 0; i < n; ++i)
+        if (drain(events[i].data.u32))
+          next_again.push_back(events[i].data.u32);
+      // Serving one twice in a round is harmless: the second read finds nothing.
+      for (auto key : again)
+        if (drain(key))
+          next_again.push_back(key);
+      std::swap(again, next_again);
+    }
+  }
+
+  // Runs f, naming the connection in any failure ("server closed the connection"
+  // alone would not say which of 50).
+  template <class F>
+  std::invoke_result_t<F&> serve(connection& c, F&& f) {
+    try {
+      return f();
+    } catch (const load_failure&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw load_failure("connection " + std::to_string(c.number) + " to " + endpoint(opts_) +
+                         ": " + e.what());
+    }
+  }
+
+  // Handles every reply the connection has, refilling after each batch. Returns
+  // true if it gave up after max_rounds_per_event with maybe more to read: a
+  // flush can read replies into the client's buffer, where epoll cannot see them.
+  bool drain(uint32_t key) {
+    auto& c = conns_[key];
+    return serve(c, [&] {
+      for (int round = 0; round < max_rounds_per_event; ++round) {
+        replies_.clear();
+        if (c.client.receive_ready(replies_) == 0) {
+          if (c.client.closed())
+            throw net::client_error("server closed the connection");
+          return false;
+        }
+        auto now = clock::now();
+        last_progress_ = now;
+        for (auto& r : replies_)
+          on_reply(c, r, now);
+        refill(c, now);
+      }
+      return true;
+    });
+  }
+
+  void on_reply(connection& c, const net::reply_view& r, clock::time_point now) {
+    auto it = c.pending.find(r.id);
+    if (it == c.pending.end()) {
+      // Id 0 is a connection-level error (the server closes next); any other
+      // unknown id would be a server bug. Count both so they are not silent.
+      ++result_.errors[r.ok ? std::string("unexpected_reply") : error_name(r)];
+      return;
+    }
+    auto request = it->second;
+    c.pending.erase(it);
+    --outstanding_;
+    if (!should_record(request, now))
+      return;
+    ++result_.requests;
+    result_.latency.record(static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(now - request.sent).count()));
+    result_.last_recorded = now;
+    if (!r.ok)
+      ++result_.errors[error_name(r)];
+  }
+
+  static std::string error_name(const net::reply_view& r) {
+    return r.error.empty() ? std::string("unnamed_error") : r.error;
+  }
+
+  // Duration mode measures replies arriving in the window (like wrk), so the
+  // window length is exact; count mode measures exactly the N requests sent
+  // after warmup, so it must wait for all of their replies.
+  bool should_record(const pending_request& request, clock::time_point now) const {
+    if (plan_.by_count)
+      return request.measured;
+    return now >= plan_.warm_end && now < plan_.deadline;
+  }
+
+  // Tops the connection up to P requests in flight and sends them in one write.
+  void refill(connection& c, clock::time_point now) {
+    size_t room = opts_.pipeline - std::min<size_t>(opts_.pipeline, c.pending.size());
+    bool measured = plan_.by_count && now >= plan_.warm_end;
+    size_t n = allowance(now, room, measured);
+    if (n == 0)
+      return;
+    fresh_ids_.clear();
+    for (size_t i = 0; i < n; ++i)
+      fresh_ids_.push_back(queue_next(c));
+    // The send time is taken before the write, so a slow write counts as latency.
+    auto sent = clock::now();
+    for (auto id : fresh_ids_)
+      c.pending.emplace(id, pending_request{sent, measured});
+    outstanding_ += n;
+    c.client.flush();
+  }
+
+  // How many of `wanted` requests may be sent now.
+  size_t allowance(clock::time_point now, size_t wanted, bool measured) {
+    if (wanted == 0 || shared_.abort.load(std::memory_order_relaxed))
+      return 0;
+    if (!plan_.by_count)
+      return now < plan_.deadline ? wanted : 0;
+    if (!measured)
+      return wanted;  // warmup traffic does not use the quota
+    return claim(wanted);
+  }
+
+  // Takes up to `wanted` from the shared quota. Every fetch_sub hands out a
+  // disjoint slice of [0, N), so exactly N measured requests leave in total.
+  size_t claim(size_t wanted) {
+    if (quota_exhausted_)
+      return 0;
+    auto want = static_cast<int64_t>(wanted);
+    int64_t before = shared_.unclaimed.fetch_sub(want, std::memory_order_relaxed);
+    if (before <= want)
+      quota_exhausted_ = true;
+    return static_cast<size_t>(std::clamp<int64_t>(before, 0, want));
+  }
+
+  uint64_t queue_next(connection& c) {
+    auto& client = c.client;
+    switch (kind_for(opts_.op, c.issued++)) {
+      case request_kind::ping:
+        return client.queue(net::ping_request{});
+      case request_kind::login:
+        return client.queue(net::login_request{0, "login", opts_.user, opts_.password, ""});
+      case request_kind::validate:
+        return client.queue(net::token_request{0, "validate", c.token});
+      case request_kind::refresh:
+        return client.queue(net::token_request{0, "refresh", c.token});
+    }
+    return 0;
+  }
+
+  bool finished(clock::time_point now) const {
+    if (shared_.abort.load(std::memory_order_relaxed))
+      return true;
+    if (!plan_.by_count)
+      return now >= plan_.deadline;
+    // Every connection with room tried to claim before going idle, so an empty
+    // thread means the quota is gone.
+    return outstanding_ == 0;
+  }
+
+  void check_stall(clock::time_point now) const {
+    if (outstanding_ > 0 && now - last_progress_ > stall_limit)
+      throw load_failure("no reply from " + endpoint(opts_) + " for " +
+                         std::to_string(stall_limit.count()) + " s with " +
+                         std::to_string(outstanding_) + " requests outstanding");
+  }
+
+  int wait_ms(clock::time_point now) const {
+    if (plan_.by_count || now >= plan_.deadline)
+      return max_wait_ms;
+    // Round up: waking a hair early would just spin once more.
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(plan_.deadline - now).count();
+    return static_cast<int>(std::min<int64_t>(left, max_wait_ms));
+  }
+
+  std::vector<connection> conns_;
+  const run_plan& plan_;
+  const load_options& opts_;
+  shared_state& shared_;
+  epoll_fd epoll_;
+  std::vector<net::reply_view> replies_;  // scratch, reused across events
+  std::vector<uint64_t> fresh_ids_;       // scratch
+  size_t outstanding_ = 0;                // requests in flight on all connections
+  bool quota_exhausted_ = false;
+  clock::time_point last_progress_;
+  thread_result result_;
+};
+
+// -- setup ---------------------------------------------------------------------
+
+std::vector<connection> open_connections(const load_options& o) {
+  std::vector<connection> conns;
+  conns.reserve(o.connections);
+  for (uint32_t i = 0; i < o.connections; ++i) {
+    try {
+      conns.push_back(connection{i + 1, net::client::connect(o.host, o.port, 5000ms), {}, 0, {}});
+    } catch (const net::client_error& e) {
+      throw load_failure(std::string(e.what()) + " (connection " + std::to_string(i + 1) +
+                         " of " + std::to_string(o.connections) + ")");
+    }
+  }
+  return conns;
+}
+
+// One login; returns its token. A refusal here voids the run: benchmarking
+// bad_credentials replies would measure nothing useful.
+std::string setup_login(connection& c, const load_options& o) {
+  auto what = "setup login as \"" + o.user + "\" on connection " + std::to_string(c.number);
+  try {
+    auto reply = c.client.login(o.user, o.password);
+    if (!reply.ok)
+      throw load_failure(what + " failed: " + reply.error + " (" + reply.message + ")");
+    return reply.as<net::login_reply>().token;
+  } catch (const net::client_error& e) {
+    throw load_failure(what + " failed: " + e.what());
+  }
+}
+
+void prepare_sessions(std::vector<connection>& conns, const load_options& o) {
+  switch (o.op) {
+    case op_mode::validate:
+    case op_mode::refresh:
+    case op_mode::mixed:
+      for (auto& c : conns)
+        c.token = setup_login(c, o);
+      return;
+    case op_mode::login:
+      setup_login(conns.front(), o);  // only to fail fast on wrong credentials
+      return;
+    case op_mode::ping:
+      return;
+  }
+}
+
+// Connection i goes to thread i % T, so threads differ by at most one connection.
+std::vector<std::vector<connection>> deal(std::vector<connection> conns, uint32_t threads) {
+  std::vector<std::vector<connection>> per_thread(threads);
+  for (size_t i = 0; i < conns.size(); ++i)
+    per_thread[i % threads].push_back(std::move(conns[i]));
+  return per_thread;
+}
+
+double seconds(clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+}  // namespace
+
+// -- public -----------------------------------------------------------------------
+
+const char* to_string(op_mode mode) {
+  switch (mode) {
+    case op_mode::validate: return "validate";
+    case op_mode::login: return "login";
+    case op_mode::refresh: return "refresh";
+    case op_mode::ping: return "ping";
+    case op_mode::mixed: return "mixed";
+  }
+  return "?";
+}
+
+std::optional<op_mode> op_mode_from_string(const std::string& text) {
+  for (auto mode : {op_mode::validate, op_mode::login, op_mode::refresh, op_mode::ping,
+                    op_mode::mixed})
+    if (text == to_string(mode))
+      return mode;
+  return std::nullopt;
+}
+
+bool needs_credentials(op_mode mode) { return mode != op_mode::ping; }
+
+void latency_histogram::record(uint64_t ns) {
+  ns = std::min(ns, max_trackable_ns);
+  ++counts_[bucket_index(ns)];
+  ++total_;
+  max_ = std::max(max_, ns);
+}
+
+void latency_histogram::merge(const latency_histogram& other) {
+  for (size_t i = 0; i < bucket_count; ++i)
+    counts_[i] += other.counts_[i];
+  total_ += other.total_;
+  max_ = std::max(max_, other.max_);
+}
+
+uint64_t latency_histogram::value_at(double percentile) const {
+  if (total_ == 0)
+    return 0;
+  // The rank of the value, 1-based: p50 of 2 values is the first one.
+  auto rank = static_cast<uint64_t>(std::ceil(percentile / 100.0 * static_cast<double>(total_)));
+  rank = std::clamp<uint64_t>(rank, 1, total_);
+  uint64_t seen = 0;
+  for (size_t i = 0; i < bucket_count; ++i) {
+    seen += counts_[i];
+    if (seen >= rank)
+      return std::min(bucket_upper_bound(i), max_);  // no bucket bound above the true max
+  }
+  return max_;
+}
+
+load_result run_load(const load_options& options) {
+  auto conns = open_connections(options);
+  prepare_sessions(conns, options);
+
+  auto threads = std::min(options.threads, options.connections);
+  run_plan plan;
+  plan.options = &options;
+  plan.by_count = options.requests.has_value();
+  auto start = clock::now();
+  plan.warm_end = start + std::chrono::duration_cast<clock::duration>(
+                              std::chrono::duration<double>(options.warmup_s));
+  plan.deadline = plan.warm_end + std::chrono::duration_cast<clock::duration>(
+                                      std::chrono::duration<double>(options.duration_s));
+  shared_state shared;
+  shared.unclaimed = static_cast<int64_t>(options.requests.value_or(0));
+
+  std::vector<std::unique_ptr<worker>> workers;
+  for (auto& group : deal(std::move(conns), threads))
+    workers.push_back(std::make_unique<worker>(std::move(group), plan, shared));
+  {
+    std::vector<std::jthread> running;
+    for (auto& w : workers)
+      running.emplace_back([&w] { w->run(); });
+  }  // jthreads join here
+
+  load_result result;
+  result.threads = threads;
+  clock::time_point last = plan.warm_end;
+  for (auto& w : workers) {
+    auto& r = w->result();
+    if (!r.failure.empty())
+      throw load_failure(r.failure);
+    result.requests += r.requests;
+    for (auto& [code, n] : r.errors)
+      result.errors[code] += n;
+    result.latency.merge(r.latency);
+    last = std::max(last, r.last_recorded);
+  }
+  result.elapsed_s = plan.by_count ? seconds(last - plan.warm_end) : options.duration_s;
+  return result;
+}
+
+}  // namespace castellan::bench

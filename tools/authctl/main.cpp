@@ -1,1 +1,308 @@
-int main(){}
+// authctl: the operator's command line. Client commands (ping, login,
+// validate, refresh, logout) speak the wire protocol through the client
+// library; file commands (user ..., keys ..., hash-password) edit the users
+// and key files that nodes read. Exit codes: see output.hpp.
+#include <termios.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <functional>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "config/config.hpp"
+#include "config/password_hash.hpp"
+#include "config/users_file.hpp"
+#include "net/client.hpp"
+#include "net/key_file.hpp"
+#include "tools/authctl/output.hpp"
+
+namespace {
+
+using namespace castellan;
+using namespace castellan::authctl;
+
+struct options {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;  // 0: from --config, else 7400
+  uint32_t timeout_ms = 10000;
+  bool json = false;
+  std::string config_path;
+  std::string users_file;
+  std::string key_file;
+  std::string password;
+  bool password_stdin = false;
+};
+
+config::node_settings settings_of(const options& o) {
+  return o.config_path.empty() ? config::node_settings{} : config::load_file(o.config_path);
+}
+
+// Reads a secret: from --password, else a no-echo prompt on a terminal, else a stdin line.
+std::string read_secret(const options& o, const char* prompt) {
+  if (!o.password.empty())
+    return o.password;
+  std::string line;
+  bool tty = !o.password_stdin && ::isatty(STDIN_FILENO);
+  termios saved{};
+  if (tty) {
+    std::cerr << prompt << std::flush;
+    ::tcgetattr(STDIN_FILENO, &saved);
+    termios quiet = saved;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  }
+  std::getline(std::cin, line);
+  if (tty) {
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+    std::cerr << "\n";
+  }
+  return line;
+}
+
+// A token argument of "-" is read from stdin, keeping it out of `ps`.
+std::string token_arg(const std::string& token) {
+  if (token != "-")
+    return token;
+  std::string line;
+  std::getline(std::cin, line);
+  return line;
+}
+
+// -- client commands ---------------------------------------------------------
+
+int run_request(const options& o, const std::function<net::reply_view(net::client&)>& request) {
+  uint16_t port = o.port ? o.port : settings_of(o).server.port;
+  std::chrono::milliseconds timeout(o.timeout_ms);
+  try {
+    auto c = net::client::connect(o.host, port, timeout);
+    auto reply = request(c);
+    auto body = to_json(reply.body.get());
+    if (!reply.ok) {
+      if (o.json)
+        std::cout << body.dump() << "\n";
+      else
+        std::cerr << "error: " << reply.error << ": " << reply.message << "\n";
+      return exit_refused;
+    }
+    print_reply(body, o.json);
+    return exit_ok;
+  } catch (const net::client_error& e) {
+    std::cerr << "authctl: " << e.what() << "\n";
+    return exit_unreachable;
+  }
+}
+
+// -- file commands -----------------------------------------------------------
+
+std::string users_path(const options& o) {
+  return o.users_file.empty() ? settings_of(o).users_file() : o.users_file;
+}
+
+std::string key_path(const options& o) {
+  return o.key_file.empty() ? settings_of(o).key_file() : o.key_file;
+}
+
+config::users_table load_users_or_empty(const std::string& path) {
+  if (!std::filesystem::exists(path))
+    return {};
+  return config::load_users(path);
+}
+
+int edit_users(const options& o, const std::function<void(config::users_table&)>& edit) {
+  auto path = users_path(o);
+  auto table = load_users_or_empty(path);
+  edit(table);
+  config::save_users(table, path);
+  return exit_ok;
+}
+
+config::user_record& existing_user(config::users_table& t, const std::string& name) {
+  auto it = t.by_name.find(name);
+  if (it == t.by_name.end())
+    throw config::config_error("no user named '" + name + "'");
+  return it->second;
+}
+
+config::argon2_params hash_params(const options& o) {
+  auto s = settings_of(o);
+  return {s.users.argon2_memory_kib, s.users.argon2_iterations};
+}
+
+int list_users(const options& o) {
+  auto table = load_users_or_empty(users_path(o));
+  auto out = nlohmann::json::array();
+  for (auto& [name, u] : table.by_name)
+    out.push_back({{"user", name}, {"roles", u.roles}, {"enabled", u.enabled}});
+  if (o.json) {
+    std::cout << out.dump() << "\n";
+    return exit_ok;
+  }
+  for (auto& u : out) {
+    std::string roles;
+    for (auto& r : u["roles"])
+      roles += (roles.empty() ? "" : ",") + r.get<std::string>();
+    std::cout << u["user"].get<std::string>() << "\t" << (u["enabled"].get<bool>() ? "enabled" : "disabled")
+              << "\t" << (roles.empty() ? "-" : roles) << "\n";
+  }
+  return exit_ok;
+}
+
+int list_keys(const options& o) {
+  auto ring = net::load_key_file(key_path(o));
+  auto out = nlohmann::json::array();
+  for (auto& k : ring.keys())  // never prints a secret
+    out.push_back({{"id", k.id}, {"created_at", iso_time(k.created_ms)}, {"primary", k.id == ring.primary_id()}});
+  if (o.json)
+    std::cout << out.dump() << "\n";
+  else
+    for (auto& k : out)
+      std::cout << k["id"] << "\t" << k["created_at"].get<std::string>()
+                << (k["primary"].get<bool>() ? "\tprimary" : "") << "\n";
+  return exit_ok;
+}
+
+void add_client_commands(CLI::App& app, options& o, std::function<int()>& action) {
+  app.add_subcommand("ping", "Check that a node answers")->callback([&] {
+    action = [&] { return run_request(o, [&](net::client& c) { return c.ping(std::chrono::milliseconds(o.timeout_ms)); }); };
+  });
+  auto* login = app.add_subcommand("login", "Log in; prints the token, user, roles and expiry");
+  static std::string user, ip, token;
+  login->add_option("user", user, "User name")->required();
+  login->add_option("--ip", ip, "End user's IP, when logging in on someone's behalf");
+  login->callback([&] {
+    action = [&] {
+      auto password = read_secret(o, "password: ");
+      return run_request(o, [&](net::client& c) {
+        return c.login(user, password, ip, std::chrono::milliseconds(o.timeout_ms));
+      });
+    };
+  });
+  for (auto [name, help] : {std::pair{"validate", "Check a token; prints user, roles and expiry"},
+                            std::pair{"refresh", "Extend a session; prints the new expiry"},
+                            std::pair{"logout", "End a session"}}) {
+    auto* sub = app.add_subcommand(name, help);
+    sub->add_option("token", token, "The token, or - to read it from stdin")->required();
+    std::string op = name;
+    sub->callback([&, op] {
+      action = [&, op] {
+        auto t = token_arg(token);
+        return run_request(o, [&](net::client& c) {
+          return c.call(net::token_request{0, op, t}, std::chrono::milliseconds(o.timeout_ms));
+        });
+      };
+    });
+  }
+}
+
+void add_file_commands(CLI::App& app, options& o, std::function<int()>& action) {
+  static std::string name;
+  static std::vector<std::string> roles;
+  static uint32_t key_id = 0;
+  app.add_subcommand("hash-password", "Print an argon2id hash of a password (read from stdin)")
+      ->callback([&] {
+        action = [&] {
+          std::cout << config::hash_password(read_secret(o, "password: "), hash_params(o)) << "\n";
+          return exit_ok;
+        };
+      });
+  auto* user = app.add_subcommand("user", "Edit the users file")->require_subcommand(1);
+  auto* add = user->add_subcommand("add", "Add a user (password from prompt or stdin)");
+  add->add_option("name", name)->required();
+  add->add_option("-r,--role", roles, "Role (repeatable)");
+  add->callback([&] {
+    action = [&] {
+      if (!config::valid_user_name(name))
+        throw config::config_error("invalid user name (1-64 of A-Z a-z 0-9 . _ @ -)");
+      auto password = read_secret(o, "new password: ");
+      if (password.size() < 8)
+        throw config::config_error("password must have at least 8 characters");
+      return edit_users(o, [&](config::users_table& t) {
+        if (t.by_name.count(name))
+          throw config::config_error("user '" + name + "' exists");
+        t.by_name[name] = {name, config::hash_password(password, hash_params(o)), roles, true};
+      });
+    };
+  });
+  for (auto [verb, enabled] : {std::pair{"disable", false}, std::pair{"enable", true}}) {
+    auto* sub = user->add_subcommand(verb, std::string(verb) + " a user (its sessions end at the next reload)");
+    sub->add_option("name", name)->required();
+    sub->callback([&, enabled = enabled] {
+      action = [&, enabled] {
+        return edit_users(o, [&](config::users_table& t) { existing_user(t, name).enabled = enabled; });
+      };
+    });
+  }
+  auto* passwd = user->add_subcommand("passwd", "Set a user's password");
+  passwd->add_option("name", name)->required();
+  passwd->callback([&] {
+    action = [&] {
+      auto password = read_secret(o, "new password: ");
+      if (password.size() < 8)
+        throw config::config_error("password must have at least 8 characters");
+      return edit_users(o, [&](config::users_table& t) {
+        existing_user(t, name).password_hash = config::hash_password(password, hash_params(o));
+      });
+    };
+  });
+  user->add_subcommand("list", "List users, state and roles")->callback([&] {
+    action = [&] { return list_users(o); };
+  });
+  auto* keys = app.add_subcommand("keys", "Token keys (rotation)")->require_subcommand(1);
+  keys->add_subcommand("list", "List key ids (never secrets)")->callback([&] {
+    action = [&] { return list_keys(o); };
+  });
+  keys->add_subcommand("rotate", "Add a key and make it primary; restart nodes to use it")->callback([&] {
+    action = [&] {
+      auto id = net::rotate_key_file(key_path(o));
+      std::cout << (o.json ? "{\"primary\": " + std::to_string(id) + "}" : "new primary key " + std::to_string(id)) << "\n";
+      return exit_ok;
+    };
+  });
+  auto* retire = keys->add_subcommand("retire", "Remove a key: tokens signed with it stop verifying");
+  retire->add_option("id", key_id)->required();
+  retire->callback([&] {
+    action = [&] {
+      net::retire_key(key_path(o), key_id);
+      return exit_ok;
+    };
+  });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"authctl: talk to Castellan nodes and edit their users and key files"};
+  options o;
+  app.add_option("--host", o.host, "Node address")->capture_default_str();
+  app.add_option("-p,--port", o.port, "Node client port (default: from --config, else 7400)");
+  app.add_option("--timeout-ms", o.timeout_ms, "Give up after this long")->capture_default_str();
+  app.add_flag("--json", o.json, "Machine-readable output");
+  app.add_option("-c,--config", o.config_path, "The node's config file (ports, file paths, hash cost)");
+  app.add_option("--users-file", o.users_file, "Users file (default: from config)");
+  app.add_option("--key-file", o.key_file, "Key file (default: from config)");
+  app.add_option("--password", o.password, "Password (prefer the prompt or --password-stdin)");
+  app.add_flag("--password-stdin", o.password_stdin, "Read the password from stdin");
+  app.require_subcommand(1);
+  std::function<int()> action;
+  add_client_commands(app, o, action);
+  add_file_commands(app, o, action);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? exit_ok : exit_usage;
+  }
+  try {
+    return action ? action() : exit_usage;
+  } catch (const config::config_error& e) {
+    std::cerr << "authctl: " << e.what() << "\n";
+    return exit_file_error;
+  } catch (const net::key_file_error& e) {
+    std::cerr << "authctl: " << e.what() << "\n";
+    return exit_file_error;
+  } catch (const std::exception& e) {
+    std::cerr << "authctl: " << e.what() << "\n";
+    return exit_file_error;
+  }
+}

@@ -61,12 +61,13 @@ int wait_for_stop_signal(const sigset_t& signals) {
 int main(int argc, char** argv) {
   CLI::App app{"authd: a Castellan authentication node"};
   std::string config_path, ready_file;
-  bool print_defaults = false;
+  bool print_defaults = false, check_only = false;
   app.add_option("-c,--config", config_path, "TOML config file (default: embedded defaults)")
       ->check(CLI::ExistingFile);
   app.add_option("--ready-file", ready_file,
                  "Write bound ports as JSON to this file once serving (for scripts and tests)");
   app.add_flag("--print-default-config", print_defaults, "Print the default config and exit");
+  app.add_flag("--check-config", check_only, "Validate the config file and exit (0 if valid)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -84,6 +85,10 @@ int main(int argc, char** argv) {
   } catch (const config::config_error& e) {
     std::fprintf(stderr, "authd: bad config: %s\n", e.what());
     return 2;
+  }
+  if (check_only) {
+    std::printf("config ok\n");
+    return 0;
   }
   setup_logging(settings.log.level, settings.node.name);
 

@@ -1,0 +1,169 @@
+// Process control for the e2e tests; see authd_process.hpp.
+#include "tests/e2e/authd_process.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "config/password_hash.hpp"
+#include "config/users_file.hpp"
+
+namespace castellan::test {
+namespace {
+
+using namespace std::chrono;
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void write_users(const std::string& path) {
+  config::argon2_params cheap{64, 1};
+  config::users_table t;
+  t.by_name["alice"] = {"alice", config::hash_password(alice_password, cheap), {"trader", "desk-7"}, true};
+  t.by_name["carol"] = {"carol", config::hash_password(carol_password, cheap), {"trader"}, false};
+  config::save_users(t, path);
+}
+
+// Waits for `pid` up to `deadline`; returns its exit code, or -1 if still running.
+int wait_exit(pid_t pid, milliseconds deadline) {
+  auto until = steady_clock::now() + deadline;
+  for (;;) {
+    int status = 0;
+    pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid)
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (r < 0 || steady_clock::now() >= until)
+      return -1;
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+}
+
+pid_t spawn(const std::vector<std::string>& argv, const std::filesystem::path& cwd,
+            const std::string& out_path, const std::string& err_path, int stdin_fd) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (!cwd.empty() && ::chdir(cwd.c_str()) != 0)
+      ::_exit(127);
+    int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(out, 1);
+    ::dup2(err, 2);
+    if (stdin_fd >= 0)
+      ::dup2(stdin_fd, 0);
+    std::vector<char*> args;
+    for (auto& a : argv)
+      args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+}  // namespace
+
+std::filesystem::path fresh_test_dir(const std::string& tag) {
+  static int counter = 0;
+  auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  auto dir = std::filesystem::temp_directory_path() /
+             ("castellan-" + tag + "-" + std::to_string(::getpid()) + "-" +
+              (info ? std::string(info->name()) : "x") + "-" + std::to_string(counter++));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+authd_process::authd_process(const std::string& extra_toml, const std::string& server_toml,
+                             bool provision_users) {
+  dir_ = fresh_test_dir("e2e");
+  if (provision_users)
+    write_users(users_file());
+  {
+    std::ofstream cfg(config_file());
+    cfg << "[node]\nname = \"test-node\"\ndata_dir = \"" << dir_.string() << "\"\n"
+        << "[server]\nport = 0\nhost = \"127.0.0.1\"\n" << server_toml << "\n"
+        << "[monitor]\nport = 0\n"
+        << "[users]\nargon2_memory_kib = 64\nargon2_iterations = 1\nreload_interval_ms = 100\n"
+        << extra_toml << "\n";
+  }
+  auto ready = dir_ / "ready.json";
+  pid_ = spawn({CASTELLAN_AUTHD, "--config", config_file(), "--ready-file", ready.string()}, dir_,
+               (dir_ / "stdout.txt").string(), (dir_ / "stderr.txt").string(), -1);
+  bool up = eventually([&] { return std::filesystem::exists(ready) || wait_exit(pid_, 0ms) != -1; },
+                       seconds(30));
+  if (!up || !std::filesystem::exists(ready))
+    throw std::runtime_error("authd did not start: " + stderr_text());
+  auto j = nlohmann::json::parse(slurp(ready));
+  port_ = j.at("client_port").get<uint16_t>();
+  monitor_port_ = j.at("monitor_port").get<uint16_t>();
+}
+
+authd_process::~authd_process() {
+  stop();
+  if (!::testing::Test::HasFailure())
+    std::filesystem::remove_all(dir_);
+}
+
+net::client authd_process::connect() const {
+  return net::client::connect("127.0.0.1", port_, seconds(5));
+}
+
+int authd_process::stop() {
+  if (pid_ <= 0)
+    return -1;
+  ::kill(pid_, SIGTERM);
+  int code = wait_exit(pid_, seconds(20));
+  if (code == -1) {
+    ::kill(pid_, SIGKILL);
+    wait_exit(pid_, seconds(5));
+  }
+  pid_ = -1;
+  return code;
+}
+
+std::string authd_process::stderr_text() const { return slurp(dir_ / "stderr.txt"); }
+std::string authd_process::stdout_text() const { return slurp(dir_ / "stdout.txt"); }
+
+run_result run_program(const std::vector<std::string>& argv, const std::string& stdin_text,
+                       std::chrono::seconds deadline, const std::filesystem::path& cwd) {
+  auto dir = fresh_test_dir("run");
+  auto in_path = dir / "stdin.txt";
+  std::ofstream(in_path) << stdin_text;
+  int in_fd = ::open(in_path.c_str(), O_RDONLY);
+  pid_t pid = spawn(argv, cwd, (dir / "out.txt").string(), (dir / "err.txt").string(), in_fd);
+  ::close(in_fd);
+  run_result r;
+  r.exit_code = wait_exit(pid, deadline);
+  if (r.exit_code == -1) {
+    ::kill(pid, SIGKILL);
+    wait_exit(pid, seconds(5));
+  }
+  r.out = slurp(dir / "out.txt");
+  r.err = slurp(dir / "err.txt");
+  std::filesystem::remove_all(dir);
+  return r;
+}
+
+bool eventually(const std::function<bool()>& condition, milliseconds deadline) {
+  auto until = steady_clock::now() + deadline;
+  while (steady_clock::now() < until) {
+    if (condition())
+      return true;
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  return condition();
+}
+
+}  // namespace castellan::test

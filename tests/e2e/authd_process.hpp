@@ -1,0 +1,69 @@
+// A real authd process for end-to-end tests: its own temp directory, config
+// and users file, started on ephemeral 127.0.0.1 ports that are read back from
+// --ready-file, stopped with SIGTERM (SIGKILL after a deadline).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "net/client.hpp"
+
+namespace castellan::test {
+
+// Users every test node has (cheap argon2 parameters, tests only).
+inline const std::string alice_password = "alice-password";  // roles: trader, desk-7
+inline const std::string carol_password = "carol-password";  // disabled
+
+class authd_process {
+ public:
+  // `extra_toml` is appended to the test config (it must not repeat a table
+  // header the base config has: [server], [monitor], [users], [node]).
+  // With `provision_users` false no users file is written, so authd bootstraps one.
+  explicit authd_process(const std::string& extra_toml = "", const std::string& server_toml = "",
+                         bool provision_users = true);
+  ~authd_process();
+  authd_process(const authd_process&) = delete;
+
+  uint16_t port() const { return port_; }
+  uint16_t monitor_port() const { return monitor_port_; }
+  const std::filesystem::path& dir() const { return dir_; }
+  std::string users_file() const { return (dir_ / "users.toml").string(); }
+  std::string config_file() const { return (dir_ / "authd.toml").string(); }
+
+  net::client connect() const;
+
+  // Sends SIGTERM and returns the exit status (-1 if it had to be killed).
+  int stop();
+  std::string stderr_text() const;
+  std::string stdout_text() const;
+
+ private:
+  std::filesystem::path dir_;
+  pid_t pid_ = -1;
+  uint16_t port_ = 0;
+  uint16_t monitor_port_ = 0;
+};
+
+// A fresh directory under the system temp dir, unique per test.
+std::filesystem::path fresh_test_dir(const std::string& tag);
+
+// Runs a program to completion with a deadline; returns its exit code and output.
+struct run_result {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+run_result run_program(const std::vector<std::string>& argv, const std::string& stdin_text = "",
+                       std::chrono::seconds deadline = std::chrono::seconds(30),
+                       const std::filesystem::path& cwd = {});
+
+// Polls `condition` every few ms until it holds or `deadline` passes.
+bool eventually(const std::function<bool()>& condition,
+                std::chrono::milliseconds deadline = std::chrono::milliseconds(10000));
+
+}  // namespace castellan::test

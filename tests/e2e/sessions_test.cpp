@@ -1,0 +1,178 @@
+// Logins and sessions end to end: what a trading gateway relies on.
+#include <fstream>
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "config/password_hash.hpp"
+#include "config/users_file.hpp"
+#include "tests/e2e/authd_process.hpp"
+
+namespace castellan::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+class SessionsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { node = new authd_process(); }
+  static void TearDownTestSuite() {
+    delete node;
+    node = nullptr;
+  }
+  static std::string login_alice(net::client& c) {
+    auto r = c.login("alice", alice_password);
+    if (!r.ok)
+      throw std::runtime_error("login failed: " + r.error);
+    return r.as<net::login_reply>().token;
+  }
+  static authd_process* node;
+};
+authd_process* SessionsTest::node = nullptr;
+
+TEST_F(SessionsTest, WrongPasswordIsBadCredentials) {
+  auto c = node->connect();
+  auto r = c.login("alice", "not-her-password");
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error, "bad_credentials");
+}
+
+TEST_F(SessionsTest, UnknownUserIsBadCredentialsToo) {
+  auto c = node->connect();
+  EXPECT_EQ(c.login("mallory", "whatever").error, "bad_credentials");
+}
+
+TEST_F(SessionsTest, RightPasswordGivesATokenAndValidateNamesTheUser) {
+  auto c = node->connect();
+  auto r = c.login("alice", alice_password);
+  ASSERT_TRUE(r.ok) << r.error;
+  auto login = r.as<net::login_reply>();
+  EXPECT_EQ(login.user, "alice");
+  EXPECT_EQ(login.roles, (std::vector<std::string>{"trader", "desk-7"}));
+  EXPECT_EQ(login.token.size(), 50u);
+  auto v = c.validate(login.token);
+  ASSERT_TRUE(v.ok) << v.error;
+  auto valid = v.as<net::validate_reply>();
+  EXPECT_EQ(valid.user, "alice");
+  EXPECT_EQ(valid.roles, login.roles);
+  EXPECT_EQ(valid.expires_at_ms, login.expires_at_ms);
+}
+
+TEST_F(SessionsTest, ATokenWorksOnAnotherConnection) {
+  auto a = node->connect();
+  auto token = login_alice(a);
+  auto b = node->connect();
+  EXPECT_TRUE(b.validate(token).ok);
+}
+
+TEST_F(SessionsTest, RefreshExtendsTheSession) {
+  auto c = node->connect();
+  auto login = c.login("alice", alice_password).as<net::login_reply>();
+  int64_t refreshed = 0;
+  ASSERT_TRUE(eventually([&] {
+    auto r = c.refresh(login.token);
+    refreshed = r.ok ? r.as<net::refresh_reply>().expires_at_ms : 0;
+    return refreshed > login.expires_at_ms;
+  }, 5s));
+  EXPECT_EQ(c.validate(login.token).as<net::validate_reply>().expires_at_ms, refreshed);
+}
+
+TEST_F(SessionsTest, LogoutMakesTheTokenInvalid) {
+  auto c = node->connect();
+  auto token = login_alice(c);
+  EXPECT_TRUE(c.logout(token).ok);
+  EXPECT_EQ(c.validate(token).error, "invalid_token");
+  EXPECT_EQ(c.logout(token).error, "invalid_token");
+  EXPECT_EQ(c.refresh(token).error, "invalid_token");
+}
+
+TEST_F(SessionsTest, AnAlteredTokenIsInvalidToken) {
+  auto c = node->connect();
+  auto token = login_alice(c);
+  for (size_t at : {size_t{0}, size_t{3}, size_t{10}, size_t{30}, size_t{49}}) {
+    auto bad = token;
+    bad[at] = bad[at] == 'x' ? 'y' : 'x';
+    EXPECT_EQ(c.validate(bad).error, "invalid_token") << "altered at " << at;
+  }
+  EXPECT_TRUE(c.validate(token).ok);
+}
+
+TEST_F(SessionsTest, DisabledUserIsForbidden) {
+  auto c = node->connect();
+  auto r = c.login("carol", carol_password);
+  EXPECT_EQ(r.error, "forbidden");
+  EXPECT_EQ(c.login("carol", "wrong-password").error, "bad_credentials");
+}
+
+TEST_F(SessionsTest, TenThousandPipelinedValidatesAllAnswered) {
+  auto c = node->connect();
+  auto token = login_alice(c);
+  auto second = node->connect();
+  std::set<uint64_t> sent;
+  for (int i = 0; i < 10000; ++i)
+    sent.insert(c.queue(net::token_request{0, "validate", token}));
+  c.flush(10s);
+  size_t ok = 0;
+  std::set<uint64_t> got;
+  while (got.size() < sent.size()) {
+    auto r = c.receive(10s);
+    ASSERT_TRUE(r) << "only " << got.size() << " replies";
+    got.insert(r->id);
+    ok += r->ok;
+    if (got.size() == 5000) {
+      EXPECT_TRUE(second.ping().ok);  // the other connection is served meanwhile
+    }
+  }
+  EXPECT_EQ(got, sent);
+  EXPECT_EQ(ok, sent.size());
+}
+
+TEST_F(SessionsTest, ConcurrentLoginsOfOneUserAllSucceed) {
+  std::vector<net::client> clients;
+  for (int i = 0; i < 8; ++i)
+    clients.push_back(node->connect());
+  for (auto& c : clients)
+    c.queue(net::login_request{0, "login", "alice", alice_password, ""});
+  for (auto& c : clients)
+    c.flush();
+  std::set<std::string> tokens;
+  for (auto& c : clients) {
+    auto r = c.receive(20s);
+    ASSERT_TRUE(r && r->ok);
+    tokens.insert(r->as<net::login_reply>().token);
+  }
+  EXPECT_EQ(tokens.size(), 8u);
+}
+
+TEST(SessionLifetime, SessionsExpireAndAreSwept) {
+  authd_process node("[sessions]\nttl_s = 1\nmax_lifetime_s = 1\nsweep_interval_ms = 50\n");
+  auto c = node.connect();
+  auto token = c.login("alice", alice_password).as<net::login_reply>().token;
+  EXPECT_TRUE(c.validate(token).ok);
+  EXPECT_TRUE(eventually([&] { return !c.validate(token).ok; }, 5s));
+  auto e = c.validate(token).error;
+  EXPECT_TRUE(e == "expired" || e == "invalid_token") << e;
+}
+
+TEST(UserChanges, DisablingAUserEndsTheirSessions) {
+  authd_process node;
+  auto c = node.connect();
+  auto token = c.login("alice", alice_password).as<net::login_reply>().token;
+  auto users = config::load_users(node.users_file());
+  users.by_name["alice"].enabled = false;
+  config::save_users(users, node.users_file());
+  EXPECT_TRUE(eventually([&] { return c.validate(token).error == "invalid_token"; }, 10s));
+  EXPECT_EQ(c.login("alice", alice_password).error, "forbidden");
+}
+
+TEST(UserChanges, AddedUserCanLogInAfterReload) {
+  authd_process node;
+  auto users = config::load_users(node.users_file());
+  users.by_name["dave"] = {"dave", config::hash_password("dave-password", {64, 1}), {"ops"}, true};
+  config::save_users(users, node.users_file());
+  auto c = node.connect();
+  EXPECT_TRUE(eventually([&] { return c.login("dave", "dave-password").ok; }, 10s));
+}
+
+}  // namespace
+}  // namespace castellan::test

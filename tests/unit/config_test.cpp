@@ -1,0 +1,75 @@
+// Config: every key has a default; unknown keys and bad values stop start-up
+// with a message naming the file and the key.
+#include <gtest/gtest.h>
+
+#include "config/config.hpp"
+
+namespace castellan::config {
+namespace {
+
+std::string error_of(const std::string& text) {
+  try {
+    parse(text, "test.toml");
+  } catch (const config_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Config, EmptyFileGivesTheDefaults) {
+  auto s = parse("", "test.toml");
+  EXPECT_EQ(s.server.port, 7400);
+  EXPECT_EQ(s.server.max_frame_bytes, 65536u);
+  EXPECT_EQ(s.users.argon2_memory_kib, 19456u);
+  EXPECT_EQ(s.users.argon2_iterations, 2u);
+  EXPECT_EQ(s.users_file(), "castellan-data/users.toml");
+  EXPECT_EQ(s.key_file(), "castellan-data/keys.json");
+}
+
+TEST(Config, ValuesAreRead) {
+  auto s = parse("[server]\nport = 9000\nio_threads = 2\n[actors]\nsession_shards = 8\n"
+                 "[users]\nfile = \"/etc/castellan/users.toml\"\n[monitor]\nenabled = false\n",
+                 "test.toml");
+  EXPECT_EQ(s.server.port, 9000);
+  EXPECT_EQ(s.server.io_threads, 2u);
+  EXPECT_EQ(s.actors.session_shards, 8u);
+  EXPECT_EQ(s.users_file(), "/etc/castellan/users.toml");
+  EXPECT_FALSE(s.monitor.enabled);
+}
+
+TEST(Config, UnknownKeyNamesFileAndKey) {
+  auto e = error_of("[server]\nprot = 1\n");
+  EXPECT_NE(e.find("test.toml"), std::string::npos) << e;
+  EXPECT_NE(e.find("server.prot"), std::string::npos) << e;
+  EXPECT_NE(e.find("unknown key"), std::string::npos) << e;
+  EXPECT_NE(error_of("[sever]\nport = 1\n").find("sever"), std::string::npos);
+}
+
+TEST(Config, BadValuesNameTheKey) {
+  EXPECT_NE(error_of("[server]\nport = 70000\n").find("server.port"), std::string::npos);
+  EXPECT_NE(error_of("[server]\nport = \"x\"\n").find("must be an integer"), std::string::npos);
+  EXPECT_NE(error_of("[actors]\nsession_shards = 0\n").find("actors.session_shards"),
+            std::string::npos);
+  EXPECT_NE(error_of("[log]\nlevel = \"loud\"\n").find("must be one of"), std::string::npos);
+  EXPECT_NE(error_of("[monitor]\nenabled = 1\n").find("true or false"), std::string::npos);
+  EXPECT_NE(error_of("[sessions]\nttl_s = 100\nmax_lifetime_s = 10\n").find("max_lifetime_s"),
+            std::string::npos);
+}
+
+TEST(Config, SyntaxErrorsNameFileAndLine) {
+  auto e = error_of("[server\nport = 1\n");
+  EXPECT_NE(e.find("test.toml:1"), std::string::npos) << e;
+}
+
+TEST(Config, RenderedDefaultsParseBackToTheDefaults) {
+  auto s = parse(default_toml(), "defaults");
+  node_settings d;
+  EXPECT_EQ(s.server.port, d.server.port);
+  EXPECT_EQ(s.sessions.ttl_s, d.sessions.ttl_s);
+  EXPECT_EQ(s.users.max_pending_logins, d.users.max_pending_logins);
+  EXPECT_EQ(s.monitor.port, d.monitor.port);
+  EXPECT_EQ(s.actors.scheduler_policy, d.actors.scheduler_policy);
+}
+
+}  // namespace
+}  // namespace castellan::config

@@ -1,0 +1,170 @@
+// The frame splitter and request parser, fed whole and in fragments of
+// 1, 2, 5, 10 and 100 bytes (Seastar's parser-test habit): a codec that only
+// works when a read happens to hold whole frames is a latent outage.
+#include <gtest/gtest.h>
+
+#include "net/frame_codec.hpp"
+#include "net/messages.hpp"
+
+namespace castellan::net {
+namespace {
+
+template <class T>
+std::string frame_of(const T& value) {
+  std::stringstream body;
+  msgpack::pack(body, value);
+  std::string out;
+  append_frame_header(out, static_cast<uint32_t>(body.str().size()));
+  return out + body.str();
+}
+
+// Splits `stream` into pieces of `piece` bytes, feeding a growing buffer to
+// scan_frame the way the front door does, and returns every complete body.
+std::vector<std::string> split_feed(const std::string& stream, size_t piece, uint32_t max) {
+  std::vector<std::string> bodies;
+  std::string buffer;
+  for (size_t at = 0; at < stream.size(); at += piece) {
+    buffer += stream.substr(at, piece);
+    for (;;) {
+      auto scan = scan_frame(buffer, max);
+      if (scan.status != frame_status::complete)
+        break;
+      bodies.emplace_back(scan.body);
+      buffer.erase(0, scan.frame_bytes);
+    }
+  }
+  EXPECT_TRUE(buffer.empty());
+  return bodies;
+}
+
+TEST(FrameCodec, FramesSurviveEverySplitSize) {
+  std::string stream = frame_of(ping_request{1}) + frame_of(token_request{2, "validate", "t"}) +
+                       frame_of(login_request{3, "login", "alice", "secret", ""});
+  for (size_t piece : {stream.size(), size_t{1}, size_t{2}, size_t{5}, size_t{10}, size_t{100}}) {
+    auto bodies = split_feed(stream, piece, 1024);
+    ASSERT_EQ(bodies.size(), 3u) << "piece size " << piece;
+    msgpack::zone zone;
+    auto r = parse_request(bodies[2], zone);
+    ASSERT_EQ(r.status, parse_status::ok);
+    EXPECT_EQ(r.request.id, 3u);
+    EXPECT_EQ(r.request.kind, op_kind::login);
+    EXPECT_EQ(r.request.user, "alice");
+    EXPECT_EQ(r.request.password, "secret");
+  }
+}
+
+TEST(FrameCodec, OversizedPrefixIsRefusedBeforeTheBody) {
+  std::string header;
+  append_frame_header(header, 0xFFFFFFFFu);  // 4 GiB
+  auto scan = scan_frame(header, 65536);
+  EXPECT_EQ(scan.status, frame_status::too_large);
+  EXPECT_EQ(scan.declared_length, 0xFFFFFFFFu);
+}
+
+TEST(FrameCodec, PartialHeaderNeedsMore) {
+  EXPECT_EQ(scan_frame(std::string("\0\0", 2), 100).status, frame_status::need_more);
+  std::string header;
+  append_frame_header(header, 10);
+  EXPECT_EQ(scan_frame(header + "abc", 100).status, frame_status::need_more);
+}
+
+parse_result parse(const std::string& body) {
+  static msgpack::zone zone;
+  return parse_request(body, zone);
+}
+
+template <class T>
+std::string body_of(const T& value) {
+  std::stringstream s;
+  msgpack::pack(s, value);
+  return s.str();
+}
+
+TEST(RequestParser, NotAMapIsABadRequest) {
+  auto r = parse(body_of(std::vector<int>{1, 2}));
+  EXPECT_EQ(r.status, parse_status::bad_request);
+}
+
+TEST(RequestParser, MissingOpIsABadRequestThatKeepsTheId) {
+  std::map<std::string, uint64_t> m{{"id", 42}};
+  auto r = parse(body_of(m));
+  EXPECT_EQ(r.status, parse_status::bad_request);
+  EXPECT_EQ(r.request.id, 42u);
+  EXPECT_NE(r.why.find("op"), std::string::npos);
+}
+
+TEST(RequestParser, NegativeOrStringIdIsABadRequest) {
+  std::map<std::string, std::string> m{{"id", "7"}, {"op", "ping"}};
+  EXPECT_EQ(parse(body_of(m)).status, parse_status::bad_request);
+  std::map<std::string, int64_t> n{{"id", -1}};
+  EXPECT_EQ(parse(body_of(n)).status, parse_status::bad_request);
+}
+
+TEST(RequestParser, WrongFieldTypeIsABadRequest) {
+  std::stringstream s;
+  msgpack::packer<std::stringstream> pk(s);
+  pk.pack_map(3);
+  pk.pack("id"); pk.pack(1);
+  pk.pack("op"); pk.pack("validate");
+  pk.pack("token"); pk.pack(12345);
+  EXPECT_EQ(parse(s.str()).status, parse_status::bad_request);
+}
+
+TEST(RequestParser, MissingTokenIsABadRequest) {
+  std::map<std::string, msgpack::type::variant> m{{"id", uint64_t{1}}, {"op", std::string("validate")}};
+  auto r = parse(body_of(m));
+  EXPECT_EQ(r.status, parse_status::bad_request);
+}
+
+TEST(RequestParser, UnknownFieldsAreIgnored) {
+  std::stringstream s;
+  msgpack::packer<std::stringstream> pk(s);
+  pk.pack_map(4);
+  pk.pack("id"); pk.pack(9);
+  pk.pack("trace"); pk.pack_array(0);
+  pk.pack("op"); pk.pack("validate");
+  pk.pack("token"); pk.pack("abc");
+  auto body = s.str();  // the parsed view points into the body
+  auto r = parse(body);
+  ASSERT_EQ(r.status, parse_status::ok);
+  EXPECT_EQ(r.request.token, "abc");
+}
+
+TEST(RequestParser, GarbageAndTrailingBytesAreNotMsgpack) {
+  EXPECT_EQ(parse("\xc1\xc1\xc1").status, parse_status::not_msgpack);  // 0xc1 is never used
+  EXPECT_EQ(parse(body_of(ping_request{1}) + "x").status, parse_status::not_msgpack);
+  auto whole = body_of(ping_request{1});
+  EXPECT_EQ(parse(whole.substr(0, whole.size() - 1)).status, parse_status::not_msgpack);
+}
+
+TEST(Replies, EncodedRepliesDecodeWithTheSameStructs) {
+  reply_buffer out;
+  out.add(validate_reply{5, true, "alice", {"trader", "admin"}, 1234});
+  out.add_error(6, error_code::rate_limited, "slow down");
+  EXPECT_EQ(out.count(), 2u);
+  auto bodies = split_feed(out.bytes(), 3, 1024);
+  ASSERT_EQ(bodies.size(), 2u);
+  auto ok = parse_reply(bodies[0]);
+  EXPECT_TRUE(ok.ok);
+  EXPECT_EQ(ok.id, 5u);
+  auto v = ok.as<validate_reply>();
+  EXPECT_EQ(v.user, "alice");
+  EXPECT_EQ(v.roles, (std::vector<std::string>{"trader", "admin"}));
+  EXPECT_EQ(v.expires_at_ms, 1234);
+  auto err = parse_reply(bodies[1]);
+  EXPECT_FALSE(err.ok);
+  EXPECT_EQ(err.id, 6u);
+  EXPECT_EQ(err.error, "rate_limited");
+  EXPECT_EQ(err.message, "slow down");
+}
+
+TEST(ErrorCodes, NamesRoundTrip) {
+  for (auto c : {error_code::bad_credentials, error_code::rate_limited, error_code::invalid_token,
+                 error_code::expired, error_code::malformed, error_code::too_large,
+                 error_code::unavailable, error_code::forbidden, error_code::unknown_op})
+    EXPECT_EQ(error_code_from_string(to_string(c)), c);
+  EXPECT_FALSE(error_code_from_string("nope"));
+}
+
+}  // namespace
+}  // namespace castellan::net

@@ -1,0 +1,108 @@
+// Session lifetime with an explicit clock: sliding TTL, the absolute cap,
+// bulk sweeping, and users that are disabled or removed.
+#include <gtest/gtest.h>
+
+#include "actors/session_shard.hpp"
+#include "actors/session_table.hpp"
+
+namespace castellan::actors {
+namespace {
+
+config::sessions_config lifetimes() {
+  config::sessions_config c;
+  c.ttl_s = 10;
+  c.max_lifetime_s = 25;
+  return c;
+}
+
+struct fixture {
+  std::shared_ptr<config::users_table> users = std::make_shared<config::users_table>();
+  fixture() {
+    users->by_name["alice"] = {"alice", "$argon2id$x", {"trader"}, true};
+    users->by_name["bob"] = {"bob", "$argon2id$y", {}, true};
+  }
+  user_ref ref(const std::string& name) { return user_ref(users, users->find(name)); }
+};
+
+TEST(SessionTable, ValidUntilTtlThenExpired) {
+  fixture f;
+  session_table t(lifetimes());
+  auto sid = net::random_session_id();
+  EXPECT_EQ(t.open(sid, f.ref("alice"), 1000).expires_ms, 11000);
+  auto r = t.validate(sid, 10999);
+  ASSERT_EQ(r.status, lookup_status::ok);
+  EXPECT_EQ(r.found->user->name, "alice");
+  EXPECT_EQ(t.validate(sid, 11000).status, lookup_status::expired);
+  EXPECT_EQ(t.validate(sid, 11001).status, lookup_status::unknown);
+}
+
+TEST(SessionTable, RefreshSlidesButNeverPassesTheCap) {
+  fixture f;
+  session_table t(lifetimes());
+  auto sid = net::random_session_id();
+  t.open(sid, f.ref("alice"), 0);
+  EXPECT_EQ(t.refresh(sid, 5000).found->expires_ms, 15000);
+  EXPECT_EQ(t.refresh(sid, 14000).found->expires_ms, 24000);
+  EXPECT_EQ(t.refresh(sid, 23000).found->expires_ms, 25000);  // max_lifetime_s
+  EXPECT_EQ(t.validate(sid, 24999).status, lookup_status::ok);
+  EXPECT_EQ(t.refresh(sid, 25000).status, lookup_status::expired);
+}
+
+TEST(SessionTable, LogoutEndsTheSession) {
+  fixture f;
+  session_table t(lifetimes());
+  auto sid = net::random_session_id();
+  t.open(sid, f.ref("alice"), 0);
+  EXPECT_TRUE(t.logout(sid));
+  EXPECT_FALSE(t.logout(sid));
+  EXPECT_EQ(t.validate(sid, 1).status, lookup_status::unknown);
+}
+
+TEST(SessionTable, SweepErasesOnlyWhatIsDue) {
+  fixture f;
+  session_table t(lifetimes());
+  std::vector<net::session_id> early, late;
+  for (int i = 0; i < 100; ++i) {
+    early.push_back(net::random_session_id());
+    t.open(early.back(), f.ref("alice"), 0);  // due at 10 s
+    late.push_back(net::random_session_id());
+    t.open(late.back(), f.ref("bob"), 5000);  // due at 15 s
+  }
+  t.refresh(early[0], 9000);  // slides to 19 s: its stale index entry must be skipped
+  EXPECT_EQ(t.sweep(9999), 0u);
+  EXPECT_EQ(t.sweep(10000), 99u);
+  EXPECT_EQ(t.size(), 101u);
+  EXPECT_EQ(t.sweep(15000), 100u);
+  EXPECT_EQ(t.validate(early[0], 15001).status, lookup_status::ok);
+  EXPECT_EQ(t.sweep(19000), 1u);
+  EXPECT_EQ(t.size(), 0u);
+}
+
+TEST(SessionTable, DisabledOrRemovedUsersLoseTheirSessions) {
+  fixture f;
+  session_table t(lifetimes());
+  auto a = net::random_session_id(), b = net::random_session_id();
+  t.open(a, f.ref("alice"), 0);
+  t.open(b, f.ref("bob"), 0);
+  auto next = std::make_shared<config::users_table>();
+  next->by_name["alice"] = {"alice", "$argon2id$x", {"trader", "admin"}, true};
+  EXPECT_EQ(t.apply_users(next), 1u);  // bob removed
+  auto r = t.validate(a, 1);
+  ASSERT_EQ(r.status, lookup_status::ok);
+  EXPECT_EQ(r.found->user->roles, (std::vector<std::string>{"trader", "admin"}));
+  auto disabled = std::make_shared<config::users_table>();
+  disabled->by_name["alice"] = {"alice", "$argon2id$x", {}, false};
+  EXPECT_EQ(t.apply_users(disabled), 1u);
+  EXPECT_EQ(t.size(), 0u);
+}
+
+TEST(SessionTable, ShardIndexSpreadsSessions) {
+  std::vector<int> counts(4);
+  for (int i = 0; i < 4000; ++i)
+    ++counts[shard_index(net::random_session_id(), 4)];
+  for (int c : counts)
+    EXPECT_GT(c, 800);
+}
+
+}  // namespace
+}  // namespace castellan::actors

@@ -1,0 +1,120 @@
+// Tokens: what the front door accepts and refuses without asking a shard,
+// and key rotation through the key file.
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "net/key_file.hpp"
+#include "net/token.hpp"
+
+namespace castellan::net {
+namespace {
+
+token_key key(uint32_t id, uint8_t fill) {
+  token_key k;
+  k.id = id;
+  k.secret.fill(fill);
+  return k;
+}
+
+TEST(Token, MintedTokenVerifiesToItsSession) {
+  keyring ring({key(1, 7)}, 1);
+  auto sid = random_session_id();
+  auto token = ring.mint(sid);
+  EXPECT_EQ(token.size(), token_text_bytes);
+  auto back = ring.verify(token);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, sid);
+}
+
+TEST(Token, EveryAlteredCharacterIsRefused) {
+  keyring ring({key(1, 7)}, 1);
+  auto token = ring.mint(random_session_id());
+  for (size_t i = 0; i < token.size(); ++i) {
+    auto bad = token;
+    bad[i] = bad[i] == 'A' ? 'B' : 'A';
+    EXPECT_FALSE(ring.verify(bad)) << "position " << i;
+  }
+  EXPECT_FALSE(ring.verify(token.substr(1)));
+  EXPECT_FALSE(ring.verify(token + "A"));
+  EXPECT_FALSE(ring.verify(""));
+  EXPECT_FALSE(ring.verify(std::string(token_text_bytes, '!')));
+}
+
+TEST(Token, ATokenFromAnotherKeyringIsRefused) {
+  keyring ours({key(1, 7)}, 1);
+  keyring theirs({key(1, 8)}, 1);
+  EXPECT_FALSE(ours.verify(theirs.mint(random_session_id())));
+}
+
+TEST(Token, RotationKeepsOldTokensValid) {
+  keyring before({key(1, 7)}, 1);
+  auto old_token = before.mint(random_session_id());
+  keyring after({key(1, 7), key(2, 9)}, 2);
+  EXPECT_TRUE(after.verify(old_token));
+  auto new_token = after.mint(random_session_id());
+  EXPECT_TRUE(after.verify(new_token));
+  EXPECT_FALSE(before.verify(new_token));  // key 2 unknown there
+  keyring retired({key(2, 9)}, 2);
+  EXPECT_FALSE(retired.verify(old_token));
+}
+
+TEST(Token, PrimaryMustBeAKnownKey) {
+  EXPECT_THROW(keyring({key(1, 7)}, 2), std::invalid_argument);
+}
+
+TEST(Token, SessionDigestIsStableAndNotTheId) {
+  auto sid = random_session_id();
+  EXPECT_EQ(session_digest(sid), session_digest(sid));
+  EXPECT_EQ(session_digest(sid).size(), 32u);
+}
+
+class KeyFileTest : public ::testing::Test {
+ protected:
+  std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                              ("castellan-keys-" + std::to_string(::getpid()) + "-" +
+                               ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  std::string path = (dir / "keys.json").string();
+  void SetUp() override { std::filesystem::remove_all(dir); }
+  void TearDown() override { std::filesystem::remove_all(dir); }
+};
+
+TEST_F(KeyFileTest, CreatedWithMode0600AndReloadsTheSameKeys) {
+  auto first = load_or_create_key_file(path);
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto token = first->mint(random_session_id());
+  auto second = load_or_create_key_file(path);
+  EXPECT_TRUE(second->verify(token));  // a restart does not invalidate tokens
+}
+
+TEST_F(KeyFileTest, RotateThenRetire) {
+  auto first = load_or_create_key_file(path);
+  auto old_token = first->mint(random_session_id());
+  EXPECT_EQ(rotate_key_file(path), 2u);
+  auto rotated = load_key_file(path);
+  EXPECT_EQ(rotated.primary_id(), 2u);
+  EXPECT_TRUE(rotated.verify(old_token));
+  EXPECT_THROW(retire_key(path, 2), key_file_error);  // primary
+  retire_key(path, 1);
+  EXPECT_FALSE(load_key_file(path).verify(old_token));
+}
+
+TEST_F(KeyFileTest, WorldReadableOrCorruptFileIsRefused) {
+  load_or_create_key_file(path);
+  ::chmod(path.c_str(), 0644);
+  EXPECT_THROW(load_key_file(path), key_file_error);
+  ::chmod(path.c_str(), 0600);
+  { std::ofstream(path) << "{\"keys\": [{\"id\": 1, \"secret\": \"abc\"}], \"primary\": 1}"; }
+  ::chmod(path.c_str(), 0600);
+  EXPECT_THROW(load_key_file(path), key_file_error);
+  { std::ofstream(path) << "not json"; }
+  EXPECT_THROW(load_key_file(path), key_file_error);
+}
+
+}  // namespace
+}  // namespace castellan::net
