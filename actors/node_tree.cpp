@@ -62,8 +62,11 @@ struct node::impl {
   }
 
   void start_actors(std::shared_ptr<const config::users_table> users) {
-    for (uint32_t i = 0; i < settings.actors.session_shards; ++i)
-      shards.push_back(spawn_session_shard(*system, settings.sessions, keys));
+    // Each shard holds an equal share of the node's session budget.
+    size_t n = settings.actors.session_shards;
+    size_t capacity = (size_t{settings.sessions.max_sessions} + n - 1) / n;
+    for (size_t i = 0; i < n; ++i)
+      shards.push_back(spawn_session_shard(*system, settings.sessions, capacity, keys));
     pool = std::make_unique<password_pool>(settings.users.password_threads,
                                            settings.users.max_pending_logins);
     auto dummy = config::hash_password(config::random_password(),

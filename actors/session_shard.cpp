@@ -31,6 +31,7 @@ struct shard_state {
   std::unique_ptr<session_table> table;
   std::shared_ptr<const net::keyring> keys;
   milliseconds sweep_interval{1000};
+  size_t capacity = 0;
   static inline const char* name = "session_shard";
 };
 
@@ -74,9 +75,10 @@ void answer(session_table& table, const net::session_op& op, int64_t now,
 // binds a reference through a null pointer when an actor function takes none
 // (caught by UBSan).
 shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_state> self,
-                                         config::sessions_config cfg,
+                                         config::sessions_config cfg, size_t capacity,
                                          std::shared_ptr<const net::keyring> keys) {
   self->state.table = std::make_unique<session_table>(cfg);
+  self->state.capacity = capacity;
   self->state.keys = std::move(keys);
   self->state.sweep_interval = milliseconds(cfg.sweep_interval_ms);
   self->delayed_send(self, self->state.sweep_interval, sweep_atom_v);
@@ -90,8 +92,16 @@ shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_stat
       batch.sink->deliver(out.take(), n);
     },
     [=](open_session& req) {
-      auto& s = self->state.table->open(req.sid, req.user, wall_ms());
       net::reply_buffer out;
+      if (self->state.table->size() >= self->state.capacity) {
+        self->state.table->sweep(wall_ms());  // make room from what is already due
+        if (self->state.table->size() >= self->state.capacity) {
+          out.add_error(req.request_id, net::error_code::unavailable, "session table full");
+          req.sink->deliver(out.take(), 1);
+          return;
+        }
+      }
+      auto& s = self->state.table->open(req.sid, req.user, wall_ms());
       out.add(net::login_reply{req.request_id, true, self->state.keys->mint(req.sid),
                                s.user->name, s.user->roles, s.expires_ms});
       req.sink->deliver(out.take(), 1);
@@ -107,8 +117,8 @@ shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_stat
 }  // namespace
 
 session_shard spawn_session_shard(caf::actor_system& sys, const config::sessions_config& cfg,
-                                  std::shared_ptr<const net::keyring> keys) {
-  return caf::actor_cast<session_shard>(sys.spawn(shard_behavior, cfg, std::move(keys)));
+                                  size_t capacity, std::shared_ptr<const net::keyring> keys) {
+  return caf::actor_cast<session_shard>(sys.spawn(shard_behavior, cfg, capacity, std::move(keys)));
 }
 
 size_t shard_index(const net::session_id& sid, size_t shard_count) {

@@ -19,14 +19,16 @@ using session_shard = caf::typed_actor<
   // refresh -> refresh_reply, logout -> logout_reply; invalid_token for an
   // unknown session, expired for one past its expiry. Fast: no I/O.
   caf::reacts_to<session_batch>,
-  // Opens a session and delivers a login_reply carrying a freshly minted token.
+  // Opens a session and delivers a login_reply carrying a freshly minted token,
+  // or `unavailable` when the shard holds its share of sessions.max_sessions.
   caf::reacts_to<open_session>,
   // Applies a new users snapshot: drops sessions of removed/disabled users.
   caf::reacts_to<users_update>>;
 
-// Spawns a shard that sweeps expired sessions every cfg.sweep_interval_ms.
+// Spawns a shard that sweeps expired sessions every cfg.sweep_interval_ms and
+// holds at most `capacity` sessions.
 session_shard spawn_session_shard(caf::actor_system& sys, const config::sessions_config& cfg,
-                                  std::shared_ptr<const net::keyring> keys);
+                                  size_t capacity, std::shared_ptr<const net::keyring> keys);
 
 // Which of `shard_count` shards owns `sid`.
 size_t shard_index(const net::session_id& sid, size_t shard_count);

@@ -37,11 +37,8 @@ lookup_result session_table::refresh(const net::session_id& sid, int64_t now_ms)
     return r;
   auto& s = sessions_.find(sid)->second;
   int64_t cap = s.created_ms + int64_t{cfg_.max_lifetime_s} * 1000;
-  int64_t next = std::min(now_ms + int64_t{cfg_.ttl_s} * 1000, cap);
-  if (next > s.expires_ms) {
-    s.expires_ms = next;
-    index_expiry(sid, next);
-  }
+  // The index entry is left where it is; sweep moves it when it comes due.
+  s.expires_ms = std::max(s.expires_ms, std::min(now_ms + int64_t{cfg_.ttl_s} * 1000, cap));
   return {lookup_status::ok, &s};
 }
 
@@ -52,14 +49,19 @@ bool session_table::logout(const net::session_id& sid) {
 size_t session_table::sweep(int64_t now_ms) {
   size_t erased = 0;
   while (!expiry_index_.empty() && expiry_index_.begin()->first * 1000 <= now_ms) {
-    for (auto& sid : expiry_index_.begin()->second) {
+    auto due = std::move(expiry_index_.begin()->second);
+    expiry_index_.erase(expiry_index_.begin());
+    for (auto& sid : due) {
       auto it = sessions_.find(sid);
-      if (it != sessions_.end() && it->second.expires_ms <= now_ms) {
+      if (it == sessions_.end())
+        continue;  // logged out or erased on sight
+      if (it->second.expires_ms <= now_ms) {
         sessions_.erase(it);
         ++erased;
+      } else {
+        index_expiry(sid, it->second.expires_ms);  // refreshed since: due later
       }
     }
-    expiry_index_.erase(expiry_index_.begin());
   }
   return erased;
 }

@@ -53,6 +53,14 @@ class session_table {
 
   size_t size() const { return sessions_.size(); }
 
+  // Entries in the expiry index (tests: it must stay bounded by size()).
+  size_t indexed() const {
+    size_t n = 0;
+    for (auto& [second, sids] : expiry_index_)
+      n += sids.size();
+    return n;
+  }
+
  private:
   struct sid_hash {
     size_t operator()(const net::session_id& sid) const {
@@ -65,8 +73,10 @@ class session_table {
 
   config::sessions_config cfg_;
   std::unordered_map<net::session_id, session, sid_hash> sessions_;
-  // Expiry second -> sessions that were due then when indexed. A refreshed
-  // session leaves a stale entry behind, skipped by sweep.
+  // Expiry second -> sessions due then. Every live session has exactly one
+  // entry, at or before its real expiry: refresh does not touch the index;
+  // sweep re-files a session whose expiry moved. So the index never holds
+  // more entries than sessions created within one TTL.
   std::map<int64_t, std::vector<net::session_id>> expiry_index_;
 };
 

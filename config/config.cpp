@@ -92,6 +92,7 @@ const std::vector<binding>& bindings() {
     uint_binding("sessions", "max_lifetime_s", FIELD(sessions.max_lifetime_s), 1, u32),
     uint_binding("sessions", "sweep_interval_ms", FIELD(sessions.sweep_interval_ms), 10,
                  3600000),
+    uint_binding("sessions", "max_sessions", FIELD(sessions.max_sessions), 1, 1000000000),
     string_binding("tokens", "key_file", FIELD(tokens.key_file)),
     string_binding("users", "file", FIELD(users.file)),
     uint_binding("users", "reload_interval_ms", FIELD(users.reload_interval_ms), 100, u32),
@@ -203,7 +204,8 @@ std::string default_toml() {
       << d.actors.scheduler_policy << "\"\n\n"
       << "[sessions]\nttl_s = " << d.sessions.ttl_s
       << "\nmax_lifetime_s = " << d.sessions.max_lifetime_s
-      << "\nsweep_interval_ms = " << d.sessions.sweep_interval_ms << "\n\n"
+      << "\nsweep_interval_ms = " << d.sessions.sweep_interval_ms
+      << "\nmax_sessions = " << d.sessions.max_sessions << "\n\n"
       << "[tokens]\nkey_file = \"\"  # empty: <data_dir>/keys.json\n\n"
       << "[users]\nfile = \"\"  # empty: <data_dir>/users.toml\nreload_interval_ms = "
       << d.users.reload_interval_ms << "\nargon2_memory_kib = " << d.users.argon2_memory_kib

@@ -40,6 +40,7 @@ struct sessions_config {
   uint32_t ttl_s = 1800;                 // Idle lifetime; refresh slides it.
   uint32_t max_lifetime_s = 43200;       // Absolute cap from login, refresh cannot pass it.
   uint32_t sweep_interval_ms = 1000;     // How often each shard drops expired sessions.
+  uint32_t max_sessions = 2000000;       // Live sessions per node (~200 B each); beyond: unavailable.
 };
 
 // [tokens]: token MAC keys.

@@ -46,8 +46,9 @@ client client::connect(const std::string& host, uint16_t port, milliseconds time
     int rc = ::connect(fd, ai->ai_addr, ai->ai_addrlen);
     if (rc != 0 && errno == EINPROGRESS) {
       pollfd p{fd, POLLOUT, 0};
-      rc = ::poll(&p, 1, remaining_ms(deadline)) == 1 ? 0 : -1;
-      int err = rc == 0 ? 0 : ETIMEDOUT;
+      int polled = ::poll(&p, 1, remaining_ms(deadline));
+      rc = polled == 1 ? 0 : -1;
+      int err = polled == 1 ? 0 : (polled == 0 ? ETIMEDOUT : errno);
       socklen_t len = sizeof err;
       if (rc == 0)
         ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
@@ -104,8 +105,10 @@ void client::flush(milliseconds timeout) {
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       // The server may be waiting for us to read its replies: drain while waiting.
       pollfd p{fd_, POLLOUT | POLLIN, 0};
-      if (::poll(&p, 1, remaining_ms(deadline)) <= 0)
+      if (::poll(&p, 1, remaining_ms(deadline)) <= 0) {
+        out_.erase(0, sent);  // what was sent is gone: never resend a partial frame
         throw client_error("timed out sending to server");
+      }
       if (p.revents & POLLIN)
         read_some(milliseconds(0));
       continue;
@@ -145,18 +148,34 @@ bool client::read_some(milliseconds timeout) {
   return true;
 }
 
+// Frames every complete reply in in_. A stream that cannot be framed or a
+// reply that is not a reply map ends the connection: the client cannot tell
+// where the next reply starts, so it stops reading (closed() turns true).
 void client::parse_buffered() {
   size_t pos = 0;
+  std::string failure;
   for (;;) {
     auto scan = scan_frame(std::string_view(in_).substr(pos), max_reply_bytes);
-    if (scan.status == frame_status::too_large)
-      throw client_error("server sent a frame over " + std::to_string(max_reply_bytes) + " bytes");
+    if (scan.status == frame_status::too_large) {
+      failure = "server sent a frame over " + std::to_string(max_reply_bytes) + " bytes";
+      break;
+    }
     if (scan.status != frame_status::complete)
       break;
-    ready_.push_back(parse_reply(scan.body));
+    try {
+      ready_.push_back(parse_reply(scan.body));
+    } catch (const std::exception& e) {
+      failure = std::string("server sent a malformed reply: ") + e.what();
+      break;
+    }
     pos += scan.frame_bytes;
   }
   in_.erase(0, pos);
+  if (!failure.empty()) {
+    in_.clear();
+    closed_ = true;
+    throw client_error(failure);
+  }
 }
 
 std::optional<reply_view> client::receive(milliseconds timeout) {
@@ -173,11 +192,10 @@ std::optional<reply_view> client::receive(milliseconds timeout) {
 }
 
 size_t client::receive_ready(std::vector<reply_view>& out) {
-  if (ready_.empty()) {
-    if (closed_)
-      throw client_error("server closed the connection");
+  if (ready_.empty() && !closed_)
     read_some(milliseconds(0));
-  }
+  if (ready_.empty() && closed_)
+    throw client_error("server closed the connection");
   size_t n = ready_.size();
   for (auto& r : ready_)
     out.push_back(std::move(r));

@@ -62,7 +62,7 @@ class client {
   std::optional<reply_view> receive(milliseconds timeout);
 
   // Replies that can be read without waiting, appended to `out`; returns how many.
-  // Throws client_error when the server closed the connection.
+  // Throws client_error when the server closed the connection and none is left.
   size_t receive_ready(std::vector<reply_view>& out);
 
   // Sends one request and waits for its reply; replies to other ids that
@@ -81,6 +81,10 @@ class client {
   reply_view validate(const std::string& token, milliseconds timeout = milliseconds(5000));
   reply_view refresh(const std::string& token, milliseconds timeout = milliseconds(5000));
   reply_view logout(const std::string& token, milliseconds timeout = milliseconds(5000));
+
+  // True when replies are already buffered: flush() and call() read replies
+  // while they wait, and those no longer show up as readable on native_handle().
+  bool has_buffered_replies() const { return !ready_.empty(); }
 
   // True once the server closed the connection (seen by a read).
   bool closed() const { return closed_; }

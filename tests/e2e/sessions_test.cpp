@@ -154,6 +154,19 @@ TEST(SessionLifetime, SessionsExpireAndAreSwept) {
   EXPECT_TRUE(e == "expired" || e == "invalid_token") << e;
 }
 
+TEST(SessionLimits, LoginsBeyondMaxSessionsAreUnavailable) {
+  authd_process node("[actors]\nsession_shards = 1\n[sessions]\nmax_sessions = 2\n");
+  auto c = node.connect();
+  auto first = c.login("alice", alice_password);
+  ASSERT_TRUE(first.ok);
+  ASSERT_TRUE(c.login("alice", alice_password).ok);
+  auto third = c.login("alice", alice_password);
+  EXPECT_EQ(third.error, "unavailable");
+  EXPECT_EQ(third.message, "session table full");
+  EXPECT_TRUE(c.logout(first.as<net::login_reply>().token).ok);
+  EXPECT_TRUE(c.login("alice", alice_password).ok);  // room again
+}
+
 TEST(UserChanges, DisablingAUserEndsTheirSessions) {
   authd_process node;
   auto c = node.connect();

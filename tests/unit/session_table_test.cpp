@@ -48,6 +48,20 @@ TEST(SessionTable, RefreshSlidesButNeverPassesTheCap) {
   EXPECT_EQ(t.refresh(sid, 25000).status, lookup_status::expired);
 }
 
+TEST(SessionTable, RefreshingOftenDoesNotGrowTheIndex) {
+  fixture f;
+  session_table t(lifetimes());
+  auto sid = net::random_session_id();
+  t.open(sid, f.ref("alice"), 0);
+  for (int64_t now = 0; now < 24000; now += 7)
+    ASSERT_EQ(t.refresh(sid, now).status, lookup_status::ok);
+  EXPECT_EQ(t.indexed(), 1u);
+  EXPECT_EQ(t.sweep(20000), 0u);  // due entry re-filed at the real expiry
+  EXPECT_EQ(t.indexed(), 1u);
+  EXPECT_EQ(t.sweep(25000), 1u);
+  EXPECT_EQ(t.indexed(), 0u);
+}
+
 TEST(SessionTable, LogoutEndsTheSession) {
   fixture f;
   session_table t(lifetimes());
