@@ -5,7 +5,11 @@
 // many requests are in flight or too many reply bytes are unsent.
 #include "net/connection.hpp"
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
@@ -56,9 +60,19 @@ void connection::start() {
   read_more();
 }
 
-bool connection::may_read() const {
-  return !closing_ && !closed_ && !reading_ && inflight_ < ctx_.cfg.max_inflight_per_connection &&
-         pending_.bytes().size() + writing_.size() < max_unsent_reply_bytes;
+// ============================================================================
+// Reading and parsing (I/O thread)
+// ============================================================================
+
+bool connection::may_read() {
+  if (reading_)
+    return false;
+  std::lock_guard<std::mutex> guard(out_mutex_);
+  if (closed_ || closing_)
+    return false;
+  read_paused_ = inflight_ >= ctx_.cfg.max_inflight_per_connection ||
+                 pending_.size() + writing_.size() >= max_unsent_reply_bytes;
+  return !read_paused_;
 }
 
 void connection::read_more() {
@@ -79,19 +93,16 @@ void connection::read_more() {
 
 void connection::on_read(const boost::system::error_code& ec, size_t n) {
   reading_ = false;
-  if (closed_)
-    return;
   if (ec) {
-    // EOF in the middle of a frame: say so before closing, never a silent close.
-    if (ec == asio::error::eof && in_used_ > 0) {
-      pending_.add_error(connection_level_id, error_code::malformed,
-                         "connection closed in the middle of a frame");
-      close_after_flush();
-      flush();
+    if (ec == asio::error::operation_aborted)
       return;
-    }
-    if (ec == asio::error::eof && (inflight_ > 0 || writing_active_ || !pending_.empty())) {
-      close_after_flush();  // half-closed client: still answer what it sent
+    // EOF in the middle of a frame: say so before closing, never a silent close.
+    if (ec == asio::error::eof && in_used_ > 0)
+      local_.add_error(connection_level_id, error_code::malformed,
+                       "connection closed in the middle of a frame");
+    if (ec == asio::error::eof) {
+      request_close();  // a half-closed client still gets what it asked for
+      publish_local_replies();
       return;
     }
     close_now();
@@ -100,42 +111,46 @@ void connection::on_read(const boost::system::error_code& ec, size_t n) {
   in_used_ += n;
   last_activity_ = std::chrono::steady_clock::now();
   process_input();
-  flush();
-  read_more();
+  publish_local_replies();
 }
 
 void connection::process_input() {
   std::vector<session_op> ops;
+  ops.reserve(64);
   size_t pos = 0;
-  while (!closing_) {
+  bool stop = false;
+  while (!stop) {
     auto scan = scan_frame({in_.data() + pos, in_used_ - pos}, ctx_.cfg.max_frame_bytes);
     if (scan.status == frame_status::need_more)
       break;
     if (scan.status == frame_status::too_large) {
       count(ctx_.metrics, [](auto& m) { m.refused_too_large->Increment(); });
-      pending_.add_error(connection_level_id, error_code::too_large,
-                         "frame of " + std::to_string(scan.declared_length) +
-                             " bytes exceeds the maximum of " +
-                             std::to_string(ctx_.cfg.max_frame_bytes));
-      close_after_flush();
+      local_.add_error(connection_level_id, error_code::too_large,
+                       "frame of " + std::to_string(scan.declared_length) +
+                           " bytes exceeds the maximum of " +
+                           std::to_string(ctx_.cfg.max_frame_bytes));
+      stop = true;
       break;
     }
     pos += scan.frame_bytes;
-    if (!handle_frame(scan.body, ops))
-      break;
+    stop = !handle_frame(scan.body, ops);
   }
-  // Keep the unframed rest at the front of the buffer.
-  if (closing_)
-    in_used_ = 0;
-  else if (pos > 0) {
+  if (stop) {
+    in_used_ = 0;  // the stream can no longer be framed: drop the rest
+    request_close();
+  } else if (pos > 0) {
     std::memmove(in_.data(), in_.data() + pos, in_used_ - pos);
     in_used_ -= pos;
   }
-  if (!ops.empty()) {
-    inflight_ += ops.size();
-    ctx_.backend->submit_session_ops(std::move(ops), shared_from_this());
-  }
+  if (!ops.empty())
+    submit(std::move(ops));
   zone_.clear();
+  count(ctx_.metrics, [&](auto& m) {
+    for (size_t i = 0; i < op_counts_.size(); ++i)
+      if (op_counts_[i])
+        m.requests[i]->Increment(op_counts_[i]);
+  });
+  op_counts_.fill(0);
 }
 
 bool connection::handle_frame(std::string_view body, std::vector<session_op>& ops) {
@@ -143,12 +158,11 @@ bool connection::handle_frame(std::string_view body, std::vector<session_op>& op
   switch (parsed.status) {
     case parse_status::not_msgpack:
       count(ctx_.metrics, [](auto& m) { m.refused_not_msgpack->Increment(); });
-      pending_.add_error(connection_level_id, error_code::malformed, parsed.why);
-      close_after_flush();
+      local_.add_error(connection_level_id, error_code::malformed, parsed.why);
       return false;
     case parse_status::bad_request:
       count(ctx_.metrics, [](auto& m) { m.refused_bad_request->Increment(); });
-      pending_.add_error(parsed.request.id, error_code::malformed, parsed.why);
+      local_.add_error(parsed.request.id, error_code::malformed, parsed.why);
       return true;
     case parse_status::ok:
       dispatch(parsed.request, ops);
@@ -158,10 +172,10 @@ bool connection::handle_frame(std::string_view body, std::vector<session_op>& op
 }
 
 void connection::dispatch(const request_view& r, std::vector<session_op>& ops) {
-  count(ctx_.metrics, [&](auto& m) { m.requests[static_cast<size_t>(r.kind)]->Increment(); });
+  ++op_counts_[static_cast<size_t>(r.kind)];  // one metrics update per read, not per request
   switch (r.kind) {
     case op_kind::ping:
-      pending_.add(ping_reply{r.id, true, ctx_.node_name, wall_ms()});
+      local_.add(ping_reply{r.id, true, ctx_.node_name, wall_ms()});
       return;
     case op_kind::validate:
     case op_kind::refresh:
@@ -169,14 +183,13 @@ void connection::dispatch(const request_view& r, std::vector<session_op>& ops) {
       auto sid = ctx_.keys->verify(r.token);
       if (!sid) {
         count(ctx_.metrics, [](auto& m) { m.refused_bad_token->Increment(); });
-        pending_.add_error(r.id, error_code::invalid_token, "token is not valid");
+        local_.add_error(r.id, error_code::invalid_token, "token is not valid");
         return;
       }
       ops.push_back(session_op{r.id, r.kind, *sid});
       return;
     }
     case op_kind::login: {
-      ++inflight_;
       login_job job{r.id, std::string(r.user), std::string(r.password), std::string(r.ip)};
       if (job.ip.empty()) {
         boost::system::error_code ec;
@@ -184,44 +197,94 @@ void connection::dispatch(const request_view& r, std::vector<session_op>& ops) {
         if (!ec)
           job.ip = remote.address().to_string();
       }
+      {
+        std::lock_guard<std::mutex> guard(out_mutex_);
+        ++inflight_;
+      }
       ctx_.backend->submit_login(std::move(job), shared_from_this());
       return;
     }
     case op_kind::unknown:
-      pending_.add_error(r.id, error_code::unknown_op, "unknown op \"" + std::string(r.op.substr(0, 32)) + "\"");
+      local_.add_error(r.id, error_code::unknown_op,
+                       "unknown op \"" + std::string(r.op.substr(0, 32)) + "\"");
       return;
   }
 }
 
-void connection::deliver(std::string&& frames, size_t count) {
-  asio::post(socket_.get_executor(),
-             [self = shared_from_this(), frames = std::move(frames), count]() mutable {
-               self->on_delivered(std::move(frames), count);
-             });
-}
-
-void connection::on_delivered(std::string&& frames, size_t count) {
-  inflight_ -= std::min(inflight_, count);
-  if (closed_)
-    return;
-  auto& out = pending_.bytes();
-  if (out.empty())
-    out = std::move(frames);
-  else
-    out += frames;
-  flush();
-  read_more();
-}
-
-void connection::flush() {
-  if (writing_active_ || closed_)
-    return;
-  if (pending_.empty() && pending_.bytes().empty()) {
-    if (closing_ && inflight_ == 0)
-      close_now();
-    return;
+void connection::submit(std::vector<session_op>&& ops) {
+  {
+    // Counted before handing over: the answer may come back before submit returns.
+    std::lock_guard<std::mutex> guard(out_mutex_);
+    inflight_ += ops.size();
   }
-  writing_ = pending_.take();
+  ctx_.backend->submit_session_ops(std::move(ops), shared_from_this());
+}
+
+// ============================================================================
+// Writing (any thread for deliver; the rest on the I/O thread)
+// ============================================================================
+
+void connection::deliver(std::string&& frames, size_t count) {
+  bool wake_io = false;
+  {
+    std::lock_guard<std::mutex> guard(out_mutex_);
+    inflight_ -= std::min(inflight_, count);
+    if (closed_)
+      return;
+    if (!writing_active_ && pending_.empty()) {
+      size_t sent = send_now(frames);
+      if (sent < frames.size()) {
+        pending_.assign(frames, sent, std::string::npos);
+        wake_io = true;  // the I/O thread writes the rest when the socket drains
+      }
+    } else {
+      pending_ += frames;
+      wake_io = !writing_active_;
+    }
+    wake_io = wake_io || read_paused_ || (closing_ && inflight_ == 0);
+  }
+  if (wake_io)
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+      {
+        std::lock_guard<std::mutex> guard(self->out_mutex_);
+        self->flush_locked();
+      }
+      self->after_output();
+    });
+}
+
+// A non-blocking send of as much as the socket takes now; never waits.
+size_t connection::send_now(const std::string& bytes) {
+  size_t sent = 0;
+  while (sent < bytes.size()) {
+    ssize_t n = ::send(socket_.native_handle(), bytes.data() + sent, bytes.size() - sent,
+                       MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0)
+      sent += static_cast<size_t>(n);
+    else if (n < 0 && errno == EINTR)
+      continue;
+    else
+      break;  // EAGAIN or an error: the I/O thread's async write takes over
+  }
+  return sent;
+}
+
+void connection::publish_local_replies() {
+  if (!local_.empty()) {
+    std::lock_guard<std::mutex> guard(out_mutex_);
+    if (!closed_)
+      pending_ += local_.bytes();
+    local_.take();
+    flush_locked();
+  }
+  after_output();
+}
+
+void connection::flush_locked() {
+  if (writing_active_ || closed_ || pending_.empty())
+    return;
+  writing_.swap(pending_);
+  pending_.clear();
   writing_active_ = true;
   asio::async_write(socket_, asio::buffer(writing_),
                     [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
@@ -230,23 +293,51 @@ void connection::flush() {
 }
 
 void connection::on_write(const boost::system::error_code& ec) {
-  writing_active_ = false;
-  writing_.clear();
-  if (ec) {
-    close_now();
-    return;
+  {
+    std::lock_guard<std::mutex> guard(out_mutex_);
+    writing_active_ = false;
+    writing_.clear();
+    if (ec) {
+      close_locked();
+      return;
+    }
+    flush_locked();
   }
-  flush();
+  after_output();
+}
+
+// Closes a closing connection once everything is answered; otherwise reads on.
+void connection::after_output() {
+  {
+    std::lock_guard<std::mutex> guard(out_mutex_);
+    if (closed_)
+      return;
+    if (closing_) {
+      if (!writing_active_ && pending_.empty() && inflight_ == 0)
+        close_locked();
+      return;
+    }
+  }
   read_more();
 }
+
+// ============================================================================
+// Lifetime (I/O thread)
+// ============================================================================
 
 void connection::arm_idle_timer() {
   auto idle = std::chrono::milliseconds(ctx_.cfg.idle_timeout_ms);
   idle_timer_.expires_at(last_activity_ + idle);
   idle_timer_.async_wait([self = shared_from_this(), idle](const boost::system::error_code& ec) {
-    if (ec || self->closed_)
+    if (ec)
       return;
-    bool busy = self->inflight_ > 0 || self->writing_active_;
+    bool busy;
+    {
+      std::lock_guard<std::mutex> guard(self->out_mutex_);
+      if (self->closed_)
+        return;
+      busy = self->inflight_ > 0 || self->writing_active_;
+    }
     if (!busy && std::chrono::steady_clock::now() - self->last_activity_ >= idle) {
       count(self->ctx_.metrics, [](auto& m) { m.idle_closed->Increment(); });
       self->close_now();
@@ -258,11 +349,17 @@ void connection::arm_idle_timer() {
   });
 }
 
-void connection::close_after_flush() {
+void connection::request_close() {
+  std::lock_guard<std::mutex> guard(out_mutex_);
   closing_ = true;
 }
 
 void connection::close_now() {
+  std::lock_guard<std::mutex> guard(out_mutex_);
+  close_locked();
+}
+
+void connection::close_locked() {
   if (closed_)
     return;
   closed_ = true;

@@ -1,11 +1,16 @@
-// One client connection of the front door. All of its state is touched only
-// on its own io_context thread; deliver() is the one entry point for other
-// threads and posts onto that thread. Internal to net/ (includes Asio).
+// One client connection of the front door. Reading and parsing happen only
+// on the connection's own io_context thread. Replies may come from any
+// thread: deliver() writes them straight to the socket with a non-blocking
+// send when nothing else is being written, so a validate costs one thread
+// hand-off (I/O thread -> shard) instead of two; only a partial write is
+// handed back to the I/O thread. The output state is therefore guarded by
+// out_mutex_ (never held across a blocking call). Internal to net/.
 #pragma once
 
-#include <atomic>
+#include <array>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -42,33 +47,48 @@ class connection final : public reply_sink, public std::enable_shared_from_this<
   void deliver(std::string&& frames, size_t count) override;
 
  private:
+  // -- I/O thread ------------------------------------------------------------
   void read_more();
   void on_read(const boost::system::error_code& ec, size_t n);
   void process_input();
   bool handle_frame(std::string_view body, std::vector<session_op>& ops);
   void dispatch(const request_view& r, std::vector<session_op>& ops);
-  void on_delivered(std::string&& frames, size_t count);
-  void flush();
+  void submit(std::vector<session_op>&& ops);
+  void publish_local_replies();
   void on_write(const boost::system::error_code& ec);
+  void after_output();
   void arm_idle_timer();
-  void close_after_flush();
+  void request_close();
   void close_now();
-  bool may_read() const;
+  bool may_read();
+
+  // -- out_mutex_ held -------------------------------------------------------
+  void flush_locked();
+  void close_locked();
+  size_t send_now(const std::string& bytes);
 
   boost::asio::ip::tcp::socket socket_;
   boost::asio::steady_timer idle_timer_;
   connection_context& ctx_;
+
+  // I/O thread only.
   std::vector<char> in_;        // bytes read, not yet framed: [0, in_used_)
   size_t in_used_ = 0;
-  reply_buffer pending_;        // replies ready, not yet handed to the socket
-  std::string writing_;         // bytes of the write in flight
-  size_t inflight_ = 0;         // requests handed to the backend, not yet answered
   bool reading_ = false;        // an async read is outstanding
-  bool writing_active_ = false; // an async write is outstanding
-  bool closing_ = false;        // no more reads; close once pending_ is written
-  bool closed_ = false;
+  reply_buffer local_;          // replies made by this thread during one read
+  std::array<uint32_t, 6> op_counts_{};  // requests by op_kind in this read, added to metrics once
   msgpack::zone zone_;          // scratch for parsing one read's frames
   std::chrono::steady_clock::time_point last_activity_;
+
+  // Guarded by out_mutex_.
+  std::mutex out_mutex_;
+  std::string pending_;         // reply bytes not yet handed to the socket
+  std::string writing_;         // bytes of the async write in flight
+  bool writing_active_ = false; // an async write is outstanding
+  size_t inflight_ = 0;         // requests handed to the backend, not yet answered
+  bool read_paused_ = false;    // reading stopped for backpressure; deliver() wakes it
+  bool closing_ = false;        // no more reads; close once everything is answered
+  bool closed_ = false;         // the socket is closed: nothing may touch its fd
 };
 
 }  // namespace castellan::net

@@ -3,6 +3,7 @@
 // it signs tokens on the validate hot path.
 #include "net/token.hpp"
 
+#include <array>
 #include <stdexcept>
 
 #include <sodium.h>
@@ -12,6 +13,49 @@ namespace {
 
 void compute_mac(const token_key& key, const uint8_t* data, size_t n, uint8_t* mac) {
   crypto_generichash(mac, token_mac_bytes, data, n, key.secret.data(), key.secret.size());
+}
+
+// base64url without padding, decoded with a lookup table. libsodium's
+// sodium_base642bin is constant-time and took 18% of the front door's CPU
+// under load; the decoded bytes are public structure until the MAC (compared
+// in constant time) says otherwise, so a table decoder leaks nothing useful.
+constexpr std::array<int8_t, 256> base64url_table() {
+  std::array<int8_t, 256> t{};
+  for (auto& v : t)
+    v = -1;
+  const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  for (int i = 0; i < 64; ++i)
+    t[static_cast<uint8_t>(alphabet[i])] = static_cast<int8_t>(i);
+  return t;
+}
+
+constexpr auto decode_table = base64url_table();
+
+// Decodes exactly token_text_bytes characters into token_raw_bytes bytes.
+bool decode_token_text(std::string_view text, uint8_t* out) {
+  static_assert(token_text_bytes == 50 && token_raw_bytes == 37);
+  size_t o = 0;
+  size_t i = 0;
+  for (; i + 4 <= 48; i += 4) {  // 12 full quads -> 36 bytes
+    int a = decode_table[static_cast<uint8_t>(text[i])];
+    int b = decode_table[static_cast<uint8_t>(text[i + 1])];
+    int c = decode_table[static_cast<uint8_t>(text[i + 2])];
+    int d = decode_table[static_cast<uint8_t>(text[i + 3])];
+    if ((a | b | c | d) < 0)
+      return false;
+    uint32_t v = (uint32_t(a) << 18) | (uint32_t(b) << 12) | (uint32_t(c) << 6) | uint32_t(d);
+    out[o++] = static_cast<uint8_t>(v >> 16);
+    out[o++] = static_cast<uint8_t>(v >> 8);
+    out[o++] = static_cast<uint8_t>(v);
+  }
+  int a = decode_table[static_cast<uint8_t>(text[48])];
+  int b = decode_table[static_cast<uint8_t>(text[49])];
+  // The last 2 characters carry 8 bits; the 4 unused bits must be zero
+  // (canonical encoding, so one token has exactly one spelling).
+  if ((a | b) < 0 || (b & 0x0f) != 0)
+    return false;
+  out[o] = static_cast<uint8_t>((a << 2) | (b >> 4));
+  return true;
 }
 
 }  // namespace
@@ -57,10 +101,7 @@ std::optional<session_id> keyring::verify(std::string_view token) const {
   if (token.size() != token_text_bytes)
     return std::nullopt;
   uint8_t raw[token_raw_bytes];
-  size_t n = 0;
-  if (sodium_base642bin(raw, sizeof raw, token.data(), token.size(), nullptr, &n, nullptr,
-                        sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-      n != token_raw_bytes || raw[0] != token_version)
+  if (!decode_token_text(token, raw) || raw[0] != token_version)
     return std::nullopt;
   uint32_t kid = (uint32_t{raw[1]} << 24) | (uint32_t{raw[2]} << 16) | (uint32_t{raw[3]} << 8) |
                  uint32_t{raw[4]};

@@ -118,3 +118,34 @@ TEST_F(KeyFileTest, WorldReadableOrCorruptFileIsRefused) {
 
 }  // namespace
 }  // namespace castellan::net
+
+namespace castellan::net {
+namespace {
+
+TEST(Token, DecoderAgreesWithLibsodiumOnManyTokens) {
+  keyring ring({key(3, 1)}, 3);
+  for (int i = 0; i < 2000; ++i) {
+    auto sid = random_session_id();
+    auto token = ring.mint(sid);  // minted with libsodium's encoder
+    auto back = ring.verify(token);
+    ASSERT_TRUE(back) << token;
+    ASSERT_EQ(*back, sid);
+  }
+}
+
+TEST(Token, NonCanonicalLastCharacterIsRefused) {
+  keyring ring({key(1, 7)}, 1);
+  auto token = ring.mint(random_session_id());
+  // The last character encodes 2 bits of the MAC plus 4 zero bits; setting
+  // a zero bit gives a different string for the same bytes: refuse it.
+  static const std::string alphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  auto value = alphabet.find(token.back());
+  ASSERT_EQ(value & 0x0f, 0u);
+  auto bad = token;
+  bad.back() = alphabet[value | 1];
+  EXPECT_FALSE(ring.verify(bad));
+}
+
+}  // namespace
+}  // namespace castellan::net
