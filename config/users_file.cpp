@@ -3,12 +3,8 @@
 // may trade; saving is atomic so a crash never leaves half a file.
 #include "config/users_file.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include "config/atomic_file.hpp"
 
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -124,22 +120,10 @@ std::string render_users(const users_table& table) {
 }
 
 void save_users(const users_table& table, const std::string& path) {
-  auto text = render_users(table);
-  auto dir = std::filesystem::path(path).parent_path();
-  if (!dir.empty())
-    std::filesystem::create_directories(dir);
-  auto tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0)
-    throw config_error(tmp + ": cannot create: " + std::strerror(errno));
-  bool ok = ::fchmod(fd, 0600) == 0
-            && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size())
-            && ::fsync(fd) == 0;
-  int saved = errno;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    throw config_error(path + ": cannot write users file: " + std::strerror(ok ? errno : saved));
+  try {
+    write_file_atomically(path, render_users(table), 0600);
+  } catch (const std::runtime_error& e) {
+    throw config_error(e.what());
   }
 }
 

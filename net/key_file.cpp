@@ -17,6 +17,8 @@
 #include <nlohmann/json.hpp>
 #include <sodium.h>
 
+#include "config/atomic_file.hpp"
+
 namespace castellan::net {
 namespace {
 
@@ -45,21 +47,10 @@ void save(const std::string& path, const keyring& ring) {
   doc["keys"] = nlohmann::json::array();
   for (auto& k : ring.keys())
     doc["keys"].push_back({{"id", k.id}, {"secret", to_hex(k.secret)}, {"created_ms", k.created_ms}});
-  auto text = doc.dump(2) + "\n";
-  auto dir = std::filesystem::path(path).parent_path();
-  if (!dir.empty())
-    std::filesystem::create_directories(dir);
-  auto tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0)
-    throw key_file_error(tmp + ": cannot create: " + std::strerror(errno));
-  bool ok = ::fchmod(fd, 0600) == 0 &&
-            ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-            ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    throw key_file_error(path + ": cannot write key file: " + std::strerror(errno));
+  try {
+    config::write_file_atomically(path, doc.dump(2) + "\n", 0600);
+  } catch (const std::runtime_error& e) {
+    throw key_file_error(e.what());
   }
 }
 
