@@ -225,8 +225,10 @@ void add_file_commands(CLI::App& app, options& o, std::function<int()>& action) 
       });
     };
   });
-  for (auto [verb, enabled] : {std::pair{"disable", false}, std::pair{"enable", true}}) {
-    auto* sub = user->add_subcommand(verb, std::string(verb) + " a user (its sessions end at the next reload)");
+  for (auto [verb, enabled, help] :
+       {std::tuple{"disable", false, "Disable a user: logins are refused, sessions end at the next reload"},
+        std::tuple{"enable", true, "Enable a disabled user"}}) {
+    auto* sub = user->add_subcommand(verb, help);
     sub->add_option("name", name)->required();
     sub->callback([&, enabled = enabled] {
       action = [&, enabled] {
