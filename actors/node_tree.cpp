@@ -1,16 +1,21 @@
 // The whole of one authd node, assembled top to bottom in start order:
 //
-//   keys, users            (files: loaded before anything can answer)
-//   actor system           (CAF runtime: scheduler_threads workers)
-//   ├── session shards     (N actors, sessions split by session id)
-//   └── user directory     (detached actor: reloads the users file)
-//   password pool          (dedicated argon2 threads, never CAF's)
-//   session router         (front door -> shards / pool)
-//   monitor endpoint       (Prometheus /metrics)
-//   front door             (Asio listener: opened last, closed first)
+//   keys, users              (files: loaded before anything can answer)
+//   audit log                (opened; a torn tail from a crash is cut)
+//   actor system             (CAF runtime: scheduler_threads workers)
+//   ├── audit writer         (detached: starts first, stops last)
+//   ├── limiter shards × L   (GCRA buckets and lockouts, by key)
+//   ├── session shards × N   (sessions, by session id)
+//   └── user directory       (detached: reloads the users file)
+//   event stream             (events -> audit writer, login outcomes -> limiter)
+//   password pool            (dedicated argon2 threads, never CAF's)
+//   session router           (front door -> limiter / pool / shards)
+//   monitor endpoint         (Prometheus /metrics)
+//   front door               (Asio listener: opened last, closed first)
 //
 // stop() runs the same list backwards, so nothing is accepted that cannot be
-// served. Supervision (restarts) arrives with the supervisor tree.
+// recorded, and the audit writer commits the last events before it goes.
+// Supervision (restarts) arrives with the supervisor tree.
 #include "actors/node.hpp"
 
 #include <caf/actor_system.hpp>
@@ -24,6 +29,7 @@
 #include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
 
+#include "actors/audit_log.hpp"
 #include "actors/caf_types.hpp"
 #include "actors/session_router.hpp"
 #include "actors/user_directory.hpp"
@@ -33,12 +39,42 @@
 #include "net/key_file.hpp"
 
 namespace castellan::actors {
+namespace {
+
+rate_policy to_policy(const config::limit_policy_config& c) {
+  return {c.rate_per_s, c.burst, c.lockout_after, c.lockout_base_ms, c.lockout_max_ms};
+}
+
+rate_policies policies_of(const config::limiter_config& c) {
+  return {to_policy(c.user), to_policy(c.ip), to_policy(c.user_ip)};
+}
+
+// user_changed events for what differs between two snapshots of the users file.
+std::vector<net::auth_event> user_changes(const event_stream& events,
+                                          const config::users_table& before,
+                                          const config::users_table& after) {
+  std::vector<net::auth_event> out;
+  for (auto& [name, reason] : config::diff_users(before, after)) {
+    auto e = events.make(net::event_kind::user_changed);
+    e.user = name;
+    e.reason = reason;
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+}  // namespace
 
 struct node::impl {
   config::node_settings settings;
   std::shared_ptr<const net::keyring> keys;
+  std::shared_ptr<audit_log> log;
+  std::shared_ptr<audit_health> audit = std::make_shared<audit_health>();
   std::unique_ptr<caf::actor_system_config> caf_config;
   std::unique_ptr<caf::actor_system> system;
+  audit_writer writer;
+  std::shared_ptr<event_stream> events;
+  std::vector<limiter_shard> limiters;
   std::vector<session_shard> shards;
   caf::actor user_directory;
   std::unique_ptr<password_pool> pool;
@@ -48,6 +84,20 @@ struct node::impl {
   std::unique_ptr<prometheus::Exposer> exposer;
   std::unique_ptr<net::front_door> front_door;
   bool running = false;
+
+  void open_audit_log() {
+    audit_log_options opts{settings.audit_dir(), settings.audit.segment_bytes,
+                           settings.audit.retain_segments, settings.audit.retain_days, true};
+    audit_recovery report;
+    log = audit_log::open(opts, report);
+    if (!report.cut.empty())
+      spdlog::warn("audit log: {}", report.cut);
+    if (!report.corrupt.empty())
+      spdlog::error("audit log: damaged record kept for `authctl audit verify`, continuing in a new "
+                    "segment: {}", report.corrupt);
+    spdlog::info("audit log {}: {} segments, next record {}", opts.dir, report.segments,
+                 report.next_index);
+  }
 
   void start_runtime() {
     caf_config = std::make_unique<caf::actor_system_config>();
@@ -62,20 +112,29 @@ struct node::impl {
   }
 
   void start_actors(std::shared_ptr<const config::users_table> users) {
-    // Each shard holds an equal share of the node's session budget.
+    writer = spawn_audit_writer(*system, log, audit, settings.audit.enabled);
+    events = std::make_shared<event_stream>(settings.node.name, writer);
+    limiter_settings lim{policies_of(settings.limiter),
+                         std::max<size_t>(1, settings.limiter.max_keys / settings.limiter.shards),
+                         settings.limiter.sweep_interval_ms, 10000};
+    for (uint32_t i = 0; i < settings.limiter.shards; ++i)
+      limiters.push_back(spawn_limiter_shard(*system, lim, events));
+    events->set_limiters(limiters);
+    // Each session shard holds an equal share of the node's session budget.
     size_t n = settings.actors.session_shards;
     size_t capacity = (size_t{settings.sessions.max_sessions} + n - 1) / n;
     for (size_t i = 0; i < n; ++i)
-      shards.push_back(spawn_session_shard(*system, settings.sessions, capacity, keys));
+      shards.push_back(spawn_session_shard(*system, settings.sessions, capacity, keys, events, audit));
     pool = std::make_unique<password_pool>(settings.users.password_threads,
                                            settings.users.max_pending_logins);
     auto dummy = config::hash_password(config::random_password(),
                                        {settings.users.argon2_memory_kib,
                                         settings.users.argon2_iterations});
-    router = std::make_unique<session_router>(shards, *pool, users, std::move(dummy));
+    router = std::make_unique<session_router>(shards, *pool, users, std::move(dummy), events, audit);
     user_directory = spawn_user_directory(
         *system, settings.users_file(), std::chrono::milliseconds(settings.users.reload_interval_ms),
         [this](std::shared_ptr<const config::users_table> fresh) {
+          events->publish(user_changes(*events, *router->users(), *fresh));
           router->set_users(fresh);
           for (auto& s : shards)
             caf::anon_send(s, users_update{fresh});
@@ -93,6 +152,20 @@ struct node::impl {
     auto ports = exposer->GetListeningPorts();
     return ports.empty() ? 0 : static_cast<uint16_t>(ports.front());
   }
+
+  // Stops every actor but the audit writer and waits until they are gone, so
+  // that everything they publish is in the writer's mailbox before it stops.
+  void stop_workers() {
+    std::vector<caf::actor> workers{user_directory};
+    for (auto& s : shards)
+      workers.push_back(caf::actor_cast<caf::actor>(s));
+    for (auto& l : limiters)
+      workers.push_back(caf::actor_cast<caf::actor>(l));
+    caf::scoped_actor self{*system};
+    for (auto& w : workers)
+      self->send_exit(w, caf::exit_reason::user_shutdown);
+    self->wait_for(workers);
+  }
 };
 
 node::node(config::node_settings settings) : impl_(std::make_unique<impl>()) {
@@ -109,8 +182,10 @@ node_ports node::start() {
       config::load_users(d.settings.users_file()));
   spdlog::info("loaded {} token keys (primary {}) and {} users", d.keys->keys().size(),
                d.keys->primary_id(), users->by_name.size());
+  d.open_audit_log();
   d.start_runtime();
   d.start_actors(users);
+  d.events->publish({d.events->make(net::event_kind::node_started)});
   node_ports ports;
   ports.monitor = d.start_monitor();
   d.front_door = std::make_unique<net::front_door>(d.settings.server, d.settings.node.name, d.keys,
@@ -127,15 +202,18 @@ void node::stop() {
   d.running = false;
   d.front_door->stop();       // no new requests
   d.pool->stop();             // finish password checks already queued
-  caf::anon_send_exit(d.user_directory, caf::exit_reason::user_shutdown);
-  for (auto& s : d.shards)
-    caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
+  d.stop_workers();           // shards, limiter, user directory
+  d.events->publish({d.events->make(net::event_kind::node_stopping)});
+  caf::anon_send_exit(d.writer, caf::exit_reason::user_shutdown);  // commits what is left
   d.system->await_all_actors_done();
   d.exposer.reset();
-  d.front_door.reset();       // only now: shards may have delivered until they quit
+  d.front_door.reset();       // only now: actors may have delivered until they quit
   d.router.reset();
   d.shards.clear();
+  d.limiters.clear();
+  d.events.reset();
   d.user_directory = nullptr;
+  d.writer = nullptr;
   d.system.reset();
 }
 

@@ -1,6 +1,7 @@
 // Routing and login orchestration. The router is not an actor: it runs on the
-// front door's I/O threads and the password pool, and only ever sends (never
-// waits), so neither blocks CAF's scheduler nor is blocked by it.
+// front door's I/O threads, limiter shards and the password pool, and only
+// ever sends (never waits), so it neither blocks CAF's scheduler nor is
+// blocked by it.
 #include "actors/session_router.hpp"
 
 #include <caf/send.hpp>
@@ -14,9 +15,10 @@ namespace castellan::actors {
 
 session_router::session_router(std::vector<session_shard> shards, password_pool& pool,
                                std::shared_ptr<const config::users_table> users,
-                               std::string dummy_hash)
+                               std::string dummy_hash, std::shared_ptr<event_stream> events,
+                               std::shared_ptr<audit_health> audit)
     : shards_(std::move(shards)), pool_(pool), users_(std::move(users)),
-      dummy_hash_(std::move(dummy_hash)) {}
+      dummy_hash_(std::move(dummy_hash)), events_(std::move(events)), audit_(std::move(audit)) {}
 
 session_router::~session_router() = default;
 
@@ -30,7 +32,6 @@ void session_router::submit_session_ops(std::vector<net::session_op>&& ops,
     caf::anon_send(shards_[0], session_batch{std::move(ops), sink});
     return;
   }
-  // Split by owner; most reads carry ops for few shards, so keep it simple.
   std::vector<std::vector<net::session_op>> by_shard(shards_.size());
   for (auto& op : ops)
     by_shard[shard_index(op.sid, shards_.size())].push_back(op);
@@ -39,16 +40,75 @@ void session_router::submit_session_ops(std::vector<net::session_op>&& ops,
       caf::anon_send(shards_[i], session_batch{std::move(by_shard[i]), sink});
 }
 
+void session_router::note_refused_tokens(const std::string& ip, uint64_t count) {
+  auto e = events_->make(net::event_kind::token_refused);
+  e.ip = ip;
+  e.count = count;
+  events_->publish({std::move(e)});
+}
+
 void session_router::submit_login(net::login_job&& job, const net::reply_sink_ptr& sink) {
   auto shared_job = std::make_shared<net::login_job>(std::move(job));
-  bool queued = pool_.submit([this, shared_job, sink] { finish_login(*shared_job, sink); });
-  if (!queued) {
-    net::reply_buffer out;
-    out.add_error(shared_job->request_id, net::error_code::unavailable,
-                  "too many logins in progress; retry later");
+  // Fail closed before spending anything: a login that cannot be recorded
+  // must not be granted.
+  if (!audit_->writable()) {
     sodium_memzero(shared_job->password.data(), shared_job->password.size());
-    sink->deliver(out.take(), 1);
+    refuse_unavailable(sink, {shared_job->request_id}, "audit log not writable");
+    return;
   }
+  ask_limiter(shared_job, sink);
+}
+
+// Asks every limiter shard that owns one of the login's keys; the last answer
+// decides. Runs before any argon2 work, so a flood of bad logins costs none.
+void session_router::ask_limiter(const job_ptr& job, const net::reply_sink_ptr& sink) {
+  auto& limiters = events_->limiters();
+  auto keys = event_stream::login_keys(job->user, job->ip);
+  std::vector<std::vector<limit_key>> by_shard(limiters.size());
+  for (auto& k : keys)
+    by_shard[limiter_index(k, limiters.size())].push_back(std::move(k));
+  size_t parts = 0;
+  for (auto& b : by_shard)
+    parts += !b.empty();
+  auto join = std::make_shared<limit_join>(parts, [this, job, sink](const decision& d, key_kind by) {
+    if (d.allowed) {
+      check_password(job, sink);
+      return;
+    }
+    auto e = events_->make(net::event_kind::rate_limited);
+    e.user = job->user;
+    e.ip = job->ip;
+    e.reason = d.locked ? std::string("lockout:") + to_string(by) : to_string(by);
+    events_->publish({std::move(e)});
+    sodium_memzero(job->password.data(), job->password.size());
+    net::reply_buffer out;
+    out.add_rate_limited(job->request_id, d.locked ? "locked out after repeated failures"
+                                                   : "too many login attempts",
+                         static_cast<uint64_t>(d.retry_after_ms));
+    sink->deliver(out.take(), 1);
+  });
+  for (size_t i = 0; i < by_shard.size(); ++i)
+    if (!by_shard[i].empty())
+      caf::anon_send(limiters[i], limit_check{std::move(by_shard[i]), join});
+}
+
+void session_router::check_password(const job_ptr& job, const net::reply_sink_ptr& sink) {
+  bool queued = pool_.submit([this, job, sink] { finish_login(*job, sink); });
+  if (!queued) {
+    sodium_memzero(job->password.data(), job->password.size());
+    refuse_unavailable(sink, {job->request_id}, "too many logins in progress; retry later");
+  }
+}
+
+void session_router::refuse_login(net::login_job& job, const net::reply_sink_ptr& sink,
+                                  net::error_code code, const char* message, const char* reason) {
+  auto e = events_->make(net::event_kind::login_failed);
+  e.user = job.user;
+  e.ip = job.ip;
+  e.reason = reason;
+  net::reply_buffer out;
+  out.add_error(job.request_id, code, message);
+  events_->publish_durable({std::move(e)}, sink, out.take(), {job.request_id});
 }
 
 // Runs on a password pool thread.
@@ -57,20 +117,18 @@ void session_router::finish_login(net::login_job& job, const net::reply_sink_ptr
   const auto* record = users->find(job.user);
   bool match = config::verify_password(job.password, record ? record->password_hash : dummy_hash_);
   sodium_memzero(job.password.data(), job.password.size());
-  net::reply_buffer out;
   if (!record || !match) {
-    out.add_error(job.request_id, net::error_code::bad_credentials, "wrong user or password");
-    sink->deliver(out.take(), 1);
+    refuse_login(job, sink, net::error_code::bad_credentials, "wrong user or password",
+                 record ? "bad_password" : "unknown_user");
     return;
   }
   if (!record->enabled) {
-    out.add_error(job.request_id, net::error_code::forbidden, "user is disabled");
-    sink->deliver(out.take(), 1);
+    refuse_login(job, sink, net::error_code::forbidden, "user is disabled", "user_disabled");
     return;
   }
   auto sid = net::random_session_id();
   auto& shard = shards_[shard_index(sid, shards_.size())];
-  caf::anon_send(shard, open_session{job.request_id, sid, user_ref(users, record), sink});
+  caf::anon_send(shard, open_session{job.request_id, sid, user_ref(users, record), job.ip, sink});
 }
 
 }  // namespace castellan::actors

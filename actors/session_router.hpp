@@ -1,6 +1,8 @@
 // The front door's backend: routes session ops to the shard that owns each
-// session id (one message per shard per batch), and runs logins: password
-// check on the password pool, then open_session on the owning shard.
+// session id (one message per shard per batch), and runs logins:
+//   audit writable? -> limiter shards (every key of the login) -> password
+//   pool (argon2id) -> open_session on the owning shard, or a failure reply
+//   released once its event is durable.
 #pragma once
 
 #include <atomic>
@@ -8,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "actors/audit_writer.hpp"
+#include "actors/event_stream.hpp"
 #include "actors/password_pool.hpp"
 #include "actors/session_shard.hpp"
 #include "config/users_file.hpp"
@@ -20,23 +24,33 @@ class session_router final : public net::request_backend {
   // `pool` must outlive the router. `dummy_hash` is verified for unknown users
   // so that their logins cost as much as a wrong password (no user probing).
   session_router(std::vector<session_shard> shards, password_pool& pool,
-                 std::shared_ptr<const config::users_table> users, std::string dummy_hash);
+                 std::shared_ptr<const config::users_table> users, std::string dummy_hash,
+                 std::shared_ptr<event_stream> events, std::shared_ptr<audit_health> audit);
   ~session_router() override;
 
   void submit_session_ops(std::vector<net::session_op>&& ops,
                           const net::reply_sink_ptr& sink) override;
   void submit_login(net::login_job&& job, const net::reply_sink_ptr& sink) override;
+  void note_refused_tokens(const std::string& ip, uint64_t count) override;
 
   // Publishes a new users snapshot to logins (shards get their own message).
   void set_users(std::shared_ptr<const config::users_table> users);
+  std::shared_ptr<const config::users_table> users() const { return users_.load(); }
 
  private:
+  using job_ptr = std::shared_ptr<net::login_job>;
+  void ask_limiter(const job_ptr& job, const net::reply_sink_ptr& sink);
+  void check_password(const job_ptr& job, const net::reply_sink_ptr& sink);
   void finish_login(net::login_job& job, const net::reply_sink_ptr& sink);
+  void refuse_login(net::login_job& job, const net::reply_sink_ptr& sink, net::error_code code,
+                    const char* message, const char* reason);
 
   std::vector<session_shard> shards_;
   password_pool& pool_;
   std::atomic<std::shared_ptr<const config::users_table>> users_;
   std::string dummy_hash_;
+  std::shared_ptr<event_stream> events_;
+  std::shared_ptr<audit_health> audit_;
 };
 
 }  // namespace castellan::actors

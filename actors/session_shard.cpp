@@ -11,6 +11,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/caf_types.hpp"
+#include "actors/event_stream.hpp"
 #include "actors/session_table.hpp"
 #include "net/messages.hpp"
 
@@ -27,48 +28,114 @@ int64_t wall_ms() {
 using shard_impl = session_shard::extend<caf::reacts_to<sweep_atom>>;
 
 struct shard_state {
-  explicit shard_state() = default;
   std::unique_ptr<session_table> table;
   std::shared_ptr<const net::keyring> keys;
+  std::shared_ptr<event_stream> events;
+  std::shared_ptr<audit_health> audit;
   milliseconds sweep_interval{1000};
   size_t capacity = 0;
   static inline const char* name = "session_shard";
 };
 
-void answer(session_table& table, const net::session_op& op, int64_t now,
-            net::reply_buffer& out) {
-  lookup_result r;
-  switch (op.kind) {
-    case net::op_kind::validate:
-      r = table.validate(op.sid, now);
-      if (r.status == lookup_status::ok) {
-        out.add(net::validate_reply{op.request_id, true, r.found->user->name,
-                                    r.found->user->roles, r.found->expires_ms});
-        return;
-      }
-      break;
-    case net::op_kind::refresh:
-      r = table.refresh(op.sid, now);
-      if (r.status == lookup_status::ok) {
-        out.add(net::refresh_reply{op.request_id, true, r.found->expires_ms});
-        return;
-      }
-      break;
-    case net::op_kind::logout:
-      if (table.logout(op.sid)) {
-        out.add(net::logout_reply{op.request_id, true});
-        return;
-      }
-      r.status = lookup_status::unknown;
-      break;
-    default:
-      out.add_error(op.request_id, net::error_code::malformed, "not a session op");
-      return;
-  }
-  if (r.status == lookup_status::expired)
-    out.add_error(op.request_id, net::error_code::expired, "session expired");
+// Replies of one batch: reads leave at once, writes once they are durable.
+struct batch_replies {
+  net::reply_buffer now;
+  net::reply_buffer durable;
+  std::vector<uint64_t> durable_ids;
+  std::vector<net::auth_event> events;
+};
+
+void answer_lookup_failure(lookup_status status, uint64_t id, net::reply_buffer& out) {
+  if (status == lookup_status::expired)
+    out.add_error(id, net::error_code::expired, "session expired");
   else
-    out.add_error(op.request_id, net::error_code::invalid_token, "no such session");
+    out.add_error(id, net::error_code::invalid_token, "no such session");
+}
+
+void answer_write(shard_state& st, const net::session_op& op, int64_t now, batch_replies& r) {
+  if (!st.audit->writable()) {
+    r.now.add_error(op.request_id, net::error_code::unavailable, "audit log not writable");
+    return;
+  }
+  std::string user;
+  if (op.kind == net::op_kind::refresh) {
+    auto found = st.table->refresh(op.sid, now);
+    if (found.status != lookup_status::ok)
+      return answer_lookup_failure(found.status, op.request_id, r.now);
+    r.durable.add(net::refresh_reply{op.request_id, true, found.found->expires_ms});
+    auto e = st.events->make(net::event_kind::refresh);
+    e.user = found.found->user->name;
+    e.until_ms = found.found->expires_ms;
+    e.session = net::session_digest(op.sid);
+    r.events.push_back(std::move(e));
+  } else {
+    auto found = st.table->validate(op.sid, now);
+    if (found.status != lookup_status::ok)
+      return answer_lookup_failure(found.status, op.request_id, r.now);
+    auto e = st.events->make(net::event_kind::logout);
+    e.user = found.found->user->name;
+    e.session = net::session_digest(op.sid);
+    r.events.push_back(std::move(e));
+    st.table->logout(op.sid);
+    r.durable.add(net::logout_reply{op.request_id, true});
+  }
+  r.durable_ids.push_back(op.request_id);
+}
+
+void answer(shard_state& st, const net::session_op& op, int64_t now, batch_replies& r) {
+  if (op.kind == net::op_kind::refresh || op.kind == net::op_kind::logout)
+    return answer_write(st, op, now, r);
+  if (op.kind != net::op_kind::validate) {
+    r.now.add_error(op.request_id, net::error_code::malformed, "not a session op");
+    return;
+  }
+  auto found = st.table->validate(op.sid, now);
+  if (found.status != lookup_status::ok)
+    return answer_lookup_failure(found.status, op.request_id, r.now);
+  r.now.add(net::validate_reply{op.request_id, true, found.found->user->name,
+                                found.found->user->roles, found.found->expires_ms});
+}
+
+void open(shard_impl::stateful_pointer<shard_state> self, open_session& req) {
+  auto& st = self->state;
+  net::reply_buffer out;
+  if (st.table->size() >= st.capacity) {
+    st.table->sweep(wall_ms());  // make room from what is already due
+    if (st.table->size() >= st.capacity) {
+      out.add_error(req.request_id, net::error_code::unavailable, "session table full");
+      req.sink->deliver(out.take(), 1);
+      return;
+    }
+  }
+  auto& s = st.table->open(req.sid, req.user, wall_ms());
+  out.add(net::login_reply{req.request_id, true, st.keys->mint(req.sid), s.user->name,
+                           s.user->roles, s.expires_ms});
+  auto e = st.events->make(net::event_kind::login_ok);
+  e.user = s.user->name;
+  e.ip = req.ip;
+  e.session = net::session_digest(req.sid);
+  e.until_ms = s.expires_ms;
+  // If the record cannot be made durable the client hears `unavailable`,
+  // so the session it never received must go.
+  auto me = caf::actor_cast<session_shard>(self);
+  st.events->publish_durable({std::move(e)}, req.sink, out.take(), {req.request_id},
+                             [me, sid = req.sid] { caf::anon_send(me, drop_session{sid}); });
+}
+
+void sweep(shard_state& st) {
+  std::vector<session_table::expired_session> expired;
+  st.table->sweep(wall_ms(), &expired);
+  if (expired.empty())
+    return;
+  std::vector<net::auth_event> events;
+  events.reserve(expired.size());
+  for (auto& x : expired) {
+    auto e = st.events->make(net::event_kind::session_expired);
+    e.user = std::move(x.user);
+    e.session = net::session_digest(x.sid);
+    events.push_back(std::move(e));
+  }
+  st.events->publish(std::move(events));
 }
 
 // Spawned with arguments, not a capturing lambda: CAF 0.17's init_fun_factory
@@ -76,39 +143,36 @@ void answer(session_table& table, const net::session_op& op, int64_t now,
 // (caught by UBSan).
 shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_state> self,
                                          config::sessions_config cfg, size_t capacity,
-                                         std::shared_ptr<const net::keyring> keys) {
-  self->state.table = std::make_unique<session_table>(cfg);
-  self->state.capacity = capacity;
-  self->state.keys = std::move(keys);
-  self->state.sweep_interval = milliseconds(cfg.sweep_interval_ms);
-  self->delayed_send(self, self->state.sweep_interval, sweep_atom_v);
+                                         std::shared_ptr<const net::keyring> keys,
+                                         std::shared_ptr<event_stream> events,
+                                         std::shared_ptr<audit_health> audit) {
+  auto& st = self->state;
+  st.table = std::make_unique<session_table>(cfg);
+  st.capacity = capacity;
+  st.keys = std::move(keys);
+  st.events = std::move(events);
+  st.audit = std::move(audit);
+  st.sweep_interval = milliseconds(cfg.sweep_interval_ms);
+  self->delayed_send(self, st.sweep_interval, sweep_atom_v);
   return {
     [=](session_batch& batch) {
-      net::reply_buffer out;
+      batch_replies r;
       int64_t now = wall_ms();
       for (auto& op : batch.ops)
-        answer(*self->state.table, op, now, out);
-      auto n = out.count();
-      batch.sink->deliver(out.take(), n);
-    },
-    [=](open_session& req) {
-      net::reply_buffer out;
-      if (self->state.table->size() >= self->state.capacity) {
-        self->state.table->sweep(wall_ms());  // make room from what is already due
-        if (self->state.table->size() >= self->state.capacity) {
-          out.add_error(req.request_id, net::error_code::unavailable, "session table full");
-          req.sink->deliver(out.take(), 1);
-          return;
-        }
+        answer(self->state, op, now, r);
+      if (!r.now.empty()) {
+        auto n = r.now.count();
+        batch.sink->deliver(r.now.take(), n);
       }
-      auto& s = self->state.table->open(req.sid, req.user, wall_ms());
-      out.add(net::login_reply{req.request_id, true, self->state.keys->mint(req.sid),
-                               s.user->name, s.user->roles, s.expires_ms});
-      req.sink->deliver(out.take(), 1);
+      if (!r.durable_ids.empty())
+        self->state.events->publish_durable(std::move(r.events), batch.sink, r.durable.take(),
+                                            std::move(r.durable_ids));
     },
+    [=](open_session& req) { open(self, req); },
     [=](users_update& update) { self->state.table->apply_users(update.users); },
+    [=](drop_session& d) { self->state.table->logout(d.sid); },
     [=](sweep_atom) {
-      self->state.table->sweep(wall_ms());
+      sweep(self->state);
       self->delayed_send(self, self->state.sweep_interval, sweep_atom_v);
     },
   };
@@ -117,8 +181,11 @@ shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_stat
 }  // namespace
 
 session_shard spawn_session_shard(caf::actor_system& sys, const config::sessions_config& cfg,
-                                  size_t capacity, std::shared_ptr<const net::keyring> keys) {
-  return caf::actor_cast<session_shard>(sys.spawn(shard_behavior, cfg, capacity, std::move(keys)));
+                                  size_t capacity, std::shared_ptr<const net::keyring> keys,
+                                  std::shared_ptr<event_stream> events,
+                                  std::shared_ptr<audit_health> audit) {
+  return caf::actor_cast<session_shard>(sys.spawn(shard_behavior, cfg, capacity, std::move(keys),
+                                                  std::move(events), std::move(audit)));
 }
 
 size_t shard_index(const net::session_id& sid, size_t shard_count) {

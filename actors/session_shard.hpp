@@ -15,20 +15,30 @@
 namespace castellan::actors {
 
 using session_shard = caf::typed_actor<
-  // One reply frame per op through batch.sink: validate -> validate_reply,
-  // refresh -> refresh_reply, logout -> logout_reply; invalid_token for an
-  // unknown session, expired for one past its expiry. Fast: no I/O.
+  // One reply frame per op through batch.sink: validate -> validate_reply
+  // (at once, never waiting for audit), refresh -> refresh_reply and logout
+  // -> logout_reply (after their events are durable); invalid_token for an
+  // unknown session, expired for one past its expiry. No I/O on this thread.
   caf::reacts_to<session_batch>,
   // Opens a session and delivers a login_reply carrying a freshly minted token,
   // or `unavailable` when the shard holds its share of sessions.max_sessions.
   caf::reacts_to<open_session>,
   // Applies a new users snapshot: drops sessions of removed/disabled users.
-  caf::reacts_to<users_update>>;
+  caf::reacts_to<users_update>,
+  // Removes a session whose login could not be recorded.
+  caf::reacts_to<drop_session>>;
+
+class event_stream;
+class audit_health;
 
 // Spawns a shard that sweeps expired sessions every cfg.sweep_interval_ms and
-// holds at most `capacity` sessions.
+// holds at most `capacity` sessions. Writes (login, refresh, logout) are
+// answered only once their events are durable; with the audit log not
+// writable they are refused with `unavailable` and change nothing.
 session_shard spawn_session_shard(caf::actor_system& sys, const config::sessions_config& cfg,
-                                  size_t capacity, std::shared_ptr<const net::keyring> keys);
+                                  size_t capacity, std::shared_ptr<const net::keyring> keys,
+                                  std::shared_ptr<event_stream> events,
+                                  std::shared_ptr<audit_health> audit);
 
 // Which of `shard_count` shards owns `sid`.
 size_t shard_index(const net::session_id& sid, size_t shard_count);

@@ -46,7 +46,7 @@ bool session_table::logout(const net::session_id& sid) {
   return sessions_.erase(sid) > 0;
 }
 
-size_t session_table::sweep(int64_t now_ms) {
+size_t session_table::sweep(int64_t now_ms, std::vector<expired_session>* expired) {
   size_t erased = 0;
   while (!expiry_index_.empty() && expiry_index_.begin()->first * 1000 <= now_ms) {
     auto due = std::move(expiry_index_.begin()->second);
@@ -56,6 +56,8 @@ size_t session_table::sweep(int64_t now_ms) {
       if (it == sessions_.end())
         continue;  // logged out or erased on sight
       if (it->second.expires_ms <= now_ms) {
+        if (expired)
+          expired->push_back({sid, it->second.user->name});
         sessions_.erase(it);
         ++erased;
       } else {

@@ -44,8 +44,13 @@ class session_table {
   // Ends the session; false if it did not exist.
   bool logout(const net::session_id& sid);
 
-  // Erases sessions whose expiry has passed; returns how many.
-  size_t sweep(int64_t now_ms);
+  // Erases sessions whose expiry has passed; returns how many. With `expired`,
+  // also reports which (for session_expired events).
+  struct expired_session {
+    net::session_id sid;
+    std::string user;
+  };
+  size_t sweep(int64_t now_ms, std::vector<expired_session>* expired = nullptr);
 
   // Re-points sessions at the new snapshot's users; erases sessions of users
   // that are gone or disabled. Returns how many were erased.

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "config/users_file.hpp"
@@ -25,7 +26,14 @@ struct open_session {
   uint64_t request_id = 0;
   net::session_id sid{};
   user_ref user;
+  std::string ip;
   net::reply_sink_ptr sink;
+};
+
+// Undoes an open_session whose login_ok record could not be made durable
+// (the client was told `unavailable`, so the session must not exist).
+struct drop_session {
+  net::session_id sid{};
 };
 
 // A new users file snapshot: shards drop sessions of removed or disabled users

@@ -60,6 +60,19 @@ binding string_binding(std::string section, std::string key, Field field,
 }
 
 template <class Field>
+binding double_binding(std::string section, std::string key, Field field, double lo, double hi) {
+  return {section, key, [field, lo, hi](const toml::node& n, node_settings& s) -> std::string {
+            if (!n.is_number())
+              return "must be a number";
+            double v = *n.value<double>();
+            if (!(v >= lo && v <= hi))
+              return "must be between " + std::to_string(lo) + " and " + std::to_string(hi);
+            field(s) = v;
+            return "";
+          }};
+}
+
+template <class Field>
 binding bool_binding(std::string section, std::string key, Field field) {
   return {section, key, [field](const toml::node& n, node_settings& s) -> std::string {
             if (!n.is_boolean())
@@ -70,6 +83,12 @@ binding bool_binding(std::string section, std::string key, Field field) {
 }
 
 #define FIELD(path) [](node_settings& s) -> auto& { return s.path; }
+#define POLICY(kind)                                                                          \
+  double_binding("limiter." #kind, "rate_per_s", FIELD(limiter.kind.rate_per_s), 0.001, 1e9), \
+      uint_binding("limiter." #kind, "burst", FIELD(limiter.kind.burst), 1, 1000000),         \
+      uint_binding("limiter." #kind, "lockout_after", FIELD(limiter.kind.lockout_after), 0, 1000000), \
+      uint_binding("limiter." #kind, "lockout_base_ms", FIELD(limiter.kind.lockout_base_ms), 1, u32), \
+      uint_binding("limiter." #kind, "lockout_max_ms", FIELD(limiter.kind.lockout_max_ms), 1, u32)
 
 const std::vector<binding>& bindings() {
   constexpr int64_t u32 = std::numeric_limits<uint32_t>::max();
@@ -99,6 +118,15 @@ const std::vector<binding>& bindings() {
     uint_binding("users", "argon2_memory_kib", FIELD(users.argon2_memory_kib), 8, 4 << 20),
     uint_binding("users", "argon2_iterations", FIELD(users.argon2_iterations), 1, 100),
     uint_binding("users", "password_threads", FIELD(users.password_threads), 1, 64),
+    bool_binding("audit", "enabled", FIELD(audit.enabled)),
+    string_binding("audit", "dir", FIELD(audit.dir)),
+    uint_binding("audit", "segment_bytes", FIELD(audit.segment_bytes), 64 * 1024, int64_t{1} << 40),
+    uint_binding("audit", "retain_segments", FIELD(audit.retain_segments), 0, 1000000),
+    uint_binding("audit", "retain_days", FIELD(audit.retain_days), 0, 100000),
+    uint_binding("limiter", "shards", FIELD(limiter.shards), 1, 1024),
+    uint_binding("limiter", "max_keys", FIELD(limiter.max_keys), 100, 100000000),
+    uint_binding("limiter", "sweep_interval_ms", FIELD(limiter.sweep_interval_ms), 10, 3600000),
+    POLICY(user), POLICY(ip), POLICY(user_ip),
     uint_binding("users", "max_pending_logins", FIELD(users.max_pending_logins), 1, 1000000),
     bool_binding("monitor", "enabled", FIELD(monitor.enabled)),
     string_binding("monitor", "host", FIELD(monitor.host)),
@@ -110,6 +138,7 @@ const std::vector<binding>& bindings() {
 }
 
 #undef FIELD
+#undef POLICY
 
 [[noreturn]] void fail(const std::string& origin, const std::string& key, const std::string& why) {
   throw config_error(origin + ": " + key + ": " + why);
@@ -131,7 +160,44 @@ std::string resolve(const std::string& configured, const std::string& data_dir,
   return (std::filesystem::path(data_dir) / file_name).string();
 }
 
+bool known_section(const std::string& section) {
+  for (auto& b : bindings())
+    if (b.section == section || b.section.rfind(section + ".", 0) == 0)
+      return true;
+  return false;
+}
+
+// Applies every key of `table` (a section named `section`; "" = the root),
+// descending into sub-tables such as [limiter.user].
+void walk_section(const toml::table& table, const std::string& section, node_settings& s,
+                  const std::string& origin) {
+  for (auto& [key, value] : table) {
+    std::string name{key.str()};
+    std::string path = section.empty() ? name : section + "." + name;
+    if (value.is_table()) {
+      if (!known_section(path))
+        fail(origin, path, "unknown section");
+      walk_section(*value.as_table(), path, s, origin);
+      continue;
+    }
+    if (section.empty())
+      fail(origin, path, known_section(path) ? "must be a table" : "unknown section");
+    const binding* match = nullptr;
+    for (auto& b : bindings())
+      if (b.section == section && b.key == name)
+        match = &b;
+    if (!match)
+      fail(origin, path, "unknown key");
+    if (auto why = match->apply(value, s); !why.empty())
+      fail(origin, path, why);
+  }
+}
+
 }  // namespace
+
+std::string node_settings::audit_dir() const {
+  return audit.dir.empty() ? (std::filesystem::path(node.data_dir) / "audit").string() : audit.dir;
+}
 
 std::string node_settings::users_file() const {
   return resolve(users.file, node.data_dir, "users.toml");
@@ -152,28 +218,7 @@ node_settings parse(const std::string& toml_text, const std::string& origin) {
     throw config_error(out.str());
   }
   node_settings s;
-  for (auto& [section_key, section_node] : root) {
-    std::string section{section_key.str()};
-    auto* table = section_node.as_table();
-    bool known_section = false;
-    for (auto& b : bindings())
-      known_section = known_section || b.section == section;
-    if (!known_section)
-      fail(origin, section, "unknown section");
-    if (!table)
-      fail(origin, section, "must be a table");
-    for (auto& [key, value] : *table) {
-      std::string name{key.str()};
-      const binding* match = nullptr;
-      for (auto& b : bindings())
-        if (b.section == section && b.key == name)
-          match = &b;
-      if (!match)
-        fail(origin, section + "." + name, "unknown key");
-      if (auto why = match->apply(value, s); !why.empty())
-        fail(origin, section + "." + name, why);
-    }
-  }
+  walk_section(root, "", s, origin);
   check_cross_field(s, origin);
   return s;
 }
@@ -185,6 +230,14 @@ node_settings load_file(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   return parse(text.str(), path);
+}
+
+std::string render_policy(const char* kind, const limit_policy_config& p) {
+  std::ostringstream out;
+  out << "[limiter." << kind << "]\nrate_per_s = " << p.rate_per_s << "\nburst = " << p.burst
+      << "\nlockout_after = " << p.lockout_after << "\nlockout_base_ms = " << p.lockout_base_ms
+      << "\nlockout_max_ms = " << p.lockout_max_ms << "\n\n";
+  return out.str();
 }
 
 std::string default_toml() {
@@ -212,6 +265,14 @@ std::string default_toml() {
       << "\nargon2_iterations = " << d.users.argon2_iterations
       << "\npassword_threads = " << d.users.password_threads
       << "\nmax_pending_logins = " << d.users.max_pending_logins << "\n\n"
+      << "[audit]\nenabled = " << (d.audit.enabled ? "true" : "false")
+      << "\ndir = \"\"  # empty: <data_dir>/audit\nsegment_bytes = " << d.audit.segment_bytes
+      << "\nretain_segments = " << d.audit.retain_segments
+      << "\nretain_days = " << d.audit.retain_days << "\n\n"
+      << "[limiter]\nshards = " << d.limiter.shards << "\nmax_keys = " << d.limiter.max_keys
+      << "\nsweep_interval_ms = " << d.limiter.sweep_interval_ms << "\n\n"
+      << render_policy("user", d.limiter.user) << render_policy("ip", d.limiter.ip)
+      << render_policy("user_ip", d.limiter.user_ip)
       << "[monitor]\nenabled = " << (d.monitor.enabled ? "true" : "false") << "\nhost = \""
       << d.monitor.host << "\"\nport = " << d.monitor.port << "\n\n"
       << "[log]\nlevel = \"" << d.log.level << "\"\n";

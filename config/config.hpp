@@ -58,6 +58,34 @@ struct users_config {
   uint32_t max_pending_logins = 1024;    // Logins queued for a check; beyond: unavailable.
 };
 
+// [audit]: the tamper-evident, durable audit log (docs/audit-format.md).
+struct audit_config {
+  bool enabled = true;                   // false: nothing recorded, writes not durable (benchmarks only)
+  std::string dir;                       // Empty: <data_dir>/audit.
+  uint64_t segment_bytes = 64ull << 20;  // Segment size (preallocated); then rotate.
+  uint32_t retain_segments = 0;          // Keep at most this many segments; 0 = all.
+  uint32_t retain_days = 0;              // Delete segments older than this; 0 = never.
+};
+
+// [limiter.user], [limiter.ip], [limiter.user_ip]: one policy per key kind.
+struct limit_policy_config {
+  double rate_per_s = 10;                // Sustained attempts per second.
+  uint32_t burst = 20;                   // Attempts allowed at once.
+  uint32_t lockout_after = 10;           // Consecutive failures that lock the key; 0 = never.
+  uint32_t lockout_base_ms = 1000;       // First lockout; each next one doubles...
+  uint32_t lockout_max_ms = 900000;      // ...up to this.
+};
+
+// [limiter]: login rate limiting, asked before any password is hashed.
+struct limiter_config {
+  uint32_t shards = 2;                   // Limiter shard actors; keys split by hash.
+  uint32_t max_keys = 1000000;           // Keys remembered per node (~150 B each); LRU beyond.
+  uint32_t sweep_interval_ms = 1000;     // How often idle keys are dropped.
+  limit_policy_config user{10, 20, 10, 1000, 900000};
+  limit_policy_config ip{100, 200, 0, 1000, 900000};
+  limit_policy_config user_ip{5, 10, 5, 1000, 300000};
+};
+
 // [monitor]: the operators' HTTP endpoint (Prometheus /metrics).
 struct monitor_config {
   bool enabled = true;
@@ -77,12 +105,15 @@ struct node_settings {
   sessions_config sessions;
   tokens_config tokens;
   users_config users;
+  audit_config audit;
+  limiter_config limiter;
   monitor_config monitor;
   log_config log;
 
   // Paths with defaults resolved against node.data_dir.
   std::string users_file() const;
   std::string key_file() const;
+  std::string audit_dir() const;
 };
 
 // Thrown for a bad config file; what() names the file and the key.

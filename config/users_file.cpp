@@ -5,6 +5,7 @@
 
 #include "config/atomic_file.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -51,6 +52,27 @@ user_record parse_user(const toml::table& t, const std::string& where) {
 const user_record* users_table::find(const std::string& name) const {
   auto i = by_name.find(name);
   return i == by_name.end() ? nullptr : &i->second;
+}
+
+std::vector<std::pair<std::string, std::string>> diff_users(const users_table& before,
+                                                            const users_table& after) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (auto& [name, old] : before.by_name) {
+    auto* now = after.find(name);
+    if (!now)
+      out.emplace_back(name, "removed");
+    else if (old.enabled != now->enabled)
+      out.emplace_back(name, now->enabled ? "enabled" : "disabled");
+    else if (old.password_hash != now->password_hash)
+      out.emplace_back(name, "password");
+    else if (old.roles != now->roles)
+      out.emplace_back(name, "roles");
+  }
+  for (auto& [name, u] : after.by_name)
+    if (!before.find(name))
+      out.emplace_back(name, "added");
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 bool valid_user_name(const std::string& name) {

@@ -41,6 +41,11 @@ std::string render_users(const users_table& table);
 // Writes the table atomically with mode 0600; throws config_error on I/O failure.
 void save_users(const users_table& table, const std::string& path);
 
+// What changed per user between two snapshots: (name, reason) with reason
+// one of added, removed, disabled, enabled, roles, password. Sorted by name.
+std::vector<std::pair<std::string, std::string>> diff_users(const users_table& before,
+                                                            const users_table& after);
+
 // Valid user names: 1-64 characters of [A-Za-z0-9._@-].
 bool valid_user_name(const std::string& name);
 

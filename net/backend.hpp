@@ -48,8 +48,12 @@ class request_backend {
   virtual void submit_session_ops(std::vector<session_op>&& ops, const reply_sink_ptr& sink) = 0;
 
   // Answers the login through `sink` exactly once (token, bad_credentials,
-  // forbidden or unavailable). Password checks happen off the caller's thread.
+  // rate_limited, forbidden or unavailable). The rate limiter is asked
+  // first; password checks happen off the caller's thread.
   virtual void submit_login(login_job&& job, const reply_sink_ptr& sink) = 0;
+
+  // `count` tokens from `ip` failed the MAC check in one socket read (an event).
+  virtual void note_refused_tokens(const std::string& ip, uint64_t count) = 0;
 };
 
 }  // namespace castellan::net

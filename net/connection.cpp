@@ -55,6 +55,9 @@ connection::~connection() {
 void connection::start() {
   boost::system::error_code ignored;
   socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+  auto remote = socket_.remote_endpoint(ignored);
+  if (!ignored)
+    peer_ip_ = remote.address().to_string();
   last_activity_ = std::chrono::steady_clock::now();
   arm_idle_timer();
   read_more();
@@ -151,6 +154,10 @@ void connection::process_input() {
         m.requests[i]->Increment(op_counts_[i]);
   });
   op_counts_.fill(0);
+  if (refused_tokens_) {
+    ctx_.backend->note_refused_tokens(peer_ip_, refused_tokens_);
+    refused_tokens_ = 0;
+  }
 }
 
 bool connection::handle_frame(std::string_view body, std::vector<session_op>& ops) {
@@ -183,6 +190,7 @@ void connection::dispatch(const request_view& r, std::vector<session_op>& ops) {
       auto sid = ctx_.keys->verify(r.token);
       if (!sid) {
         count(ctx_.metrics, [](auto& m) { m.refused_bad_token->Increment(); });
+        ++refused_tokens_;
         local_.add_error(r.id, error_code::invalid_token, "token is not valid");
         return;
       }
@@ -191,12 +199,8 @@ void connection::dispatch(const request_view& r, std::vector<session_op>& ops) {
     }
     case op_kind::login: {
       login_job job{r.id, std::string(r.user), std::string(r.password), std::string(r.ip)};
-      if (job.ip.empty()) {
-        boost::system::error_code ec;
-        auto remote = socket_.remote_endpoint(ec);
-        if (!ec)
-          job.ip = remote.address().to_string();
-      }
+      if (job.ip.empty())
+        job.ip = peer_ip_;
       {
         std::lock_guard<std::mutex> guard(out_mutex_);
         ++inflight_;

@@ -171,6 +171,27 @@ void reply_buffer::add_error(uint64_t id, error_code code, std::string_view mess
   ++count_;
 }
 
+void reply_buffer::add_rate_limited(uint64_t id, std::string_view message,
+                                    uint64_t retry_after_ms) {
+  size_t start = bytes_.size();
+  bytes_.append(frame_header_bytes, '\0');
+  appender out{bytes_};
+  msgpack::packer<appender> pk(out);
+  pk.pack_map(5);
+  pk.pack("id");
+  pk.pack(id);
+  pk.pack("ok");
+  pk.pack(false);
+  pk.pack("error");
+  pk.pack(to_string(error_code::rate_limited));
+  pk.pack("message");
+  pk.pack(message);
+  pk.pack("retry_after_ms");
+  pk.pack(retry_after_ms);
+  patch_header(start);
+  ++count_;
+}
+
 void reply_buffer::patch_header(size_t start) {
   auto n = static_cast<uint32_t>(bytes_.size() - start - frame_header_bytes);
   bytes_[start] = static_cast<char>(n >> 24);
@@ -202,6 +223,8 @@ reply_view parse_reply(std::string_view body) {
       r.error = std::string(as_view(v));
     } else if (key == "message" && v.type == msgpack::type::STR) {
       r.message = std::string(as_view(v));
+    } else if (key == "retry_after_ms" && v.type == msgpack::type::POSITIVE_INTEGER) {
+      r.retry_after_ms = v.via.u64;
     }
   }
   if (!has_id || !has_ok)

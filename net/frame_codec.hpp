@@ -83,6 +83,8 @@ class reply_buffer {
   }
 
   void add_error(uint64_t id, error_code code, std::string_view message);
+  // rate_limited carries when to retry.
+  void add_rate_limited(uint64_t id, std::string_view message, uint64_t retry_after_ms);
 
   std::string& bytes() { return bytes_; }
   const std::string& bytes() const { return bytes_; }
@@ -110,6 +112,7 @@ struct reply_view {
   bool ok = false;
   std::string error;    // empty when ok
   std::string message;
+  uint64_t retry_after_ms = 0;  // with rate_limited
   msgpack::object_handle body;  // the whole reply map, for typed access
 
   template <class Reply>

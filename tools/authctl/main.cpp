@@ -16,6 +16,7 @@
 #include "config/users_file.hpp"
 #include "net/client.hpp"
 #include "net/key_file.hpp"
+#include "tools/authctl/audit_commands.hpp"
 #include "tools/authctl/output.hpp"
 
 namespace {
@@ -98,6 +99,10 @@ int run_request(const options& o, const std::function<net::reply_view(net::clien
 
 std::string users_path(const options& o) {
   return o.users_file.empty() ? settings_of(o).users_file() : o.users_file;
+}
+
+std::string audit_path(const options& o, const std::string& dir) {
+  return dir.empty() ? settings_of(o).audit_dir() : dir;
 }
 
 std::string key_path(const options& o) {
@@ -272,6 +277,23 @@ void add_file_commands(CLI::App& app, options& o, std::function<int()>& action) 
   });
 }
 
+void add_audit_commands(CLI::App& app, options& o, std::function<int()>& action) {
+  static std::string dir;
+  static audit_filter filter;
+  auto* audit = app.add_subcommand("audit", "Read the audit log (no node needed)")->require_subcommand(1);
+  auto* verify = audit->add_subcommand(
+      "verify", "Check every record's CRC and the hash chain; name the first bad record");
+  verify->add_option("dir", dir, "Audit directory (default: from --config, else castellan-data/audit)");
+  verify->callback([&] { action = [&] { return audit_verify(audit_path(o, dir), o.json); }; });
+  auto* tail = audit->add_subcommand("tail", "Print audit records, oldest first");
+  tail->add_option("dir", dir, "Audit directory (default: from --config, else castellan-data/audit)");
+  tail->add_option("-u,--user", filter.user, "Only this user's events");
+  tail->add_option("-k,--kind", filter.kind, "Only this kind (login_ok, login_failed, logout, ...)");
+  tail->add_option("-n,--last", filter.last, "Only the last N matching records");
+  tail->add_flag("-f,--follow", filter.follow, "Keep printing new records until interrupted");
+  tail->callback([&] { action = [&] { return audit_tail(audit_path(o, dir), filter, o.json); }; });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -290,6 +312,7 @@ int main(int argc, char** argv) {
   std::function<int()> action;
   add_client_commands(app, o, action);
   add_file_commands(app, o, action);
+  add_audit_commands(app, o, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

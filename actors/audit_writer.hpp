@@ -1,0 +1,67 @@
+// The audit writer: one per node, a detached actor (its own thread, so its
+// fdatasync never blocks CAF's scheduler) that owns the audit log. Replies
+// that must not be sent before their record is durable travel with the
+// records and are delivered after the group commit that made them durable;
+// if the commit fails they become `unavailable` (fail closed) and the node's
+// audit_health says why until a retry succeeds.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <caf/fwd.hpp>
+#include <caf/replies_to.hpp>
+
+#include "net/backend.hpp"
+#include "net/events.hpp"
+
+namespace castellan::actors {
+
+class audit_log;
+
+// Thread-safe view of the writer's state, for the router, shards and health.
+class audit_health {
+ public:
+  bool writable() const { return writable_.load(std::memory_order_acquire); }
+  std::string reason() const;
+  void set_failed(std::string reason);
+  void set_ok();
+
+  std::atomic<uint64_t> records{0};   // records made durable
+  std::atomic<uint64_t> commits{0};   // fdatasyncs that succeeded
+  std::atomic<uint64_t> failures{0};  // commits that failed
+
+ private:
+  std::atomic<bool> writable_{true};
+  mutable std::mutex mutex_;
+  std::string reason_;
+};
+
+// Records to append; optionally, replies to release once they are durable.
+struct audit_append {
+  std::vector<net::auth_event> events;
+  net::reply_sink_ptr sink;                // null: nobody waits for these records
+  std::string replies;                     // frames for `sink` after the commit
+  std::vector<uint64_t> request_ids;       // the requests those frames answer
+  std::function<void()> on_failure;        // undoes what the replies would have confirmed
+};
+
+using audit_writer = caf::typed_actor<
+  // Appends the events; delivers `replies` after they are durable, or
+  // `unavailable` for every request id if they cannot be made durable.
+  caf::reacts_to<audit_append>>;
+
+// Spawns the writer over an opened log. `enabled` false: records are
+// dropped and replies released at once (benchmarks only; docs/configuration.md).
+audit_writer spawn_audit_writer(caf::actor_system& sys, std::shared_ptr<audit_log> log,
+                                std::shared_ptr<audit_health> health, bool enabled);
+
+// Replies `unavailable` to each of `request_ids` through `sink`.
+void refuse_unavailable(const net::reply_sink_ptr& sink, const std::vector<uint64_t>& request_ids,
+                        const std::string& why);
+
+}  // namespace castellan::actors

@@ -1,0 +1,61 @@
+// The event stream; see event_stream.hpp.
+#include "actors/event_stream.hpp"
+
+#include <caf/send.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "actors/caf_types.hpp"
+
+namespace castellan::actors {
+
+event_stream::event_stream(std::string node, audit_writer writer)
+    : node_(std::move(node)), writer_(std::move(writer)) {}
+
+void event_stream::set_limiters(std::vector<limiter_shard> limiters) {
+  limiters_ = std::move(limiters);
+}
+
+std::vector<limit_key> event_stream::login_keys(const std::string& user, const std::string& ip) {
+  std::vector<limit_key> keys{{key_kind::user, user}};
+  if (!ip.empty()) {
+    keys.push_back({key_kind::ip, ip});
+    keys.push_back({key_kind::user_ip, user + "|" + ip});
+  }
+  return keys;
+}
+
+void event_stream::teach_limiters(const std::vector<net::auth_event>& events) {
+  if (limiters_.empty())
+    return;
+  for (auto& e : events) {
+    auto kind = e.type();
+    bool success = kind == net::event_kind::login_ok;
+    bool failure = kind == net::event_kind::login_failed && e.reason != "user_disabled";
+    if (!success && !failure)
+      continue;
+    std::vector<std::vector<limit_key>> by_shard(limiters_.size());
+    for (auto& k : login_keys(e.user, e.ip))
+      by_shard[limiter_index(k, limiters_.size())].push_back(std::move(k));
+    for (size_t i = 0; i < by_shard.size(); ++i)
+      if (!by_shard[i].empty())
+        caf::anon_send(limiters_[i], limit_outcome{std::move(by_shard[i]), success, e.user, e.ip});
+  }
+}
+
+void event_stream::publish(std::vector<net::auth_event> events) {
+  if (events.empty())
+    return;
+  teach_limiters(events);
+  caf::anon_send(writer_, audit_append{std::move(events), nullptr, {}, {}, {}});
+}
+
+void event_stream::publish_durable(std::vector<net::auth_event> events,
+                                   const net::reply_sink_ptr& sink, std::string replies,
+                                   std::vector<uint64_t> request_ids,
+                                   std::function<void()> on_failure) {
+  teach_limiters(events);
+  caf::anon_send(writer_, audit_append{std::move(events), sink, std::move(replies),
+                                       std::move(request_ids), std::move(on_failure)});
+}
+
+}  // namespace castellan::actors

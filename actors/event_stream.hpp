@@ -1,0 +1,54 @@
+// Where events go. Every outcome is published here once; the stream records
+// it in the audit log and, for login outcomes, routes it to the limiter
+// shards that own its keys, which learn from it. Publishers do not call the
+// limiter or the audit writer ad hoc. Thread-safe: it only sends messages.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+// Holds actor handles by value: include only from actors/*.cpp.
+#include <caf/typed_actor.hpp>
+
+#include "actors/audit_writer.hpp"
+#include "actors/limiter_shard.hpp"
+#include "net/events.hpp"
+
+namespace castellan::actors {
+
+class event_stream {
+ public:
+  event_stream(std::string node, audit_writer writer);
+
+  // Called once, before traffic: the limiter shards learn login outcomes.
+  void set_limiters(std::vector<limiter_shard> limiters);
+
+  // A fresh event of `kind` from this node, stamped now.
+  net::auth_event make(net::event_kind kind) const { return net::make_event(kind, node_); }
+
+  // Records events; nobody waits for them.
+  void publish(std::vector<net::auth_event> events);
+
+  // Records events and releases `replies` (answering `request_ids`) to
+  // `sink` only once the records are durable; otherwise each request gets
+  // `unavailable` and `on_failure` runs.
+  void publish_durable(std::vector<net::auth_event> events, const net::reply_sink_ptr& sink,
+                       std::string replies, std::vector<uint64_t> request_ids,
+                       std::function<void()> on_failure = {});
+
+  // The limiter keys of a login by `user` from `ip` (ip may be empty).
+  static std::vector<limit_key> login_keys(const std::string& user, const std::string& ip);
+
+  const std::vector<limiter_shard>& limiters() const { return limiters_; }
+
+ private:
+  void teach_limiters(const std::vector<net::auth_event>& events);
+
+  std::string node_;
+  audit_writer writer_;
+  std::vector<limiter_shard> limiters_;
+};
+
+}  // namespace castellan::actors

@@ -1,0 +1,117 @@
+// Limiter shard actor: a thin behavior around limiter_table; see
+// limiter_shard.hpp. Lockout starts and ends become events.
+#include "actors/limiter_shard.hpp"
+
+#include <chrono>
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/caf_types.hpp"
+#include "actors/event_stream.hpp"
+
+namespace castellan::actors {
+
+void limit_join::answer(const decision& d, key_kind refused_by) {
+  bool last;
+  {
+    std::lock_guard<std::mutex> guard(mutex_);
+    if (!d.allowed && (combined_.allowed || d.retry_after_ms > combined_.retry_after_ms)) {
+      combined_ = d;
+      refused_by_ = refused_by;
+    }
+    last = --remaining_ == 0;
+  }
+  if (last)
+    done_(combined_, refused_by_);
+}
+
+size_t limiter_index(const limit_key& key, size_t count) {
+  size_t h = std::hash<std::string>{}(key.value) ^ (static_cast<size_t>(key.kind) * 0x9E3779B97F4A7C15ull);
+  return h % count;
+}
+
+namespace {
+
+using namespace std::chrono;
+using limiter_impl = limiter_shard::extend<caf::reacts_to<sweep_atom>>;
+
+int64_t wall_ms() {
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+struct limiter_state {
+  std::unique_ptr<limiter_table> table;
+  std::shared_ptr<event_stream> events;
+  limiter_settings settings;
+  static inline const char* name = "limiter_shard";
+};
+
+void publish_changes(limiter_state& st, const std::vector<lockout_change>& changes,
+                     const std::string& user, const std::string& ip) {
+  if (changes.empty())
+    return;
+  std::vector<net::auth_event> out;
+  for (auto& c : changes) {
+    auto e = st.events->make(c.started ? net::event_kind::lockout_started : net::event_kind::lockout_ended);
+    e.reason = to_string(c.key.kind);
+    e.until_ms = c.until_ms;
+    // The key names who is locked: the user, the IP, or both.
+    e.user = c.key.kind == key_kind::ip ? "" : (user.empty() ? c.key.value.substr(0, c.key.value.find('|')) : user);
+    e.ip = c.key.kind == key_kind::user ? ip
+                                        : (c.key.kind == key_kind::ip ? c.key.value
+                                                                      : c.key.value.substr(c.key.value.find('|') + 1));
+    out.push_back(std::move(e));
+  }
+  st.events->publish(std::move(out));
+}
+
+limiter_impl::behavior_type limiter_behavior(limiter_impl::stateful_pointer<limiter_state> self,
+                                             limiter_settings settings,
+                                             std::shared_ptr<event_stream> events) {
+  self->state.table = std::make_unique<limiter_table>(settings.policies, settings.max_keys);
+  self->state.events = std::move(events);
+  self->state.settings = settings;
+  self->delayed_send(self, milliseconds(settings.sweep_interval_ms), sweep_atom_v);
+  return {
+    [=](limit_check& c) {
+      std::vector<lockout_change> changes;
+      decision worst;
+      key_kind by = key_kind::user;
+      auto now = wall_ms();
+      for (auto& k : c.keys) {
+        auto d = self->state.table->check(k, now, changes);
+        if (!d.allowed && (worst.allowed || d.retry_after_ms > worst.retry_after_ms)) {
+          worst = d;
+          by = k.kind;
+        }
+      }
+      c.join->answer(worst, by);
+      publish_changes(self->state, changes, "", "");
+    },
+    [=](limit_outcome& o) {
+      std::vector<lockout_change> changes;
+      auto now = wall_ms();
+      for (auto& k : o.keys)
+        self->state.table->record(k, o.success, now, changes);
+      publish_changes(self->state, changes, o.user, o.ip);
+    },
+    [=](rate_policies& p) { self->state.table->set_policies(p); },
+    [=](sweep_atom) {
+      std::vector<lockout_change> changes;
+      self->state.table->sweep(wall_ms(), self->state.settings.sweep_budget, changes);
+      publish_changes(self->state, changes, "", "");
+      self->delayed_send(self, milliseconds(self->state.settings.sweep_interval_ms), sweep_atom_v);
+    },
+  };
+}
+
+}  // namespace
+
+limiter_shard spawn_limiter_shard(caf::actor_system& sys, const limiter_settings& settings,
+                                  std::shared_ptr<event_stream> events) {
+  return caf::actor_cast<limiter_shard>(sys.spawn(limiter_behavior, settings, std::move(events)));
+}
+
+}  // namespace castellan::actors

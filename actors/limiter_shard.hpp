@@ -1,0 +1,73 @@
+// A limiter shard: the actor that owns one hash range of rate-limit keys
+// (user, ip, user_ip) with their GCRA buckets, failure counters and lockouts.
+// A login asks every shard that owns one of its keys BEFORE any password is
+// hashed; the shards learn the outcome afterwards from the event stream.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include <caf/fwd.hpp>
+#include <caf/replies_to.hpp>
+
+#include "actors/limiter_table.hpp"
+
+namespace castellan::actors {
+
+class event_stream;
+
+// Joins the answers of the shards one login asked: the most restrictive one
+// wins. answer() may be called from any thread; the last call runs `done`.
+class limit_join {
+ public:
+  limit_join(size_t parts, std::function<void(const decision&, key_kind)> done)
+      : remaining_(parts), done_(std::move(done)) {}
+  void answer(const decision& d, key_kind refused_by);
+
+ private:
+  std::mutex mutex_;
+  size_t remaining_;
+  decision combined_;
+  key_kind refused_by_ = key_kind::user;
+  std::function<void(const decision&, key_kind)> done_;
+};
+
+struct limit_check {
+  std::vector<limit_key> keys;  // the keys of one login that this shard owns
+  std::shared_ptr<limit_join> join;
+};
+
+struct limit_outcome {
+  std::vector<limit_key> keys;
+  bool success = false;
+  std::string user;  // for the lockout events
+  std::string ip;
+};
+
+struct limiter_settings {
+  rate_policies policies;
+  size_t max_keys = 1000000;         // this shard's share
+  int64_t sweep_interval_ms = 1000;
+  size_t sweep_budget = 10000;       // keys visited per sweep
+};
+
+using limiter_shard = caf::typed_actor<
+  // Answers through check.join: allowed (a unit reserved in each bucket), or
+  // refused with retry_after_ms (rate exceeded or locked out). Fast: no I/O.
+  caf::reacts_to<limit_check>,
+  // Learns a login's outcome: a success refunds and clears failures; a
+  // failure may start a lockout (published as lockout_started).
+  caf::reacts_to<limit_outcome>,
+  // Replaces the policies (config reload).
+  caf::reacts_to<rate_policies>>;
+
+limiter_shard spawn_limiter_shard(caf::actor_system& sys, const limiter_settings& settings,
+                                  std::shared_ptr<event_stream> events);
+
+// Which of `count` shards owns `key`.
+size_t limiter_index(const limit_key& key, size_t count);
+
+}  // namespace castellan::actors

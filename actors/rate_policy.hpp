@@ -1,0 +1,54 @@
+// Rate-limit arithmetic for one key: GCRA (the generic cell rate algorithm,
+// a token bucket without timers: one timestamp per key) plus a lockout that
+// doubles after repeated failures. Pure functions of (state, now), so the
+// arithmetic is unit-tested with an injected clock.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+namespace castellan::actors {
+
+// Policy for one kind of key (user, ip, user_ip); from [limiter.<kind>].
+struct rate_policy {
+  double rate_per_s = 10;          // sustained attempts per second
+  uint32_t burst = 20;             // attempts allowed at once
+  uint32_t lockout_after = 10;     // consecutive failures that start a lockout; 0 = never
+  int64_t lockout_base_ms = 1000;  // first lockout; each further one doubles
+  int64_t lockout_max_ms = 900000; // cap on one lockout
+};
+
+struct key_state {
+  int64_t tat_ms = 0;              // GCRA theoretical arrival time
+  uint32_t failures = 0;           // consecutive failures since the last success or lockout
+  uint32_t lockouts = 0;           // lockouts in a row (the backoff exponent)
+  int64_t locked_until_ms = 0;     // 0 = not locked
+  int64_t last_seen_ms = 0;
+};
+
+struct decision {
+  bool allowed = true;
+  int64_t retry_after_ms = 0;
+  bool locked = false;             // refused because of a lockout (not the rate)
+};
+
+// Asks for one attempt at `now`. An allowed attempt reserves one unit of the
+// bucket; refund() gives it back when the attempt succeeds, so successful
+// logins never use up the allowance, only concurrency does (bounded by burst).
+decision check(const rate_policy& p, key_state& s, int64_t now);
+
+// Returns the unit an allowed attempt reserved (a successful login).
+void refund(const rate_policy& p, key_state& s, int64_t now);
+
+enum class outcome_effect { none, lockout_started, lockout_reset };
+
+// Records the result of an attempt. A failure may start a lockout of
+// lockout_base_ms * 2^(lockouts so far), capped; a success clears failures
+// and the backoff exponent.
+outcome_effect record_outcome(const rate_policy& p, key_state& s, bool success, int64_t now);
+
+// True when the key holds no information worth keeping: bucket full again,
+// no failures, not locked. Such keys are evicted first.
+bool is_idle(const rate_policy& p, const key_state& s, int64_t now);
+
+}  // namespace castellan::actors
