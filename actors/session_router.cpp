@@ -40,6 +40,10 @@ void session_router::submit_session_ops(std::vector<net::session_op>&& ops,
       caf::anon_send(shards_[i], session_batch{std::move(by_shard[i]), sink});
 }
 
+net::node_health session_router::health() const {
+  return {audit_->writable(), audit_->writable() ? std::string() : audit_->reason()};
+}
+
 void session_router::note_refused_tokens(const std::string& ip, uint64_t count) {
   auto e = events_->make(net::event_kind::token_refused);
   e.ip = ip;

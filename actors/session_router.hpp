@@ -32,6 +32,7 @@ class session_router final : public net::request_backend {
                           const net::reply_sink_ptr& sink) override;
   void submit_login(net::login_job&& job, const net::reply_sink_ptr& sink) override;
   void note_refused_tokens(const std::string& ip, uint64_t count) override;
+  net::node_health health() const override;
 
   // Publishes a new users snapshot to logins (shards get their own message).
   void set_users(std::shared_ptr<const config::users_table> users);

@@ -34,7 +34,8 @@ std::unique_ptr<front_door_metrics> make_front_door_metrics(prometheus::Registry
                        .Name("castellan_requests_total")
                        .Help("Well-formed requests received, by op")
                        .Register(r);
-  const char* ops[op_kind_count] = {"ping", "login", "validate", "refresh", "logout", "unknown"};
+  const char* ops[op_kind_count] = {"ping",   "login",   "validate", "refresh",
+                                    "logout", "unknown", "health"};
   for (size_t i = 0; i < op_kind_count; ++i)
     m->requests[i] = &requests.Add({{"op", ops[i]}});
   auto& refused = prometheus::BuildCounter()

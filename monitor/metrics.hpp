@@ -16,8 +16,8 @@ class Registry;
 
 namespace castellan::monitor {
 
-// Indexed by net::op_kind (ping, login, validate, refresh, logout, unknown).
-inline constexpr size_t op_kind_count = 6;
+// Indexed by net::op_kind (ping, login, validate, refresh, logout, unknown, health).
+inline constexpr size_t op_kind_count = 7;
 
 struct front_door_metrics {
   prometheus::Counter* connections_accepted = nullptr;  // castellan_connections_accepted_total

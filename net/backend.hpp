@@ -39,6 +39,12 @@ struct login_job {
   std::string ip;
 };
 
+// What the node can say about itself without waiting (op `health`).
+struct node_health {
+  bool audit_writable = true;
+  std::string audit_error;
+};
+
 class request_backend {
  public:
   virtual ~request_backend() = default;
@@ -51,6 +57,9 @@ class request_backend {
   // rate_limited, forbidden or unavailable). The rate limiter is asked
   // first; password checks happen off the caller's thread.
   virtual void submit_login(login_job&& job, const reply_sink_ptr& sink) = 0;
+
+  // The node's health now; cheap, callable from any thread.
+  virtual node_health health() const = 0;
 
   // `count` tokens from `ip` failed the MAC check in one socket read (an event).
   virtual void note_refused_tokens(const std::string& ip, uint64_t count) = 0;

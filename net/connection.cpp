@@ -184,6 +184,12 @@ void connection::dispatch(const request_view& r, std::vector<session_op>& ops) {
     case op_kind::ping:
       local_.add(ping_reply{r.id, true, ctx_.node_name, wall_ms()});
       return;
+    case op_kind::health: {
+      auto h = ctx_.backend->health();
+      local_.add(health_reply{r.id, true, ctx_.node_name, h.audit_writable, h.audit_writable,
+                              h.audit_error});
+      return;
+    }
     case op_kind::validate:
     case op_kind::refresh:
     case op_kind::logout: {

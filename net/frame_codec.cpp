@@ -19,6 +19,7 @@ op_kind classify(std::string_view op) {
   if (op == "refresh") return op_kind::refresh;
   if (op == "logout") return op_kind::logout;
   if (op == "ping") return op_kind::ping;
+  if (op == "health") return op_kind::health;
   return op_kind::unknown;
 }
 
@@ -146,6 +147,7 @@ parse_result parse_request(std::string_view body, msgpack::zone& zone) {
         return result;
       break;
     case op_kind::ping:
+    case op_kind::health:
     case op_kind::unknown:
       break;
   }

@@ -38,7 +38,7 @@ void append_frame_header(std::string& out, uint32_t n);
 
 // -- requests ---------------------------------------------------------------
 
-enum class op_kind { ping, login, validate, refresh, logout, unknown };
+enum class op_kind { ping, login, validate, refresh, logout, unknown, health };
 
 // A request decoded in place: string_views point into the frame body, which
 // must outlive it.

@@ -55,6 +55,16 @@ struct ping_reply {
   MSGPACK_DEFINE_MAP(id, ok, node, time_ms)
 };
 
+struct health_reply {
+  uint64_t id = 0;
+  bool ok = true;
+  std::string node;
+  bool ready = true;            // serving every op; false: some ops fail closed
+  bool audit_writable = true;   // false: login/refresh/logout get `unavailable`
+  std::string audit_error;      // why the audit log is not writable
+  MSGPACK_DEFINE_MAP(id, ok, node, ready, audit_writable, audit_error)
+};
+
 struct login_reply {
   uint64_t id = 0;
   bool ok = true;

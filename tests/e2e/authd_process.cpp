@@ -98,7 +98,19 @@ authd_process::authd_process(const std::string& extra_toml, const std::string& s
         << "[users]\nargon2_memory_kib = 64\nargon2_iterations = 1\nreload_interval_ms = 100\n"
         << extra_toml << "\n";
   }
+  launch();
+}
+
+std::unique_ptr<authd_process> authd_process::restart_in(const std::filesystem::path& dir) {
+  std::unique_ptr<authd_process> p(new authd_process(restart_tag{}));
+  p->dir_ = dir;
+  p->launch();
+  return p;
+}
+
+void authd_process::launch() {
   auto ready = dir_ / "ready.json";
+  std::filesystem::remove(ready);
   pid_ = spawn({CASTELLAN_AUTHD, "--config", config_file(), "--ready-file", ready.string()}, dir_,
                (dir_ / "stdout.txt").string(), (dir_ / "stderr.txt").string(), -1);
   bool up = eventually([&] { return std::filesystem::exists(ready) || wait_exit(pid_, 0ms) != -1; },
@@ -112,12 +124,20 @@ authd_process::authd_process(const std::string& extra_toml, const std::string& s
 
 authd_process::~authd_process() {
   stop();
-  if (!::testing::Test::HasFailure())
+  if (!keep_dir_ && !::testing::Test::HasFailure())
     std::filesystem::remove_all(dir_);
 }
 
 net::client authd_process::connect() const {
   return net::client::connect("127.0.0.1", port_, seconds(5));
+}
+
+void authd_process::kill_hard() {
+  if (pid_ <= 0)
+    return;
+  ::kill(pid_, SIGKILL);
+  wait_exit(pid_, seconds(10));
+  pid_ = -1;
 }
 
 int authd_process::stop() {

@@ -26,6 +26,10 @@ class authd_process {
   // With `provision_users` false no users file is written, so authd bootstraps one.
   explicit authd_process(const std::string& extra_toml = "", const std::string& server_toml = "",
                          bool provision_users = true);
+
+  // Starts authd again on the directory (config, users, keys, audit log) of
+  // an earlier node: a restart.
+  static std::unique_ptr<authd_process> restart_in(const std::filesystem::path& dir);
   ~authd_process();
   authd_process(const authd_process&) = delete;
 
@@ -39,6 +43,11 @@ class authd_process {
 
   // Sends SIGTERM and returns the exit status (-1 if it had to be killed).
   int stop();
+  // kill -9: no chance to flush or clean up.
+  void kill_hard();
+  // Keep the directory after this object goes (for a restart).
+  void keep_dir() { keep_dir_ = true; }
+  std::string audit_dir() const { return (dir_ / "audit").string(); }
   std::string stderr_text() const;
   std::string stdout_text() const;
 
@@ -47,6 +56,11 @@ class authd_process {
   pid_t pid_ = -1;
   uint16_t port_ = 0;
   uint16_t monitor_port_ = 0;
+  bool keep_dir_ = false;
+
+  struct restart_tag {};
+  explicit authd_process(restart_tag) {}
+  void launch();
 };
 
 // A fresh directory under the system temp dir, unique per test.

@@ -56,6 +56,23 @@ TEST(Config, BadValuesNameTheKey) {
             std::string::npos);
 }
 
+TEST(Config, NestedLimiterPoliciesAreRead) {
+  auto s = parse("[limiter]\nshards = 3\n[limiter.user]\nrate_per_s = 2.5\nlockout_after = 20\n"
+                 "[limiter.ip]\nburst = 500\n[audit]\nretain_segments = 10\n",
+                 "test.toml");
+  EXPECT_EQ(s.limiter.shards, 3u);
+  EXPECT_DOUBLE_EQ(s.limiter.user.rate_per_s, 2.5);
+  EXPECT_EQ(s.limiter.user.lockout_after, 20u);
+  EXPECT_EQ(s.limiter.ip.burst, 500u);
+  EXPECT_EQ(s.limiter.user_ip.burst, 10u);  // default kept
+  EXPECT_EQ(s.audit.retain_segments, 10u);
+  EXPECT_EQ(s.audit_dir(), "castellan-data/audit");
+  EXPECT_NE(error_of("[limiter.users]\nburst = 1\n").find("limiter.users"), std::string::npos);
+  EXPECT_NE(error_of("[limiter.user]\nburts = 1\n").find("limiter.user.burts"), std::string::npos);
+  EXPECT_NE(error_of("[limiter.user]\nrate_per_s = \"fast\"\n").find("must be a number"),
+            std::string::npos);
+}
+
 TEST(Config, SyntaxErrorsNameFileAndLine) {
   auto e = error_of("[server\nport = 1\n");
   EXPECT_NE(e.find("test.toml:1"), std::string::npos) << e;

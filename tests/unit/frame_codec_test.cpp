@@ -130,6 +130,16 @@ TEST(RequestParser, UnknownFieldsAreIgnored) {
   EXPECT_EQ(r.request.token, "abc");
 }
 
+TEST(Replies, RateLimitedCarriesRetryAfter) {
+  reply_buffer out;
+  out.add_rate_limited(3, "slow down", 1500);
+  auto bodies = split_feed(out.bytes(), 7, 1024);
+  ASSERT_EQ(bodies.size(), 1u);
+  auto r = parse_reply(bodies[0]);
+  EXPECT_EQ(r.error, "rate_limited");
+  EXPECT_EQ(r.retry_after_ms, 1500u);
+}
+
 TEST(RequestParser, GarbageAndTrailingBytesAreNotMsgpack) {
   EXPECT_EQ(parse("\xc1\xc1\xc1").status, parse_status::not_msgpack);  // 0xc1 is never used
   EXPECT_EQ(parse(body_of(ping_request{1}) + "x").status, parse_status::not_msgpack);

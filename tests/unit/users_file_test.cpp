@@ -100,6 +100,22 @@ TEST_F(UsersFileTest, BootstrapCreatesOneAdminOnce) {
   EXPECT_FALSE(bootstrap_users_file(path, 64, 1));
 }
 
+TEST(UsersDiff, NamesEveryKindOfChange) {
+  users_table before, after;
+  before.by_name["a"] = {"a", "$argon2id$1", {"x"}, true};
+  before.by_name["b"] = {"b", "$argon2id$2", {}, true};
+  before.by_name["c"] = {"c", "$argon2id$3", {}, true};
+  before.by_name["d"] = {"d", "$argon2id$4", {}, true};
+  after.by_name["a"] = {"a", "$argon2id$1", {"x", "y"}, true};
+  after.by_name["b"] = {"b", "$argon2id$2", {}, false};
+  after.by_name["c"] = {"c", "$argon2id$new", {}, true};
+  after.by_name["e"] = {"e", "$argon2id$5", {}, true};
+  auto d = diff_users(before, after);
+  std::vector<std::pair<std::string, std::string>> want{
+      {"a", "roles"}, {"b", "disabled"}, {"c", "password"}, {"d", "removed"}, {"e", "added"}};
+  EXPECT_EQ(d, want);
+}
+
 TEST(UserNames, Validity) {
   EXPECT_TRUE(valid_user_name("alice.b-c_d@desk"));
   EXPECT_FALSE(valid_user_name(""));

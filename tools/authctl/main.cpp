@@ -172,6 +172,13 @@ void add_client_commands(CLI::App& app, options& o, std::function<int()>& action
   app.add_subcommand("ping", "Check that a node answers")->callback([&] {
     action = [&] { return run_request(o, [&](net::client& c) { return c.ping(std::chrono::milliseconds(o.timeout_ms)); }); };
   });
+  app.add_subcommand("status", "Show the node's health (audit log writable, ready)")->callback([&] {
+    action = [&] {
+      return run_request(o, [&](net::client& c) {
+        return c.call(net::ping_request{0, "health"}, std::chrono::milliseconds(o.timeout_ms));
+      });
+    };
+  });
   auto* login = app.add_subcommand("login", "Log in; prints the token, user, roles and expiry");
   static std::string user, ip, token;
   login->add_option("user", user, "User name")->required();
