@@ -4,6 +4,7 @@
 // where the time goes. Run: build/release/tests/hot_path_bench
 #include <benchmark/benchmark.h>
 
+#include "actors/limiter_table.hpp"
 #include "actors/session_table.hpp"
 #include "net/frame_codec.hpp"
 #include "net/messages.hpp"
@@ -74,6 +75,34 @@ void BM_SessionLookup(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_SessionLookup)->Arg(1000)->Arg(1000000);
+
+// The limiter's check for one login: three keys (user, ip, user_ip) in a
+// table of `range(0)` remembered keys.
+void BM_LimiterCheckThreeKeys(benchmark::State& state) {
+  actors::rate_policies ps{actors::rate_policy{1e9, 1000000000, 0, 1000, 1000},
+                           actors::rate_policy{1e9, 1000000000, 0, 1000, 1000},
+                           actors::rate_policy{1e9, 1000000000, 0, 1000, 1000}};
+  actors::limiter_table table(ps, 2000000);
+  std::vector<actors::lockout_change> changes;
+  auto n = static_cast<size_t>(state.range(0));
+  std::vector<std::vector<actors::limit_key>> logins(n);
+  for (size_t i = 0; i < n; ++i) {
+    auto user = "user" + std::to_string(i), ip = "10.0." + std::to_string(i % 250) + "." + std::to_string(i % 199);
+    logins[i] = {{actors::key_kind::user, user}, {actors::key_kind::ip, ip},
+                 {actors::key_kind::user_ip, user + "|" + ip}};
+    for (auto& k : logins[i])
+      table.check(k, 0, changes);
+  }
+  size_t i = 0;
+  int64_t now = 1;
+  for (auto _ : state) {
+    for (auto& k : logins[i])
+      benchmark::DoNotOptimize(table.check(k, now, changes).allowed);
+    i = (i + 7919) % n;
+    ++now;
+  }
+}
+BENCHMARK(BM_LimiterCheckThreeKeys)->Arg(1000)->Arg(300000);
 
 }  // namespace
 }  // namespace castellan
