@@ -15,6 +15,7 @@ PACKAGES=(
   libcaf-dev libboost-dev libboost-system-dev libmsgpack-cxx-dev prometheus-cpp-dev
   libsodium-dev libtomlplusplus-dev libcli11-dev libspdlog-dev nlohmann-json3-dev
   libgtest-dev libbenchmark-dev
+  e2fsprogs  # chattr: the tests make an audit directory unwritable even for root
 )
 
 install_missing() {
