@@ -26,6 +26,10 @@ class node {
   // Throws std::runtime_error (with a message for operators) on failure.
   node_ports start();
 
+  // Applies what can change while running (limiter policies, log level) and
+  // logs the keys that only take effect on restart. Publishes config_reloaded.
+  void reload(const config::node_settings& fresh);
+
   // Stops accepting, drains the actors, joins every thread. Idempotent.
   void stop();
 

@@ -195,6 +195,38 @@ node_ports node::start() {
   return ports;
 }
 
+void node::reload(const config::node_settings& fresh) {
+  auto& d = *impl_;
+  if (!d.running)
+    return;
+  std::vector<std::string> applied, need_restart;
+  if (config::differs(d.settings.limiter, fresh.limiter)) {
+    auto policies = policies_of(fresh.limiter);
+    for (auto& l : d.limiters)
+      caf::anon_send(l, policies);
+    d.settings.limiter = fresh.limiter;
+    applied.push_back("limiter");
+  }
+  if (d.settings.log.level != fresh.log.level) {
+    spdlog::set_level(spdlog::level::from_str(fresh.log.level));
+    d.settings.log = fresh.log;
+    applied.push_back("log");
+  }
+  for (auto& section : config::changed_sections(d.settings, fresh))
+    need_restart.push_back(section);
+  auto join = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (auto& s : v)
+      out += (out.empty() ? "" : ",") + s;
+    return out.empty() ? std::string("none") : out;
+  };
+  spdlog::info("config reloaded: applied {}; changed but needing a restart: {}", join(applied),
+               join(need_restart));
+  auto e = d.events->make(net::event_kind::config_reloaded);
+  e.reason = "applied=" + join(applied) + " restart=" + join(need_restart);
+  d.events->publish({std::move(e)});
+}
+
 void node::stop() {
   auto& d = *impl_;
   if (!d.running)

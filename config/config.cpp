@@ -223,6 +223,40 @@ node_settings parse(const std::string& toml_text, const std::string& origin) {
   return s;
 }
 
+namespace {
+
+bool same_policy(const limit_policy_config& a, const limit_policy_config& b) {
+  return a.rate_per_s == b.rate_per_s && a.burst == b.burst && a.lockout_after == b.lockout_after &&
+         a.lockout_base_ms == b.lockout_base_ms && a.lockout_max_ms == b.lockout_max_ms;
+}
+
+// A section rendered as text: equal text, equal section (keeps this list
+// from going stale when a key is added).
+std::string section_text(const std::string& toml, const std::string& section) {
+  auto start = toml.find("[" + section + "]\n");
+  if (start == std::string::npos)
+    return "";
+  auto end = toml.find("\n[", start + 1);
+  return toml.substr(start, end == std::string::npos ? std::string::npos : end - start);
+}
+
+}  // namespace
+
+bool differs(const limiter_config& a, const limiter_config& b) {
+  return a.shards != b.shards || a.max_keys != b.max_keys ||
+         a.sweep_interval_ms != b.sweep_interval_ms || !same_policy(a.user, b.user) ||
+         !same_policy(a.ip, b.ip) || !same_policy(a.user_ip, b.user_ip);
+}
+
+std::vector<std::string> changed_sections(const node_settings& a, const node_settings& b) {
+  auto ta = render_toml(a), tb = render_toml(b);
+  std::vector<std::string> out;
+  for (auto s : {"node", "server", "actors", "sessions", "tokens", "users", "audit", "monitor"})
+    if (section_text(ta, s) != section_text(tb, s))
+      out.emplace_back(s);
+  return out;
+}
+
 node_settings load_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in)
@@ -240,8 +274,9 @@ std::string render_policy(const char* kind, const limit_policy_config& p) {
   return out.str();
 }
 
-std::string default_toml() {
-  node_settings d;
+std::string default_toml() { return render_toml(node_settings{}); }
+
+std::string render_toml(const node_settings& d) {
   std::ostringstream out;
   out << "# Castellan node configuration: every key shown with its default.\n"
       << "# See docs/configuration.md for what each key does.\n\n"
@@ -259,14 +294,14 @@ std::string default_toml() {
       << "\nmax_lifetime_s = " << d.sessions.max_lifetime_s
       << "\nsweep_interval_ms = " << d.sessions.sweep_interval_ms
       << "\nmax_sessions = " << d.sessions.max_sessions << "\n\n"
-      << "[tokens]\nkey_file = \"\"  # empty: <data_dir>/keys.json\n\n"
-      << "[users]\nfile = \"\"  # empty: <data_dir>/users.toml\nreload_interval_ms = "
+      << "[tokens]\nkey_file = \"" << d.tokens.key_file << "\"  # empty: <data_dir>/keys.json\n\n"
+      << "[users]\nfile = \"" << d.users.file << "\"  # empty: <data_dir>/users.toml\nreload_interval_ms = "
       << d.users.reload_interval_ms << "\nargon2_memory_kib = " << d.users.argon2_memory_kib
       << "\nargon2_iterations = " << d.users.argon2_iterations
       << "\npassword_threads = " << d.users.password_threads
       << "\nmax_pending_logins = " << d.users.max_pending_logins << "\n\n"
       << "[audit]\nenabled = " << (d.audit.enabled ? "true" : "false")
-      << "\ndir = \"\"  # empty: <data_dir>/audit\nsegment_bytes = " << d.audit.segment_bytes
+      << "\ndir = \"" << d.audit.dir << "\"  # empty: <data_dir>/audit\nsegment_bytes = " << d.audit.segment_bytes
       << "\nretain_segments = " << d.audit.retain_segments
       << "\nretain_days = " << d.audit.retain_days << "\n\n"
       << "[limiter]\nshards = " << d.limiter.shards << "\nmax_keys = " << d.limiter.max_keys

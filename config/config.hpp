@@ -8,6 +8,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace castellan::config {
 
@@ -125,10 +126,19 @@ struct config_error : std::runtime_error {
 // Throws config_error on an unknown key, a wrong type or a value out of range.
 node_settings parse(const std::string& toml_text, const std::string& origin);
 
+// True if two limiter sections differ in any key.
+bool differs(const limiter_config& a, const limiter_config& b);
+
+// Sections (other than limiter and log, which reload live) whose keys differ.
+std::vector<std::string> changed_sections(const node_settings& a, const node_settings& b);
+
 // Reads and parses a file; throws config_error if unreadable or invalid.
 node_settings load_file(const std::string& path);
 
 // The defaults, rendered as a commented TOML file (authd --print-default-config).
 std::string default_toml();
+
+// Any settings rendered as a TOML file that parses back to the same settings.
+std::string render_toml(const node_settings& s);
 
 }  // namespace castellan::config

@@ -132,6 +132,11 @@ net::client authd_process::connect() const {
   return net::client::connect("127.0.0.1", port_, seconds(5));
 }
 
+void authd_process::reload() {
+  if (pid_ > 0)
+    ::kill(pid_, SIGHUP);
+}
+
 void authd_process::kill_hard() {
   if (pid_ <= 0)
     return;

@@ -45,6 +45,8 @@ class authd_process {
   int stop();
   // kill -9: no chance to flush or clean up.
   void kill_hard();
+  // SIGHUP: re-read the config file.
+  void reload();
   // Keep the directory after this object goes (for a restart).
   void keep_dir() { keep_dir_ = true; }
   std::string audit_dir() const { return (dir_ / "audit").string(); }

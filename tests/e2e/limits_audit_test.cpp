@@ -109,6 +109,37 @@ TEST(RateLimits, BadLoginsFromManyIpsAreLimitedPerUser) {
   EXPECT_EQ(c.login("carol", "wrong", "198.51.100.1").error, "bad_credentials");
 }
 
+TEST(RateLimits, SighupAppliesNewPoliciesAndRecordsTheReload) {
+  authd_process node(generous_limits);
+  auto c = node.connect();
+  for (int i = 0; i < 5; ++i)
+    ASSERT_EQ(c.login("alice", "wrong").error, "bad_credentials");
+  auto text = read_file(node.config_file());
+  const std::string loose = "[limiter.user]\nrate_per_s = 100000\nburst = 100000\n";
+  auto at = text.find(loose);
+  ASSERT_NE(at, std::string::npos);
+  auto broken = text + "\n[limiter.user]\nburst = 1\n";  // duplicate table: a bad file
+  std::ofstream(node.config_file()) << broken;
+  node.reload();
+  text.replace(at, loose.size(), "[limiter.user]\nrate_per_s = 0.01\nburst = 2\n");
+  EXPECT_TRUE(eventually([&] {
+    return node.stderr_text().find("config not reloaded") != std::string::npos;
+  }, 5s)) << node.stderr_text();
+  EXPECT_EQ(c.login("alice", "wrong").error, "bad_credentials");  // still the old policy
+  std::ofstream(node.config_file()) << text;
+  node.reload();
+  EXPECT_TRUE(eventually([&] {
+    return node.stderr_text().find("applied limiter") != std::string::npos;
+  }, 5s)) << node.stderr_text();
+  int refused = 0;
+  for (int i = 0; i < 5; ++i)
+    refused += c.login("alice", "wrong").error == "rate_limited";
+  EXPECT_GE(refused, 3);
+  auto events = run_program({CASTELLAN_AUTHCTL, "audit", "tail", node.audit_dir(), "--kind",
+                             "config_reloaded"});
+  EXPECT_NE(events.out.find("applied=limiter"), std::string::npos) << events.out;
+}
+
 TEST(Audit, KillDashNineDuringLoginsLosesNoAcknowledgedLogin) {
   auto node = std::make_unique<authd_process>(generous_limits);
   node->keep_dir();

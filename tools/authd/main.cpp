@@ -1,7 +1,7 @@
 // authd: one Castellan node. Reads the config (or runs on the embedded
 // defaults), creates the users and key files on first start, starts the node
-// and serves until SIGINT/SIGTERM. Exit codes: 0 clean stop, 2 bad config or
-// usage, 1 failure to start.
+// and serves until SIGINT/SIGTERM; SIGHUP re-reads the config file. Exit
+// codes: 0 clean stop, 2 bad config or usage, 1 failure to start.
 #include <signal.h>
 
 #include <cstdio>
@@ -48,12 +48,25 @@ void write_ready_file(const std::string& path, const actors::node_ports& ports) 
   std::rename(tmp.c_str(), path.c_str());
 }
 
-// Blocks until SIGINT or SIGTERM. The signals are blocked in every thread
-// (the mask is set before any thread starts), so only this wait sees them.
-int wait_for_stop_signal(const sigset_t& signals) {
-  int sig = 0;
-  sigwait(&signals, &sig);
-  return sig;
+// Serves signals until SIGINT or SIGTERM, which it returns. The signals are
+// blocked in every thread (the mask is set before any thread starts), so only
+// this loop sees them. SIGHUP reloads the config; a bad file changes nothing.
+int serve_signals(const sigset_t& signals, const std::string& config_path, actors::node& node) {
+  for (;;) {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    if (sig != SIGHUP)
+      return sig;
+    if (config_path.empty()) {
+      spdlog::info("SIGHUP: running on the embedded defaults, nothing to reload");
+      continue;
+    }
+    try {
+      node.reload(config::load_file(config_path));
+    } catch (const config::config_error& e) {
+      spdlog::error("SIGHUP: config not reloaded, keeping the current one: {}", e.what());
+    }
+  }
 }
 
 }  // namespace
@@ -96,6 +109,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
@@ -110,7 +124,7 @@ int main(int argc, char** argv) {
                  ports.client, settings.monitor.host, ports.monitor, settings.node.data_dir);
     if (!ready_file.empty())
       write_ready_file(ready_file, ports);
-    int sig = wait_for_stop_signal(signals);
+    int sig = serve_signals(signals, config_path, node);
     spdlog::info("received {}, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     node.stop();
     spdlog::info("stopped");
