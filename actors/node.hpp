@@ -34,6 +34,7 @@ class node {
   void stop();
 
  private:
+  node_ports start_all();
   struct impl;
   std::unique_ptr<impl> impl_;
 };

@@ -124,13 +124,14 @@ struct node::impl {
     size_t n = settings.actors.session_shards;
     size_t capacity = (size_t{settings.sessions.max_sessions} + n - 1) / n;
     for (size_t i = 0; i < n; ++i)
-      shards.push_back(spawn_session_shard(*system, settings.sessions, capacity, keys, events, audit));
+      shards.push_back(
+          spawn_session_shard(*system, settings.sessions, capacity, keys, events, audit, users));
     pool = std::make_unique<password_pool>(settings.users.password_threads,
                                            settings.users.max_pending_logins);
-    auto dummy = config::hash_password(config::random_password(),
-                                       {settings.users.argon2_memory_kib,
-                                        settings.users.argon2_iterations});
-    router = std::make_unique<session_router>(shards, *pool, users, std::move(dummy), events, audit);
+    router = std::make_unique<session_router>(
+        shards, *pool, users,
+        config::argon2_params{settings.users.argon2_memory_kib, settings.users.argon2_iterations},
+        events, audit);
     user_directory = spawn_user_directory(
         *system, settings.users_file(), std::chrono::milliseconds(settings.users.reload_interval_ms),
         [this](std::shared_ptr<const config::users_table> fresh) {
@@ -156,7 +157,9 @@ struct node::impl {
   // Stops every actor but the audit writer and waits until they are gone, so
   // that everything they publish is in the writer's mailbox before it stops.
   void stop_workers() {
-    std::vector<caf::actor> workers{user_directory};
+    std::vector<caf::actor> workers;
+    if (user_directory)
+      workers.push_back(user_directory);
     for (auto& s : shards)
       workers.push_back(caf::actor_cast<caf::actor>(s));
     for (auto& l : limiters)
@@ -165,6 +168,34 @@ struct node::impl {
     for (auto& w : workers)
       self->send_exit(w, caf::exit_reason::user_shutdown);
     self->wait_for(workers);
+  }
+
+  // Stops whatever has been started, in reverse order; safe after a start
+  // that failed half-way (then no actor may be left running, or the actor
+  // system's destructor would wait for it forever).
+  void teardown() {
+    if (front_door)
+      front_door->stop();      // no new requests
+    if (pool)
+      pool->stop();            // finish password checks already queued
+    if (system) {
+      stop_workers();          // shards, limiter, user directory
+      if (writer) {
+        if (events)
+          events->publish({events->make(net::event_kind::node_stopping)});
+        caf::anon_send_exit(writer, caf::exit_reason::user_shutdown);  // commits what is left
+      }
+      system->await_all_actors_done();
+    }
+    exposer.reset();
+    front_door.reset();        // only now: actors may have delivered until they quit
+    router.reset();
+    shards.clear();
+    limiters.clear();
+    events.reset();
+    user_directory = nullptr;
+    writer = nullptr;
+    system.reset();
   }
 };
 
@@ -175,6 +206,15 @@ node::node(config::node_settings settings) : impl_(std::make_unique<impl>()) {
 node::~node() { stop(); }
 
 node_ports node::start() {
+  try {
+    return start_all();
+  } catch (...) {
+    impl_->teardown();
+    throw;
+  }
+}
+
+node_ports node::start_all() {
   auto& d = *impl_;
   config::init_sodium();
   d.keys = net::load_or_create_key_file(d.settings.key_file());
@@ -228,25 +268,10 @@ void node::reload(const config::node_settings& fresh) {
 }
 
 void node::stop() {
-  auto& d = *impl_;
-  if (!d.running)
+  if (!impl_->running)
     return;
-  d.running = false;
-  d.front_door->stop();       // no new requests
-  d.pool->stop();             // finish password checks already queued
-  d.stop_workers();           // shards, limiter, user directory
-  d.events->publish({d.events->make(net::event_kind::node_stopping)});
-  caf::anon_send_exit(d.writer, caf::exit_reason::user_shutdown);  // commits what is left
-  d.system->await_all_actors_done();
-  d.exposer.reset();
-  d.front_door.reset();       // only now: actors may have delivered until they quit
-  d.router.reset();
-  d.shards.clear();
-  d.limiters.clear();
-  d.events.reset();
-  d.user_directory = nullptr;
-  d.writer = nullptr;
-  d.system.reset();
+  impl_->running = false;
+  impl_->teardown();
 }
 
 }  // namespace castellan::actors

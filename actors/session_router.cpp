@@ -13,16 +13,40 @@
 
 namespace castellan::actors {
 
+namespace {
+
+// The costliest argon2 parameters among the users' hashes (`fallback` if none).
+config::argon2_params costliest(const config::users_table& users, config::argon2_params fallback) {
+  config::argon2_params best{0, 0};
+  for (auto& [name, u] : users.by_name)
+    if (auto p = config::params_of(u.password_hash);
+        p && uint64_t{p->memory_kib} * p->iterations > uint64_t{best.memory_kib} * best.iterations)
+      best = *p;
+  return best.memory_kib ? best : fallback;
+}
+
+}  // namespace
+
 session_router::session_router(std::vector<session_shard> shards, password_pool& pool,
                                std::shared_ptr<const config::users_table> users,
-                               std::string dummy_hash, std::shared_ptr<event_stream> events,
+                               config::argon2_params default_params,
+                               std::shared_ptr<event_stream> events,
                                std::shared_ptr<audit_health> audit)
-    : shards_(std::move(shards)), pool_(pool), users_(std::move(users)),
-      dummy_hash_(std::move(dummy_hash)), events_(std::move(events)), audit_(std::move(audit)) {}
+    : shards_(std::move(shards)), pool_(pool), default_params_(default_params),
+      events_(std::move(events)), audit_(std::move(audit)) {
+  set_users(std::move(users));
+}
 
 session_router::~session_router() = default;
 
 void session_router::set_users(std::shared_ptr<const config::users_table> users) {
+  auto params = costliest(*users, default_params_);
+  if (!dummy_hash_.load() || params.memory_kib != dummy_params_.memory_kib ||
+      params.iterations != dummy_params_.iterations) {
+    dummy_params_ = params;
+    dummy_hash_.store(std::make_shared<const std::string>(
+        config::hash_password(config::random_password(), params)));
+  }
   users_.store(std::move(users));
 }
 
@@ -118,8 +142,9 @@ void session_router::refuse_login(net::login_job& job, const net::reply_sink_ptr
 // Runs on a password pool thread.
 void session_router::finish_login(net::login_job& job, const net::reply_sink_ptr& sink) {
   auto users = users_.load();
+  auto dummy = dummy_hash_.load();
   const auto* record = users->find(job.user);
-  bool match = config::verify_password(job.password, record ? record->password_hash : dummy_hash_);
+  bool match = config::verify_password(job.password, record ? record->password_hash : *dummy);
   sodium_memzero(job.password.data(), job.password.size());
   if (!record || !match) {
     refuse_login(job, sink, net::error_code::bad_credentials, "wrong user or password",

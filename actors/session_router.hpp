@@ -14,6 +14,7 @@
 #include "actors/event_stream.hpp"
 #include "actors/password_pool.hpp"
 #include "actors/session_shard.hpp"
+#include "config/password_hash.hpp"
 #include "config/users_file.hpp"
 #include "net/backend.hpp"
 
@@ -21,11 +22,13 @@ namespace castellan::actors {
 
 class session_router final : public net::request_backend {
  public:
-  // `pool` must outlive the router. `dummy_hash` is verified for unknown users
-  // so that their logins cost as much as a wrong password (no user probing).
+  // `pool` must outlive the router. Unknown users are checked against a dummy
+  // hash with the costliest parameters of the users file, so that their logins
+  // cost as much as a wrong password (no probing for user names by timing).
   session_router(std::vector<session_shard> shards, password_pool& pool,
-                 std::shared_ptr<const config::users_table> users, std::string dummy_hash,
-                 std::shared_ptr<event_stream> events, std::shared_ptr<audit_health> audit);
+                 std::shared_ptr<const config::users_table> users,
+                 config::argon2_params default_params, std::shared_ptr<event_stream> events,
+                 std::shared_ptr<audit_health> audit);
   ~session_router() override;
 
   void submit_session_ops(std::vector<net::session_op>&& ops,
@@ -35,6 +38,7 @@ class session_router final : public net::request_backend {
   net::node_health health() const override;
 
   // Publishes a new users snapshot to logins (shards get their own message).
+  // May hash a new dummy: call it off CAF's scheduler (the user directory).
   void set_users(std::shared_ptr<const config::users_table> users);
   std::shared_ptr<const config::users_table> users() const { return users_.load(); }
 
@@ -49,7 +53,9 @@ class session_router final : public net::request_backend {
   std::vector<session_shard> shards_;
   password_pool& pool_;
   std::atomic<std::shared_ptr<const config::users_table>> users_;
-  std::string dummy_hash_;
+  config::argon2_params default_params_;
+  config::argon2_params dummy_params_{};
+  std::atomic<std::shared_ptr<const std::string>> dummy_hash_;
   std::shared_ptr<event_stream> events_;
   std::shared_ptr<audit_health> audit_;
 };

@@ -32,6 +32,10 @@ struct shard_state {
   std::shared_ptr<const net::keyring> keys;
   std::shared_ptr<event_stream> events;
   std::shared_ptr<audit_health> audit;
+  // The newest users snapshot this shard has applied. A login checked its
+  // password against an older one; open() looks the user up again here, so
+  // a user disabled meanwhile never gets a session.
+  std::shared_ptr<const config::users_table> users;
   milliseconds sweep_interval{1000};
   size_t capacity = 0;
   static inline const char* name = "session_shard";
@@ -107,7 +111,20 @@ void open(shard_impl::stateful_pointer<shard_state> self, open_session& req) {
       return;
     }
   }
-  auto& s = st.table->open(req.sid, req.user, wall_ms());
+  const auto* current = st.users->find(req.user->name);
+  if (!current || !current->enabled) {
+    auto e = st.events->make(net::event_kind::login_failed);
+    e.user = req.user->name;
+    e.ip = req.ip;
+    e.reason = current ? "user_disabled" : "unknown_user";
+    if (current)
+      out.add_error(req.request_id, net::error_code::forbidden, "user is disabled");
+    else
+      out.add_error(req.request_id, net::error_code::bad_credentials, "wrong user or password");
+    st.events->publish_durable({std::move(e)}, req.sink, out.take(), {req.request_id});
+    return;
+  }
+  auto& s = st.table->open(req.sid, user_ref(st.users, current), wall_ms());
   out.add(net::login_reply{req.request_id, true, st.keys->mint(req.sid), s.user->name,
                            s.user->roles, s.expires_ms});
   auto e = st.events->make(net::event_kind::login_ok);
@@ -145,8 +162,10 @@ shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_stat
                                          config::sessions_config cfg, size_t capacity,
                                          std::shared_ptr<const net::keyring> keys,
                                          std::shared_ptr<event_stream> events,
-                                         std::shared_ptr<audit_health> audit) {
+                                         std::shared_ptr<audit_health> audit,
+                                         std::shared_ptr<const config::users_table> users) {
   auto& st = self->state;
+  st.users = std::move(users);
   st.table = std::make_unique<session_table>(cfg);
   st.capacity = capacity;
   st.keys = std::move(keys);
@@ -169,7 +188,10 @@ shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_stat
                                             std::move(r.durable_ids));
     },
     [=](open_session& req) { open(self, req); },
-    [=](users_update& update) { self->state.table->apply_users(update.users); },
+    [=](users_update& update) {
+      self->state.users = update.users;
+      self->state.table->apply_users(update.users);
+    },
     [=](drop_session& d) { self->state.table->logout(d.sid); },
     [=](sweep_atom) {
       sweep(self->state);
@@ -183,9 +205,11 @@ shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_stat
 session_shard spawn_session_shard(caf::actor_system& sys, const config::sessions_config& cfg,
                                   size_t capacity, std::shared_ptr<const net::keyring> keys,
                                   std::shared_ptr<event_stream> events,
-                                  std::shared_ptr<audit_health> audit) {
+                                  std::shared_ptr<audit_health> audit,
+                                  std::shared_ptr<const config::users_table> users) {
   return caf::actor_cast<session_shard>(sys.spawn(shard_behavior, cfg, capacity, std::move(keys),
-                                                  std::move(events), std::move(audit)));
+                                                  std::move(events), std::move(audit),
+                                                  std::move(users)));
 }
 
 size_t shard_index(const net::session_id& sid, size_t shard_count) {

@@ -21,7 +21,8 @@ using session_shard = caf::typed_actor<
   // unknown session, expired for one past its expiry. No I/O on this thread.
   caf::reacts_to<session_batch>,
   // Opens a session and delivers a login_reply carrying a freshly minted token,
-  // or `unavailable` when the shard holds its share of sessions.max_sessions.
+  // or `unavailable` when the shard holds its share of sessions.max_sessions,
+  // or forbidden/bad_credentials if the user was disabled/removed meanwhile.
   caf::reacts_to<open_session>,
   // Applies a new users snapshot: drops sessions of removed/disabled users.
   caf::reacts_to<users_update>,
@@ -38,7 +39,8 @@ class audit_health;
 session_shard spawn_session_shard(caf::actor_system& sys, const config::sessions_config& cfg,
                                   size_t capacity, std::shared_ptr<const net::keyring> keys,
                                   std::shared_ptr<event_stream> events,
-                                  std::shared_ptr<audit_health> audit);
+                                  std::shared_ptr<audit_health> audit,
+                                  std::shared_ptr<const config::users_table> users);
 
 // Which of `shard_count` shards owns `sid`.
 size_t shard_index(const net::session_id& sid, size_t shard_count);

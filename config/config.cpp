@@ -3,6 +3,9 @@
 // be parsed without also being validated.
 #include "config/config.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -144,7 +147,16 @@ const std::vector<binding>& bindings() {
   throw config_error(origin + ": " + key + ": " + why);
 }
 
+bool is_ip_address(const std::string& host) {
+  in6_addr buf{};
+  return ::inet_pton(AF_INET, host.c_str(), &buf) == 1 || ::inet_pton(AF_INET6, host.c_str(), &buf) == 1;
+}
+
 void check_cross_field(const node_settings& s, const std::string& origin) {
+  if (!is_ip_address(s.server.host))
+    fail(origin, "server.host", "must be an IP address (e.g. 127.0.0.1, 0.0.0.0, ::1)");
+  if (!is_ip_address(s.monitor.host))
+    fail(origin, "monitor.host", "must be an IP address (e.g. 127.0.0.1, 0.0.0.0, ::1)");
   if (s.sessions.max_lifetime_s < s.sessions.ttl_s)
     fail(origin, "sessions.max_lifetime_s", "must be at least sessions.ttl_s");
   if (s.node.name.empty())

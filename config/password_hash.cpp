@@ -2,6 +2,7 @@
 // parameters in config only affects new hashes; old ones keep verifying.
 #include "config/password_hash.hpp"
 
+#include <cstdio>
 #include <stdexcept>
 
 #include <sodium.h>
@@ -27,6 +28,14 @@ bool verify_password(const std::string& password, const std::string& phc_hash) {
   if (phc_hash.empty() || phc_hash.size() >= crypto_pwhash_STRBYTES)
     return false;
   return crypto_pwhash_str_verify(phc_hash.c_str(), password.data(), password.size()) == 0;
+}
+
+std::optional<argon2_params> params_of(const std::string& phc) {
+  // $argon2id$v=19$m=19456,t=2,p=1$salt$hash
+  unsigned m = 0, t = 0, p = 0;
+  if (std::sscanf(phc.c_str(), "$argon2id$v=19$m=%u,t=%u,p=%u$", &m, &t, &p) != 3)
+    return std::nullopt;
+  return argon2_params{m, t};
 }
 
 std::string random_password(size_t length) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace castellan::config {
@@ -19,6 +20,9 @@ std::string hash_password(const std::string& password, argon2_params params);
 
 // True if `password` matches `phc_hash`. The cost is taken from the hash itself.
 bool verify_password(const std::string& password, const std::string& phc_hash);
+
+// The cost recorded in a PHC string; nothing if it is not an argon2id hash.
+std::optional<argon2_params> params_of(const std::string& phc_hash);
 
 // A random password of `length` characters from an unambiguous alphabet.
 std::string random_password(size_t length = 24);

@@ -24,7 +24,10 @@ namespace asio = boost::asio;
 
 namespace {
 
-constexpr size_t initial_read_buffer = 64 * 1024;
+// An idle connection holds a small buffer; one whose reads fill it doubles
+// it up to max_batch_read (bigger batches for pipelining clients).
+constexpr size_t initial_read_buffer = 4 * 1024;
+constexpr size_t max_batch_read = 64 * 1024;
 constexpr size_t max_unsent_reply_bytes = 4 * 1024 * 1024;
 
 int64_t wall_ms() {
@@ -41,8 +44,7 @@ void count(monitor::front_door_metrics* m, F&& f) {
 }  // namespace
 
 connection::connection(asio::ip::tcp::socket socket, connection_context& ctx)
-    : socket_(std::move(socket)), idle_timer_(socket_.get_executor()), ctx_(ctx),
-      in_(initial_read_buffer) {
+    : socket_(std::move(socket)), idle_timer_(socket_.get_executor()), ctx_(ctx) {
   ctx_.open_connections.fetch_add(1, std::memory_order_relaxed);
   count(ctx_.metrics, [](auto& m) { m.connections_open->Increment(); });
 }
@@ -59,8 +61,22 @@ void connection::start() {
   if (!ignored)
     peer_ip_ = remote.address().to_string();
   last_activity_ = std::chrono::steady_clock::now();
+  last_write_progress_ = last_activity_;
+  {
+    std::lock_guard<std::mutex> guard(ctx_.registry_mutex);
+    auto& r = ctx_.registry;
+    if (r.size() > 64 && r.size() > 2 * ctx_.open_connections.load())
+      std::erase_if(r, [](const std::weak_ptr<connection>& w) { return w.expired(); });
+    r.push_back(weak_from_this());
+  }
   arm_idle_timer();
   read_more();
+}
+
+void connection::shut_down() {
+  local_.add_error(connection_level_id, error_code::unavailable, "node shutting down");
+  request_close();
+  publish_local_replies();
 }
 
 // ============================================================================
@@ -81,8 +97,11 @@ bool connection::may_read() {
 void connection::read_more() {
   if (!may_read())
     return;
-  // A frame may need more room than the buffer has: grow up to max frame size.
-  size_t needed = std::max(in_used_ + 4096, initial_read_buffer);
+  size_t needed = std::max(in_.size(), initial_read_buffer);
+  if (last_read_filled_)
+    needed = std::min(needed * 2, max_batch_read);
+  needed = std::max(needed, in_used_ + 1024);
+  // A frame may need more room than that: grow up to the maximum frame size.
   auto scan = scan_frame({in_.data(), in_used_}, ctx_.cfg.max_frame_bytes);
   if (scan.status == frame_status::need_more && scan.declared_length)
     needed = std::max(needed, frame_header_bytes + scan.declared_length);
@@ -111,9 +130,12 @@ void connection::on_read(const boost::system::error_code& ec, size_t n) {
     close_now();
     return;
   }
+  last_read_filled_ = in_used_ + n == in_.size();
   in_used_ += n;
   last_activity_ = std::chrono::steady_clock::now();
   process_input();
+  if (in_used_ == 0 && in_.size() > max_batch_read)
+    std::vector<char>(max_batch_read).swap(in_);  // give back what a large frame took
   publish_local_replies();
 }
 
@@ -243,6 +265,8 @@ void connection::deliver(std::string&& frames, size_t count) {
       return;
     if (!writing_active_ && pending_.empty()) {
       size_t sent = send_now(frames);
+      if (sent > 0)
+        last_write_progress_ = std::chrono::steady_clock::now();
       if (sent < frames.size()) {
         pending_.assign(frames, sent, std::string::npos);
         wake_io = true;  // the I/O thread writes the rest when the socket drains
@@ -307,6 +331,7 @@ void connection::on_write(const boost::system::error_code& ec) {
     std::lock_guard<std::mutex> guard(out_mutex_);
     writing_active_ = false;
     writing_.clear();
+    last_write_progress_ = std::chrono::steady_clock::now();
     if (ec) {
       close_locked();
       return;
@@ -341,12 +366,21 @@ void connection::arm_idle_timer() {
   idle_timer_.async_wait([self = shared_from_this(), idle](const boost::system::error_code& ec) {
     if (ec)
       return;
-    bool busy;
+    bool busy, stalled;
     {
       std::lock_guard<std::mutex> guard(self->out_mutex_);
       if (self->closed_)
         return;
       busy = self->inflight_ > 0 || self->writing_active_;
+      // A client that stopped reading its replies: the write has not moved
+      // for a whole idle timeout. It would pin its unsent replies forever.
+      stalled = self->writing_active_ &&
+                std::chrono::steady_clock::now() - self->last_write_progress_ >= idle;
+    }
+    if (stalled) {
+      count(self->ctx_.metrics, [](auto& m) { m.idle_closed->Increment(); });
+      self->close_now();
+      return;
     }
     if (!busy && std::chrono::steady_clock::now() - self->last_activity_ >= idle) {
       count(self->ctx_.metrics, [](auto& m) { m.idle_closed->Increment(); });

@@ -26,6 +26,8 @@ struct front_door_metrics;
 
 namespace castellan::net {
 
+class connection;
+
 // What every connection of one front door shares (read-only, or atomic).
 struct connection_context {
   config::server_config cfg;
@@ -34,6 +36,10 @@ struct connection_context {
   request_backend* backend = nullptr;
   monitor::front_door_metrics* metrics = nullptr;
   std::atomic<uint32_t> open_connections{0};
+
+  // Live connections, so that a stopping node can tell each one.
+  std::mutex registry_mutex;
+  std::vector<std::weak_ptr<connection>> registry;
 };
 
 class connection final : public reply_sink, public std::enable_shared_from_this<connection> {
@@ -42,6 +48,11 @@ class connection final : public reply_sink, public std::enable_shared_from_this<
   ~connection() override;
 
   void start();
+
+  // The node is stopping: answer `unavailable` (id 0), finish what is in
+  // flight, then close. Call on the connection's I/O thread.
+  void shut_down();
+  boost::asio::any_io_executor executor() { return socket_.get_executor(); }
 
   // reply_sink: any thread.
   void deliver(std::string&& frames, size_t count) override;
@@ -75,6 +86,7 @@ class connection final : public reply_sink, public std::enable_shared_from_this<
   std::vector<char> in_;        // bytes read, not yet framed: [0, in_used_)
   size_t in_used_ = 0;
   bool reading_ = false;        // an async read is outstanding
+  bool last_read_filled_ = false;  // the last read filled the buffer: grow it
   reply_buffer local_;          // replies made by this thread during one read
   std::array<uint32_t, 7> op_counts_{};  // requests by op_kind in this read, added to metrics once
   uint32_t refused_tokens_ = 0;          // tokens refused in this read: one event per read
@@ -91,6 +103,7 @@ class connection final : public reply_sink, public std::enable_shared_from_this<
   bool read_paused_ = false;    // reading stopped for backpressure; deliver() wakes it
   bool closing_ = false;        // no more reads; close once everything is answered
   bool closed_ = false;         // the socket is closed: nothing may touch its fd
+  std::chrono::steady_clock::time_point last_write_progress_;  // a write moved bytes
 };
 
 }  // namespace castellan::net

@@ -27,6 +27,23 @@ std::string_view as_view(const msgpack::object& o) {
   return {o.via.str.ptr, o.via.str.size};
 }
 
+constexpr size_t max_request_depth = 16;
+
+// Whether `op` uses the field named `key`; fields an op does not use are
+// ignored whatever their type, like unknown fields.
+bool op_uses(op_kind op, std::string_view key) {
+  switch (op) {
+    case op_kind::validate:
+    case op_kind::refresh:
+    case op_kind::logout:
+      return key == "token";
+    case op_kind::login:
+      return key == "user" || key == "password" || key == "ip";
+    default:
+      return false;
+  }
+}
+
 // Reads the op's string fields; a field of the wrong type is a bad request.
 bool read_fields(const msgpack::object_map& map, request_view& r, std::string& why) {
   for (uint32_t i = 0; i < map.size; ++i) {
@@ -35,6 +52,8 @@ bool read_fields(const msgpack::object_map& map, request_view& r, std::string& w
     if (k.type != msgpack::type::STR)
       continue;  // unknown (non-string) keys are ignored like unknown fields
     auto key = as_view(k);
+    if (!op_uses(r.kind, key))
+      continue;
     std::string_view* target = nullptr;
     if (key == "token") target = &r.token;
     else if (key == "user") target = &r.user;
@@ -91,7 +110,14 @@ parse_result parse_request(std::string_view body, msgpack::zone& zone) {
     size_t offset = 0;
     bool referenced = false;
     auto reference_all = [](msgpack::type::object_type, size_t, void*) { return true; };
-    obj = msgpack::unpack(zone, body.data(), body.size(), offset, referenced, reference_all);
+    // Without limits an array header claiming 2^32 elements makes msgpack
+    // reserve memory for them before reading one: a few bytes could stall the
+    // I/O thread or exhaust memory. No container can hold more elements than
+    // the body has bytes, and requests are shallow.
+    msgpack::unpack_limit limit(body.size(), body.size(), body.size(), body.size(), body.size(),
+                                max_request_depth);
+    obj = msgpack::unpack(zone, body.data(), body.size(), offset, referenced, reference_all, nullptr,
+                          limit);
     if (offset != body.size()) {
       result.status = parse_status::not_msgpack;
       result.why = "frame holds bytes after its msgpack value";
@@ -156,11 +182,21 @@ parse_result parse_request(std::string_view body, msgpack::zone& zone) {
 }
 
 void reply_buffer::add_error(uint64_t id, error_code code, std::string_view message) {
+  add_error_map(id, code, message, std::nullopt);
+}
+
+void reply_buffer::add_rate_limited(uint64_t id, std::string_view message,
+                                    uint64_t retry_after_ms) {
+  add_error_map(id, error_code::rate_limited, message, retry_after_ms);
+}
+
+void reply_buffer::add_error_map(uint64_t id, error_code code, std::string_view message,
+                                 std::optional<uint64_t> retry_after_ms) {
   size_t start = bytes_.size();
   bytes_.append(frame_header_bytes, '\0');
   appender out{bytes_};
   msgpack::packer<appender> pk(out);
-  pk.pack_map(4);
+  pk.pack_map(retry_after_ms ? 5 : 4);
   pk.pack("id");
   pk.pack(id);
   pk.pack("ok");
@@ -169,27 +205,10 @@ void reply_buffer::add_error(uint64_t id, error_code code, std::string_view mess
   pk.pack(to_string(code));
   pk.pack("message");
   pk.pack(message);
-  patch_header(start);
-  ++count_;
-}
-
-void reply_buffer::add_rate_limited(uint64_t id, std::string_view message,
-                                    uint64_t retry_after_ms) {
-  size_t start = bytes_.size();
-  bytes_.append(frame_header_bytes, '\0');
-  appender out{bytes_};
-  msgpack::packer<appender> pk(out);
-  pk.pack_map(5);
-  pk.pack("id");
-  pk.pack(id);
-  pk.pack("ok");
-  pk.pack(false);
-  pk.pack("error");
-  pk.pack(to_string(error_code::rate_limited));
-  pk.pack("message");
-  pk.pack(message);
-  pk.pack("retry_after_ms");
-  pk.pack(retry_after_ms);
+  if (retry_after_ms) {
+    pk.pack("retry_after_ms");
+    pk.pack(*retry_after_ms);
+  }
   patch_header(start);
   ++count_;
 }
@@ -204,7 +223,8 @@ void reply_buffer::patch_header(size_t start) {
 
 reply_view parse_reply(std::string_view body) {
   reply_view r;
-  r.body = msgpack::unpack(body.data(), body.size());
+  msgpack::unpack_limit limit(body.size(), body.size(), body.size(), body.size(), body.size(), 32);
+  r.body = msgpack::unpack(body.data(), body.size(), nullptr, nullptr, limit);
   const auto& obj = r.body.get();
   if (obj.type != msgpack::type::MAP)
     throw std::runtime_error("reply is not a msgpack map");

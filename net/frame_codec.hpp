@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -101,6 +102,8 @@ class reply_buffer {
     void write(const char* data, size_t n) { s.append(data, n); }
   };
   void patch_header(size_t start);
+  void add_error_map(uint64_t id, error_code code, std::string_view message,
+                     std::optional<uint64_t> retry_after_ms);
 
   std::string bytes_;
   size_t count_ = 0;

@@ -4,9 +4,11 @@
 // busy thread raises p99 (see docs/architecture.md for the measured default).
 #include "net/front_door.hpp"
 
+#include <future>
 #include <thread>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
 #include <prometheus/counter.h>
@@ -24,6 +26,7 @@ struct front_door::impl {
   std::vector<std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>>> guards;
   std::vector<std::thread> threads;
   std::unique_ptr<tcp::acceptor> acceptor;
+  std::unique_ptr<asio::steady_timer> accept_backoff;
   size_t next_context = 0;
   bool stopped = false;
 
@@ -33,8 +36,17 @@ struct front_door::impl {
     acceptor->async_accept(target, [this](const boost::system::error_code& ec, tcp::socket s) {
       if (ec == asio::error::operation_aborted || !acceptor->is_open())
         return;
-      if (!ec)
-        admit(std::move(s));
+      if (ec) {
+        // Out of file descriptors (or similar): retrying at once would spin a
+        // core; wait for connections to close.
+        accept_backoff->expires_after(std::chrono::milliseconds(50));
+        accept_backoff->async_wait([this](const boost::system::error_code& e) {
+          if (!e)
+            accept_next();
+        });
+        return;
+      }
+      admit(std::move(s));
       accept_next();
     });
   }
@@ -97,6 +109,7 @@ uint16_t front_door::start() {
   impl_->acceptor->set_option(tcp::acceptor::reuse_address(true));
   impl_->acceptor->bind(ep);
   impl_->acceptor->listen(asio::socket_base::max_listen_connections);
+  impl_->accept_backoff = std::make_unique<asio::steady_timer>(first);
   uint16_t port = impl_->acceptor->local_endpoint().port();
   impl_->accept_next();
   for (auto& c : impl_->contexts)
@@ -108,11 +121,33 @@ void front_door::stop() {
   if (impl_->stopped)
     return;
   impl_->stopped = true;
-  if (impl_->acceptor)
-    asio::post(impl_->contexts.front()->get_executor(), [this] {
+  using namespace std::chrono;
+  if (impl_->acceptor && !impl_->threads.empty()) {
+    // Close the listener on its own thread (Asio objects are not
+    // thread-safe) and wait for it: no connection is accepted from now on.
+    std::promise<void> closed;
+    asio::post(impl_->contexts.front()->get_executor(), [this, &closed] {
       boost::system::error_code ignored;
       impl_->acceptor->close(ignored);
+      impl_->accept_backoff->cancel();
+      closed.set_value();
     });
+    closed.get_future().wait_for(seconds(2));
+    // Tell every client, let what is in flight finish, bounded.
+    std::vector<std::shared_ptr<connection>> live;
+    {
+      std::lock_guard<std::mutex> guard(impl_->ctx.registry_mutex);
+      for (auto& w : impl_->ctx.registry)
+        if (auto c = w.lock())
+          live.push_back(std::move(c));
+    }
+    for (auto& c : live)
+      asio::post(c->executor(), [c] { c->shut_down(); });
+    live.clear();
+    auto deadline = steady_clock::now() + milliseconds(1000);
+    while (impl_->ctx.open_connections.load() > 0 && steady_clock::now() < deadline)
+      std::this_thread::sleep_for(milliseconds(5));
+  }
   for (auto& c : impl_->contexts)
     c->stop();
   for (auto& t : impl_->threads)

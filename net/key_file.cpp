@@ -89,8 +89,13 @@ keyring load_key_file(const std::string& path) {
     return keyring(std::move(keys), doc.at("primary").get<uint32_t>());
   } catch (const key_file_error&) {
     throw;
-  } catch (const std::exception& e) {
-    throw key_file_error(path + ": corrupt key file: " + e.what());
+  } catch (const nlohmann::json::parse_error& e) {
+    // Never e.what(): it quotes the text around the error, i.e. key material.
+    throw key_file_error(path + ": corrupt key file: not valid JSON (at byte " +
+                         std::to_string(e.byte) + ")");
+  } catch (const std::exception&) {
+    throw key_file_error(path + ": corrupt key file: needs \"primary\" and \"keys\" with "
+                         "\"id\" and \"secret\" (docs/operations.md)");
   }
 }
 

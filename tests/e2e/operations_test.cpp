@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -84,6 +85,18 @@ TEST(Startup, FirstStartCreatesAnAdminWhosePasswordIsPrintedOnce) {
   }
 }
 
+TEST(Startup, APortInUseFailsTheStartCleanly) {
+  authd_process first;
+  auto dir = fresh_test_dir("busy");
+  auto cfg = (dir / "busy.toml").string();
+  std::ofstream(cfg) << "[node]\ndata_dir = \"" << (dir / "data").string() << "\"\n"
+                     << "[server]\nport = " << first.port() << "\n[monitor]\nenabled = false\n"
+                     << "[users]\nargon2_memory_kib = 64\nargon2_iterations = 1\n";
+  auto r = run_program({CASTELLAN_AUTHD, "--config", cfg}, "", std::chrono::seconds(20));
+  EXPECT_EQ(r.exit_code, 1) << r.err;  // not a hang (-1), not a crash
+  EXPECT_NE(r.err.find("cannot start"), std::string::npos) << r.err;
+}
+
 TEST(Operations, SigtermStopsCleanly) {
   authd_process node;
   EXPECT_TRUE(node.connect().ping().ok);
@@ -112,6 +125,45 @@ TEST(Operations, ConnectionsOverTheCapAreToldWhy) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->error, "unavailable");
   EXPECT_TRUE(a.ping().ok);
+}
+
+TEST(Operations, StoppingNodeTellsConnectedClients) {
+  authd_process node;
+  auto c = node.connect();
+  ASSERT_TRUE(c.ping().ok);
+  std::thread stopper([&] { node.stop(); });
+  auto r = c.receive(10s);
+  stopper.join();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->error, "unavailable");
+  EXPECT_EQ(r->message, "node shutting down");
+}
+
+TEST(Operations, AClientThatNeverReadsItsRepliesIsDisconnected) {
+  authd_process node("", "idle_timeout_ms = 500\n");
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  int small = 4096;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(node.port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  std::string ping("\x00\x00\x00\x0d\x82\xa2id\x01\xa2op\xa4ping", 17);
+  std::string burst;
+  for (int i = 0; i < 1000; ++i)
+    burst += ping;
+  // Send pings (bounded) and never read a reply.
+  auto until = std::chrono::steady_clock::now() + 3s;
+  while (std::chrono::steady_clock::now() < until)
+    if (::send(fd, burst.data(), burst.size(), MSG_NOSIGNAL) < 0)
+      std::this_thread::sleep_for(5ms);
+  EXPECT_TRUE(eventually([&] {
+    return http_get(node.monitor_port(), "/metrics").find("castellan_connections_open 0") !=
+           std::string::npos;
+  }, 10s));
+  ::close(fd);
+  EXPECT_TRUE(node.connect().ping().ok);
 }
 
 TEST(Operations, IdleConnectionsAreClosed) {

@@ -1,6 +1,7 @@
 // Logins and sessions end to end: what a trading gateway relies on.
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -176,6 +177,31 @@ TEST(UserChanges, DisablingAUserEndsTheirSessions) {
   config::save_users(users, node.users_file());
   EXPECT_TRUE(eventually([&] { return c.validate(token).error == "invalid_token"; }, 10s));
   EXPECT_EQ(c.login("alice", alice_password).error, "forbidden");
+}
+
+TEST(UserChanges, AUserDisabledDuringTheirLoginGetsNoSession) {
+  authd_process node;
+  auto users = config::load_users(node.users_file());
+  // A costly hash (~0.3 s) so that the reload lands while the password is checked.
+  users.by_name["bob"] = {"bob", config::hash_password("bob-password", {65536, 4}), {}, true};
+  config::save_users(users, node.users_file());
+  auto c = node.connect();
+  ASSERT_TRUE(eventually([&] { return c.login("bob", "bob-password").ok; }, 10s));
+  c.queue(net::login_request{0, "login", "bob", "bob-password", ""});
+  c.flush();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the check is under way
+  users.by_name["bob"].enabled = false;
+  config::save_users(users, node.users_file());
+  auto r = c.receive(10s);
+  ASSERT_TRUE(r);
+  if (r->ok) {
+    // It was opened before the reload reached the shard: the reload ends it.
+    auto token = r->as<net::login_reply>().token;
+    EXPECT_TRUE(eventually([&] { return c.validate(token).error == "invalid_token"; }, 5s));
+  } else {
+    EXPECT_EQ(r->error, "forbidden");
+  }
+  EXPECT_EQ(c.login("bob", "bob-password").error, "forbidden");
 }
 
 TEST(UserChanges, AddedUserCanLogInAfterReload) {

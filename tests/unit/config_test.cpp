@@ -52,6 +52,8 @@ TEST(Config, BadValuesNameTheKey) {
             std::string::npos);
   EXPECT_NE(error_of("[log]\nlevel = \"loud\"\n").find("must be one of"), std::string::npos);
   EXPECT_NE(error_of("[monitor]\nenabled = 1\n").find("true or false"), std::string::npos);
+  EXPECT_NE(error_of("[server]\nhost = \"localhost\"\n").find("server.host"), std::string::npos);
+  EXPECT_EQ(error_of("[server]\nhost = \"::1\"\n"), "");
   EXPECT_NE(error_of("[sessions]\nttl_s = 100\nmax_lifetime_s = 10\n").find("max_lifetime_s"),
             std::string::npos);
 }

@@ -140,6 +140,28 @@ TEST(Replies, RateLimitedCarriesRetryAfter) {
   EXPECT_EQ(r.retry_after_ms, 1500u);
 }
 
+TEST(RequestParser, HugeContainerHeadersAreRefusedCheaply) {
+  // Arrays claiming 2^32-1 elements each, in a small body.
+  std::string body;
+  for (int i = 0; i < 100; ++i)
+    body += std::string("\xdd\xff\xff\xff\xff", 5);
+  EXPECT_EQ(parse(body).status, parse_status::not_msgpack);
+  std::string deep(100, '\x91');  // [[[[...]]]] 100 deep
+  deep += '\x01';
+  EXPECT_EQ(parse(deep).status, parse_status::not_msgpack);
+}
+
+TEST(RequestParser, FieldsOfOtherOpsAreIgnoredWhateverTheirType) {
+  std::stringstream s;
+  msgpack::packer<std::stringstream> pk(s);
+  pk.pack_map(3);
+  pk.pack("id"); pk.pack(1);
+  pk.pack("op"); pk.pack("ping");
+  pk.pack("token"); pk.pack(5);
+  auto body = s.str();
+  EXPECT_EQ(parse(body).status, parse_status::ok);
+}
+
 TEST(RequestParser, GarbageAndTrailingBytesAreNotMsgpack) {
   EXPECT_EQ(parse("\xc1\xc1\xc1").status, parse_status::not_msgpack);  // 0xc1 is never used
   EXPECT_EQ(parse(body_of(ping_request{1}) + "x").status, parse_status::not_msgpack);

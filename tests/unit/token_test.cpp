@@ -114,6 +114,14 @@ TEST_F(KeyFileTest, WorldReadableOrCorruptFileIsRefused) {
   EXPECT_THROW(load_key_file(path), key_file_error);
   { std::ofstream(path) << "not json"; }
   EXPECT_THROW(load_key_file(path), key_file_error);
+  // A damaged file's error message must not quote the file (it holds secrets).
+  { std::ofstream(path) << "{\"keys\": [{\"id\": 1, \"secret\": \"00112233445566778899aabbccddeeff"; }
+  try {
+    load_key_file(path);
+    ADD_FAILURE() << "expected key_file_error";
+  } catch (const key_file_error& e) {
+    EXPECT_EQ(std::string(e.what()).find("00112233"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

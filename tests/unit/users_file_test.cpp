@@ -37,6 +37,11 @@ TEST(PasswordHash, VerifiesOnlyTheRightPassword) {
 TEST(PasswordHash, HashRecordsItsOwnCost) {
   auto h = hash_password("pw", {128, 3});
   EXPECT_NE(h.find("m=128,t=3"), std::string::npos) << h;
+  auto p = params_of(h);
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->memory_kib, 128u);
+  EXPECT_EQ(p->iterations, 3u);
+  EXPECT_FALSE(params_of("$2y$10$bcrypt"));
 }
 
 TEST_F(UsersFileTest, SaveAndLoadRoundTrip) {

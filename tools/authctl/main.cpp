@@ -2,6 +2,8 @@
 // validate, refresh, logout) speak the wire protocol through the client
 // library; file commands (user ..., keys ..., hash-password) edit the users
 // and key files that nodes read. Exit codes: see output.hpp.
+#include <fcntl.h>
+#include <sys/file.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -117,6 +119,18 @@ config::users_table load_users_or_empty(const std::string& path) {
 
 int edit_users(const options& o, const std::function<void(config::users_table&)>& edit) {
   auto path = users_path(o);
+  // Two operators editing at once must not lose one edit: hold an exclusive
+  // advisory lock beside the file over the read-modify-write.
+  auto dir = std::filesystem::path(path).parent_path();
+  if (!dir.empty())
+    std::filesystem::create_directories(dir);
+  int lock = ::open((path + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock < 0 || ::flock(lock, LOCK_EX) != 0)
+    throw config::config_error(path + ".lock: cannot lock the users file");
+  struct unlock {
+    int fd;
+    ~unlock() { ::close(fd); }
+  } release{lock};
   auto table = load_users_or_empty(path);
   edit(table);
   config::save_users(table, path);

@@ -3,6 +3,7 @@
 // and serves until SIGINT/SIGTERM; SIGHUP re-reads the config file. Exit
 // codes: 0 clean stop, 2 bad config or usage, 1 failure to start.
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <fstream>
@@ -36,6 +37,23 @@ void announce_bootstrap_admin(const std::string& path, const std::string& passwo
       "  This password is shown only now. Change it with `authctl user passwd admin`.\n\n",
       path.c_str(), password.c_str());
   std::fflush(stdout);
+}
+
+// Each client connection is a file descriptor: raise the soft limit to the
+// hard one and say so if max_connections still cannot fit.
+void raise_fd_limit(uint32_t max_connections) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0)
+    return;
+  if (lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+    ::getrlimit(RLIMIT_NOFILE, &lim);
+  }
+  if (lim.rlim_cur < rlim_t{max_connections} + 64)
+    spdlog::warn("server.max_connections = {} but only {} file descriptors are allowed "
+                 "(ulimit -n); connections beyond that wait in the listen queue",
+                 max_connections, lim.rlim_cur);
 }
 
 void write_ready_file(const std::string& path, const actors::node_ports& ports) {
@@ -104,6 +122,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   setup_logging(settings.log.level, settings.node.name);
+  raise_fd_limit(settings.server.max_connections);
 
   sigset_t signals;
   sigemptyset(&signals);
