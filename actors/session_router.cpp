@@ -50,18 +50,21 @@ void session_router::set_users(std::shared_ptr<const config::users_table> users)
   users_.store(std::move(users));
 }
 
-void session_router::submit_session_ops(std::vector<net::session_op>&& ops,
-                                        const net::reply_sink_ptr& sink) {
+void session_router::submit_session_ops(net::op_batch&& batch) {
   if (shards_.size() == 1) {
-    caf::anon_send(shards_[0], session_batch{std::move(ops), sink});
+    caf::anon_send(shards_[0], session_batch{std::move(batch)});
     return;
   }
-  std::vector<std::vector<net::session_op>> by_shard(shards_.size());
-  for (auto& op : ops)
-    by_shard[shard_index(op.sid, shards_.size())].push_back(op);
+  // Split by owner. Every sub-batch keeps the whole sinks list (shared_ptr
+  // copies): cheaper than renumbering, and the shard only touches those used.
+  std::vector<net::op_batch> by_shard(shards_.size());
+  for (auto& op : batch.ops)
+    by_shard[shard_index(op.sid, shards_.size())].ops.push_back(op);
   for (size_t i = 0; i < by_shard.size(); ++i)
-    if (!by_shard[i].empty())
-      caf::anon_send(shards_[i], session_batch{std::move(by_shard[i]), sink});
+    if (!by_shard[i].ops.empty()) {
+      by_shard[i].sinks = batch.sinks;
+      caf::anon_send(shards_[i], session_batch{std::move(by_shard[i])});
+    }
 }
 
 net::node_health session_router::health() const {

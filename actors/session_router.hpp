@@ -31,8 +31,7 @@ class session_router final : public net::request_backend {
                  std::shared_ptr<audit_health> audit);
   ~session_router() override;
 
-  void submit_session_ops(std::vector<net::session_op>&& ops,
-                          const net::reply_sink_ptr& sink) override;
+  void submit_session_ops(net::op_batch&& batch) override;
   void submit_login(net::login_job&& job, const net::reply_sink_ptr& sink) override;
   void note_refused_tokens(const std::string& ip, uint64_t count) override;
   net::node_health health() const override;

@@ -174,18 +174,24 @@ shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_stat
   st.sweep_interval = milliseconds(cfg.sweep_interval_ms);
   self->delayed_send(self, st.sweep_interval, sweep_atom_v);
   return {
-    [=](session_batch& batch) {
-      batch_replies r;
+    [=](session_batch& msg) {
+      auto& batch = msg.batch;
+      // Replies are gathered per connection: one write (and one durable
+      // release) per connection per batch.
+      std::vector<batch_replies> replies(batch.sinks.size());
       int64_t now = wall_ms();
       for (auto& op : batch.ops)
-        answer(self->state, op, now, r);
-      if (!r.now.empty()) {
-        auto n = r.now.count();
-        batch.sink->deliver(r.now.take(), n);
+        answer(self->state, op, now, replies[op.sink]);
+      for (size_t i = 0; i < replies.size(); ++i) {
+        auto& r = replies[i];
+        if (!r.now.empty()) {
+          auto n = r.now.count();
+          batch.sinks[i]->deliver(r.now.take(), n);
+        }
+        if (!r.durable_ids.empty())
+          self->state.events->publish_durable(std::move(r.events), batch.sinks[i], r.durable.take(),
+                                              std::move(r.durable_ids));
       }
-      if (!r.durable_ids.empty())
-        self->state.events->publish_durable(std::move(r.events), batch.sink, r.durable.take(),
-                                            std::move(r.durable_ids));
     },
     [=](open_session& req) { open(self, req); },
     [=](users_update& update) {

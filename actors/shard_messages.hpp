@@ -15,10 +15,10 @@ namespace castellan::actors {
 // A user as sessions see it: an alias into an immutable users_table snapshot.
 using user_ref = std::shared_ptr<const config::user_record>;
 
-// All validate/refresh/logout ops of one socket read that belong to one shard.
+// The validate/refresh/logout ops of one I/O thread's event-loop turn that
+// belong to one shard, from any number of connections.
 struct session_batch {
-  std::vector<net::session_op> ops;
-  net::reply_sink_ptr sink;
+  net::op_batch batch;
 };
 
 // Opens a session after a successful password check.

@@ -28,7 +28,16 @@ using reply_sink_ptr = std::shared_ptr<reply_sink>;
 struct session_op {
   uint64_t request_id = 0;
   op_kind kind = op_kind::validate;
+  uint32_t sink = 0;  // index into the batch's sinks: where the reply goes
   session_id sid{};
+};
+
+// The session ops of every connection an I/O thread served in one turn of
+// its event loop, with where each reply goes. One batch, one actor message
+// per shard, however many connections contributed.
+struct op_batch {
+  std::vector<session_op> ops;
+  std::vector<reply_sink_ptr> sinks;
 };
 
 // A login attempt. The password is wiped by whoever finishes with it.
@@ -49,9 +58,9 @@ class request_backend {
  public:
   virtual ~request_backend() = default;
 
-  // Answers every op through `sink`, each exactly once, in any order.
-  // Called once per socket read with all the session ops of that read.
-  virtual void submit_session_ops(std::vector<session_op>&& ops, const reply_sink_ptr& sink) = 0;
+  // Answers every op through its sink, each exactly once, in any order.
+  // Called once per event-loop turn of an I/O thread with all its session ops.
+  virtual void submit_session_ops(op_batch&& batch) = 0;
 
   // Answers the login through `sink` exactly once (token, bad_credentials,
   // rate_limited, forbidden or unavailable). The rate limiter is asked

@@ -43,8 +43,8 @@ void count(monitor::front_door_metrics* m, F&& f) {
 
 }  // namespace
 
-connection::connection(asio::ip::tcp::socket socket, connection_context& ctx)
-    : socket_(std::move(socket)), idle_timer_(socket_.get_executor()), ctx_(ctx) {
+connection::connection(asio::ip::tcp::socket socket, connection_context& ctx, turn_batch& turn)
+    : socket_(std::move(socket)), idle_timer_(socket_.get_executor()), ctx_(ctx), turn_(turn) {
   ctx_.open_connections.fetch_add(1, std::memory_order_relaxed);
   count(ctx_.metrics, [](auto& m) { m.connections_open->Increment(); });
 }
@@ -222,7 +222,7 @@ void connection::dispatch(const request_view& r, std::vector<session_op>& ops) {
         local_.add_error(r.id, error_code::invalid_token, "token is not valid");
         return;
       }
-      ops.push_back(session_op{r.id, r.kind, *sid});
+      ops.push_back(session_op{r.id, r.kind, 0, *sid});
       return;
     }
     case op_kind::login: {
@@ -249,7 +249,25 @@ void connection::submit(std::vector<session_op>&& ops) {
     std::lock_guard<std::mutex> guard(out_mutex_);
     inflight_ += ops.size();
   }
-  ctx_.backend->submit_session_ops(std::move(ops), shared_from_this());
+  auto& batch = turn_.pending;
+  auto index = static_cast<uint32_t>(batch.sinks.size());
+  batch.sinks.push_back(shared_from_this());
+  for (auto& op : ops) {
+    op.sink = index;
+    batch.ops.push_back(op);
+  }
+  if (!turn_.flush_posted) {
+    // Runs after the completions already queued in this turn: their reads
+    // join this batch.
+    turn_.flush_posted = true;
+    asio::post(socket_.get_executor(), [&turn = turn_, backend = ctx_.backend] {
+      turn.flush_posted = false;
+      op_batch out;
+      out.ops.reserve(turn.pending.ops.size());
+      std::swap(out, turn.pending);
+      backend->submit_session_ops(std::move(out));
+    });
+  }
 }
 
 // ============================================================================

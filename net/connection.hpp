@@ -28,6 +28,14 @@ namespace castellan::net {
 
 class connection;
 
+// The session ops one I/O thread collects during a turn of its event loop.
+// Touched only by that thread; flushed by a handler posted behind the turn's
+// completions, so every connection read in the same turn shares one batch.
+struct turn_batch {
+  op_batch pending;
+  bool flush_posted = false;
+};
+
 // What every connection of one front door shares (read-only, or atomic).
 struct connection_context {
   config::server_config cfg;
@@ -44,7 +52,7 @@ struct connection_context {
 
 class connection final : public reply_sink, public std::enable_shared_from_this<connection> {
  public:
-  connection(boost::asio::ip::tcp::socket socket, connection_context& ctx);
+  connection(boost::asio::ip::tcp::socket socket, connection_context& ctx, turn_batch& turn);
   ~connection() override;
 
   void start();
@@ -81,6 +89,7 @@ class connection final : public reply_sink, public std::enable_shared_from_this<
   boost::asio::ip::tcp::socket socket_;
   boost::asio::steady_timer idle_timer_;
   connection_context& ctx_;
+  turn_batch& turn_;            // this I/O thread's batch
 
   // I/O thread only.
   std::vector<char> in_;        // bytes read, not yet framed: [0, in_used_)

@@ -23,6 +23,7 @@ using tcp = asio::ip::tcp;
 struct front_door::impl {
   connection_context ctx;
   std::vector<std::unique_ptr<asio::io_context>> contexts;
+  std::vector<std::unique_ptr<turn_batch>> turns;  // one per context
   std::vector<std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>>> guards;
   std::vector<std::thread> threads;
   std::unique_ptr<tcp::acceptor> acceptor;
@@ -31,9 +32,10 @@ struct front_door::impl {
   bool stopped = false;
 
   void accept_next() {
-    auto& target = *contexts[next_context];
+    size_t index = next_context;
     next_context = (next_context + 1) % contexts.size();
-    acceptor->async_accept(target, [this](const boost::system::error_code& ec, tcp::socket s) {
+    acceptor->async_accept(*contexts[index], [this, index](const boost::system::error_code& ec,
+                                                           tcp::socket s) {
       if (ec == asio::error::operation_aborted || !acceptor->is_open())
         return;
       if (ec) {
@@ -46,12 +48,12 @@ struct front_door::impl {
         });
         return;
       }
-      admit(std::move(s));
+      admit(std::move(s), index);
       accept_next();
     });
   }
 
-  void admit(tcp::socket s) {
+  void admit(tcp::socket s, size_t index) {
     if (ctx.open_connections.load(std::memory_order_relaxed) >= ctx.cfg.max_connections) {
       refuse(std::move(s));
       return;
@@ -60,7 +62,7 @@ struct front_door::impl {
       ctx.metrics->connections_accepted->Increment();
     // The socket belongs to the chosen io_context; start it on that thread.
     auto executor = s.get_executor();
-    auto conn = std::make_shared<connection>(std::move(s), ctx);
+    auto conn = std::make_shared<connection>(std::move(s), ctx, *turns[index]);
     asio::post(executor, [conn] { conn->start(); });
   }
 
@@ -92,6 +94,7 @@ front_door::front_door(const config::server_config& cfg, std::string node_name,
   impl_->ctx.metrics = metrics;
   for (uint32_t i = 0; i < std::max(1u, cfg.io_threads); ++i) {
     impl_->contexts.push_back(std::make_unique<asio::io_context>(1));
+    impl_->turns.push_back(std::make_unique<turn_batch>());
     impl_->guards.push_back(std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
         impl_->contexts.back()->get_executor()));
   }

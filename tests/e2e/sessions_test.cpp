@@ -128,6 +128,35 @@ TEST_F(SessionsTest, TenThousandPipelinedValidatesAllAnswered) {
   EXPECT_EQ(ok, sent.size());
 }
 
+TEST_F(SessionsTest, ManyConnectionsPipeliningAtOnceEachGetTheirOwnReplies) {
+  // Ops of every connection served in one event-loop turn travel in one
+  // batch; each reply must still reach the connection that asked.
+  std::vector<net::client> clients;
+  std::vector<std::string> tokens;
+  for (int i = 0; i < 20; ++i) {
+    clients.push_back(node->connect());
+    tokens.push_back(login_alice(clients.back()));
+  }
+  std::vector<std::set<uint64_t>> sent(clients.size());
+  for (size_t i = 0; i < clients.size(); ++i)
+    for (int k = 0; k < 300; ++k)
+      sent[i].insert(clients[i].queue(
+          net::token_request{0, k % 10 == 0 ? "refresh" : "validate", tokens[i]}));
+  for (auto& c : clients)
+    c.flush(10s);
+  for (size_t i = 0; i < clients.size(); ++i) {
+    std::set<uint64_t> got;
+    while (got.size() < sent[i].size()) {
+      auto r = clients[i].receive(10s);
+      ASSERT_TRUE(r) << "connection " << i << " got " << got.size();
+      ASSERT_TRUE(r->ok) << r->error;
+      ASSERT_TRUE(got.insert(r->id).second) << "duplicate reply " << r->id;
+    }
+    EXPECT_EQ(got, sent[i]);
+    EXPECT_FALSE(clients[i].receive(50ms)) << "a reply meant for another connection";
+  }
+}
+
 TEST_F(SessionsTest, ConcurrentLoginsOfOneUserAllSucceed) {
   std::vector<net::client> clients;
   for (int i = 0; i < 8; ++i)
