@@ -12,8 +12,13 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <spdlog/spdlog.h>
 
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+
 #include "actors/audit_log.hpp"
 #include "actors/caf_types.hpp"
+#include "monitor/metrics.hpp"
 
 namespace castellan::actors {
 
@@ -56,6 +61,7 @@ struct writer_state {
   std::shared_ptr<audit_log> log;
   std::shared_ptr<audit_health> health;
   bool enabled = true;
+  monitor::audit_metrics* metrics = nullptr;
   std::vector<audit_append> waiting;  // appended, not yet durable
   bool flush_queued = false;
   bool retry_queued = false;
@@ -87,11 +93,18 @@ void flush(writer_impl::stateful_pointer<writer_state> self) {
   auto& st = self->state;
   st.flush_queued = false;
   size_t records = st.log->buffered_records();
+  auto bytes_before = st.log->bytes_written();
+  auto started = std::chrono::steady_clock::now();
   try {
     st.log->commit();
   } catch (const audit_error& e) {
     st.health->failures.fetch_add(1, std::memory_order_relaxed);
     st.health->set_failed(e.what());
+    if (st.metrics) {
+      st.metrics->commit_failures->Increment();
+      st.metrics->writable->Set(0);
+      st.metrics->queue_depth->Set(0);
+    }
     spdlog::error("audit log not writable, failing closed: {}", e.what());
     for (auto& a : st.waiting)
       refuse(a, "audit log not writable");
@@ -104,6 +117,13 @@ void flush(writer_impl::stateful_pointer<writer_state> self) {
   }
   st.health->records.fetch_add(records, std::memory_order_relaxed);
   st.health->commits.fetch_add(1, std::memory_order_relaxed);
+  if (st.metrics) {
+    st.metrics->commit_seconds->Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    st.metrics->records->Increment(static_cast<double>(records));
+    st.metrics->bytes->Increment(static_cast<double>(st.log->bytes_written() - bytes_before));
+    st.metrics->queue_depth->Set(0);
+  }
   for (auto& a : st.waiting)
     release(a);
   st.waiting.clear();
@@ -111,7 +131,9 @@ void flush(writer_impl::stateful_pointer<writer_state> self) {
 
 writer_impl::behavior_type writer_behavior(writer_impl::stateful_pointer<writer_state> self,
                                            std::shared_ptr<audit_log> log,
-                                           std::shared_ptr<audit_health> health, bool enabled) {
+                                           std::shared_ptr<audit_health> health, bool enabled,
+                                           monitor::audit_metrics* metrics) {
+  self->state.metrics = metrics;
   self->state.log = std::move(log);
   self->state.health = std::move(health);
   self->state.enabled = enabled;
@@ -136,6 +158,8 @@ writer_impl::behavior_type writer_behavior(writer_impl::stateful_pointer<writer_
       }
       append_events(st, a.events);
       st.waiting.push_back(std::move(a));
+      if (st.metrics)
+        st.metrics->queue_depth->Set(static_cast<double>(st.waiting.size()));
       if (!st.flush_queued) {
         st.flush_queued = true;
         self->send(self, flush_atom_v);
@@ -148,6 +172,8 @@ writer_impl::behavior_type writer_behavior(writer_impl::stateful_pointer<writer_
       try {
         st.log->repair();
         st.health->set_ok();
+        if (st.metrics)
+          st.metrics->writable->Set(1);
         spdlog::info("audit log writable again");
       } catch (const audit_error& e) {
         st.health->set_failed(e.what());
@@ -161,9 +187,10 @@ writer_impl::behavior_type writer_behavior(writer_impl::stateful_pointer<writer_
 }  // namespace
 
 audit_writer spawn_audit_writer(caf::actor_system& sys, std::shared_ptr<audit_log> log,
-                                std::shared_ptr<audit_health> health, bool enabled) {
-  return caf::actor_cast<audit_writer>(
-      sys.spawn<caf::detached>(writer_behavior, std::move(log), std::move(health), enabled));
+                                std::shared_ptr<audit_health> health, bool enabled,
+                                monitor::audit_metrics* metrics) {
+  return caf::actor_cast<audit_writer>(sys.spawn<caf::detached>(
+      writer_behavior, std::move(log), std::move(health), enabled, metrics));
 }
 
 }  // namespace castellan::actors

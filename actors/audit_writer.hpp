@@ -19,6 +19,10 @@
 #include "net/backend.hpp"
 #include "net/events.hpp"
 
+namespace castellan::monitor {
+struct audit_metrics;
+}
+
 namespace castellan::actors {
 
 class audit_log;
@@ -57,8 +61,10 @@ using audit_writer = caf::typed_actor<
 
 // Spawns the writer over an opened log. `enabled` false: records are
 // dropped and replies released at once (benchmarks only; docs/configuration.md).
+// `metrics` (may be null) must outlive the writer.
 audit_writer spawn_audit_writer(caf::actor_system& sys, std::shared_ptr<audit_log> log,
-                                std::shared_ptr<audit_health> health, bool enabled);
+                                std::shared_ptr<audit_health> health, bool enabled,
+                                monitor::audit_metrics* metrics = nullptr);
 
 // Replies `unavailable` to each of `request_ids` through `sink`.
 void refuse_unavailable(const net::reply_sink_ptr& sink, const std::vector<uint64_t>& request_ids,

@@ -8,7 +8,10 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <prometheus/counter.h>
+
 #include "actors/caf_types.hpp"
+#include "monitor/metrics.hpp"
 #include "actors/event_stream.hpp"
 
 namespace castellan::actors {
@@ -54,6 +57,8 @@ void publish_changes(limiter_state& st, const std::vector<lockout_change>& chang
     return;
   std::vector<net::auth_event> out;
   for (auto& c : changes) {
+    if (c.started && st.settings.metrics)
+      st.settings.metrics->lockouts->Increment();
     auto e = st.events->make(c.started ? net::event_kind::lockout_started : net::event_kind::lockout_ended);
     e.reason = to_string(c.key.kind);
     e.until_ms = c.until_ms;

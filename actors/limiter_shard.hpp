@@ -15,6 +15,10 @@
 
 #include "actors/limiter_table.hpp"
 
+namespace castellan::monitor {
+struct limiter_metrics;
+}
+
 namespace castellan::actors {
 
 class event_stream;
@@ -52,6 +56,7 @@ struct limiter_settings {
   size_t max_keys = 1000000;         // this shard's share
   int64_t sweep_interval_ms = 1000;
   size_t sweep_budget = 10000;       // keys visited per sweep
+  monitor::limiter_metrics* metrics = nullptr;  // may be null; outlives the shard
 };
 
 using limiter_shard = caf::typed_actor<

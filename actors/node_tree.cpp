@@ -10,7 +10,7 @@
 //   event stream             (events -> audit writer, login outcomes -> limiter)
 //   password pool            (dedicated argon2 threads, never CAF's)
 //   session router           (front door -> limiter / pool / shards)
-//   monitor endpoint         (Prometheus /metrics)
+//   monitor endpoint         (HTTP: /metrics, /health/live, /health/ready, /cluster)
 //   front door               (Asio listener: opened last, closed first)
 //
 // stop() runs the same list backwards, so nothing is accepted that cannot be
@@ -25,7 +25,8 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 #include <caf/typed_actor.hpp>
-#include <prometheus/exposer.h>
+#include <nlohmann/json.hpp>
+#include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
 
@@ -34,6 +35,7 @@
 #include "actors/session_router.hpp"
 #include "actors/user_directory.hpp"
 #include "config/password_hash.hpp"
+#include "monitor/http_endpoint.hpp"
 #include "monitor/metrics.hpp"
 #include "net/front_door.hpp"
 #include "net/key_file.hpp"
@@ -79,9 +81,18 @@ struct node::impl {
   caf::actor user_directory;
   std::unique_ptr<password_pool> pool;
   std::unique_ptr<session_router> router;
-  std::shared_ptr<prometheus::Registry> registry;
-  std::unique_ptr<monitor::front_door_metrics> front_door_metrics;
-  std::unique_ptr<prometheus::Exposer> exposer;
+  // Metrics first: every component gets its handles at construction.
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  std::unique_ptr<monitor::front_door_metrics> front_door_metrics =
+      monitor::make_front_door_metrics(*registry);
+  std::unique_ptr<monitor::audit_metrics> audit_metrics = monitor::make_audit_metrics(*registry);
+  std::unique_ptr<monitor::limiter_metrics> limiter_metrics =
+      monitor::make_limiter_metrics(*registry);
+  std::unique_ptr<monitor::session_metrics> session_metrics =
+      monitor::make_session_metrics(*registry);
+  std::unique_ptr<monitor::http_endpoint> endpoint;
+  int64_t started_ms = 0;
+  uint16_t client_port = 0;  // as bound (the config may say 0)
   std::unique_ptr<net::front_door> front_door;
   bool running = false;
 
@@ -112,11 +123,11 @@ struct node::impl {
   }
 
   void start_actors(std::shared_ptr<const config::users_table> users) {
-    writer = spawn_audit_writer(*system, log, audit, settings.audit.enabled);
+    writer = spawn_audit_writer(*system, log, audit, settings.audit.enabled, audit_metrics.get());
     events = std::make_shared<event_stream>(settings.node.name, writer);
     limiter_settings lim{policies_of(settings.limiter),
                          std::max<size_t>(1, settings.limiter.max_keys / settings.limiter.shards),
-                         settings.limiter.sweep_interval_ms, 10000};
+                         settings.limiter.sweep_interval_ms, 10000, limiter_metrics.get()};
     for (uint32_t i = 0; i < settings.limiter.shards; ++i)
       limiters.push_back(spawn_limiter_shard(*system, lim, events));
     events->set_limiters(limiters);
@@ -124,14 +135,14 @@ struct node::impl {
     size_t n = settings.actors.session_shards;
     size_t capacity = (size_t{settings.sessions.max_sessions} + n - 1) / n;
     for (size_t i = 0; i < n; ++i)
-      shards.push_back(
-          spawn_session_shard(*system, settings.sessions, capacity, keys, events, audit, users));
+      shards.push_back(spawn_session_shard(*system, settings.sessions, capacity, keys, events, audit,
+                                           users, session_metrics.get()));
     pool = std::make_unique<password_pool>(settings.users.password_threads,
                                            settings.users.max_pending_logins);
     router = std::make_unique<session_router>(
         shards, *pool, users,
         config::argon2_params{settings.users.argon2_memory_kib, settings.users.argon2_iterations},
-        events, audit);
+        events, audit, limiter_metrics.get());
     user_directory = spawn_user_directory(
         *system, settings.users_file(), std::chrono::milliseconds(settings.users.reload_interval_ms),
         [this](std::shared_ptr<const config::users_table> fresh) {
@@ -143,15 +154,58 @@ struct node::impl {
   }
 
   uint16_t start_monitor() {
-    registry = std::make_shared<prometheus::Registry>();
-    front_door_metrics = monitor::make_front_door_metrics(*registry);
     if (!settings.monitor.enabled)
       return 0;
-    exposer = std::make_unique<prometheus::Exposer>(settings.monitor.host + ":" +
-                                                    std::to_string(settings.monitor.port));
-    exposer->RegisterCollectable(registry);
-    auto ports = exposer->GetListeningPorts();
-    return ports.empty() ? 0 : static_cast<uint16_t>(ports.front());
+    endpoint = std::make_unique<monitor::http_endpoint>(
+        settings.monitor.host, settings.monitor.port,
+        [this](const std::string& path) { return serve(path); });
+    return endpoint->start();
+  }
+
+  // -- the monitor's routes (on the endpoint's thread) -------------------------
+
+  static monitor::http_response json(int status, const nlohmann::json& body) {
+    return {status, "application/json", body.dump() + "\n"};
+  }
+
+  monitor::http_response serve(const std::string& path) {
+    if (path == "/metrics")
+      return {200, "text/plain; version=0.0.4; charset=utf-8", monitor::render_text(*registry)};
+    if (path == "/health/live")
+      return json(200, {{"status", "live"}, {"node", settings.node.name}});
+    if (path == "/health/ready")
+      return ready();
+    if (path == "/cluster")
+      return cluster();
+    return json(404, {{"error", "not found"}, {"paths", {"/metrics", "/health/live", "/health/ready",
+                                                          "/cluster"}}});
+  }
+
+  // Ready when every write can be recorded; otherwise 503 with the reasons.
+  monitor::http_response ready() {
+    nlohmann::json reasons = nlohmann::json::array();
+    if (!audit->writable())
+      reasons.push_back({{"component", "audit"}, {"reason", audit->reason()}});
+    bool ok = reasons.empty();
+    return json(ok ? 200 : 503, {{"status", ok ? "ready" : "not_ready"},
+                                 {"node", settings.node.name},
+                                 {"reasons", reasons}});
+  }
+
+  // Every member as this node sees it: on one node, itself.
+  monitor::http_response cluster() {
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+    nlohmann::json self{
+        {"name", settings.node.name},
+        {"address", settings.server.host + ":" + std::to_string(client_port)},
+        {"state", audit->writable() ? "up" : "degraded"},
+        {"started_ms", started_ms},
+        {"last_heard_ms", now},
+        {"load", {{"connections_open", front_door_metrics->connections_open->Value()},
+                  {"sessions_active", session_metrics->active->Value()}}}};
+    return json(200, {{"node", settings.node.name}, {"members", {self}}});
   }
 
   // Stops every actor but the audit writer and waits until they are gone, so
@@ -187,7 +241,9 @@ struct node::impl {
       }
       system->await_all_actors_done();
     }
-    exposer.reset();
+    if (endpoint)
+      endpoint->stop();
+    endpoint.reset();
     front_door.reset();        // only now: actors may have delivered until they quit
     router.reset();
     shards.clear();
@@ -226,11 +282,15 @@ node_ports node::start_all() {
   d.start_runtime();
   d.start_actors(users);
   d.events->publish({d.events->make(net::event_kind::node_started)});
+  d.started_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
   node_ports ports;
   ports.monitor = d.start_monitor();
   d.front_door = std::make_unique<net::front_door>(d.settings.server, d.settings.node.name, d.keys,
                                                    *d.router, d.front_door_metrics.get());
   ports.client = d.front_door->start();
+  d.client_port = ports.client;
   d.running = true;
   return ports;
 }

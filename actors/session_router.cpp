@@ -8,7 +8,10 @@
 #include <caf/typed_actor.hpp>
 #include <sodium.h>
 
+#include <prometheus/counter.h>
+
 #include "actors/caf_types.hpp"
+#include "monitor/metrics.hpp"
 #include "config/password_hash.hpp"
 
 namespace castellan::actors {
@@ -31,9 +34,10 @@ session_router::session_router(std::vector<session_shard> shards, password_pool&
                                std::shared_ptr<const config::users_table> users,
                                config::argon2_params default_params,
                                std::shared_ptr<event_stream> events,
-                               std::shared_ptr<audit_health> audit)
+                               std::shared_ptr<audit_health> audit,
+                               monitor::limiter_metrics* limiter_metrics)
     : shards_(std::move(shards)), pool_(pool), default_params_(default_params),
-      events_(std::move(events)), audit_(std::move(audit)) {
+      events_(std::move(events)), audit_(std::move(audit)), limiter_metrics_(limiter_metrics) {
   set_users(std::move(users));
 }
 
@@ -106,6 +110,8 @@ void session_router::ask_limiter(const job_ptr& job, const net::reply_sink_ptr& 
       check_password(job, sink);
       return;
     }
+    if (limiter_metrics_)
+      limiter_metrics_->rejected[static_cast<size_t>(by)]->Increment();
     auto e = events_->make(net::event_kind::rate_limited);
     e.user = job->user;
     e.ip = job->ip;

@@ -28,7 +28,8 @@ class session_router final : public net::request_backend {
   session_router(std::vector<session_shard> shards, password_pool& pool,
                  std::shared_ptr<const config::users_table> users,
                  config::argon2_params default_params, std::shared_ptr<event_stream> events,
-                 std::shared_ptr<audit_health> audit);
+                 std::shared_ptr<audit_health> audit,
+                 monitor::limiter_metrics* limiter_metrics = nullptr);
   ~session_router() override;
 
   void submit_session_ops(net::op_batch&& batch) override;
@@ -57,6 +58,7 @@ class session_router final : public net::request_backend {
   std::atomic<std::shared_ptr<const std::string>> dummy_hash_;
   std::shared_ptr<event_stream> events_;
   std::shared_ptr<audit_health> audit_;
+  monitor::limiter_metrics* limiter_metrics_;
 };
 
 }  // namespace castellan::actors

@@ -10,7 +10,11 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+
 #include "actors/caf_types.hpp"
+#include "monitor/metrics.hpp"
 #include "actors/event_stream.hpp"
 #include "actors/session_table.hpp"
 #include "net/messages.hpp"
@@ -36,6 +40,7 @@ struct shard_state {
   // password against an older one; open() looks the user up again here, so
   // a user disabled meanwhile never gets a session.
   std::shared_ptr<const config::users_table> users;
+  monitor::session_metrics* metrics = nullptr;  // thread-safe handles, may be null
   milliseconds sweep_interval{1000};
   size_t capacity = 0;
   static inline const char* name = "session_shard";
@@ -81,6 +86,10 @@ void answer_write(shard_state& st, const net::session_op& op, int64_t now, batch
     e.session = net::session_digest(op.sid);
     r.events.push_back(std::move(e));
     st.table->logout(op.sid);
+    if (st.metrics) {
+      st.metrics->logged_out->Increment();
+      st.metrics->active->Decrement();
+    }
     r.durable.add(net::logout_reply{op.request_id, true});
   }
   r.durable_ids.push_back(op.request_id);
@@ -125,6 +134,10 @@ void open(shard_impl::stateful_pointer<shard_state> self, open_session& req) {
     return;
   }
   auto& s = st.table->open(req.sid, user_ref(st.users, current), wall_ms());
+  if (st.metrics) {
+    st.metrics->opened->Increment();
+    st.metrics->active->Increment();
+  }
   out.add(net::login_reply{req.request_id, true, st.keys->mint(req.sid), s.user->name,
                            s.user->roles, s.expires_ms});
   auto e = st.events->make(net::event_kind::login_ok);
@@ -144,6 +157,10 @@ void sweep(shard_state& st) {
   st.table->sweep(wall_ms(), &expired);
   if (expired.empty())
     return;
+  if (st.metrics) {
+    st.metrics->expired->Increment(static_cast<double>(expired.size()));
+    st.metrics->active->Decrement(static_cast<double>(expired.size()));
+  }
   std::vector<net::auth_event> events;
   events.reserve(expired.size());
   for (auto& x : expired) {
@@ -163,9 +180,11 @@ shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_stat
                                          std::shared_ptr<const net::keyring> keys,
                                          std::shared_ptr<event_stream> events,
                                          std::shared_ptr<audit_health> audit,
-                                         std::shared_ptr<const config::users_table> users) {
+                                         std::shared_ptr<const config::users_table> users,
+                                         monitor::session_metrics* metrics) {
   auto& st = self->state;
   st.users = std::move(users);
+  st.metrics = metrics;
   st.table = std::make_unique<session_table>(cfg);
   st.capacity = capacity;
   st.keys = std::move(keys);
@@ -196,9 +215,16 @@ shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_stat
     [=](open_session& req) { open(self, req); },
     [=](users_update& update) {
       self->state.users = update.users;
-      self->state.table->apply_users(update.users);
+      auto removed = self->state.table->apply_users(update.users);
+      if (self->state.metrics && removed) {
+        self->state.metrics->removed->Increment(static_cast<double>(removed));
+        self->state.metrics->active->Decrement(static_cast<double>(removed));
+      }
     },
-    [=](drop_session& d) { self->state.table->logout(d.sid); },
+    [=](drop_session& d) {
+      if (self->state.table->logout(d.sid) && self->state.metrics)
+        self->state.metrics->active->Decrement();
+    },
     [=](sweep_atom) {
       sweep(self->state);
       self->delayed_send(self, self->state.sweep_interval, sweep_atom_v);
@@ -212,10 +238,11 @@ session_shard spawn_session_shard(caf::actor_system& sys, const config::sessions
                                   size_t capacity, std::shared_ptr<const net::keyring> keys,
                                   std::shared_ptr<event_stream> events,
                                   std::shared_ptr<audit_health> audit,
-                                  std::shared_ptr<const config::users_table> users) {
+                                  std::shared_ptr<const config::users_table> users,
+                                  monitor::session_metrics* metrics) {
   return caf::actor_cast<session_shard>(sys.spawn(shard_behavior, cfg, capacity, std::move(keys),
                                                   std::move(events), std::move(audit),
-                                                  std::move(users)));
+                                                  std::move(users), metrics));
 }
 
 size_t shard_index(const net::session_id& sid, size_t shard_count) {

@@ -12,6 +12,10 @@
 #include "config/config.hpp"
 #include "net/token.hpp"
 
+namespace castellan::monitor {
+struct session_metrics;
+}
+
 namespace castellan::actors {
 
 using session_shard = caf::typed_actor<
@@ -40,7 +44,8 @@ session_shard spawn_session_shard(caf::actor_system& sys, const config::sessions
                                   size_t capacity, std::shared_ptr<const net::keyring> keys,
                                   std::shared_ptr<event_stream> events,
                                   std::shared_ptr<audit_health> audit,
-                                  std::shared_ptr<const config::users_table> users);
+                                  std::shared_ptr<const config::users_table> users,
+                                  monitor::session_metrics* metrics = nullptr);
 
 // Which of `shard_count` shards owns `sid`.
 size_t shard_index(const net::session_id& sid, size_t shard_count);

@@ -3,6 +3,7 @@
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
@@ -50,6 +51,83 @@ std::unique_ptr<front_door_metrics> make_front_door_metrics(prometheus::Registry
                               .Help("Tokens refused at the front door (bad MAC, unknown key, damaged)")
                               .Register(r)
                               .Add({});
+  return m;
+}
+
+std::unique_ptr<audit_metrics> make_audit_metrics(prometheus::Registry& r) {
+  auto m = std::make_unique<audit_metrics>();
+  m->records = &prometheus::BuildCounter()
+                    .Name("castellan_audit_records_total")
+                    .Help("Audit records made durable")
+                    .Register(r)
+                    .Add({});
+  m->bytes = &prometheus::BuildCounter()
+                  .Name("castellan_audit_bytes_written_total")
+                  .Help("Bytes written to audit segments")
+                  .Register(r)
+                  .Add({});
+  m->commit_failures = &prometheus::BuildCounter()
+                            .Name("castellan_audit_commit_failures_total")
+                            .Help("Group commits that failed (their requests got unavailable)")
+                            .Register(r)
+                            .Add({});
+  m->commit_seconds = &prometheus::BuildHistogram()
+                           .Name("castellan_audit_commit_seconds")
+                           .Help("Time of one group commit: write and fdatasync")
+                           .Register(r)
+                           .Add({}, prometheus::Histogram::BucketBoundaries{
+                                        0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025,
+                                        0.05, 0.1, 0.25, 1});
+  m->queue_depth = &prometheus::BuildGauge()
+                        .Name("castellan_audit_queue_depth")
+                        .Help("Appends waiting for the group commit in progress")
+                        .Register(r)
+                        .Add({});
+  m->writable = &prometheus::BuildGauge()
+                     .Name("castellan_audit_writable")
+                     .Help("1 when the audit log can be written; 0: security writes fail closed")
+                     .Register(r)
+                     .Add({});
+  m->writable->Set(1);
+  return m;
+}
+
+std::unique_ptr<limiter_metrics> make_limiter_metrics(prometheus::Registry& r) {
+  auto m = std::make_unique<limiter_metrics>();
+  auto& rejected = prometheus::BuildCounter()
+                       .Name("castellan_limiter_rejections_total")
+                       .Help("Logins refused by the rate limiter before any password check, by key kind")
+                       .Register(r);
+  const char* kinds[3] = {"user", "ip", "user_ip"};
+  for (size_t i = 0; i < 3; ++i)
+    m->rejected[i] = &rejected.Add({{"kind", kinds[i]}});
+  m->lockouts = &prometheus::BuildCounter()
+                     .Name("castellan_limiter_lockouts_total")
+                     .Help("Lockouts started after repeated failures")
+                     .Register(r)
+                     .Add({});
+  return m;
+}
+
+std::unique_ptr<session_metrics> make_session_metrics(prometheus::Registry& r) {
+  auto m = std::make_unique<session_metrics>();
+  m->active = &prometheus::BuildGauge()
+                   .Name("castellan_sessions_active")
+                   .Help("Sessions held by this node's shards")
+                   .Register(r)
+                   .Add({});
+  m->opened = &prometheus::BuildCounter()
+                   .Name("castellan_sessions_opened_total")
+                   .Help("Sessions opened by successful logins")
+                   .Register(r)
+                   .Add({});
+  auto& ended = prometheus::BuildCounter()
+                    .Name("castellan_sessions_ended_total")
+                    .Help("Sessions ended, by reason")
+                    .Register(r);
+  m->logged_out = &ended.Add({{"reason", "logout"}});
+  m->expired = &ended.Add({{"reason", "expired"}});
+  m->removed = &ended.Add({{"reason", "user_removed"}});
   return m;
 }
 

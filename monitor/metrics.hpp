@@ -11,6 +11,7 @@
 namespace prometheus {
 class Counter;
 class Gauge;
+class Histogram;
 class Registry;
 }  // namespace prometheus
 
@@ -33,6 +34,32 @@ struct front_door_metrics {
 
 // Registers the front door's families in `registry`.
 std::unique_ptr<front_door_metrics> make_front_door_metrics(prometheus::Registry& registry);
+
+struct audit_metrics {
+  prometheus::Counter* records = nullptr;          // castellan_audit_records_total
+  prometheus::Counter* bytes = nullptr;            // castellan_audit_bytes_written_total
+  prometheus::Counter* commit_failures = nullptr;  // castellan_audit_commit_failures_total
+  prometheus::Histogram* commit_seconds = nullptr; // castellan_audit_commit_seconds (write + fdatasync)
+  prometheus::Gauge* queue_depth = nullptr;        // castellan_audit_queue_depth (appends awaiting a commit)
+  prometheus::Gauge* writable = nullptr;           // castellan_audit_writable (1/0)
+};
+std::unique_ptr<audit_metrics> make_audit_metrics(prometheus::Registry& registry);
+
+// Indexed by actors::key_kind (user, ip, user_ip).
+struct limiter_metrics {
+  std::array<prometheus::Counter*, 3> rejected{};  // castellan_limiter_rejections_total{kind}
+  prometheus::Counter* lockouts = nullptr;         // castellan_limiter_lockouts_total
+};
+std::unique_ptr<limiter_metrics> make_limiter_metrics(prometheus::Registry& registry);
+
+struct session_metrics {
+  prometheus::Gauge* active = nullptr;             // castellan_sessions_active
+  prometheus::Counter* opened = nullptr;           // castellan_sessions_opened_total
+  prometheus::Counter* logged_out = nullptr;       // castellan_sessions_ended_total{reason="logout"}
+  prometheus::Counter* expired = nullptr;          // ...{reason="expired"}
+  prometheus::Counter* removed = nullptr;          // ...{reason="user_removed"} (disabled/removed users)
+};
+std::unique_ptr<session_metrics> make_session_metrics(prometheus::Registry& registry);
 
 // Renders a registry in the Prometheus text exposition format.
 std::string render_text(prometheus::Registry& registry);

@@ -16,6 +16,7 @@ PACKAGES=(
   libsodium-dev libtomlplusplus-dev libcli11-dev libspdlog-dev nlohmann-json3-dev
   libgtest-dev libbenchmark-dev
   e2fsprogs  # chattr: the tests make an audit directory unwritable even for root
+  prometheus # promtool: the tests check the /metrics output with `promtool check metrics`
 )
 
 install_missing() {

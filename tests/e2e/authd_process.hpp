@@ -78,6 +78,10 @@ run_result run_program(const std::vector<std::string>& argv, const std::string& 
                        std::chrono::seconds deadline = std::chrono::seconds(30),
                        const std::filesystem::path& cwd = {});
 
+// A plain HTTP/1.0 GET to 127.0.0.1:port; the whole response (status line,
+// headers, body), or "" if nothing answers within 5 s.
+std::string http_get(uint16_t port, const std::string& path);
+
 // Polls `condition` every few ms until it holds or `deadline` passes.
 bool eventually(const std::function<bool()>& condition,
                 std::chrono::milliseconds deadline = std::chrono::milliseconds(10000));

@@ -252,6 +252,9 @@ TEST(Audit, UnwritableAuditDirectoryFailsWritesClosedButValidateWorks) {
     EXPECT_TRUE(c.validate(token).ok);  // reads never wait for audit
     auto health = c.call(net::ping_request{0, "health"}).as<net::health_reply>();
     EXPECT_FALSE(health.audit_writable);
+    auto ready = http_get(node.monitor_port(), "/health/ready");
+    EXPECT_NE(ready.find("503"), std::string::npos) << ready;
+    EXPECT_NE(ready.find("\"component\":\"audit\""), std::string::npos) << ready;
     EXPECT_FALSE(health.ready);
     EXPECT_FALSE(health.audit_error.empty());
     EXPECT_EQ(c.login("alice", alice_password).error, "unavailable");  // fails fast now

@@ -17,28 +17,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string http_get(uint16_t port, const std::string& path) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval tv{5, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return "";
-  }
-  std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-  ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
-  std::string out;
-  char buf[4096];
-  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
-    out.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  return out;
-}
-
 TEST(Startup, UnknownConfigKeyStopsStartupNamingKeyAndFile) {
   auto dir = fresh_test_dir("badcfg");
   auto cfg = (dir / "bad.toml").string();
@@ -113,6 +91,68 @@ TEST(Operations, MetricsEndpointCountsRequests) {
   EXPECT_NE(body.find("castellan_requests_total{op=\"ping\"} 3"), std::string::npos) << body;
   EXPECT_NE(body.find("castellan_tokens_refused_total 1"), std::string::npos) << body;
   EXPECT_NE(body.find("castellan_connections_open 1"), std::string::npos) << body;
+}
+
+TEST(Monitor, MetricsPassPromtoolCheck) {
+  authd_process node;
+  auto c = node.connect();
+  auto token = c.login("alice", alice_password).as<net::login_reply>().token;
+  c.validate(token);
+  c.login("alice", "wrong");
+  c.logout(token);
+  auto response = http_get(node.monitor_port(), "/metrics");
+  auto body = response.substr(response.find("\r\n\r\n") + 4);
+  for (auto family : {"castellan_requests_total", "castellan_audit_records_total",
+                      "castellan_audit_commit_seconds_bucket", "castellan_sessions_active",
+                      "castellan_sessions_ended_total{reason=\"logout\"} 1",
+                      "castellan_limiter_rejections_total", "castellan_connections_open"})
+    EXPECT_NE(body.find(family), std::string::npos) << family;
+  auto check = run_program({"/usr/bin/promtool", "check", "metrics"}, body);
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+}
+
+TEST(Monitor, ExampleDashboardAndAlertsUseRealMetrics) {
+  const std::string examples = CASTELLAN_SOURCE_DIR "/examples/";
+  EXPECT_EQ(run_program({"/usr/bin/promtool", "check", "config", examples + "prometheus.yml"}).exit_code, 0);
+  EXPECT_EQ(run_program({"/usr/bin/promtool", "check", "rules", examples + "castellan-alerts.yml"}).exit_code, 0);
+  authd_process node;
+  node.connect().ping();
+  auto metrics = http_get(node.monitor_port(), "/metrics");
+  std::ifstream dash(examples + "grafana-dashboard.json"), alerts(examples + "castellan-alerts.yml");
+  std::string text((std::istreambuf_iterator<char>(dash)), {});
+  text.append((std::istreambuf_iterator<char>(alerts)), {});
+  auto dashboard = nlohmann::json::parse(std::ifstream(examples + "grafana-dashboard.json"));
+  EXPECT_GE(dashboard.at("panels").size(), 6u);
+  size_t checked = 0;
+  for (size_t at = text.find("castellan_"); at != std::string::npos; at = text.find("castellan_", at + 1)) {
+    size_t end = at;
+    while (end < text.size() && (std::isalnum(static_cast<unsigned char>(text[end])) || text[end] == '_'))
+      ++end;
+    auto name = text.substr(at, end - at);
+    if (name == "castellan_" || text.compare(at - 1, 1, "\"") == 0)
+      continue;  // the dashboard's uid / tag
+    EXPECT_NE(metrics.find("\n" + name), std::string::npos) << name << " is not exported";
+    ++checked;
+    at = end;
+  }
+  EXPECT_GT(checked, 10u);
+}
+
+TEST(Monitor, HealthAndClusterEndpoints) {
+  authd_process node;
+  auto live = http_get(node.monitor_port(), "/health/live");
+  EXPECT_NE(live.find("200 OK"), std::string::npos) << live;
+  auto ready = http_get(node.monitor_port(), "/health/ready");
+  EXPECT_NE(ready.find("200 OK"), std::string::npos) << ready;
+  EXPECT_NE(ready.find("\"status\":\"ready\""), std::string::npos) << ready;
+  auto cluster = http_get(node.monitor_port(), "/cluster");
+  auto json = nlohmann::json::parse(cluster.substr(cluster.find("\r\n\r\n") + 4));
+  ASSERT_EQ(json.at("members").size(), 1u);
+  auto& self = json["members"][0];
+  EXPECT_EQ(self.at("name"), "test-node");
+  EXPECT_EQ(self.at("state"), "up");
+  EXPECT_EQ(self.at("address"), "127.0.0.1:" + std::to_string(node.port()));
+  EXPECT_NE(http_get(node.monitor_port(), "/nope").find("404"), std::string::npos);
 }
 
 TEST(Operations, ConnectionsOverTheCapAreToldWhy) {
