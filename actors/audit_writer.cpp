@@ -69,14 +69,17 @@ struct writer_state {
 };
 
 void release(audit_append& a) {
-  if (a.sink && !a.request_ids.empty())
-    a.sink->deliver(std::move(a.replies), a.request_ids.size());
+  if (a.undo)
+    a.undo->disarm();
+  if (a.owed)
+    a.owed->deliver(std::move(a.replies), a.request_ids);
 }
 
 void refuse(audit_append& a, const std::string& why) {
-  refuse_unavailable(a.sink, a.request_ids, why);
-  if (a.on_failure)
-    a.on_failure();
+  if (a.owed)
+    a.owed->refuse(a.request_ids, why);
+  if (a.undo)
+    a.undo->fire();
 }
 
 void append_events(writer_state& st, const std::vector<net::auth_event>& events) {

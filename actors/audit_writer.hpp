@@ -18,6 +18,7 @@
 
 #include "net/backend.hpp"
 #include "net/events.hpp"
+#include "net/owed_replies.hpp"
 
 namespace castellan::monitor {
 struct audit_metrics;
@@ -45,18 +46,37 @@ class audit_health {
   std::string reason_;
 };
 
+// Runs an undo action unless disarmed: if a durable append is refused, or
+// lost with a writer that crashed, what its replies would have confirmed is undone.
+class undo_guard {
+ public:
+  explicit undo_guard(std::function<void()> undo) : undo_(std::move(undo)) {}
+  ~undo_guard() { fire(); }
+  void disarm() { undo_ = nullptr; }
+  void fire() {
+    auto f = std::move(undo_);
+    undo_ = nullptr;
+    if (f)
+      f();
+  }
+
+ private:
+  std::function<void()> undo_;
+};
+
 // Records to append; optionally, replies to release once they are durable.
 struct audit_append {
   std::vector<net::auth_event> events;
-  net::reply_sink_ptr sink;                // null: nobody waits for these records
-  std::string replies;                     // frames for `sink` after the commit
-  std::vector<uint64_t> request_ids;       // the requests those frames answer
-  std::function<void()> on_failure;        // undoes what the replies would have confirmed
+  std::shared_ptr<net::owed_replies> owed;  // null: nobody waits for these records
+  std::string replies;                      // frames answering `request_ids`, after the commit
+  std::vector<uint64_t> request_ids;
+  std::shared_ptr<undo_guard> undo;         // may be null
 };
 
 using audit_writer = caf::typed_actor<
   // Appends the events; delivers `replies` after they are durable, or
-  // `unavailable` for every request id if they cannot be made durable.
+  // `unavailable` for every request id if they cannot be made durable (or
+  // the writer dies first: the owed replies answer for themselves).
   caf::reacts_to<audit_append>>;
 
 // Spawns the writer over an opened log. `enabled` false: records are

@@ -46,16 +46,17 @@ void event_stream::publish(std::vector<net::auth_event> events) {
   if (events.empty())
     return;
   teach_limiters(events);
-  caf::anon_send(writer_, audit_append{std::move(events), nullptr, {}, {}, {}});
+  caf::anon_send(writer_, audit_append{std::move(events), nullptr, {}, {}, nullptr});
 }
 
 void event_stream::publish_durable(std::vector<net::auth_event> events,
-                                   const net::reply_sink_ptr& sink, std::string replies,
+                                   std::shared_ptr<net::owed_replies> owed, std::string replies,
                                    std::vector<uint64_t> request_ids,
                                    std::function<void()> on_failure) {
   teach_limiters(events);
-  caf::anon_send(writer_, audit_append{std::move(events), sink, std::move(replies),
-                                       std::move(request_ids), std::move(on_failure)});
+  auto undo = on_failure ? std::make_shared<undo_guard>(std::move(on_failure)) : nullptr;
+  caf::anon_send(writer_, audit_append{std::move(events), std::move(owed), std::move(replies),
+                                       std::move(request_ids), std::move(undo)});
 }
 
 }  // namespace castellan::actors

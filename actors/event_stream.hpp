@@ -31,10 +31,10 @@ class event_stream {
   // Records events; nobody waits for them.
   void publish(std::vector<net::auth_event> events);
 
-  // Records events and releases `replies` (answering `request_ids`) to
-  // `sink` only once the records are durable; otherwise each request gets
-  // `unavailable` and `on_failure` runs.
-  void publish_durable(std::vector<net::auth_event> events, const net::reply_sink_ptr& sink,
+  // Records events and releases `replies` (answering `request_ids`, owed
+  // through `owed`) only once the records are durable; otherwise each
+  // request gets `unavailable` and `on_failure` runs.
+  void publish_durable(std::vector<net::auth_event> events, std::shared_ptr<net::owed_replies> owed,
                        std::string replies, std::vector<uint64_t> request_ids,
                        std::function<void()> on_failure = {});
 

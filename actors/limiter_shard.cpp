@@ -16,6 +16,15 @@
 
 namespace castellan::actors {
 
+limit_join::~limit_join() {
+  if (remaining_ > 0) {
+    decision lost;
+    lost.allowed = false;
+    lost.failed = true;
+    done_(lost, key_kind::user);
+  }
+}
+
 void limit_join::answer(const decision& d, key_kind refused_by) {
   bool last;
   {

@@ -29,6 +29,9 @@ class limit_join {
  public:
   limit_join(size_t parts, std::function<void(const decision&, key_kind)> done)
       : remaining_(parts), done_(std::move(done)) {}
+  // A check lost with a crashed or stopped shard never answers: the login
+  // is then told `unavailable` instead of waiting forever.
+  ~limit_join();
   void answer(const decision& d, key_kind refused_by);
 
  private:

@@ -30,6 +30,7 @@ struct decision {
   bool allowed = true;
   int64_t retry_after_ms = 0;
   bool locked = false;             // refused because of a lockout (not the rate)
+  bool failed = false;             // no answer could be had (a limiter shard was lost)
 };
 
 // Asks for one attempt at `now`. An allowed attempt reserves one unit of the

@@ -13,6 +13,7 @@
 #include "actors/caf_types.hpp"
 #include "monitor/metrics.hpp"
 #include "config/password_hash.hpp"
+#include "net/owed_replies.hpp"
 
 namespace castellan::actors {
 
@@ -59,14 +60,14 @@ void session_router::submit_session_ops(net::op_batch&& batch) {
     caf::anon_send(shards_[0], session_batch{std::move(batch)});
     return;
   }
-  // Split by owner. Every sub-batch keeps the whole sinks list (shared_ptr
+  // Split by owner. Every sub-batch keeps the whole owed list (shared_ptr
   // copies): cheaper than renumbering, and the shard only touches those used.
   std::vector<net::op_batch> by_shard(shards_.size());
   for (auto& op : batch.ops)
     by_shard[shard_index(op.sid, shards_.size())].ops.push_back(op);
   for (size_t i = 0; i < by_shard.size(); ++i)
     if (!by_shard[i].ops.empty()) {
-      by_shard[i].sinks = batch.sinks;
+      by_shard[i].owed = batch.owed;
       caf::anon_send(shards_[i], session_batch{std::move(by_shard[i])});
     }
 }
@@ -106,6 +107,11 @@ void session_router::ask_limiter(const job_ptr& job, const net::reply_sink_ptr& 
   for (auto& b : by_shard)
     parts += !b.empty();
   auto join = std::make_shared<limit_join>(parts, [this, job, sink](const decision& d, key_kind by) {
+    if (d.failed) {  // a limiter shard dropped the check (it crashed or stopped)
+      sodium_memzero(job->password.data(), job->password.size());
+      refuse_unavailable(sink, {job->request_id}, "rate limiter unavailable; retry");
+      return;
+    }
     if (d.allowed) {
       check_password(job, sink);
       return;
@@ -145,7 +151,8 @@ void session_router::refuse_login(net::login_job& job, const net::reply_sink_ptr
   e.reason = reason;
   net::reply_buffer out;
   out.add_error(job.request_id, code, message);
-  events_->publish_durable({std::move(e)}, sink, out.take(), {job.request_id});
+  auto owed = std::make_shared<net::owed_replies>(sink, std::vector<uint64_t>{job.request_id});
+  events_->publish_durable({std::move(e)}, owed, out.take(), {job.request_id});
 }
 
 // Runs on a password pool thread.
@@ -166,7 +173,8 @@ void session_router::finish_login(net::login_job& job, const net::reply_sink_ptr
   }
   auto sid = net::random_session_id();
   auto& shard = shards_[shard_index(sid, shards_.size())];
-  caf::anon_send(shard, open_session{job.request_id, sid, user_ref(users, record), job.ip, sink});
+  auto owed = std::make_shared<net::owed_replies>(sink, std::vector<uint64_t>{job.request_id});
+  caf::anon_send(shard, open_session{job.request_id, sid, user_ref(users, record), job.ip, owed});
 }
 
 }  // namespace castellan::actors

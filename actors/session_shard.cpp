@@ -49,28 +49,31 @@ struct shard_state {
 // Replies of one batch: reads leave at once, writes once they are durable.
 struct batch_replies {
   net::reply_buffer now;
+  std::vector<uint64_t> now_ids;
   net::reply_buffer durable;
   std::vector<uint64_t> durable_ids;
   std::vector<net::auth_event> events;
 };
 
-void answer_lookup_failure(lookup_status status, uint64_t id, net::reply_buffer& out) {
+void answer_lookup_failure(lookup_status status, uint64_t id, batch_replies& r) {
   if (status == lookup_status::expired)
-    out.add_error(id, net::error_code::expired, "session expired");
+    r.now.add_error(id, net::error_code::expired, "session expired");
   else
-    out.add_error(id, net::error_code::invalid_token, "no such session");
+    r.now.add_error(id, net::error_code::invalid_token, "no such session");
+  r.now_ids.push_back(id);
 }
 
 void answer_write(shard_state& st, const net::session_op& op, int64_t now, batch_replies& r) {
   if (!st.audit->writable()) {
     r.now.add_error(op.request_id, net::error_code::unavailable, "audit log not writable");
+    r.now_ids.push_back(op.request_id);
     return;
   }
   std::string user;
   if (op.kind == net::op_kind::refresh) {
     auto found = st.table->refresh(op.sid, now);
     if (found.status != lookup_status::ok)
-      return answer_lookup_failure(found.status, op.request_id, r.now);
+      return answer_lookup_failure(found.status, op.request_id, r);
     r.durable.add(net::refresh_reply{op.request_id, true, found.found->expires_ms});
     auto e = st.events->make(net::event_kind::refresh);
     e.user = found.found->user->name;
@@ -80,7 +83,7 @@ void answer_write(shard_state& st, const net::session_op& op, int64_t now, batch
   } else {
     auto found = st.table->validate(op.sid, now);
     if (found.status != lookup_status::ok)
-      return answer_lookup_failure(found.status, op.request_id, r.now);
+      return answer_lookup_failure(found.status, op.request_id, r);
     auto e = st.events->make(net::event_kind::logout);
     e.user = found.found->user->name;
     e.session = net::session_digest(op.sid);
@@ -100,13 +103,15 @@ void answer(shard_state& st, const net::session_op& op, int64_t now, batch_repli
     return answer_write(st, op, now, r);
   if (op.kind != net::op_kind::validate) {
     r.now.add_error(op.request_id, net::error_code::malformed, "not a session op");
+    r.now_ids.push_back(op.request_id);
     return;
   }
   auto found = st.table->validate(op.sid, now);
   if (found.status != lookup_status::ok)
-    return answer_lookup_failure(found.status, op.request_id, r.now);
+    return answer_lookup_failure(found.status, op.request_id, r);
   r.now.add(net::validate_reply{op.request_id, true, found.found->user->name,
                                 found.found->user->roles, found.found->expires_ms});
+  r.now_ids.push_back(op.request_id);
 }
 
 void open(shard_impl::stateful_pointer<shard_state> self, open_session& req) {
@@ -115,8 +120,7 @@ void open(shard_impl::stateful_pointer<shard_state> self, open_session& req) {
   if (st.table->size() >= st.capacity) {
     st.table->sweep(wall_ms());  // make room from what is already due
     if (st.table->size() >= st.capacity) {
-      out.add_error(req.request_id, net::error_code::unavailable, "session table full");
-      req.sink->deliver(out.take(), 1);
+      req.owed->refuse({req.request_id}, "session table full");
       return;
     }
   }
@@ -130,7 +134,7 @@ void open(shard_impl::stateful_pointer<shard_state> self, open_session& req) {
       out.add_error(req.request_id, net::error_code::forbidden, "user is disabled");
     else
       out.add_error(req.request_id, net::error_code::bad_credentials, "wrong user or password");
-    st.events->publish_durable({std::move(e)}, req.sink, out.take(), {req.request_id});
+    st.events->publish_durable({std::move(e)}, req.owed, out.take(), {req.request_id});
     return;
   }
   auto& s = st.table->open(req.sid, user_ref(st.users, current), wall_ms());
@@ -148,7 +152,7 @@ void open(shard_impl::stateful_pointer<shard_state> self, open_session& req) {
   // If the record cannot be made durable the client hears `unavailable`,
   // so the session it never received must go.
   auto me = caf::actor_cast<session_shard>(self);
-  st.events->publish_durable({std::move(e)}, req.sink, out.take(), {req.request_id},
+  st.events->publish_durable({std::move(e)}, req.owed, out.take(), {req.request_id},
                              [me, sid = req.sid] { caf::anon_send(me, drop_session{sid}); });
 }
 
@@ -197,18 +201,16 @@ shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_stat
       auto& batch = msg.batch;
       // Replies are gathered per connection: one write (and one durable
       // release) per connection per batch.
-      std::vector<batch_replies> replies(batch.sinks.size());
+      std::vector<batch_replies> replies(batch.owed.size());
       int64_t now = wall_ms();
       for (auto& op : batch.ops)
         answer(self->state, op, now, replies[op.sink]);
       for (size_t i = 0; i < replies.size(); ++i) {
         auto& r = replies[i];
-        if (!r.now.empty()) {
-          auto n = r.now.count();
-          batch.sinks[i]->deliver(r.now.take(), n);
-        }
+        if (!r.now_ids.empty())
+          batch.owed[i]->deliver(r.now.take(), r.now_ids);
         if (!r.durable_ids.empty())
-          self->state.events->publish_durable(std::move(r.events), batch.sinks[i], r.durable.take(),
+          self->state.events->publish_durable(std::move(r.events), batch.owed[i], r.durable.take(),
                                               std::move(r.durable_ids));
       }
     },

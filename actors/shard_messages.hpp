@@ -27,7 +27,7 @@ struct open_session {
   net::session_id sid{};
   user_ref user;
   std::string ip;
-  net::reply_sink_ptr sink;
+  std::shared_ptr<net::owed_replies> owed;  // answered `unavailable` if this message is lost
 };
 
 // Undoes an open_session whose login_ok record could not be made durable

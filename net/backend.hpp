@@ -24,6 +24,8 @@ class reply_sink {
 
 using reply_sink_ptr = std::shared_ptr<reply_sink>;
 
+class owed_replies;  // net/owed_replies.hpp
+
 // A validate, refresh or logout whose token already passed the MAC check.
 struct session_op {
   uint64_t request_id = 0;
@@ -37,7 +39,9 @@ struct session_op {
 // per shard, however many connections contributed.
 struct op_batch {
   std::vector<session_op> ops;
-  std::vector<reply_sink_ptr> sinks;
+  // Per contributing connection: its sink and the ids it is owed. Whatever
+  // is not answered when the last holder lets go is answered `unavailable`.
+  std::vector<std::shared_ptr<owed_replies>> owed;
 };
 
 // A login attempt. The password is wiped by whoever finishes with it.

@@ -18,6 +18,7 @@
 
 #include "monitor/metrics.hpp"
 #include "net/messages.hpp"
+#include "net/owed_replies.hpp"
 
 namespace castellan::net {
 namespace asio = boost::asio;
@@ -250,12 +251,15 @@ void connection::submit(std::vector<session_op>&& ops) {
     inflight_ += ops.size();
   }
   auto& batch = turn_.pending;
-  auto index = static_cast<uint32_t>(batch.sinks.size());
-  batch.sinks.push_back(shared_from_this());
+  auto index = static_cast<uint32_t>(batch.owed.size());
+  std::vector<uint64_t> ids;
+  ids.reserve(ops.size());
   for (auto& op : ops) {
     op.sink = index;
+    ids.push_back(op.request_id);
     batch.ops.push_back(op);
   }
+  batch.owed.push_back(std::make_shared<owed_replies>(shared_from_this(), std::move(ids)));
   if (!turn_.flush_posted) {
     // Runs after the completions already queued in this turn: their reads
     // join this batch.

@@ -79,7 +79,8 @@ struct loop_client : net::reply_sink {
 
   void send_next() {
     sent = clock_type::now();
-    caf::anon_send(writer, actors::audit_append{{event}, self, std::string("x"), {1}, {}});
+    auto owed = std::make_shared<net::owed_replies>(self, std::vector<uint64_t>{1});
+    caf::anon_send(writer, actors::audit_append{{event}, owed, std::string("x"), {1}, nullptr});
   }
   void deliver(std::string&&, size_t) override {
     auto us = std::chrono::duration<double, std::micro>(clock_type::now() - sent).count();
