@@ -14,6 +14,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(castellan, caf::first_custom_type_id)
   CAF_ADD_ATOM(castellan, castellan::actors, reload_atom, "reload")
   CAF_ADD_ATOM(castellan, castellan::actors, flush_atom, "flush")
   CAF_ADD_ATOM(castellan, castellan::actors, retry_atom, "retry")
+  CAF_ADD_ATOM(castellan, castellan::actors, crash_atom, "crash")
 CAF_END_TYPE_ID_BLOCK(castellan)
 
 // Local-only: these carry shared_ptrs to reply sinks and snapshots, which
