@@ -166,6 +166,13 @@ void audit_log::commit() {
   rotate_if_full();
 }
 
+void audit_log::discard_buffer() {
+  buffer_.clear();
+  buffered_ = 0;
+  buffer_next_index_ = next_index_;
+  buffer_hash_ = hash_;
+}
+
 void audit_log::repair() {
   auto path = (fs::path(opts_.dir) / fmt::segment_file_name(segment_)).string();
   if (dirty_bytes_ > 0) {

@@ -51,6 +51,9 @@ class audit_log {
   // as it was before the call, and the next commit retries cleanly.
   void commit();
 
+  // Forgets buffered records that were never committed (their writer died).
+  void discard_buffer();
+
   // After a failed commit: clears what the failed write may have left and
   // checks the directory is writable again. Throws audit_error if not.
   void repair();

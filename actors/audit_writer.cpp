@@ -138,6 +138,7 @@ writer_impl::behavior_type writer_behavior(writer_impl::stateful_pointer<writer_
                                            monitor::audit_metrics* metrics) {
   self->state.metrics = metrics;
   self->state.log = std::move(log);
+  self->state.log->discard_buffer();
   self->state.health = std::move(health);
   self->state.enabled = enabled;
   // The writer stops last; whatever is buffered then is committed (and its
@@ -169,6 +170,7 @@ writer_impl::behavior_type writer_behavior(writer_impl::stateful_pointer<writer_
       }
     },
     [=](flush_atom) { flush(self); },
+    [=](crash_atom) { throw std::runtime_error("audit writer crash (fault injection)"); },
     [=](retry_atom) {
       auto& st = self->state;
       st.retry_queued = false;

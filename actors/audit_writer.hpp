@@ -16,6 +16,8 @@
 #include <caf/fwd.hpp>
 #include <caf/replies_to.hpp>
 
+#include "actors/atoms.hpp"
+
 #include "net/backend.hpp"
 #include "net/events.hpp"
 #include "net/owed_replies.hpp"
@@ -77,7 +79,12 @@ using audit_writer = caf::typed_actor<
   // Appends the events; delivers `replies` after they are durable, or
   // `unavailable` for every request id if they cannot be made durable (or
   // the writer dies first: the owed replies answer for themselves).
-  caf::reacts_to<audit_append>>;
+  caf::reacts_to<audit_append>,
+  // Fault injection: throws. The log outlives the actor; a restarted writer
+  // drops what its predecessor buffered but never committed (those requests
+  // were already answered `unavailable` by their owed replies) and resumes
+  // the chain from the last durable record.
+  caf::reacts_to<crash_atom>>;
 
 // Spawns the writer over an opened log. `enabled` false: records are
 // dropped and replies released at once (benchmarks only; docs/configuration.md).

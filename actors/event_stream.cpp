@@ -8,10 +8,10 @@
 
 namespace castellan::actors {
 
-event_stream::event_stream(std::string node, audit_writer writer)
+event_stream::event_stream(std::string node, slot_ptr<audit_writer> writer)
     : node_(std::move(node)), writer_(std::move(writer)) {}
 
-void event_stream::set_limiters(std::vector<limiter_shard> limiters) {
+void event_stream::set_limiters(std::vector<slot_ptr<limiter_shard>> limiters) {
   limiters_ = std::move(limiters);
 }
 
@@ -38,15 +38,22 @@ void event_stream::teach_limiters(const std::vector<net::auth_event>& events) {
       by_shard[limiter_index(k, limiters_.size())].push_back(std::move(k));
     for (size_t i = 0; i < by_shard.size(); ++i)
       if (!by_shard[i].empty())
-        caf::anon_send(limiters_[i], limit_outcome{std::move(by_shard[i]), success, e.user, e.ip});
+        caf::anon_send(limiters_[i]->get(), limit_outcome{std::move(by_shard[i]), success, e.user, e.ip});
   }
+}
+
+void event_stream::crash(const std::string& target) {
+  if (target == "limiter_shard" && !limiters_.empty())
+    caf::anon_send(limiters_.front()->get(), crash_atom_v);
+  else if (target == "audit_writer")
+    caf::anon_send(writer_->get(), crash_atom_v);
 }
 
 void event_stream::publish(std::vector<net::auth_event> events) {
   if (events.empty())
     return;
   teach_limiters(events);
-  caf::anon_send(writer_, audit_append{std::move(events), nullptr, {}, {}, nullptr});
+  caf::anon_send(writer_->get(), audit_append{std::move(events), nullptr, {}, {}, nullptr});
 }
 
 void event_stream::publish_durable(std::vector<net::auth_event> events,
@@ -55,8 +62,9 @@ void event_stream::publish_durable(std::vector<net::auth_event> events,
                                    std::function<void()> on_failure) {
   teach_limiters(events);
   auto undo = on_failure ? std::make_shared<undo_guard>(std::move(on_failure)) : nullptr;
-  caf::anon_send(writer_, audit_append{std::move(events), std::move(owed), std::move(replies),
-                                       std::move(request_ids), std::move(undo)});
+  caf::anon_send(writer_->get(), audit_append{std::move(events), std::move(owed),
+                                              std::move(replies), std::move(request_ids),
+                                              std::move(undo)});
 }
 
 }  // namespace castellan::actors

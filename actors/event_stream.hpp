@@ -12,6 +12,7 @@
 // Holds actor handles by value: include only from actors/*.cpp.
 #include <caf/typed_actor.hpp>
 
+#include "actors/actor_slot.hpp"
 #include "actors/audit_writer.hpp"
 #include "actors/limiter_shard.hpp"
 #include "net/events.hpp"
@@ -20,10 +21,10 @@ namespace castellan::actors {
 
 class event_stream {
  public:
-  event_stream(std::string node, audit_writer writer);
+  event_stream(std::string node, slot_ptr<audit_writer> writer);
 
   // Called once, before traffic: the limiter shards learn login outcomes.
-  void set_limiters(std::vector<limiter_shard> limiters);
+  void set_limiters(std::vector<slot_ptr<limiter_shard>> limiters);
 
   // A fresh event of `kind` from this node, stamped now.
   net::auth_event make(net::event_kind kind) const { return net::make_event(kind, node_); }
@@ -38,17 +39,20 @@ class event_stream {
                        std::string replies, std::vector<uint64_t> request_ids,
                        std::function<void()> on_failure = {});
 
+  // Fault injection: makes "limiter_shard" (the first) or "audit_writer" throw.
+  void crash(const std::string& target);
+
   // The limiter keys of a login by `user` from `ip` (ip may be empty).
   static std::vector<limit_key> login_keys(const std::string& user, const std::string& ip);
 
-  const std::vector<limiter_shard>& limiters() const { return limiters_; }
+  const std::vector<slot_ptr<limiter_shard>>& limiters() const { return limiters_; }
 
  private:
   void teach_limiters(const std::vector<net::auth_event>& events);
 
   std::string node_;
-  audit_writer writer_;
-  std::vector<limiter_shard> limiters_;
+  slot_ptr<audit_writer> writer_;
+  std::vector<slot_ptr<limiter_shard>> limiters_;
 };
 
 }  // namespace castellan::actors

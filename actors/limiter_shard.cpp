@@ -54,7 +54,7 @@ int64_t wall_ms() {
 }
 
 struct limiter_state {
-  std::unique_ptr<limiter_table> table;
+  std::shared_ptr<limiter_table> table;
   std::shared_ptr<event_stream> events;
   limiter_settings settings;
   static inline const char* name = "limiter_shard";
@@ -83,8 +83,9 @@ void publish_changes(limiter_state& st, const std::vector<lockout_change>& chang
 
 limiter_impl::behavior_type limiter_behavior(limiter_impl::stateful_pointer<limiter_state> self,
                                              limiter_settings settings,
+                                             std::shared_ptr<limiter_table> table,
                                              std::shared_ptr<event_stream> events) {
-  self->state.table = std::make_unique<limiter_table>(settings.policies, settings.max_keys);
+  self->state.table = std::move(table);
   self->state.events = std::move(events);
   self->state.settings = settings;
   self->delayed_send(self, milliseconds(settings.sweep_interval_ms), sweep_atom_v);
@@ -112,6 +113,7 @@ limiter_impl::behavior_type limiter_behavior(limiter_impl::stateful_pointer<limi
       publish_changes(self->state, changes, o.user, o.ip);
     },
     [=](rate_policies& p) { self->state.table->set_policies(p); },
+    [=](crash_atom) { throw std::runtime_error("limiter shard crash (fault injection)"); },
     [=](sweep_atom) {
       std::vector<lockout_change> changes;
       self->state.table->sweep(wall_ms(), self->state.settings.sweep_budget, changes);
@@ -124,8 +126,10 @@ limiter_impl::behavior_type limiter_behavior(limiter_impl::stateful_pointer<limi
 }  // namespace
 
 limiter_shard spawn_limiter_shard(caf::actor_system& sys, const limiter_settings& settings,
+                                  std::shared_ptr<limiter_table> table,
                                   std::shared_ptr<event_stream> events) {
-  return caf::actor_cast<limiter_shard>(sys.spawn(limiter_behavior, settings, std::move(events)));
+  return caf::actor_cast<limiter_shard>(
+      sys.spawn(limiter_behavior, settings, std::move(table), std::move(events)));
 }
 
 }  // namespace castellan::actors

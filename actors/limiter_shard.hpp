@@ -13,6 +13,8 @@
 #include <caf/fwd.hpp>
 #include <caf/replies_to.hpp>
 
+#include "actors/atoms.hpp"
+
 #include "actors/limiter_table.hpp"
 
 namespace castellan::monitor {
@@ -70,9 +72,14 @@ using limiter_shard = caf::typed_actor<
   // failure may start a lockout (published as lockout_started).
   caf::reacts_to<limit_outcome>,
   // Replaces the policies (config reload).
-  caf::reacts_to<rate_policies>>;
+  caf::reacts_to<rate_policies>,
+  // Fault injection: throws; the buckets survive (the table outlives the actor).
+  caf::reacts_to<crash_atom>>;
 
+// `table` is owned outside the actor so that a restart keeps every bucket
+// and lockout.
 limiter_shard spawn_limiter_shard(caf::actor_system& sys, const limiter_settings& settings,
+                                  std::shared_ptr<limiter_table> table,
                                   std::shared_ptr<event_stream> events);
 
 // Which of `count` shards owns `key`.

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 
 #include "config/config.hpp"
 
@@ -32,6 +34,10 @@ class node {
 
   // Stops accepting, drains the actors, joins every thread. Idempotent.
   void stop();
+
+  // Called (from an actor thread) if the root supervisor gives up: the node
+  // can no longer serve. Set before start().
+  void on_failure(std::function<void(const std::string& reason)> handler);
 
  private:
   node_ports start_all();

@@ -3,9 +3,13 @@
 //   keys, users              (files: loaded before anything can answer)
 //   audit log                (opened; a torn tail from a crash is cut)
 //   actor system             (CAF runtime: scheduler_threads workers)
-//   ├── audit writer         (detached: starts first, stops last)
-//   ├── limiter shards × L   (GCRA buckets and lockouts, by key)
-//   ├── session shards × N   (sessions, by session id)
+//   root supervisor          rest_for_one: a subtree restarts those after it
+//   ├── audit supervisor     one_for_one
+//   │   └── audit writer     (detached; starts first, stops last)
+//   ├── limiter supervisor   one_for_one
+//   │   └── limiter shard × L (GCRA buckets and lockouts; tables outlive restarts)
+//   ├── session supervisor   one_for_one
+//   │   └── session shard × N (sessions; tables outlive restarts)
 //   └── user directory       (detached: reloads the users file)
 //   event stream             (events -> audit writer, login outcomes -> limiter)
 //   password pool            (dedicated argon2 threads, never CAF's)
@@ -14,18 +18,23 @@
 //   front door               (Asio listener: opened last, closed first)
 //
 // stop() runs the same list backwards, so nothing is accepted that cannot be
-// recorded, and the audit writer commits the last events before it goes.
-// Supervision (restarts) arrives with the supervisor tree.
+// recorded, and the audit writer commits the last events before it goes. If
+// the root supervisor gives up (restart intensity exceeded), the node's
+// failure handler runs: authd logs why and exits non-zero.
 #include "actors/node.hpp"
+
+#include <thread>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/atom.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 #include <caf/typed_actor.hpp>
 #include <nlohmann/json.hpp>
+#include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
@@ -33,6 +42,8 @@
 #include "actors/audit_log.hpp"
 #include "actors/caf_types.hpp"
 #include "actors/session_router.hpp"
+#include "actors/session_table.hpp"
+#include "actors/supervisor.hpp"
 #include "actors/user_directory.hpp"
 #include "config/password_hash.hpp"
 #include "monitor/http_endpoint.hpp"
@@ -74,11 +85,21 @@ struct node::impl {
   std::shared_ptr<audit_health> audit = std::make_shared<audit_health>();
   std::unique_ptr<caf::actor_system_config> caf_config;
   std::unique_ptr<caf::actor_system> system;
-  audit_writer writer;
+  // The current handle of every supervised actor, and the state that
+  // outlives their restarts.
+  slot_ptr<audit_writer> writer = make_slot<audit_writer>();
+  std::vector<slot_ptr<limiter_shard>> limiters;
+  std::vector<slot_ptr<session_shard>> shards;
+  std::vector<std::shared_ptr<limiter_table>> limiter_tables;
+  std::vector<std::shared_ptr<session_table>> session_tables;
+  slot_ptr<caf::actor> user_directory = make_slot<caf::actor>();
+  slot_ptr<caf::actor> limiter_supervisor = make_slot<caf::actor>();
+  slot_ptr<caf::actor> session_supervisor = make_slot<caf::actor>();
+  caf::actor root;
+  caf::actor root_watcher;
+  std::function<void(const std::string&)> on_failure;
+  std::atomic<bool> stopping{false};
   std::shared_ptr<event_stream> events;
-  std::vector<limiter_shard> limiters;
-  std::vector<session_shard> shards;
-  caf::actor user_directory;
   std::unique_ptr<password_pool> pool;
   std::unique_ptr<session_router> router;
   // Metrics first: every component gets its handles at construction.
@@ -90,6 +111,8 @@ struct node::impl {
       monitor::make_limiter_metrics(*registry);
   std::unique_ptr<monitor::session_metrics> session_metrics =
       monitor::make_session_metrics(*registry);
+  std::unique_ptr<monitor::supervision_metrics> supervision_metrics =
+      monitor::make_supervision_metrics(*registry);
   std::unique_ptr<monitor::http_endpoint> endpoint;
   int64_t started_ms = 0;
   uint16_t client_port = 0;  // as bound (the config may say 0)
@@ -123,34 +146,157 @@ struct node::impl {
   }
 
   void start_actors(std::shared_ptr<const config::users_table> users) {
-    writer = spawn_audit_writer(*system, log, audit, settings.audit.enabled, audit_metrics.get());
     events = std::make_shared<event_stream>(settings.node.name, writer);
     limiter_settings lim{policies_of(settings.limiter),
                          std::max<size_t>(1, settings.limiter.max_keys / settings.limiter.shards),
                          settings.limiter.sweep_interval_ms, 10000, limiter_metrics.get()};
-    for (uint32_t i = 0; i < settings.limiter.shards; ++i)
-      limiters.push_back(spawn_limiter_shard(*system, lim, events));
+    for (uint32_t i = 0; i < settings.limiter.shards; ++i) {
+      limiters.push_back(make_slot<limiter_shard>());
+      limiter_tables.push_back(std::make_shared<limiter_table>(lim.policies, lim.max_keys));
+    }
     events->set_limiters(limiters);
     // Each session shard holds an equal share of the node's session budget.
-    size_t n = settings.actors.session_shards;
-    size_t capacity = (size_t{settings.sessions.max_sessions} + n - 1) / n;
-    for (size_t i = 0; i < n; ++i)
-      shards.push_back(spawn_session_shard(*system, settings.sessions, capacity, keys, events, audit,
-                                           users, session_metrics.get()));
+    for (uint32_t i = 0; i < settings.actors.session_shards; ++i) {
+      shards.push_back(make_slot<session_shard>());
+      session_tables.push_back(std::make_shared<session_table>(settings.sessions));
+    }
     pool = std::make_unique<password_pool>(settings.users.password_threads,
                                            settings.users.max_pending_logins);
     router = std::make_unique<session_router>(
         shards, *pool, users,
         config::argon2_params{settings.users.argon2_memory_kib, settings.users.argon2_iterations},
-        events, audit, limiter_metrics.get());
-    user_directory = spawn_user_directory(
-        *system, settings.users_file(), std::chrono::milliseconds(settings.users.reload_interval_ms),
-        [this](std::shared_ptr<const config::users_table> fresh) {
-          events->publish(user_changes(*events, *router->users(), *fresh));
-          router->set_users(fresh);
-          for (auto& s : shards)
-            caf::anon_send(s, users_update{fresh});
-        });
+        events, audit, limiter_metrics.get(), settings.testing.fault_injection);
+    root = spawn_supervisor(*system, root_spec(lim));
+    root_watcher = system->spawn(watch_root, root, &on_failure, &stopping);
+    await_tree();
+  }
+
+  // Spawning is asynchronous: the supervisors start their children when first
+  // scheduled. Nothing may be sent (and no client accepted) before every slot
+  // holds its actor. Bounded: a tree that does not come up fails the start.
+  void await_tree() {
+    auto ready = [this] {
+      if (!writer->get() || !user_directory->get())
+        return false;
+      for (auto& l : limiters)
+        if (!l->get())
+          return false;
+      for (auto& s : shards)
+        if (!s->get())
+          return false;
+      return true;
+    };
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!ready()) {
+      if (std::chrono::steady_clock::now() > deadline)
+        throw std::runtime_error("the actor tree did not start within 10 s");
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+
+  // -- the supervision tree, as data --------------------------------------------
+
+  supervisor_spec root_spec(const limiter_settings& lim) {
+    supervisor_spec root{"root", supervision_strategy::rest_for_one,
+                         settings.supervision.root_max_restarts,
+                         std::chrono::milliseconds(settings.supervision.root_period_ms), {},
+                         counter_for("supervisor")};
+    root.children.push_back({"audit", [this](caf::actor_system& sys) {
+                               return spawn_supervisor(sys, audit_spec());
+                             }});
+    root.children.push_back({"limiter", [this, lim](caf::actor_system& sys) {
+                               auto s = spawn_supervisor(sys, limiter_spec(lim));
+                               limiter_supervisor->set(s);
+                               return s;
+                             }});
+    root.children.push_back({"sessions", [this](caf::actor_system& sys) {
+                               auto s = spawn_supervisor(sys, session_spec());
+                               session_supervisor->set(s);
+                               return s;
+                             }});
+    root.children.push_back({"user_directory", [this](caf::actor_system& sys) {
+                               auto d = spawn_user_directory(
+                                   sys, settings.users_file(),
+                                   std::chrono::milliseconds(settings.users.reload_interval_ms),
+                                   [this](std::shared_ptr<const config::users_table> fresh) {
+                                     publish_users(std::move(fresh));
+                                   });
+                               user_directory->set(d);
+                               return d;
+                             }});
+    return root;
+  }
+
+  supervisor_spec audit_spec() {
+    supervisor_spec s{"audit", supervision_strategy::one_for_one, settings.supervision.max_restarts,
+                      std::chrono::milliseconds(settings.supervision.period_ms), {},
+                      counter_for("audit_writer")};
+    s.children.push_back({"audit_writer", [this](caf::actor_system& sys) {
+                            auto w = spawn_audit_writer(sys, log, audit, settings.audit.enabled,
+                                                        audit_metrics.get());
+                            writer->set(w);
+                            return caf::actor_cast<caf::actor>(w);
+                          }});
+    return s;
+  }
+
+  supervisor_spec limiter_spec(const limiter_settings& lim) {
+    supervisor_spec s{"limiter", supervision_strategy::one_for_one,
+                      settings.supervision.max_restarts,
+                      std::chrono::milliseconds(settings.supervision.period_ms), {},
+                      counter_for("limiter_shard")};
+    for (size_t i = 0; i < limiters.size(); ++i)
+      s.children.push_back({"limiter_shard_" + std::to_string(i), [this, lim, i](caf::actor_system& sys) {
+                              auto l = spawn_limiter_shard(sys, lim, limiter_tables[i], events);
+                              limiters[i]->set(l);
+                              return caf::actor_cast<caf::actor>(l);
+                            }});
+    return s;
+  }
+
+  supervisor_spec session_spec() {
+    supervisor_spec s{"sessions", supervision_strategy::one_for_one,
+                      settings.supervision.max_restarts,
+                      std::chrono::milliseconds(settings.supervision.period_ms), {},
+                      counter_for("session_shard")};
+    size_t n = shards.size();
+    size_t capacity = (size_t{settings.sessions.max_sessions} + n - 1) / n;
+    for (size_t i = 0; i < n; ++i)
+      s.children.push_back({"session_shard_" + std::to_string(i),
+                            [this, capacity, i](caf::actor_system& sys) {
+                              // A restarted shard sees the users as they are now.
+                              auto sh = spawn_session_shard(sys, settings.sessions, session_tables[i],
+                                                            capacity, keys, events, audit,
+                                                            router->users(), session_metrics.get());
+                              shards[i]->set(sh);
+                              return caf::actor_cast<caf::actor>(sh);
+                            }});
+    return s;
+  }
+
+  std::function<void(const std::string&)> counter_for(const std::string& kind) {
+    auto* counter = supervision_metrics->restarts_of(kind);
+    return [counter](const std::string&) { counter->Increment(); };
+  }
+
+  void publish_users(std::shared_ptr<const config::users_table> fresh) {
+    events->publish(user_changes(*events, *router->users(), *fresh));
+    router->set_users(fresh);
+    for (auto& s : shards)
+      caf::anon_send(s->get(), users_update{fresh});
+  }
+
+  // The root supervisor giving up is the node failing: tell main().
+  static caf::behavior watch_root(caf::event_based_actor* self, caf::actor root,
+                                  std::function<void(const std::string&)>* on_failure,
+                                  std::atomic<bool>* stopping) {
+    self->monitor(root);
+    self->set_down_handler([self, on_failure, stopping](caf::down_msg& msg) {
+      if (!stopping->load() && *on_failure)
+        (*on_failure)(caf::to_string(msg.reason));
+      self->quit();
+    });
+    return {[](caf::unit_t) {}};
   }
 
   uint16_t start_monitor() {
@@ -208,22 +354,6 @@ struct node::impl {
     return json(200, {{"node", settings.node.name}, {"members", {self}}});
   }
 
-  // Stops every actor but the audit writer and waits until they are gone, so
-  // that everything they publish is in the writer's mailbox before it stops.
-  void stop_workers() {
-    std::vector<caf::actor> workers;
-    if (user_directory)
-      workers.push_back(user_directory);
-    for (auto& s : shards)
-      workers.push_back(caf::actor_cast<caf::actor>(s));
-    for (auto& l : limiters)
-      workers.push_back(caf::actor_cast<caf::actor>(l));
-    caf::scoped_actor self{*system};
-    for (auto& w : workers)
-      self->send_exit(w, caf::exit_reason::user_shutdown);
-    self->wait_for(workers);
-  }
-
   // Stops whatever has been started, in reverse order; safe after a start
   // that failed half-way (then no actor may be left running, or the actor
   // system's destructor would wait for it forever).
@@ -232,12 +362,17 @@ struct node::impl {
       front_door->stop();      // no new requests
     if (pool)
       pool->stop();            // finish password checks already queued
+    stopping = true;           // the root going down is no failure now
     if (system) {
-      stop_workers();          // shards, limiter, user directory
-      if (writer) {
-        if (events)
-          events->publish({events->make(net::event_kind::node_stopping)});
-        caf::anon_send_exit(writer, caf::exit_reason::user_shutdown);  // commits what is left
+      // Nothing publishes any more (front door and pool are stopped): this is
+      // the last event. The root then stops its subtrees last-started first,
+      // each awaited, so the audit writer commits everything and goes last.
+      if (events && writer->get())
+        events->publish({events->make(net::event_kind::node_stopping)});
+      if (root) {
+        caf::scoped_actor self{*system};
+        self->send_exit(root, caf::exit_reason::user_shutdown);
+        self->wait_for(root);
       }
       system->await_all_actors_done();
     }
@@ -246,11 +381,21 @@ struct node::impl {
     endpoint.reset();
     front_door.reset();        // only now: actors may have delivered until they quit
     router.reset();
+    // Every strong handle must go before the actor system: its destructor
+    // waits for detached actors (the writer, the user directory) to be freed.
+    for (auto& sl : shards)
+      sl->clear();
+    for (auto& sl : limiters)
+      sl->clear();
+    writer->clear();
+    user_directory->clear();
+    limiter_supervisor->clear();
+    session_supervisor->clear();
     shards.clear();
     limiters.clear();
     events.reset();
-    user_directory = nullptr;
-    writer = nullptr;
+    root = nullptr;
+    root_watcher = nullptr;
     system.reset();
   }
 };
@@ -303,7 +448,7 @@ void node::reload(const config::node_settings& fresh) {
   if (config::differs(d.settings.limiter, fresh.limiter)) {
     auto policies = policies_of(fresh.limiter);
     for (auto& l : d.limiters)
-      caf::anon_send(l, policies);
+      caf::anon_send(l->get(), policies);
     d.settings.limiter = fresh.limiter;
     applied.push_back("limiter");
   }
@@ -325,6 +470,10 @@ void node::reload(const config::node_settings& fresh) {
   auto e = d.events->make(net::event_kind::config_reloaded);
   e.reason = "applied=" + join(applied) + " restart=" + join(need_restart);
   d.events->publish({std::move(e)});
+}
+
+void node::on_failure(std::function<void(const std::string& reason)> handler) {
+  impl_->on_failure = std::move(handler);
 }
 
 void node::stop() {

@@ -31,14 +31,15 @@ config::argon2_params costliest(const config::users_table& users, config::argon2
 
 }  // namespace
 
-session_router::session_router(std::vector<session_shard> shards, password_pool& pool,
+session_router::session_router(std::vector<slot_ptr<session_shard>> shards, password_pool& pool,
                                std::shared_ptr<const config::users_table> users,
                                config::argon2_params default_params,
                                std::shared_ptr<event_stream> events,
                                std::shared_ptr<audit_health> audit,
-                               monitor::limiter_metrics* limiter_metrics)
+                               monitor::limiter_metrics* limiter_metrics, bool fault_injection)
     : shards_(std::move(shards)), pool_(pool), default_params_(default_params),
-      events_(std::move(events)), audit_(std::move(audit)), limiter_metrics_(limiter_metrics) {
+      events_(std::move(events)), audit_(std::move(audit)), limiter_metrics_(limiter_metrics),
+      fault_injection_(fault_injection) {
   set_users(std::move(users));
 }
 
@@ -57,7 +58,7 @@ void session_router::set_users(std::shared_ptr<const config::users_table> users)
 
 void session_router::submit_session_ops(net::op_batch&& batch) {
   if (shards_.size() == 1) {
-    caf::anon_send(shards_[0], session_batch{std::move(batch)});
+    caf::anon_send(shards_[0]->get(), session_batch{std::move(batch)});
     return;
   }
   // Split by owner. Every sub-batch keeps the whole owed list (shared_ptr
@@ -68,8 +69,22 @@ void session_router::submit_session_ops(net::op_batch&& batch) {
   for (size_t i = 0; i < by_shard.size(); ++i)
     if (!by_shard[i].ops.empty()) {
       by_shard[i].owed = batch.owed;
-      caf::anon_send(shards_[i], session_batch{std::move(by_shard[i])});
+      caf::anon_send(shards_[i]->get(), session_batch{std::move(by_shard[i])});
     }
+}
+
+void session_router::debug_crash(const net::session_id& sid, std::string target,
+                                 uint64_t request_id, const net::reply_sink_ptr& sink) {
+  if (!fault_injection_) {
+    net::reply_buffer out;
+    out.add_error(request_id, net::error_code::forbidden,
+                  "fault injection is disabled (testing.fault_injection)");
+    sink->deliver(out.take(), 1);
+    return;
+  }
+  auto owed = std::make_shared<net::owed_replies>(sink, std::vector<uint64_t>{request_id});
+  caf::anon_send(shards_[shard_index(sid, shards_.size())]->get(),
+                 crash_request{sid, std::move(target), request_id, owed});
 }
 
 net::node_health session_router::health() const {
@@ -132,7 +147,7 @@ void session_router::ask_limiter(const job_ptr& job, const net::reply_sink_ptr& 
   });
   for (size_t i = 0; i < by_shard.size(); ++i)
     if (!by_shard[i].empty())
-      caf::anon_send(limiters[i], limit_check{std::move(by_shard[i]), join});
+      caf::anon_send(limiters[i]->get(), limit_check{std::move(by_shard[i]), join});
 }
 
 void session_router::check_password(const job_ptr& job, const net::reply_sink_ptr& sink) {
@@ -172,7 +187,7 @@ void session_router::finish_login(net::login_job& job, const net::reply_sink_ptr
     return;
   }
   auto sid = net::random_session_id();
-  auto& shard = shards_[shard_index(sid, shards_.size())];
+  auto shard = shards_[shard_index(sid, shards_.size())]->get();
   auto owed = std::make_shared<net::owed_replies>(sink, std::vector<uint64_t>{job.request_id});
   caf::anon_send(shard, open_session{job.request_id, sid, user_ref(users, record), job.ip, owed});
 }

@@ -25,17 +25,19 @@ class session_router final : public net::request_backend {
   // `pool` must outlive the router. Unknown users are checked against a dummy
   // hash with the costliest parameters of the users file, so that their logins
   // cost as much as a wrong password (no probing for user names by timing).
-  session_router(std::vector<session_shard> shards, password_pool& pool,
+  session_router(std::vector<slot_ptr<session_shard>> shards, password_pool& pool,
                  std::shared_ptr<const config::users_table> users,
                  config::argon2_params default_params, std::shared_ptr<event_stream> events,
                  std::shared_ptr<audit_health> audit,
-                 monitor::limiter_metrics* limiter_metrics = nullptr);
+                 monitor::limiter_metrics* limiter_metrics = nullptr, bool fault_injection = false);
   ~session_router() override;
 
   void submit_session_ops(net::op_batch&& batch) override;
   void submit_login(net::login_job&& job, const net::reply_sink_ptr& sink) override;
   void note_refused_tokens(const std::string& ip, uint64_t count) override;
   net::node_health health() const override;
+  void debug_crash(const net::session_id& sid, std::string target, uint64_t request_id,
+                   const net::reply_sink_ptr& sink) override;
 
   // Publishes a new users snapshot to logins (shards get their own message).
   // May hash a new dummy: call it off CAF's scheduler (the user directory).
@@ -50,7 +52,7 @@ class session_router final : public net::request_backend {
   void refuse_login(net::login_job& job, const net::reply_sink_ptr& sink, net::error_code code,
                     const char* message, const char* reason);
 
-  std::vector<session_shard> shards_;
+  std::vector<slot_ptr<session_shard>> shards_;
   password_pool& pool_;
   std::atomic<std::shared_ptr<const config::users_table>> users_;
   config::argon2_params default_params_;
@@ -59,6 +61,7 @@ class session_router final : public net::request_backend {
   std::shared_ptr<event_stream> events_;
   std::shared_ptr<audit_health> audit_;
   monitor::limiter_metrics* limiter_metrics_;
+  bool fault_injection_;
 };
 
 }  // namespace castellan::actors

@@ -3,6 +3,7 @@
 // reply frames, so a busy connection costs one message each way per read.
 #include "actors/session_shard.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include <caf/actor_system.hpp>
@@ -32,7 +33,10 @@ int64_t wall_ms() {
 using shard_impl = session_shard::extend<caf::reacts_to<sweep_atom>>;
 
 struct shard_state {
-  std::unique_ptr<session_table> table;
+  // Owned outside the actor (like an ETS table with an heir): a restarted
+  // shard continues with the same sessions. Every table operation either
+  // completes or throws before changing anything.
+  std::shared_ptr<session_table> table;
   std::shared_ptr<const net::keyring> keys;
   std::shared_ptr<event_stream> events;
   std::shared_ptr<audit_health> audit;
@@ -180,7 +184,8 @@ void sweep(shard_state& st) {
 // binds a reference through a null pointer when an actor function takes none
 // (caught by UBSan).
 shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_state> self,
-                                         config::sessions_config cfg, size_t capacity,
+                                         config::sessions_config cfg,
+                                         std::shared_ptr<session_table> table, size_t capacity,
                                          std::shared_ptr<const net::keyring> keys,
                                          std::shared_ptr<event_stream> events,
                                          std::shared_ptr<audit_health> audit,
@@ -189,7 +194,8 @@ shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_stat
   auto& st = self->state;
   st.users = std::move(users);
   st.metrics = metrics;
-  st.table = std::make_unique<session_table>(cfg);
+  st.table = std::move(table);
+  st.table->apply_users(st.users);  // a restart may come after a reload it missed
   st.capacity = capacity;
   st.keys = std::move(keys);
   st.events = std::move(events);
@@ -223,6 +229,30 @@ shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_stat
         self->state.metrics->active->Decrement(static_cast<double>(removed));
       }
     },
+    [=](crash_atom) { throw std::runtime_error("session shard crash (fault injection)"); },
+    [=](crash_request& req) {
+      auto& st = self->state;
+      auto found = st.table->validate(req.sid, wall_ms());
+      net::reply_buffer out;
+      if (found.status != lookup_status::ok) {
+        out.add_error(req.request_id, net::error_code::invalid_token, "no such session");
+      } else if (std::find(found.found->user->roles.begin(), found.found->user->roles.end(),
+                           "admin") == found.found->user->roles.end()) {
+        out.add_error(req.request_id, net::error_code::forbidden, "debug_crash needs the admin role");
+      } else if (req.target != "session_shard" && req.target != "limiter_shard" &&
+                 req.target != "audit_writer") {
+        out.add_error(req.request_id, net::error_code::malformed,
+                      "target must be session_shard, limiter_shard or audit_writer");
+      } else {
+        out.add(net::debug_crash_reply{req.request_id, true, req.target});
+        req.owed->deliver(out.take(), {req.request_id});
+        if (req.target == "session_shard")
+          throw std::runtime_error("session shard crash (fault injection)");
+        st.events->crash(req.target);
+        return;
+      }
+      req.owed->deliver(out.take(), {req.request_id});
+    },
     [=](drop_session& d) {
       if (self->state.table->logout(d.sid) && self->state.metrics)
         self->state.metrics->active->Decrement();
@@ -237,12 +267,14 @@ shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_stat
 }  // namespace
 
 session_shard spawn_session_shard(caf::actor_system& sys, const config::sessions_config& cfg,
-                                  size_t capacity, std::shared_ptr<const net::keyring> keys,
+                                  std::shared_ptr<session_table> table, size_t capacity,
+                                  std::shared_ptr<const net::keyring> keys,
                                   std::shared_ptr<event_stream> events,
                                   std::shared_ptr<audit_health> audit,
                                   std::shared_ptr<const config::users_table> users,
                                   monitor::session_metrics* metrics) {
-  return caf::actor_cast<session_shard>(sys.spawn(shard_behavior, cfg, capacity, std::move(keys),
+  return caf::actor_cast<session_shard>(sys.spawn(shard_behavior, cfg, std::move(table), capacity,
+                                                  std::move(keys),
                                                   std::move(events), std::move(audit),
                                                   std::move(users), metrics));
 }

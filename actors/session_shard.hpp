@@ -8,6 +8,8 @@
 #include <caf/fwd.hpp>
 #include <caf/replies_to.hpp>
 
+#include "actors/atoms.hpp"
+
 #include "actors/shard_messages.hpp"
 #include "config/config.hpp"
 #include "net/token.hpp"
@@ -31,17 +33,25 @@ using session_shard = caf::typed_actor<
   // Applies a new users snapshot: drops sessions of removed/disabled users.
   caf::reacts_to<users_update>,
   // Removes a session whose login could not be recorded.
-  caf::reacts_to<drop_session>>;
+  caf::reacts_to<drop_session>,
+  // Fault injection (testing.fault_injection): throws, so the supervisor
+  // restarts the shard. Its sessions survive: the table outlives the actor.
+  caf::reacts_to<crash_atom>,
+  // Checks the admin session of a debug_crash, answers it, then makes the
+  // target throw (this shard, a limiter shard or the audit writer).
+  caf::reacts_to<crash_request>>;
 
 class event_stream;
 class audit_health;
+class session_table;
 
 // Spawns a shard that sweeps expired sessions every cfg.sweep_interval_ms and
 // holds at most `capacity` sessions. Writes (login, refresh, logout) are
 // answered only once their events are durable; with the audit log not
 // writable they are refused with `unavailable` and change nothing.
 session_shard spawn_session_shard(caf::actor_system& sys, const config::sessions_config& cfg,
-                                  size_t capacity, std::shared_ptr<const net::keyring> keys,
+                                  std::shared_ptr<session_table> table, size_t capacity,
+                                  std::shared_ptr<const net::keyring> keys,
                                   std::shared_ptr<event_stream> events,
                                   std::shared_ptr<audit_health> audit,
                                   std::shared_ptr<const config::users_table> users,

@@ -36,6 +36,14 @@ struct drop_session {
   net::session_id sid{};
 };
 
+// Fault injection, checked by the shard that owns the admin's session.
+struct crash_request {
+  net::session_id sid{};
+  std::string target;
+  uint64_t request_id = 0;
+  std::shared_ptr<net::owed_replies> owed;
+};
+
 // A new users file snapshot: shards drop sessions of removed or disabled users
 // and pick up role changes.
 struct users_update {

@@ -12,6 +12,8 @@
 #include <caf/exit_reason.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
+
+#include "actors/atoms.hpp"
 #include <spdlog/spdlog.h>
 
 namespace castellan::actors {
@@ -24,6 +26,9 @@ struct supervisor_state {
   std::vector<caf::actor> children;  // by spec index; null when not running
   std::deque<clock_type::time_point> restarts;
   bool stopping = false;
+  caf::error stop_reason;            // what the supervisor exits with once its children are gone
+  size_t awaiting = 0;               // while stopping: the child being stopped
+  uint64_t stop_generation = 0;      // tells a stale stop timeout from the current one
   static inline const char* name = "supervisor";
 };
 
@@ -46,6 +51,32 @@ void stop_children(self_ptr self, size_t from, const caf::error& reason) {
     self->send_exit(st.children[i], reason);
     st.children[i] = nullptr;
   }
+}
+
+// Stops the last running child and waits for it (its down_msg calls this
+// again); quits once none is left.
+void stop_next(self_ptr self) {
+  auto& st = self->state;
+  size_t i = st.children.size();
+  while (i > 0 && !st.children[i - 1])
+    --i;
+  if (i == 0) {
+    self->quit(st.stop_reason);
+    return;
+  }
+  st.awaiting = i - 1;
+  self->send_exit(st.children[i - 1], caf::exit_reason::user_shutdown);
+  self->delayed_send(self, st.spec.children[i - 1].shutdown, stop_timeout_atom_v,
+                     ++st.stop_generation);
+}
+
+void begin_shutdown(self_ptr self, caf::error reason) {
+  auto& st = self->state;
+  if (st.stopping)
+    return;
+  st.stopping = true;
+  st.stop_reason = std::move(reason);
+  stop_next(self);
 }
 
 bool should_restart(restart_policy policy, const caf::error& reason) {
@@ -72,21 +103,24 @@ void on_child_down(self_ptr self, caf::down_msg& msg) {
   size_t i = 0;
   while (i < st.children.size() && st.children[i].address() != msg.source)
     ++i;
-  if (st.stopping || i == st.children.size())
-    return;  // not ours any more (replaced, or being stopped)
-  auto& child = st.spec.children[i];
+  if (i == st.children.size())
+    return;  // not ours any more (replaced)
   st.children[i] = nullptr;
+  if (st.stopping) {
+    if (i == st.awaiting)
+      stop_next(self);
+    return;
+  }
+  auto& child = st.spec.children[i];
   if (!should_restart(child.restart, msg.reason))
     return;
   if (!within_intensity(st)) {
     spdlog::critical("supervisor {}: child {} died ({}); more than {} restarts in {} ms, giving up",
                      st.spec.name, child.id, caf::to_string(msg.reason), st.spec.intensity,
                      st.spec.period.count());
-    st.stopping = true;
-    stop_children(self, 0, caf::exit_reason::user_shutdown);
-    self->quit(caf::make_error(caf::sec::runtime_error,
-                               "supervisor " + st.spec.name + ": restart intensity exceeded by " +
-                                   child.id));
+    begin_shutdown(self, caf::make_error(caf::sec::runtime_error,
+                                         "supervisor " + st.spec.name +
+                                             ": restart intensity exceeded by " + child.id));
     return;
   }
   spdlog::warn("supervisor {}: child {} died ({}), restarting ({})", st.spec.name, child.id,
@@ -120,13 +154,14 @@ caf::behavior supervisor_behavior(self_ptr self, supervisor_spec spec) {
     start_child(self, i);
   self->set_down_handler([self](caf::down_msg& msg) { on_child_down(self, msg); });
   // Told to stop (by its parent or the node): children go first, in reverse.
-  self->set_exit_handler([self](caf::exit_msg& msg) {
-    self->state.stopping = true;
-    stop_children(self, 0, msg.reason);
-    self->quit(msg.reason);
-  });
+  self->set_exit_handler([self](caf::exit_msg& msg) { begin_shutdown(self, msg.reason); });
   return {
-    [](caf::unit_t) {},  // a supervisor has no requests of its own
+    // A child that did not stop within its shutdown time is killed.
+    [self](stop_timeout_atom, uint64_t generation) {
+      auto& st = self->state;
+      if (st.stopping && generation == st.stop_generation && st.children[st.awaiting])
+        self->send_exit(st.children[st.awaiting], caf::exit_reason::kill);
+    },
   };
 }
 

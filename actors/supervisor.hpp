@@ -7,6 +7,9 @@
 // More than `intensity` restarts within `period` and the supervisor gives up:
 // it stops its children (in reverse start order) and exits with an error, so
 // its own supervisor (or authd, for the root) decides what happens next.
+// Stopping, for whatever reason, is one child at a time, last started first,
+// each awaited (killed after its `shutdown` time): so a child started first,
+// like the audit writer, is the last to go.
 #pragma once
 
 #include <chrono>
@@ -31,6 +34,7 @@ struct child_spec {
   std::string id;                                   // names the child in logs and metrics
   std::function<caf::actor(caf::actor_system&)> start;  // spawns it (and publishes its handle)
   restart_policy restart = restart_policy::permanent;
+  std::chrono::milliseconds shutdown{5000};         // then it is killed
 };
 
 struct supervisor_spec {

@@ -134,6 +134,11 @@ const std::vector<binding>& bindings() {
     bool_binding("monitor", "enabled", FIELD(monitor.enabled)),
     string_binding("monitor", "host", FIELD(monitor.host)),
     uint_binding("monitor", "port", FIELD(monitor.port), 0, 65535),
+    uint_binding("supervision", "max_restarts", FIELD(supervision.max_restarts), 1, 1000000),
+    uint_binding("supervision", "period_ms", FIELD(supervision.period_ms), 1, u32),
+    uint_binding("supervision", "root_max_restarts", FIELD(supervision.root_max_restarts), 1, 1000000),
+    uint_binding("supervision", "root_period_ms", FIELD(supervision.root_period_ms), 1, u32),
+    bool_binding("testing", "fault_injection", FIELD(testing.fault_injection)),
     string_binding("log", "level", FIELD(log.level),
                    {"trace", "debug", "info", "warn", "error", "off"}),
   };
@@ -322,6 +327,11 @@ std::string render_toml(const node_settings& d) {
       << render_policy("user_ip", d.limiter.user_ip)
       << "[monitor]\nenabled = " << (d.monitor.enabled ? "true" : "false") << "\nhost = \""
       << d.monitor.host << "\"\nport = " << d.monitor.port << "\n\n"
+      << "[supervision]\nmax_restarts = " << d.supervision.max_restarts
+      << "\nperiod_ms = " << d.supervision.period_ms
+      << "\nroot_max_restarts = " << d.supervision.root_max_restarts
+      << "\nroot_period_ms = " << d.supervision.root_period_ms << "\n\n"
+      << "[testing]\nfault_injection = " << (d.testing.fault_injection ? "true" : "false") << "\n\n"
       << "[log]\nlevel = \"" << d.log.level << "\"\n";
   return out.str();
 }

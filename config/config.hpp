@@ -94,6 +94,19 @@ struct monitor_config {
   uint16_t port = 7401;                  // 0 picks a free port.
 };
 
+// [supervision]: restart intensities (Erlang/OTP: at most N restarts in T).
+struct supervision_config {
+  uint32_t max_restarts = 10;            // per shard/audit supervisor, within period_ms...
+  uint32_t period_ms = 10000;            // ...else that supervisor gives up (its subtree restarts)
+  uint32_t root_max_restarts = 3;        // subtree restarts the root allows within root_period_ms...
+  uint32_t root_period_ms = 30000;       // ...else authd exits with status 3
+};
+
+// [testing]: drills and tests only.
+struct testing_config {
+  bool fault_injection = false;          // true: the admin op debug_crash makes an actor throw
+};
+
 // [log]
 struct log_config {
   std::string level = "info";            // trace, debug, info, warn, error, off.
@@ -109,6 +122,8 @@ struct node_settings {
   audit_config audit;
   limiter_config limiter;
   monitor_config monitor;
+  supervision_config supervision;
+  testing_config testing;
   log_config log;
 
   // Paths with defaults resolved against node.data_dir.

@@ -36,7 +36,7 @@ std::unique_ptr<front_door_metrics> make_front_door_metrics(prometheus::Registry
                        .Help("Well-formed requests received, by op")
                        .Register(r);
   const char* ops[op_kind_count] = {"ping",   "login",   "validate", "refresh",
-                                    "logout", "unknown", "health"};
+                                    "logout", "unknown", "health",   "debug_crash"};
   for (size_t i = 0; i < op_kind_count; ++i)
     m->requests[i] = &requests.Add({{"op", ops[i]}});
   auto& refused = prometheus::BuildCounter()
@@ -129,6 +129,28 @@ std::unique_ptr<session_metrics> make_session_metrics(prometheus::Registry& r) {
   m->expired = &ended.Add({{"reason", "expired"}});
   m->removed = &ended.Add({{"reason", "user_removed"}});
   return m;
+}
+
+namespace {
+const char* const restart_kinds[4] = {"session_shard", "limiter_shard", "audit_writer", "supervisor"};
+}
+
+std::unique_ptr<supervision_metrics> make_supervision_metrics(prometheus::Registry& r) {
+  auto m = std::make_unique<supervision_metrics>();
+  auto& restarts = prometheus::BuildCounter()
+                       .Name("castellan_actor_restarts_total")
+                       .Help("Actors restarted by their supervisor, by kind")
+                       .Register(r);
+  for (size_t i = 0; i < 4; ++i)
+    m->restarts[i] = &restarts.Add({{"kind", restart_kinds[i]}});
+  return m;
+}
+
+prometheus::Counter* supervision_metrics::restarts_of(const std::string& kind) const {
+  for (size_t i = 0; i < 4; ++i)
+    if (kind == restart_kinds[i])
+      return restarts[i];
+  return restarts[3];
 }
 
 std::string render_text(prometheus::Registry& registry) {

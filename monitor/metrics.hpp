@@ -17,8 +17,9 @@ class Registry;
 
 namespace castellan::monitor {
 
-// Indexed by net::op_kind (ping, login, validate, refresh, logout, unknown, health).
-inline constexpr size_t op_kind_count = 7;
+// Indexed by net::op_kind (ping, login, validate, refresh, logout, unknown,
+// health, debug_crash).
+inline constexpr size_t op_kind_count = 8;
 
 struct front_door_metrics {
   prometheus::Counter* connections_accepted = nullptr;  // castellan_connections_accepted_total
@@ -60,6 +61,14 @@ struct session_metrics {
   prometheus::Counter* removed = nullptr;          // ...{reason="user_removed"} (disabled/removed users)
 };
 std::unique_ptr<session_metrics> make_session_metrics(prometheus::Registry& registry);
+
+// castellan_actor_restarts_total{kind}: session_shard, limiter_shard,
+// audit_writer, supervisor (a subtree restarted by the root).
+struct supervision_metrics {
+  std::array<prometheus::Counter*, 4> restarts{};
+  prometheus::Counter* restarts_of(const std::string& kind) const;
+};
+std::unique_ptr<supervision_metrics> make_supervision_metrics(prometheus::Registry& registry);
 
 // Renders a registry in the Prometheus text exposition format.
 std::string render_text(prometheus::Registry& registry);

@@ -71,6 +71,11 @@ class request_backend {
   // first; password checks happen off the caller's thread.
   virtual void submit_login(login_job&& job, const reply_sink_ptr& sink) = 0;
 
+  // Fault injection: if enabled and `sid` is an admin's session, makes
+  // `target` throw (its supervisor restarts it); else forbidden/invalid_token.
+  virtual void debug_crash(const session_id& sid, std::string target, uint64_t request_id,
+                           const reply_sink_ptr& sink) = 0;
+
   // The node's health now; cheap, callable from any thread.
   virtual node_health health() const = 0;
 

@@ -237,6 +237,19 @@ void connection::dispatch(const request_view& r, std::vector<session_op>& ops) {
       ctx_.backend->submit_login(std::move(job), shared_from_this());
       return;
     }
+    case op_kind::debug_crash: {
+      auto sid = ctx_.keys->verify(r.token);
+      if (!sid) {
+        local_.add_error(r.id, error_code::invalid_token, "token is not valid");
+        return;
+      }
+      {
+        std::lock_guard<std::mutex> guard(out_mutex_);
+        ++inflight_;
+      }
+      ctx_.backend->debug_crash(*sid, std::string(r.target), r.id, shared_from_this());
+      return;
+    }
     case op_kind::unknown:
       local_.add_error(r.id, error_code::unknown_op,
                        "unknown op \"" + std::string(r.op.substr(0, 32)) + "\"");

@@ -97,7 +97,7 @@ class connection final : public reply_sink, public std::enable_shared_from_this<
   bool reading_ = false;        // an async read is outstanding
   bool last_read_filled_ = false;  // the last read filled the buffer: grow it
   reply_buffer local_;          // replies made by this thread during one read
-  std::array<uint32_t, 7> op_counts_{};  // requests by op_kind in this read, added to metrics once
+  std::array<uint32_t, 8> op_counts_{};  // requests by op_kind in this read, added to metrics once
   uint32_t refused_tokens_ = 0;          // tokens refused in this read: one event per read
   std::string peer_ip_;                  // the client's address, for events
   msgpack::zone zone_;          // scratch for parsing one read's frames

@@ -20,6 +20,7 @@ op_kind classify(std::string_view op) {
   if (op == "logout") return op_kind::logout;
   if (op == "ping") return op_kind::ping;
   if (op == "health") return op_kind::health;
+  if (op == "debug_crash") return op_kind::debug_crash;
   return op_kind::unknown;
 }
 
@@ -39,6 +40,8 @@ bool op_uses(op_kind op, std::string_view key) {
       return key == "token";
     case op_kind::login:
       return key == "user" || key == "password" || key == "ip";
+    case op_kind::debug_crash:
+      return key == "token" || key == "target";
     default:
       return false;
   }
@@ -59,6 +62,7 @@ bool read_fields(const msgpack::object_map& map, request_view& r, std::string& w
     else if (key == "user") target = &r.user;
     else if (key == "password") target = &r.password;
     else if (key == "ip") target = &r.ip;
+    else if (key == "target") target = &r.target;
     if (!target)
       continue;
     if (v.type != msgpack::type::STR) {
@@ -170,6 +174,10 @@ parse_result parse_request(std::string_view body, msgpack::zone& zone) {
       break;
     case op_kind::login:
       if (!require(r.user, "user", result.why) || !require(r.password, "password", result.why))
+        return result;
+      break;
+    case op_kind::debug_crash:
+      if (!require(r.token, "token", result.why) || !require(r.target, "target", result.why))
         return result;
       break;
     case op_kind::ping:

@@ -39,7 +39,7 @@ void append_frame_header(std::string& out, uint32_t n);
 
 // -- requests ---------------------------------------------------------------
 
-enum class op_kind { ping, login, validate, refresh, logout, unknown, health };
+enum class op_kind { ping, login, validate, refresh, logout, unknown, health, debug_crash };
 
 // A request decoded in place: string_views point into the frame body, which
 // must outlive it.
@@ -51,6 +51,7 @@ struct request_view {
   std::string_view user;      // login
   std::string_view password;  // login
   std::string_view ip;        // login, optional
+  std::string_view target;    // debug_crash
 };
 
 enum class parse_status {

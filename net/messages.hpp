@@ -65,6 +65,22 @@ struct health_reply {
   MSGPACK_DEFINE_MAP(id, ok, node, ready, audit_writable, audit_error)
 };
 
+// Fault injection (testing.fault_injection): make an actor throw.
+struct debug_crash_request {
+  uint64_t id = 0;
+  std::string op = "debug_crash";
+  std::string token;   // an admin's token
+  std::string target;  // session_shard, limiter_shard or audit_writer
+  MSGPACK_DEFINE_MAP(id, op, token, target)
+};
+
+struct debug_crash_reply {
+  uint64_t id = 0;
+  bool ok = true;
+  std::string target;
+  MSGPACK_DEFINE_MAP(id, ok, target)
+};
+
 struct login_reply {
   uint64_t id = 0;
   bool ok = true;

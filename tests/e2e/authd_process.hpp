@@ -18,6 +18,7 @@ namespace castellan::test {
 // Users every test node has (cheap argon2 parameters, tests only).
 inline const std::string alice_password = "alice-password";  // roles: trader, desk-7
 inline const std::string carol_password = "carol-password";  // disabled
+inline const std::string ops_password = "ops-password";      // roles: admin
 
 class authd_process {
  public:

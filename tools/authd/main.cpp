@@ -1,7 +1,8 @@
 // authd: one Castellan node. Reads the config (or runs on the embedded
 // defaults), creates the users and key files on first start, starts the node
 // and serves until SIGINT/SIGTERM; SIGHUP re-reads the config file. Exit
-// codes: 0 clean stop, 2 bad config or usage, 1 failure to start.
+// codes: 0 clean stop, 2 bad config or usage, 1 failure to start, 3 the root
+// supervisor gave up (so systemd or an orchestrator restarts the node).
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -74,7 +75,7 @@ int serve_signals(const sigset_t& signals, const std::string& config_path, actor
     int sig = 0;
     sigwait(&signals, &sig);
     if (sig != SIGHUP)
-      return sig;
+      return sig;  // SIGINT, SIGTERM, or SIGUSR1 (the node failed)
     if (config_path.empty()) {
       spdlog::info("SIGHUP: running on the embedded defaults, nothing to reload");
       continue;
@@ -129,6 +130,7 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGHUP);
+  sigaddset(&signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
@@ -138,12 +140,21 @@ int main(int argc, char** argv) {
                                                      settings.users.argon2_iterations))
       announce_bootstrap_admin(users_path, *password);
     actors::node node(settings);
+    node.on_failure([](const std::string& reason) {
+      spdlog::critical("root supervisor gave up, the node cannot serve: {}", reason);
+      ::kill(::getpid(), SIGUSR1);  // wakes the signal loop in main()
+    });
     auto ports = node.start();
     spdlog::info("serving clients on {}:{}, monitor on {}:{}, data in {}", settings.server.host,
                  ports.client, settings.monitor.host, ports.monitor, settings.node.data_dir);
     if (!ready_file.empty())
       write_ready_file(ready_file, ports);
     int sig = serve_signals(signals, config_path, node);
+    if (sig == SIGUSR1) {
+      node.stop();
+      spdlog::critical("exiting with status 3 after a supervision failure");
+      return 3;
+    }
     spdlog::info("received {}, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     node.stop();
     spdlog::info("stopped");
