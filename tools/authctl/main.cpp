@@ -330,6 +330,7 @@ int main(int argc, char** argv) {
   app.add_option("--password", o.password, "Password (prefer the prompt or --password-stdin)");
   app.add_flag("--password-stdin", o.password_stdin, "Read the password from stdin");
   app.require_subcommand(1);
+  app.fallthrough();  // global options may also follow the command: `authctl login alice --json`
   std::function<int()> action;
   add_client_commands(app, o, action);
   add_file_commands(app, o, action);
