@@ -182,9 +182,25 @@ int list_keys(const options& o) {
   return exit_ok;
 }
 
+static std::string token;  // the TOKEN argument of the commands that take one
+
 void add_client_commands(CLI::App& app, options& o, std::function<int()>& action) {
   app.add_subcommand("ping", "Check that a node answers")->callback([&] {
     action = [&] { return run_request(o, [&](net::client& c) { return c.ping(std::chrono::milliseconds(o.timeout_ms)); }); };
+  });
+  auto* crash = app.add_subcommand(
+      "debug-crash", "Drills: make an actor throw (needs testing.fault_injection and an admin token)");
+  static std::string crash_target;
+  crash->add_option("target", crash_target, "session_shard, limiter_shard or audit_writer")->required();
+  crash->add_option("token", token, "An admin's token, or - to read it from stdin")->required();
+  crash->callback([&] {
+    action = [&] {
+      auto t = token_arg(token);
+      return run_request(o, [&](net::client& c) {
+        return c.call(net::debug_crash_request{0, "debug_crash", t, crash_target},
+                      std::chrono::milliseconds(o.timeout_ms));
+      });
+    };
   });
   app.add_subcommand("status", "Show the node's health (audit log writable, ready)")->callback([&] {
     action = [&] {
@@ -194,7 +210,7 @@ void add_client_commands(CLI::App& app, options& o, std::function<int()>& action
     };
   });
   auto* login = app.add_subcommand("login", "Log in; prints the token, user, roles and expiry");
-  static std::string user, ip, token;
+  static std::string user, ip;
   login->add_option("user", user, "User name")->required();
   login->add_option("--ip", ip, "End user's IP, when logging in on someone's behalf");
   login->callback([&] {
