@@ -265,9 +265,9 @@ struct node::impl {
       s.children.push_back({"session_shard_" + std::to_string(i),
                             [this, capacity, i](caf::actor_system& sys) {
                               // A restarted shard sees the users as they are now.
-                              auto sh = spawn_session_shard(sys, settings.sessions, session_tables[i],
-                                                            capacity, keys, events, audit,
-                                                            router->users(), session_metrics.get());
+                              auto sh = spawn_session_shard(
+                                  sys, {settings.sessions, session_tables[i], capacity, keys, events,
+                                        audit, router->users(), session_metrics.get()});
                               shards[i]->set(sh);
                               return caf::actor_cast<caf::actor>(sh);
                             }});

@@ -184,23 +184,17 @@ void sweep(shard_state& st) {
 // binds a reference through a null pointer when an actor function takes none
 // (caught by UBSan).
 shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_state> self,
-                                         config::sessions_config cfg,
-                                         std::shared_ptr<session_table> table, size_t capacity,
-                                         std::shared_ptr<const net::keyring> keys,
-                                         std::shared_ptr<event_stream> events,
-                                         std::shared_ptr<audit_health> audit,
-                                         std::shared_ptr<const config::users_table> users,
-                                         monitor::session_metrics* metrics) {
+                                         session_shard_deps deps) {
   auto& st = self->state;
-  st.users = std::move(users);
-  st.metrics = metrics;
-  st.table = std::move(table);
+  st.users = std::move(deps.users);
+  st.metrics = deps.metrics;
+  st.table = std::move(deps.table);
   st.table->apply_users(st.users);  // a restart may come after a reload it missed
-  st.capacity = capacity;
-  st.keys = std::move(keys);
-  st.events = std::move(events);
-  st.audit = std::move(audit);
-  st.sweep_interval = milliseconds(cfg.sweep_interval_ms);
+  st.capacity = deps.capacity;
+  st.keys = std::move(deps.keys);
+  st.events = std::move(deps.events);
+  st.audit = std::move(deps.audit);
+  st.sweep_interval = milliseconds(deps.cfg.sweep_interval_ms);
   self->delayed_send(self, st.sweep_interval, sweep_atom_v);
   return {
     [=](session_batch& msg) {
@@ -266,17 +260,8 @@ shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_stat
 
 }  // namespace
 
-session_shard spawn_session_shard(caf::actor_system& sys, const config::sessions_config& cfg,
-                                  std::shared_ptr<session_table> table, size_t capacity,
-                                  std::shared_ptr<const net::keyring> keys,
-                                  std::shared_ptr<event_stream> events,
-                                  std::shared_ptr<audit_health> audit,
-                                  std::shared_ptr<const config::users_table> users,
-                                  monitor::session_metrics* metrics) {
-  return caf::actor_cast<session_shard>(sys.spawn(shard_behavior, cfg, std::move(table), capacity,
-                                                  std::move(keys),
-                                                  std::move(events), std::move(audit),
-                                                  std::move(users), metrics));
+session_shard spawn_session_shard(caf::actor_system& sys, session_shard_deps deps) {
+  return caf::actor_cast<session_shard>(sys.spawn(shard_behavior, std::move(deps)));
 }
 
 size_t shard_index(const net::session_id& sid, size_t shard_count) {

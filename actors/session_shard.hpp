@@ -45,17 +45,24 @@ class event_stream;
 class audit_health;
 class session_table;
 
+// What a shard works with. The table is owned outside the actor so that a
+// restarted shard keeps every session.
+struct session_shard_deps {
+  config::sessions_config cfg;
+  std::shared_ptr<session_table> table;
+  size_t capacity = 0;                               // most sessions this shard holds
+  std::shared_ptr<const net::keyring> keys;
+  std::shared_ptr<event_stream> events;
+  std::shared_ptr<audit_health> audit;
+  std::shared_ptr<const config::users_table> users;  // the newest snapshot at spawn time
+  monitor::session_metrics* metrics = nullptr;       // may be null; outlives the shard
+};
+
 // Spawns a shard that sweeps expired sessions every cfg.sweep_interval_ms and
 // holds at most `capacity` sessions. Writes (login, refresh, logout) are
 // answered only once their events are durable; with the audit log not
 // writable they are refused with `unavailable` and change nothing.
-session_shard spawn_session_shard(caf::actor_system& sys, const config::sessions_config& cfg,
-                                  std::shared_ptr<session_table> table, size_t capacity,
-                                  std::shared_ptr<const net::keyring> keys,
-                                  std::shared_ptr<event_stream> events,
-                                  std::shared_ptr<audit_health> audit,
-                                  std::shared_ptr<const config::users_table> users,
-                                  monitor::session_metrics* metrics = nullptr);
+session_shard spawn_session_shard(caf::actor_system& sys, session_shard_deps deps);
 
 // Which of `shard_count` shards owns `sid`.
 size_t shard_index(const net::session_id& sid, size_t shard_count);
