@@ -18,6 +18,7 @@
 
 #include "actors/audit_log.hpp"
 #include "actors/caf_types.hpp"
+#include "actors/mailbox_sample.hpp"
 #include "monitor/metrics.hpp"
 
 namespace castellan::actors {
@@ -41,16 +42,6 @@ void audit_health::set_ok() {
     reason_.clear();
   }
   writable_.store(true, std::memory_order_release);
-}
-
-void refuse_unavailable(const net::reply_sink_ptr& sink, const std::vector<uint64_t>& request_ids,
-                        const std::string& why) {
-  if (!sink || request_ids.empty())
-    return;
-  net::reply_buffer out;
-  for (auto id : request_ids)
-    out.add_error(id, net::error_code::unavailable, why);
-  sink->deliver(out.take(), request_ids.size());
 }
 
 namespace {
@@ -168,6 +159,8 @@ writer_impl::behavior_type writer_behavior(writer_impl::stateful_pointer<writer_
         st.flush_queued = true;
         self->send(self, flush_atom_v);
       }
+      if (st.metrics)
+        sample_mailbox(self, st.metrics->mailbox_depth);
     },
     [=](flush_atom) { flush(self); },
     [=](crash_atom) { throw std::runtime_error("audit writer crash (fault injection)"); },

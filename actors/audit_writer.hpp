@@ -70,7 +70,7 @@ class undo_guard {
 struct audit_append {
   std::vector<net::auth_event> events;
   std::shared_ptr<net::owed_replies> owed;  // null: nobody waits for these records
-  std::string replies;                      // frames answering `request_ids`, after the commit
+  net::reply_buffer replies;                // frames answering `request_ids`, after the commit
   std::vector<uint64_t> request_ids;
   std::shared_ptr<undo_guard> undo;         // may be null
 };
@@ -93,8 +93,5 @@ audit_writer spawn_audit_writer(caf::actor_system& sys, std::shared_ptr<audit_lo
                                 std::shared_ptr<audit_health> health, bool enabled,
                                 monitor::audit_metrics* metrics = nullptr);
 
-// Replies `unavailable` to each of `request_ids` through `sink`.
-void refuse_unavailable(const net::reply_sink_ptr& sink, const std::vector<uint64_t>& request_ids,
-                        const std::string& why);
 
 }  // namespace castellan::actors

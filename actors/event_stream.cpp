@@ -42,13 +42,6 @@ void event_stream::teach_limiters(const std::vector<net::auth_event>& events) {
   }
 }
 
-void event_stream::crash(const std::string& target) {
-  if (target == "limiter_shard" && !limiters_.empty())
-    caf::anon_send(limiters_.front()->get(), crash_atom_v);
-  else if (target == "audit_writer")
-    caf::anon_send(writer_->get(), crash_atom_v);
-}
-
 void event_stream::publish(std::vector<net::auth_event> events) {
   if (events.empty())
     return;
@@ -57,7 +50,7 @@ void event_stream::publish(std::vector<net::auth_event> events) {
 }
 
 void event_stream::publish_durable(std::vector<net::auth_event> events,
-                                   std::shared_ptr<net::owed_replies> owed, std::string replies,
+                                   std::shared_ptr<net::owed_replies> owed, net::reply_buffer replies,
                                    std::vector<uint64_t> request_ids,
                                    std::function<void()> on_failure) {
   teach_limiters(events);

@@ -36,11 +36,8 @@ class event_stream {
   // through `owed`) only once the records are durable; otherwise each
   // request gets `unavailable` and `on_failure` runs.
   void publish_durable(std::vector<net::auth_event> events, std::shared_ptr<net::owed_replies> owed,
-                       std::string replies, std::vector<uint64_t> request_ids,
+                       net::reply_buffer replies, std::vector<uint64_t> request_ids,
                        std::function<void()> on_failure = {});
-
-  // Fault injection: makes "limiter_shard" (the first) or "audit_writer" throw.
-  void crash(const std::string& target);
 
   // The limiter keys of a login by `user` from `ip` (ip may be empty).
   static std::vector<limit_key> login_keys(const std::string& user, const std::string& ip);

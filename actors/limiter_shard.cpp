@@ -11,6 +11,7 @@
 #include <prometheus/counter.h>
 
 #include "actors/caf_types.hpp"
+#include "actors/mailbox_sample.hpp"
 #include "monitor/metrics.hpp"
 #include "actors/event_stream.hpp"
 
@@ -104,6 +105,7 @@ limiter_impl::behavior_type limiter_behavior(limiter_impl::stateful_pointer<limi
       }
       c.join->answer(worst, by);
       publish_changes(self->state, changes, "", "");
+      sample_mailbox(self, self->state.settings.mailbox_depth);
     },
     [=](limit_outcome& o) {
       std::vector<lockout_change> changes;

@@ -21,6 +21,10 @@ namespace castellan::monitor {
 struct limiter_metrics;
 }
 
+namespace prometheus {
+class Gauge;
+}
+
 namespace castellan::actors {
 
 class event_stream;
@@ -62,6 +66,7 @@ struct limiter_settings {
   int64_t sweep_interval_ms = 1000;
   size_t sweep_budget = 10000;       // keys visited per sweep
   monitor::limiter_metrics* metrics = nullptr;  // may be null; outlives the shard
+  prometheus::Gauge* mailbox_depth = nullptr;   // this shard's, may be null
 };
 
 using limiter_shard = caf::typed_actor<

@@ -10,7 +10,8 @@
 //   │   └── limiter shard × L (GCRA buckets and lockouts; tables outlive restarts)
 //   ├── session supervisor   one_for_one
 //   │   └── session shard × N (sessions; tables outlive restarts)
-//   └── user directory       (detached: reloads the users file)
+//   ├── user directory       (detached: reloads the users file)
+//   └── monitor              (aggregates health and rates every interval)
 //   event stream             (events -> audit writer, login outcomes -> limiter)
 //   password pool            (dedicated argon2 threads, never CAF's)
 //   session router           (front door -> limiter / pool / shards)
@@ -41,6 +42,7 @@
 
 #include "actors/audit_log.hpp"
 #include "actors/caf_types.hpp"
+#include "actors/crash_targets.hpp"
 #include "actors/session_router.hpp"
 #include "actors/session_table.hpp"
 #include "actors/supervisor.hpp"
@@ -48,6 +50,8 @@
 #include "config/password_hash.hpp"
 #include "monitor/http_endpoint.hpp"
 #include "monitor/metrics.hpp"
+#include "monitor/monitor_actor.hpp"
+#include "net/request_metrics.hpp"
 #include "net/front_door.hpp"
 #include "net/key_file.hpp"
 
@@ -113,11 +117,25 @@ struct node::impl {
       monitor::make_session_metrics(*registry);
   std::unique_ptr<monitor::supervision_metrics> supervision_metrics =
       monitor::make_supervision_metrics(*registry);
+  // Requests by op/result and latency (null with monitor.request_metrics off).
+  std::unique_ptr<net::request_stats> request_stats;
+  std::unique_ptr<net::request_collector> request_collector;
+  std::shared_ptr<monitor::status_board> board = std::make_shared<monitor::status_board>();
+  std::shared_ptr<crash_targets> crash = std::make_shared<crash_targets>();
+  slot_ptr<caf::actor> monitor_actor = make_slot<caf::actor>();
   std::unique_ptr<monitor::http_endpoint> endpoint;
   int64_t started_ms = 0;
-  uint16_t client_port = 0;  // as bound (the config may say 0)
+  std::atomic<uint16_t> client_port{0};  // as bound (the config may say 0)
   std::unique_ptr<net::front_door> front_door;
   bool running = false;
+
+  void start_metrics() {
+    audit_metrics->mailbox_depth = supervision_metrics->mailbox_of("audit_writer", "0");
+    if (!settings.monitor.request_metrics)
+      return;
+    request_stats = std::make_unique<net::request_stats>();
+    request_collector = std::make_unique<net::request_collector>(*request_stats);
+  }
 
   void open_audit_log() {
     audit_log_options opts{settings.audit_dir(), settings.audit.segment_bytes,
@@ -166,6 +184,8 @@ struct node::impl {
         shards, *pool, users,
         config::argon2_params{settings.users.argon2_memory_kib, settings.users.argon2_iterations},
         events, audit, limiter_metrics.get(), settings.testing.fault_injection);
+    router->set_status_board(board);
+    register_crash_targets();
     root = spawn_supervisor(*system, root_spec(lim));
     root_watcher = system->spawn(watch_root, root, &on_failure, &stopping);
     await_tree();
@@ -184,7 +204,7 @@ struct node::impl {
       for (auto& s : shards)
         if (!s->get())
           return false;
-      return true;
+      return static_cast<bool>(monitor_actor->get());
     };
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (!ready()) {
@@ -200,7 +220,7 @@ struct node::impl {
     supervisor_spec root{"root", supervision_strategy::rest_for_one,
                          settings.supervision.root_max_restarts,
                          std::chrono::milliseconds(settings.supervision.root_period_ms), {},
-                         counter_for("supervisor")};
+                         root_restart_counter()};
     root.children.push_back({"audit", [this](caf::actor_system& sys) {
                                return spawn_supervisor(sys, audit_spec());
                              }});
@@ -223,6 +243,11 @@ struct node::impl {
                                    });
                                user_directory->set(d);
                                return d;
+                             }});
+    root.children.push_back({"monitor", [this](caf::actor_system& sys) {
+                               auto m = monitor::spawn_monitor(sys, monitor_sources());
+                               monitor_actor->set(m);
+                               return m;
                              }});
     return root;
   }
@@ -247,7 +272,10 @@ struct node::impl {
                       counter_for("limiter_shard")};
     for (size_t i = 0; i < limiters.size(); ++i)
       s.children.push_back({"limiter_shard_" + std::to_string(i), [this, lim, i](caf::actor_system& sys) {
-                              auto l = spawn_limiter_shard(sys, lim, limiter_tables[i], events);
+                              auto mine = lim;
+                              mine.mailbox_depth =
+                                  supervision_metrics->mailbox_of("limiter_shard", std::to_string(i));
+                              auto l = spawn_limiter_shard(sys, mine, limiter_tables[i], events);
                               limiters[i]->set(l);
                               return caf::actor_cast<caf::actor>(l);
                             }});
@@ -267,11 +295,57 @@ struct node::impl {
                               // A restarted shard sees the users as they are now.
                               auto sh = spawn_session_shard(
                                   sys, {settings.sessions, session_tables[i], capacity, keys, events,
-                                        audit, router->users(), session_metrics.get()});
+                                        audit, router->users(), session_metrics.get(),
+                                        supervision_metrics->mailbox_of("session_shard",
+                                                                        std::to_string(i)),
+                                        crash});
                               shards[i]->set(sh);
                               return caf::actor_cast<caf::actor>(sh);
                             }});
     return s;
+  }
+
+  // What debug_crash can reach besides a session shard (which crashes itself).
+  void register_crash_targets() {
+    crash->add("limiter_shard", [this] { caf::anon_send(limiters.front()->get(), crash_atom_v); });
+    crash->add("audit_writer", [this] { caf::anon_send(writer->get(), crash_atom_v); });
+    crash->add("monitor", [this] { caf::anon_send(monitor_actor->get(), crash_atom_v); });
+    crash->add("front_door_listener", [this] {
+      if (front_door)
+        front_door->crash_listener();
+    });
+  }
+
+  monitor::monitor_sources monitor_sources() {
+    monitor::monitor_sources src;
+    src.node = settings.node.name;
+    src.address = [this] { return settings.server.host + ":" + std::to_string(client_port.load()); };
+    src.started_ms = started_ms;
+    src.interval = std::chrono::milliseconds(settings.monitor.summary_interval_ms);
+    src.requests = request_stats.get();
+    src.front_door = front_door_metrics.get();
+    src.audit = audit_metrics.get();
+    src.limiter = limiter_metrics.get();
+    src.sessions = session_metrics.get();
+    src.supervision = supervision_metrics.get();
+    src.not_ready = [audit = audit] {
+      std::vector<std::string> reasons;
+      if (!audit->writable())
+        reasons.push_back("audit: " + audit->reason());
+      return reasons;
+    };
+    src.board = board;
+    return src;
+  }
+
+  // The root's children are subtrees (counted as "supervisor") and single
+  // actors (the monitor, counted as itself).
+  std::function<void(const std::string&)> root_restart_counter() {
+    auto* subtree = supervision_metrics->restarts_of("supervisor");
+    auto* monitor = supervision_metrics->restarts_of("monitor");
+    return [subtree, monitor](const std::string& child) {
+      (child == "monitor" ? monitor : subtree)->Increment();
+    };
   }
 
   std::function<void(const std::string&)> counter_for(const std::string& kind) {
@@ -315,8 +389,12 @@ struct node::impl {
   }
 
   monitor::http_response serve(const std::string& path) {
-    if (path == "/metrics")
-      return {200, "text/plain; version=0.0.4; charset=utf-8", monitor::render_text(*registry)};
+    if (path == "/metrics") {
+      std::vector<const prometheus::Collectable*> sources{registry.get()};
+      if (request_collector)
+        sources.push_back(request_collector.get());
+      return {200, "text/plain; version=0.0.4; charset=utf-8", monitor::render_text(sources)};
+    }
     if (path == "/health/live")
       return json(200, {{"status", "live"}, {"node", settings.node.name}});
     if (path == "/health/ready")
@@ -338,20 +416,12 @@ struct node::impl {
                                  {"reasons", reasons}});
   }
 
-  // Every member as this node sees it: on one node, itself.
+  // Every member as this node sees it (the monitor actor's last view).
   monitor::http_response cluster() {
-    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                   std::chrono::system_clock::now().time_since_epoch())
-                   .count();
-    nlohmann::json self{
-        {"name", settings.node.name},
-        {"address", settings.server.host + ":" + std::to_string(client_port)},
-        {"state", audit->writable() ? "up" : "degraded"},
-        {"started_ms", started_ms},
-        {"last_heard_ms", now},
-        {"load", {{"connections_open", front_door_metrics->connections_open->Value()},
-                  {"sessions_active", session_metrics->active->Value()}}}};
-    return json(200, {{"node", settings.node.name}, {"members", {self}}});
+    auto summary = board->summary();
+    if (!summary)
+      return json(503, {{"error", "the monitor has not reported yet"}});
+    return {200, "application/json", monitor::cluster_json(monitor_sources(), *summary)};
   }
 
   // Stops whatever has been started, in reverse order; safe after a start
@@ -389,6 +459,7 @@ struct node::impl {
       sl->clear();
     writer->clear();
     user_directory->clear();
+    monitor_actor->clear();
     limiter_supervisor->clear();
     session_supervisor->clear();
     shards.clear();
@@ -423,17 +494,28 @@ node_ports node::start_all() {
       config::load_users(d.settings.users_file()));
   spdlog::info("loaded {} token keys (primary {}) and {} users", d.keys->keys().size(),
                d.keys->primary_id(), users->by_name.size());
+  d.start_metrics();
   d.open_audit_log();
   d.start_runtime();
-  d.start_actors(users);
-  d.events->publish({d.events->make(net::event_kind::node_started)});
   d.started_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                      std::chrono::system_clock::now().time_since_epoch())
                      .count();
+  d.start_actors(users);
+  d.events->publish({d.events->make(net::event_kind::node_started)});
   node_ports ports;
   ports.monitor = d.start_monitor();
   d.front_door = std::make_unique<net::front_door>(d.settings.server, d.settings.node.name, d.keys,
-                                                   *d.router, d.front_door_metrics.get());
+                                                   *d.router, d.front_door_metrics.get(),
+                                                   d.request_stats.get());
+  d.front_door->supervise({d.settings.supervision.max_restarts,
+                           std::chrono::milliseconds(d.settings.supervision.period_ms),
+                           [counter = d.supervision_metrics->restarts_of("front_door_listener")] {
+                             counter->Increment();
+                           },
+                           [&d](const std::string& why) {
+                             if (!d.stopping.load() && d.on_failure)
+                               d.on_failure(why);
+                           }});
   ports.client = d.front_door->start();
   d.client_port = ports.client;
   d.running = true;

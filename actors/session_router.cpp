@@ -74,17 +74,24 @@ void session_router::submit_session_ops(net::op_batch&& batch) {
 }
 
 void session_router::debug_crash(const net::session_id& sid, std::string target,
-                                 uint64_t request_id, const net::reply_sink_ptr& sink) {
+                                 net::owed_ptr owed) {
+  uint64_t request_id = owed->first_id();
   if (!fault_injection_) {
     net::reply_buffer out;
     out.add_error(request_id, net::error_code::forbidden,
                   "fault injection is disabled (testing.fault_injection)");
-    sink->deliver(out.take(), 1);
+    owed->deliver(std::move(out), {request_id});
     return;
   }
-  auto owed = std::make_shared<net::owed_replies>(sink, std::vector<uint64_t>{request_id});
   caf::anon_send(shards_[shard_index(sid, shards_.size())]->get(),
-                 crash_request{sid, std::move(target), request_id, owed});
+                 crash_request{sid, std::move(target), request_id, std::move(owed)});
+}
+
+void session_router::metrics_summary(uint64_t id, net::reply_buffer& out) const {
+  auto summary = board_ ? board_->summary() : nullptr;
+  net::metrics_summary_reply reply = summary ? *summary : net::metrics_summary_reply{};
+  reply.id = id;
+  out.add(reply);
 }
 
 net::node_health session_router::health() const {
@@ -98,21 +105,21 @@ void session_router::note_refused_tokens(const std::string& ip, uint64_t count) 
   events_->publish({std::move(e)});
 }
 
-void session_router::submit_login(net::login_job&& job, const net::reply_sink_ptr& sink) {
+void session_router::submit_login(net::login_job&& job, net::owed_ptr owed) {
   auto shared_job = std::make_shared<net::login_job>(std::move(job));
   // Fail closed before spending anything: a login that cannot be recorded
   // must not be granted.
   if (!audit_->writable()) {
     sodium_memzero(shared_job->password.data(), shared_job->password.size());
-    refuse_unavailable(sink, {shared_job->request_id}, "audit log not writable");
+    owed->refuse({shared_job->request_id}, "audit log not writable");
     return;
   }
-  ask_limiter(shared_job, sink);
+  ask_limiter(shared_job, owed);
 }
 
 // Asks every limiter shard that owns one of the login's keys; the last answer
 // decides. Runs before any argon2 work, so a flood of bad logins costs none.
-void session_router::ask_limiter(const job_ptr& job, const net::reply_sink_ptr& sink) {
+void session_router::ask_limiter(const job_ptr& job, const net::owed_ptr& owed) {
   auto& limiters = events_->limiters();
   auto keys = event_stream::login_keys(job->user, job->ip);
   std::vector<std::vector<limit_key>> by_shard(limiters.size());
@@ -121,14 +128,14 @@ void session_router::ask_limiter(const job_ptr& job, const net::reply_sink_ptr& 
   size_t parts = 0;
   for (auto& b : by_shard)
     parts += !b.empty();
-  auto join = std::make_shared<limit_join>(parts, [this, job, sink](const decision& d, key_kind by) {
+  auto join = std::make_shared<limit_join>(parts, [this, job, owed](const decision& d, key_kind by) {
     if (d.failed) {  // a limiter shard dropped the check (it crashed or stopped)
       sodium_memzero(job->password.data(), job->password.size());
-      refuse_unavailable(sink, {job->request_id}, "rate limiter unavailable; retry");
+      owed->refuse({job->request_id}, "rate limiter unavailable; retry");
       return;
     }
     if (d.allowed) {
-      check_password(job, sink);
+      check_password(job, owed);
       return;
     }
     if (limiter_metrics_)
@@ -143,22 +150,22 @@ void session_router::ask_limiter(const job_ptr& job, const net::reply_sink_ptr& 
     out.add_rate_limited(job->request_id, d.locked ? "locked out after repeated failures"
                                                    : "too many login attempts",
                          static_cast<uint64_t>(d.retry_after_ms));
-    sink->deliver(out.take(), 1);
+    owed->deliver(std::move(out), {job->request_id});
   });
   for (size_t i = 0; i < by_shard.size(); ++i)
     if (!by_shard[i].empty())
       caf::anon_send(limiters[i]->get(), limit_check{std::move(by_shard[i]), join});
 }
 
-void session_router::check_password(const job_ptr& job, const net::reply_sink_ptr& sink) {
-  bool queued = pool_.submit([this, job, sink] { finish_login(*job, sink); });
+void session_router::check_password(const job_ptr& job, const net::owed_ptr& owed) {
+  bool queued = pool_.submit([this, job, owed] { finish_login(*job, owed); });
   if (!queued) {
     sodium_memzero(job->password.data(), job->password.size());
-    refuse_unavailable(sink, {job->request_id}, "too many logins in progress; retry later");
+    owed->refuse({job->request_id}, "too many logins in progress; retry later");
   }
 }
 
-void session_router::refuse_login(net::login_job& job, const net::reply_sink_ptr& sink,
+void session_router::refuse_login(net::login_job& job, const net::owed_ptr& owed,
                                   net::error_code code, const char* message, const char* reason) {
   auto e = events_->make(net::event_kind::login_failed);
   e.user = job.user;
@@ -166,29 +173,27 @@ void session_router::refuse_login(net::login_job& job, const net::reply_sink_ptr
   e.reason = reason;
   net::reply_buffer out;
   out.add_error(job.request_id, code, message);
-  auto owed = std::make_shared<net::owed_replies>(sink, std::vector<uint64_t>{job.request_id});
-  events_->publish_durable({std::move(e)}, owed, out.take(), {job.request_id});
+  events_->publish_durable({std::move(e)}, owed, std::move(out), {job.request_id});
 }
 
 // Runs on a password pool thread.
-void session_router::finish_login(net::login_job& job, const net::reply_sink_ptr& sink) {
+void session_router::finish_login(net::login_job& job, const net::owed_ptr& owed) {
   auto users = users_.load();
   auto dummy = dummy_hash_.load();
   const auto* record = users->find(job.user);
   bool match = config::verify_password(job.password, record ? record->password_hash : *dummy);
   sodium_memzero(job.password.data(), job.password.size());
   if (!record || !match) {
-    refuse_login(job, sink, net::error_code::bad_credentials, "wrong user or password",
+    refuse_login(job, owed, net::error_code::bad_credentials, "wrong user or password",
                  record ? "bad_password" : "unknown_user");
     return;
   }
   if (!record->enabled) {
-    refuse_login(job, sink, net::error_code::forbidden, "user is disabled", "user_disabled");
+    refuse_login(job, owed, net::error_code::forbidden, "user is disabled", "user_disabled");
     return;
   }
   auto sid = net::random_session_id();
   auto shard = shards_[shard_index(sid, shards_.size())]->get();
-  auto owed = std::make_shared<net::owed_replies>(sink, std::vector<uint64_t>{job.request_id});
   caf::anon_send(shard, open_session{job.request_id, sid, user_ref(users, record), job.ip, owed});
 }
 

@@ -16,7 +16,9 @@
 #include "actors/session_shard.hpp"
 #include "config/password_hash.hpp"
 #include "config/users_file.hpp"
+#include "monitor/status_board.hpp"
 #include "net/backend.hpp"
+#include "net/owed_replies.hpp"
 
 namespace castellan::actors {
 
@@ -33,11 +35,16 @@ class session_router final : public net::request_backend {
   ~session_router() override;
 
   void submit_session_ops(net::op_batch&& batch) override;
-  void submit_login(net::login_job&& job, const net::reply_sink_ptr& sink) override;
+  void submit_login(net::login_job&& job, net::owed_ptr owed) override;
   void note_refused_tokens(const std::string& ip, uint64_t count) override;
   net::node_health health() const override;
-  void debug_crash(const net::session_id& sid, std::string target, uint64_t request_id,
-                   const net::reply_sink_ptr& sink) override;
+  void metrics_summary(uint64_t id, net::reply_buffer& out) const override;
+  void debug_crash(const net::session_id& sid, std::string target, net::owed_ptr owed) override;
+
+  // Where op `metrics_summary` reads the monitor's latest summary.
+  void set_status_board(std::shared_ptr<const monitor::status_board> board) {
+    board_ = std::move(board);
+  }
 
   // Publishes a new users snapshot to logins (shards get their own message).
   // May hash a new dummy: call it off CAF's scheduler (the user directory).
@@ -46,10 +53,10 @@ class session_router final : public net::request_backend {
 
  private:
   using job_ptr = std::shared_ptr<net::login_job>;
-  void ask_limiter(const job_ptr& job, const net::reply_sink_ptr& sink);
-  void check_password(const job_ptr& job, const net::reply_sink_ptr& sink);
-  void finish_login(net::login_job& job, const net::reply_sink_ptr& sink);
-  void refuse_login(net::login_job& job, const net::reply_sink_ptr& sink, net::error_code code,
+  void ask_limiter(const job_ptr& job, const net::owed_ptr& owed);
+  void check_password(const job_ptr& job, const net::owed_ptr& owed);
+  void finish_login(net::login_job& job, const net::owed_ptr& owed);
+  void refuse_login(net::login_job& job, const net::owed_ptr& owed, net::error_code code,
                     const char* message, const char* reason);
 
   std::vector<slot_ptr<session_shard>> shards_;
@@ -62,6 +69,7 @@ class session_router final : public net::request_backend {
   std::shared_ptr<audit_health> audit_;
   monitor::limiter_metrics* limiter_metrics_;
   bool fault_injection_;
+  std::shared_ptr<const monitor::status_board> board_;
 };
 
 }  // namespace castellan::actors

@@ -15,6 +15,8 @@
 #include <prometheus/gauge.h>
 
 #include "actors/caf_types.hpp"
+#include "actors/crash_targets.hpp"
+#include "actors/mailbox_sample.hpp"
 #include "monitor/metrics.hpp"
 #include "actors/event_stream.hpp"
 #include "actors/session_table.hpp"
@@ -45,6 +47,8 @@ struct shard_state {
   // a user disabled meanwhile never gets a session.
   std::shared_ptr<const config::users_table> users;
   monitor::session_metrics* metrics = nullptr;  // thread-safe handles, may be null
+  prometheus::Gauge* mailbox_depth = nullptr;
+  std::shared_ptr<const crash_targets> crash;
   milliseconds sweep_interval{1000};
   size_t capacity = 0;
   static inline const char* name = "session_shard";
@@ -138,7 +142,7 @@ void open(shard_impl::stateful_pointer<shard_state> self, open_session& req) {
       out.add_error(req.request_id, net::error_code::forbidden, "user is disabled");
     else
       out.add_error(req.request_id, net::error_code::bad_credentials, "wrong user or password");
-    st.events->publish_durable({std::move(e)}, req.owed, out.take(), {req.request_id});
+    st.events->publish_durable({std::move(e)}, req.owed, std::move(out), {req.request_id});
     return;
   }
   auto& s = st.table->open(req.sid, user_ref(st.users, current), wall_ms());
@@ -156,7 +160,7 @@ void open(shard_impl::stateful_pointer<shard_state> self, open_session& req) {
   // If the record cannot be made durable the client hears `unavailable`,
   // so the session it never received must go.
   auto me = caf::actor_cast<session_shard>(self);
-  st.events->publish_durable({std::move(e)}, req.owed, out.take(), {req.request_id},
+  st.events->publish_durable({std::move(e)}, req.owed, std::move(out), {req.request_id},
                              [me, sid = req.sid] { caf::anon_send(me, drop_session{sid}); });
 }
 
@@ -188,6 +192,8 @@ shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_stat
   auto& st = self->state;
   st.users = std::move(deps.users);
   st.metrics = deps.metrics;
+  st.mailbox_depth = deps.mailbox_depth;
+  st.crash = std::move(deps.crash);
   st.table = std::move(deps.table);
   st.table->apply_users(st.users);  // a restart may come after a reload it missed
   st.capacity = deps.capacity;
@@ -208,11 +214,12 @@ shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_stat
       for (size_t i = 0; i < replies.size(); ++i) {
         auto& r = replies[i];
         if (!r.now_ids.empty())
-          batch.owed[i]->deliver(r.now.take(), r.now_ids);
+          batch.owed[i]->deliver(std::move(r.now), r.now_ids);
         if (!r.durable_ids.empty())
-          self->state.events->publish_durable(std::move(r.events), batch.owed[i], r.durable.take(),
+          self->state.events->publish_durable(std::move(r.events), batch.owed[i], std::move(r.durable),
                                               std::move(r.durable_ids));
       }
+      sample_mailbox(self, self->state.mailbox_depth);
     },
     [=](open_session& req) { open(self, req); },
     [=](users_update& update) {
@@ -233,19 +240,18 @@ shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_stat
       } else if (std::find(found.found->user->roles.begin(), found.found->user->roles.end(),
                            "admin") == found.found->user->roles.end()) {
         out.add_error(req.request_id, net::error_code::forbidden, "debug_crash needs the admin role");
-      } else if (req.target != "session_shard" && req.target != "limiter_shard" &&
-                 req.target != "audit_writer") {
+      } else if (!st.crash || !st.crash->known(req.target)) {
         out.add_error(req.request_id, net::error_code::malformed,
-                      "target must be session_shard, limiter_shard or audit_writer");
+                      "target must be one of: " + (st.crash ? st.crash->names() : "session_shard"));
       } else {
         out.add(net::debug_crash_reply{req.request_id, true, req.target});
-        req.owed->deliver(out.take(), {req.request_id});
+        req.owed->deliver(std::move(out), {req.request_id});
         if (req.target == "session_shard")
           throw std::runtime_error("session shard crash (fault injection)");
-        st.events->crash(req.target);
+        st.crash->crash(req.target);
         return;
       }
-      req.owed->deliver(out.take(), {req.request_id});
+      req.owed->deliver(std::move(out), {req.request_id});
     },
     [=](drop_session& d) {
       if (self->state.table->logout(d.sid) && self->state.metrics)

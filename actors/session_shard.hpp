@@ -18,7 +18,13 @@ namespace castellan::monitor {
 struct session_metrics;
 }
 
+namespace prometheus {
+class Gauge;
+}
+
 namespace castellan::actors {
+
+class crash_targets;
 
 using session_shard = caf::typed_actor<
   // One reply frame per op through batch.sink: validate -> validate_reply
@@ -56,6 +62,8 @@ struct session_shard_deps {
   std::shared_ptr<audit_health> audit;
   std::shared_ptr<const config::users_table> users;  // the newest snapshot at spawn time
   monitor::session_metrics* metrics = nullptr;       // may be null; outlives the shard
+  prometheus::Gauge* mailbox_depth = nullptr;         // this shard's, may be null
+  std::shared_ptr<const crash_targets> crash;         // debug_crash targets
 };
 
 // Spawns a shard that sweeps expired sessions every cfg.sweep_interval_ms and

@@ -134,6 +134,8 @@ const std::vector<binding>& bindings() {
     bool_binding("monitor", "enabled", FIELD(monitor.enabled)),
     string_binding("monitor", "host", FIELD(monitor.host)),
     uint_binding("monitor", "port", FIELD(monitor.port), 0, 65535),
+    bool_binding("monitor", "request_metrics", FIELD(monitor.request_metrics)),
+    uint_binding("monitor", "summary_interval_ms", FIELD(monitor.summary_interval_ms), 50, 600000),
     uint_binding("supervision", "max_restarts", FIELD(supervision.max_restarts), 1, 1000000),
     uint_binding("supervision", "period_ms", FIELD(supervision.period_ms), 1, u32),
     uint_binding("supervision", "root_max_restarts", FIELD(supervision.root_max_restarts), 1, 1000000),
@@ -326,7 +328,9 @@ std::string render_toml(const node_settings& d) {
       << render_policy("user", d.limiter.user) << render_policy("ip", d.limiter.ip)
       << render_policy("user_ip", d.limiter.user_ip)
       << "[monitor]\nenabled = " << (d.monitor.enabled ? "true" : "false") << "\nhost = \""
-      << d.monitor.host << "\"\nport = " << d.monitor.port << "\n\n"
+      << d.monitor.host << "\"\nport = " << d.monitor.port
+      << "\nrequest_metrics = " << (d.monitor.request_metrics ? "true" : "false")
+      << "\nsummary_interval_ms = " << d.monitor.summary_interval_ms << "\n\n"
       << "[supervision]\nmax_restarts = " << d.supervision.max_restarts
       << "\nperiod_ms = " << d.supervision.period_ms
       << "\nroot_max_restarts = " << d.supervision.root_max_restarts

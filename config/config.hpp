@@ -92,6 +92,8 @@ struct monitor_config {
   bool enabled = true;
   std::string host = "127.0.0.1";
   uint16_t port = 7401;                  // 0 picks a free port.
+  bool request_metrics = true;           // requests by op/result and latency histograms
+  uint32_t summary_interval_ms = 1000;   // how often the monitor actor aggregates
 };
 
 // [supervision]: restart intensities (Erlang/OTP: at most N restarts in T).

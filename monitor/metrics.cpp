@@ -4,6 +4,7 @@
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
+#include <prometheus/family.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
@@ -31,14 +32,6 @@ std::unique_ptr<front_door_metrics> make_front_door_metrics(prometheus::Registry
                         .Help("Client connections closed after idle_timeout_ms without traffic")
                         .Register(r)
                         .Add({});
-  auto& requests = prometheus::BuildCounter()
-                       .Name("castellan_requests_total")
-                       .Help("Well-formed requests received, by op")
-                       .Register(r);
-  const char* ops[op_kind_count] = {"ping",   "login",   "validate", "refresh",
-                                    "logout", "unknown", "health",   "debug_crash"};
-  for (size_t i = 0; i < op_kind_count; ++i)
-    m->requests[i] = &requests.Add({{"op", ops[i]}});
   auto& refused = prometheus::BuildCounter()
                       .Name("castellan_frames_refused_total")
                       .Help("Frames refused by the front door, by reason")
@@ -131,9 +124,9 @@ std::unique_ptr<session_metrics> make_session_metrics(prometheus::Registry& r) {
   return m;
 }
 
-namespace {
-const char* const restart_kinds[4] = {"session_shard", "limiter_shard", "audit_writer", "supervisor"};
-}
+const char* const actor_kinds[actor_kind_count] = {"session_shard", "limiter_shard",
+                                                    "audit_writer", "front_door_listener",
+                                                    "monitor",       "supervisor"};
 
 std::unique_ptr<supervision_metrics> make_supervision_metrics(prometheus::Registry& r) {
   auto m = std::make_unique<supervision_metrics>();
@@ -141,21 +134,36 @@ std::unique_ptr<supervision_metrics> make_supervision_metrics(prometheus::Regist
                        .Name("castellan_actor_restarts_total")
                        .Help("Actors restarted by their supervisor, by kind")
                        .Register(r);
-  for (size_t i = 0; i < 4; ++i)
-    m->restarts[i] = &restarts.Add({{"kind", restart_kinds[i]}});
+  for (size_t i = 0; i < actor_kind_count; ++i)
+    m->restarts[i] = &restarts.Add({{"kind", actor_kinds[i]}});
+  m->mailbox_depth = &prometheus::BuildGauge()
+                          .Name("castellan_actor_mailbox_depth")
+                          .Help("Messages waiting in an actor's mailbox, sampled after each work message")
+                          .Register(r);
   return m;
 }
 
 prometheus::Counter* supervision_metrics::restarts_of(const std::string& kind) const {
-  for (size_t i = 0; i < 4; ++i)
-    if (kind == restart_kinds[i])
+  for (size_t i = 0; i < actor_kind_count; ++i)
+    if (kind == actor_kinds[i])
       return restarts[i];
-  return restarts[3];
+  return restarts[actor_kind_count - 1];
 }
 
-std::string render_text(prometheus::Registry& registry) {
+prometheus::Gauge* supervision_metrics::mailbox_of(const std::string& kind,
+                                                   const std::string& instance) const {
+  return &mailbox_depth->Add({{"kind", kind}, {"instance", instance}});
+}
+
+std::string render_text(const std::vector<const prometheus::Collectable*>& sources) {
+  std::vector<prometheus::MetricFamily> families;
+  for (auto* s : sources) {
+    auto more = s->Collect();
+    families.insert(families.end(), std::make_move_iterator(more.begin()),
+                    std::make_move_iterator(more.end()));
+  }
   prometheus::TextSerializer serializer;
-  return serializer.Serialize(registry.Collect());
+  return serializer.Serialize(families);
 }
 
 }  // namespace castellan::monitor

@@ -7,25 +7,24 @@
 #include <array>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace prometheus {
 class Counter;
 class Gauge;
 class Histogram;
 class Registry;
+class Collectable;
+template <typename T>
+class Family;
 }  // namespace prometheus
 
 namespace castellan::monitor {
-
-// Indexed by net::op_kind (ping, login, validate, refresh, logout, unknown,
-// health, debug_crash).
-inline constexpr size_t op_kind_count = 8;
 
 struct front_door_metrics {
   prometheus::Counter* connections_accepted = nullptr;  // castellan_connections_accepted_total
   prometheus::Gauge* connections_open = nullptr;        // castellan_connections_open
   prometheus::Counter* connections_rejected = nullptr;  // ..._connections_rejected_total (cap)
-  std::array<prometheus::Counter*, op_kind_count> requests{};  // castellan_requests_total{op}
   prometheus::Counter* refused_too_large = nullptr;     // castellan_frames_refused_total{reason}
   prometheus::Counter* refused_not_msgpack = nullptr;
   prometheus::Counter* refused_bad_request = nullptr;
@@ -43,6 +42,7 @@ struct audit_metrics {
   prometheus::Histogram* commit_seconds = nullptr; // castellan_audit_commit_seconds (write + fdatasync)
   prometheus::Gauge* queue_depth = nullptr;        // castellan_audit_queue_depth (appends awaiting a commit)
   prometheus::Gauge* writable = nullptr;           // castellan_audit_writable (1/0)
+  prometheus::Gauge* mailbox_depth = nullptr;      // the writer's, set by whoever builds the tree
 };
 std::unique_ptr<audit_metrics> make_audit_metrics(prometheus::Registry& registry);
 
@@ -63,14 +63,23 @@ struct session_metrics {
 std::unique_ptr<session_metrics> make_session_metrics(prometheus::Registry& registry);
 
 // castellan_actor_restarts_total{kind}: session_shard, limiter_shard,
-// audit_writer, supervisor (a subtree restarted by the root).
+// audit_writer, front_door_listener, monitor, supervisor (a subtree
+// restarted by the root).
+// castellan_actor_mailbox_depth{kind,instance}: messages waiting, sampled by
+// each actor after every work message (sum by kind for the kind's backlog).
+inline constexpr size_t actor_kind_count = 6;
+extern const char* const actor_kinds[actor_kind_count];
+
 struct supervision_metrics {
-  std::array<prometheus::Counter*, 4> restarts{};
+  std::array<prometheus::Counter*, actor_kind_count> restarts{};
+  prometheus::Family<prometheus::Gauge>* mailbox_depth = nullptr;
   prometheus::Counter* restarts_of(const std::string& kind) const;
+  // A new gauge for one actor instance (thread-safe).
+  prometheus::Gauge* mailbox_of(const std::string& kind, const std::string& instance) const;
 };
 std::unique_ptr<supervision_metrics> make_supervision_metrics(prometheus::Registry& registry);
 
-// Renders a registry in the Prometheus text exposition format.
-std::string render_text(prometheus::Registry& registry);
+// Renders every collectable in the Prometheus text exposition format.
+std::string render_text(const std::vector<const prometheus::Collectable*>& sources);
 
 }  // namespace castellan::monitor

@@ -66,18 +66,22 @@ class request_backend {
   // Called once per event-loop turn of an I/O thread with all its session ops.
   virtual void submit_session_ops(op_batch&& batch) = 0;
 
-  // Answers the login through `sink` exactly once (token, bad_credentials,
+  // Answers the login through `owed` exactly once (token, bad_credentials,
   // rate_limited, forbidden or unavailable). The rate limiter is asked
   // first; password checks happen off the caller's thread.
-  virtual void submit_login(login_job&& job, const reply_sink_ptr& sink) = 0;
+  virtual void submit_login(login_job&& job, std::shared_ptr<owed_replies> owed) = 0;
 
   // Fault injection: if enabled and `sid` is an admin's session, makes
   // `target` throw (its supervisor restarts it); else forbidden/invalid_token.
-  virtual void debug_crash(const session_id& sid, std::string target, uint64_t request_id,
-                           const reply_sink_ptr& sink) = 0;
+  virtual void debug_crash(const session_id& sid, std::string target,
+                           std::shared_ptr<owed_replies> owed) = 0;
 
   // The node's health now; cheap, callable from any thread.
   virtual node_health health() const = 0;
+
+  // The monitor's latest summary (op `metrics_summary`), as an encoded reply
+  // map for request `id`; cheap, callable from any thread.
+  virtual void metrics_summary(uint64_t id, reply_buffer& out) const = 0;
 
   // `count` tokens from `ip` failed the MAC check in one socket read (an event).
   virtual void note_refused_tokens(const std::string& ip, uint64_t count) = 0;

@@ -171,12 +171,6 @@ void connection::process_input() {
   if (!ops.empty())
     submit(std::move(ops));
   zone_.clear();
-  count(ctx_.metrics, [&](auto& m) {
-    for (size_t i = 0; i < op_counts_.size(); ++i)
-      if (op_counts_[i])
-        m.requests[i]->Increment(op_counts_[i]);
-  });
-  op_counts_.fill(0);
   if (refused_tokens_) {
     ctx_.backend->note_refused_tokens(peer_ip_, refused_tokens_);
     refused_tokens_ = 0;
@@ -192,7 +186,7 @@ bool connection::handle_frame(std::string_view body, std::vector<session_op>& op
       return false;
     case parse_status::bad_request:
       count(ctx_.metrics, [](auto& m) { m.refused_bad_request->Increment(); });
-      local_.add_error(parsed.request.id, error_code::malformed, parsed.why);
+      answer_error(parsed.request, error_code::malformed, parsed.why);
       return true;
     case parse_status::ok:
       dispatch(parsed.request, ops);
@@ -201,18 +195,41 @@ bool connection::handle_frame(std::string_view body, std::vector<session_op>& op
   return true;
 }
 
+// A request this connection answers itself, counted like any other reply.
+template <class Reply>
+void connection::answer(op_kind op, const Reply& reply) {
+  local_.add(reply);
+  local_tally_.add(op, result_ok);
+}
+
+void connection::answer_error(const request_view& r, error_code code, std::string_view why) {
+  local_.add_error(r.id, code, why);
+  local_tally_.add(r.kind, result_of(code));
+}
+
+owed_ptr connection::owe_one(const request_view& r) {
+  {
+    std::lock_guard<std::mutex> guard(out_mutex_);
+    ++inflight_;
+  }
+  return net::owe_one(shared_from_this(), r.id, r.kind, ctx_.stats, last_activity_);
+}
+
 void connection::dispatch(const request_view& r, std::vector<session_op>& ops) {
-  ++op_counts_[static_cast<size_t>(r.kind)];  // one metrics update per read, not per request
   switch (r.kind) {
     case op_kind::ping:
-      local_.add(ping_reply{r.id, true, ctx_.node_name, wall_ms()});
+      answer(r.kind, ping_reply{r.id, true, ctx_.node_name, wall_ms()});
       return;
     case op_kind::health: {
       auto h = ctx_.backend->health();
-      local_.add(health_reply{r.id, true, ctx_.node_name, h.audit_writable, h.audit_writable,
-                              h.audit_error});
+      answer(r.kind, health_reply{r.id, true, ctx_.node_name, h.audit_writable, h.audit_writable,
+                                  h.audit_error});
       return;
     }
+    case op_kind::metrics_summary:
+      ctx_.backend->metrics_summary(r.id, local_);
+      local_tally_.add(r.kind, result_ok);
+      return;
     case op_kind::validate:
     case op_kind::refresh:
     case op_kind::logout: {
@@ -220,7 +237,7 @@ void connection::dispatch(const request_view& r, std::vector<session_op>& ops) {
       if (!sid) {
         count(ctx_.metrics, [](auto& m) { m.refused_bad_token->Increment(); });
         ++refused_tokens_;
-        local_.add_error(r.id, error_code::invalid_token, "token is not valid");
+        answer_error(r, error_code::invalid_token, "token is not valid");
         return;
       }
       ops.push_back(session_op{r.id, r.kind, 0, *sid});
@@ -230,29 +247,21 @@ void connection::dispatch(const request_view& r, std::vector<session_op>& ops) {
       login_job job{r.id, std::string(r.user), std::string(r.password), std::string(r.ip)};
       if (job.ip.empty())
         job.ip = peer_ip_;
-      {
-        std::lock_guard<std::mutex> guard(out_mutex_);
-        ++inflight_;
-      }
-      ctx_.backend->submit_login(std::move(job), shared_from_this());
+      ctx_.backend->submit_login(std::move(job), owe_one(r));
       return;
     }
     case op_kind::debug_crash: {
       auto sid = ctx_.keys->verify(r.token);
       if (!sid) {
-        local_.add_error(r.id, error_code::invalid_token, "token is not valid");
+        answer_error(r, error_code::invalid_token, "token is not valid");
         return;
       }
-      {
-        std::lock_guard<std::mutex> guard(out_mutex_);
-        ++inflight_;
-      }
-      ctx_.backend->debug_crash(*sid, std::string(r.target), r.id, shared_from_this());
+      ctx_.backend->debug_crash(*sid, std::string(r.target), owe_one(r));
       return;
     }
     case op_kind::unknown:
-      local_.add_error(r.id, error_code::unknown_op,
-                       "unknown op \"" + std::string(r.op.substr(0, 32)) + "\"");
+      answer_error(r, error_code::unknown_op,
+                   "unknown op \"" + std::string(r.op.substr(0, 32)) + "\"");
       return;
   }
 }
@@ -265,14 +274,15 @@ void connection::submit(std::vector<session_op>&& ops) {
   }
   auto& batch = turn_.pending;
   auto index = static_cast<uint32_t>(batch.owed.size());
-  std::vector<uint64_t> ids;
-  ids.reserve(ops.size());
+  std::vector<owed_request> owed;
+  owed.reserve(ops.size());
   for (auto& op : ops) {
     op.sink = index;
-    ids.push_back(op.request_id);
+    owed.push_back({op.request_id, op.kind});
     batch.ops.push_back(op);
   }
-  batch.owed.push_back(std::make_shared<owed_replies>(shared_from_this(), std::move(ids)));
+  batch.owed.push_back(
+      std::make_shared<owed_replies>(shared_from_this(), std::move(owed), ctx_.stats, last_activity_));
   if (!turn_.flush_posted) {
     // Runs after the completions already queued in this turn: their reads
     // join this batch.
@@ -339,6 +349,10 @@ size_t connection::send_now(const std::string& bytes) {
 }
 
 void connection::publish_local_replies() {
+  if (ctx_.stats && !local_tally_.empty())
+    ctx_.stats->record(local_tally_, std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                         std::chrono::steady_clock::now() - last_activity_).count());
+  local_tally_.clear();
   if (!local_.empty()) {
     std::lock_guard<std::mutex> guard(out_mutex_);
     if (!closed_)

@@ -19,6 +19,8 @@
 
 #include "config/config.hpp"
 #include "net/backend.hpp"
+#include "net/owed_replies.hpp"
+#include "net/request_stats.hpp"
 
 namespace castellan::monitor {
 struct front_door_metrics;
@@ -43,6 +45,7 @@ struct connection_context {
   std::shared_ptr<const keyring> keys;
   request_backend* backend = nullptr;
   monitor::front_door_metrics* metrics = nullptr;
+  request_stats* stats = nullptr;  // null: request metrics off
   std::atomic<uint32_t> open_connections{0};
 
   // Live connections, so that a stopping node can tell each one.
@@ -72,6 +75,10 @@ class connection final : public reply_sink, public std::enable_shared_from_this<
   void process_input();
   bool handle_frame(std::string_view body, std::vector<session_op>& ops);
   void dispatch(const request_view& r, std::vector<session_op>& ops);
+  template <class Reply>
+  void answer(op_kind op, const Reply& reply);
+  void answer_error(const request_view& r, error_code code, std::string_view why);
+  std::shared_ptr<owed_replies> owe_one(const request_view& r);  // counts it in flight
   void submit(std::vector<session_op>&& ops);
   void publish_local_replies();
   void on_write(const boost::system::error_code& ec);
@@ -97,7 +104,7 @@ class connection final : public reply_sink, public std::enable_shared_from_this<
   bool reading_ = false;        // an async read is outstanding
   bool last_read_filled_ = false;  // the last read filled the buffer: grow it
   reply_buffer local_;          // replies made by this thread during one read
-  std::array<uint32_t, 8> op_counts_{};  // requests by op_kind in this read, added to metrics once
+  request_tally local_tally_;            // outcomes of local_, recorded once per read
   uint32_t refused_tokens_ = 0;          // tokens refused in this read: one event per read
   std::string peer_ip_;                  // the client's address, for events
   msgpack::zone zone_;          // scratch for parsing one read's frames

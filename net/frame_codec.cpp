@@ -21,6 +21,7 @@ op_kind classify(std::string_view op) {
   if (op == "ping") return op_kind::ping;
   if (op == "health") return op_kind::health;
   if (op == "debug_crash") return op_kind::debug_crash;
+  if (op == "metrics_summary") return op_kind::metrics_summary;
   return op_kind::unknown;
 }
 
@@ -182,6 +183,7 @@ parse_result parse_request(std::string_view body, msgpack::zone& zone) {
       break;
     case op_kind::ping:
     case op_kind::health:
+    case op_kind::metrics_summary:
     case op_kind::unknown:
       break;
   }
@@ -200,6 +202,7 @@ void reply_buffer::add_rate_limited(uint64_t id, std::string_view message,
 
 void reply_buffer::add_error_map(uint64_t id, error_code code, std::string_view message,
                                  std::optional<uint64_t> retry_after_ms) {
+  results_.push_back(static_cast<uint8_t>(static_cast<uint8_t>(code) + 1));
   size_t start = bytes_.size();
   bytes_.append(frame_header_bytes, '\0');
   appender out{bytes_};
@@ -218,7 +221,6 @@ void reply_buffer::add_error_map(uint64_t id, error_code code, std::string_view 
     pk.pack(*retry_after_ms);
   }
   patch_header(start);
-  ++count_;
 }
 
 void reply_buffer::patch_header(size_t start) {

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <msgpack.hpp>
 
@@ -39,7 +40,8 @@ void append_frame_header(std::string& out, uint32_t n);
 
 // -- requests ---------------------------------------------------------------
 
-enum class op_kind { ping, login, validate, refresh, logout, unknown, health, debug_crash };
+// Also the index of the op in request_stats: only ever append.
+enum class op_kind { ping, login, validate, refresh, logout, unknown, health, debug_crash, metrics_summary };
 
 // A request decoded in place: string_views point into the frame body, which
 // must outlive it.
@@ -71,17 +73,18 @@ parse_result parse_request(std::string_view body, msgpack::zone& zone);
 
 // -- replies ----------------------------------------------------------------
 
-// Replies encoded back to back as frames, ready for one socket write.
+// Replies encoded back to back as frames, ready for one socket write, with
+// the result of each (0 ok, else error code + 1) for request_stats.
 class reply_buffer {
  public:
   template <class Reply>
   void add(const Reply& reply) {
+    results_.push_back(0);
     size_t start = bytes_.size();
     bytes_.append(frame_header_bytes, '\0');
     appender out{bytes_};
     msgpack::pack(out, reply);
     patch_header(start);
-    ++count_;
   }
 
   void add_error(uint64_t id, error_code code, std::string_view message);
@@ -90,10 +93,12 @@ class reply_buffer {
 
   std::string& bytes() { return bytes_; }
   const std::string& bytes() const { return bytes_; }
-  size_t count() const { return count_; }
-  bool empty() const { return count_ == 0; }
+  size_t count() const { return results_.size(); }
+  bool empty() const { return results_.empty(); }
+  // Result of each frame, in order.
+  const std::vector<uint8_t>& results() const { return results_; }
   std::string take() {
-    count_ = 0;
+    results_.clear();
     return std::move(bytes_);
   }
 
@@ -107,7 +112,7 @@ class reply_buffer {
                      std::optional<uint64_t> retry_after_ms);
 
   std::string bytes_;
-  size_t count_ = 0;
+  std::vector<uint8_t> results_;
 };
 
 // A decoded reply, as the client library sees it.

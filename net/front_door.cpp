@@ -4,6 +4,7 @@
 // busy thread raises p99 (see docs/architecture.md for the measured default).
 #include "net/front_door.hpp"
 
+#include <deque>
 #include <future>
 #include <thread>
 
@@ -12,6 +13,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
 #include <prometheus/counter.h>
+#include <spdlog/spdlog.h>
 
 #include "monitor/metrics.hpp"
 #include "net/connection.hpp"
@@ -29,14 +31,85 @@ struct front_door::impl {
   std::unique_ptr<tcp::acceptor> acceptor;
   std::unique_ptr<asio::steady_timer> accept_backoff;
   size_t next_context = 0;
-  bool stopped = false;
+  std::atomic<bool> stopped{false};
+  tcp::endpoint bound;                     // where the listener is (port as bound)
+  front_door::supervision supervision;
+  std::mutex restarts_mutex;
+  std::deque<std::chrono::steady_clock::time_point> restarts;  // within supervision.period
+
+  void open_listener(asio::io_context& io) {
+    acceptor = std::make_unique<tcp::acceptor>(io);
+    acceptor->open(bound.protocol());
+    acceptor->set_option(tcp::acceptor::reuse_address(true));
+    acceptor->bind(bound);
+    acceptor->listen(asio::socket_base::max_listen_connections);
+    bound = acceptor->local_endpoint();
+  }
+
+  // Runs one I/O thread; a handler that throws is a crash of that thread's
+  // work, not of the process. Context 0 owns the listener: it is re-opened.
+  void run_thread(size_t index) {
+    auto& io = *contexts[index];
+    for (;;) {
+      try {
+        io.run();
+        return;  // stopped
+      } catch (const std::exception& e) {
+        if (!restart_allowed(e.what()))
+          return;
+        if (index == 0)
+          reopen_listener();
+      }
+    }
+  }
+
+  bool restart_allowed(const std::string& what) {
+    auto now = std::chrono::steady_clock::now();
+    size_t recent;
+    {
+      std::lock_guard<std::mutex> guard(restarts_mutex);
+      restarts.push_back(now);
+      while (!restarts.empty() && now - restarts.front() > supervision.period)
+        restarts.pop_front();
+      recent = restarts.size();
+    }
+    if (recent > supervision.max_restarts) {
+      spdlog::error("front door: I/O thread failed {} times within {} ms (last: {}); giving up",
+                    recent, supervision.period.count(), what);
+      if (supervision.on_give_up)
+        supervision.on_give_up("front door listener: " + what);
+      return false;
+    }
+    spdlog::warn("front door: I/O thread handler failed ({}); restarting the listener", what);
+    if (supervision.on_restart)
+      supervision.on_restart();
+    return true;
+  }
+
+  // On context 0's thread: a fresh acceptor on the same address. A pending
+  // accept on the old one completes with operation_aborted and is dropped.
+  void reopen_listener() {
+    if (stopped)
+      return;
+    boost::system::error_code ignored;
+    acceptor->close(ignored);
+    accept_backoff->cancel();
+    try {
+      open_listener(*contexts.front());
+    } catch (const std::exception& e) {
+      spdlog::error("front door: cannot re-open the listener on {}: {}", bound.port(), e.what());
+      throw;  // counted as another failure by run_thread
+    }
+    accept_next();
+  }
 
   void accept_next() {
     size_t index = next_context;
     next_context = (next_context + 1) % contexts.size();
-    acceptor->async_accept(*contexts[index], [this, index](const boost::system::error_code& ec,
-                                                           tcp::socket s) {
-      if (ec == asio::error::operation_aborted || !acceptor->is_open())
+    auto* listening = acceptor.get();
+    acceptor->async_accept(*contexts[index], [this, index, listening](
+                                                 const boost::system::error_code& ec, tcp::socket s) {
+      if (ec == asio::error::operation_aborted || listening != acceptor.get() || !acceptor->is_open())
         return;
       if (ec) {
         // Out of file descriptors (or similar): retrying at once would spin a
@@ -85,8 +158,9 @@ struct front_door::impl {
 
 front_door::front_door(const config::server_config& cfg, std::string node_name,
                        std::shared_ptr<const keyring> keys, request_backend& backend,
-                       monitor::front_door_metrics* metrics)
+                       monitor::front_door_metrics* metrics, request_stats* stats)
     : impl_(std::make_unique<impl>()) {
+  impl_->ctx.stats = stats;
   impl_->ctx.cfg = cfg;
   impl_->ctx.node_name = std::move(node_name);
   impl_->ctx.keys = std::move(keys);
@@ -106,18 +180,21 @@ front_door::~front_door() {
 
 uint16_t front_door::start() {
   auto& first = *impl_->contexts.front();
-  tcp::endpoint ep(asio::ip::make_address(impl_->ctx.cfg.host), impl_->ctx.cfg.port);
-  impl_->acceptor = std::make_unique<tcp::acceptor>(first);
-  impl_->acceptor->open(ep.protocol());
-  impl_->acceptor->set_option(tcp::acceptor::reuse_address(true));
-  impl_->acceptor->bind(ep);
-  impl_->acceptor->listen(asio::socket_base::max_listen_connections);
+  impl_->bound = tcp::endpoint(asio::ip::make_address(impl_->ctx.cfg.host), impl_->ctx.cfg.port);
+  impl_->open_listener(first);
   impl_->accept_backoff = std::make_unique<asio::steady_timer>(first);
-  uint16_t port = impl_->acceptor->local_endpoint().port();
   impl_->accept_next();
-  for (auto& c : impl_->contexts)
-    impl_->threads.emplace_back([ctx = c.get()] { ctx->run(); });
-  return port;
+  for (size_t i = 0; i < impl_->contexts.size(); ++i)
+    impl_->threads.emplace_back([this, i] { impl_->run_thread(i); });
+  return impl_->bound.port();
+}
+
+void front_door::supervise(supervision s) { impl_->supervision = std::move(s); }
+
+void front_door::crash_listener() {
+  asio::post(impl_->contexts.front()->get_executor(), [] {
+    throw std::runtime_error("front door listener crash (fault injection)");
+  });
 }
 
 void front_door::stop() {

@@ -4,12 +4,15 @@
 // this header (pimpl) so including it is cheap.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "config/config.hpp"
 #include "net/backend.hpp"
+#include "net/request_stats.hpp"
 #include "net/token.hpp"
 
 namespace castellan::monitor {
@@ -20,10 +23,10 @@ namespace castellan::net {
 
 class front_door {
  public:
-  // `backend`, `metrics` (may be null) must outlive this object.
+  // `backend`, `metrics` and `stats` (either may be null) must outlive this object.
   front_door(const config::server_config& cfg, std::string node_name,
              std::shared_ptr<const keyring> keys, request_backend& backend,
-             monitor::front_door_metrics* metrics);
+             monitor::front_door_metrics* metrics, request_stats* stats);
   ~front_door();
   front_door(const front_door&) = delete;
   front_door& operator=(const front_door&) = delete;
@@ -35,6 +38,22 @@ class front_door {
   // Stops accepting and stops the I/O threads; connections close. Replies the
   // backend delivers afterwards are dropped safely. Idempotent.
   void stop();
+
+  // How a failing I/O thread is handled, OTP-style: a handler that throws is
+  // logged, the thread goes on, and the listener is re-opened on the same
+  // port (connections already open keep going). More than `max_restarts`
+  // within `period` means something is badly wrong: `on_give_up` runs (the
+  // node exits non-zero). Set before start().
+  struct supervision {
+    uint32_t max_restarts = 10;
+    std::chrono::milliseconds period{10000};
+    std::function<void()> on_restart;                     // e.g. count it
+    std::function<void(const std::string& why)> on_give_up;
+  };
+  void supervise(supervision s);
+
+  // Fault injection: the listener's thread throws from its next handler.
+  void crash_listener();
 
  private:
   struct impl;

@@ -65,6 +65,54 @@ struct health_reply {
   MSGPACK_DEFINE_MAP(id, ok, node, ready, audit_writable, audit_error)
 };
 
+// The monitor's summary of the node (op `metrics_summary`, `authctl status`).
+// Rates, error ratios and latency quantiles cover the monitor's last interval;
+// totals run since start. Quantiles are bucket upper bounds (as Prometheus's
+// histogram_quantile would interpolate them, but without interpolation).
+struct metrics_summary_request {
+  uint64_t id = 0;
+  std::string op = "metrics_summary";
+  MSGPACK_DEFINE_MAP(id, op)
+};
+
+struct op_summary {
+  std::string op;
+  uint64_t total = 0;       // replies since start
+  double rate_per_s = 0;    // replies per second, last interval
+  double error_ratio = 0;   // share of non-ok replies, last interval
+  double p50_ms = 0;        // latency from read to reply, last interval
+  double p99_ms = 0;
+  MSGPACK_DEFINE_MAP(op, total, rate_per_s, error_ratio, p50_ms, p99_ms)
+};
+
+struct actor_kind_summary {
+  std::string kind;          // session_shard, limiter_shard, audit_writer, ...
+  uint64_t restarts = 0;     // since start
+  uint64_t mailbox_depth = 0;  // summed over the kind's actors, last sample
+  MSGPACK_DEFINE_MAP(kind, restarts, mailbox_depth)
+};
+
+struct metrics_summary_reply {
+  uint64_t id = 0;
+  bool ok = true;
+  std::string node;
+  int64_t uptime_ms = 0;
+  double interval_s = 0;     // what the rates cover
+  bool ready = true;
+  std::vector<std::string> not_ready;  // reasons, when not ready
+  uint64_t sessions_active = 0;
+  uint64_t connections_open = 0;
+  bool audit_writable = true;
+  uint64_t audit_queue_depth = 0;
+  uint64_t limiter_rejections = 0;
+  uint64_t lockouts = 0;
+  std::vector<op_summary> ops;            // ops with any traffic
+  std::vector<actor_kind_summary> actors;
+  MSGPACK_DEFINE_MAP(id, ok, node, uptime_ms, interval_s, ready, not_ready, sessions_active,
+                     connections_open, audit_writable, audit_queue_depth, limiter_rejections,
+                     lockouts, ops, actors)
+};
+
 // Fault injection (testing.fault_injection): make an actor throw.
 struct debug_crash_request {
   uint64_t id = 0;

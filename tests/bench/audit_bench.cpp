@@ -24,6 +24,7 @@
 #include "actors/audit_writer.hpp"
 #include "actors/caf_types.hpp"
 #include "net/events.hpp"
+#include "net/messages.hpp"
 
 namespace castellan {
 namespace {
@@ -79,8 +80,10 @@ struct loop_client : net::reply_sink {
 
   void send_next() {
     sent = clock_type::now();
-    auto owed = std::make_shared<net::owed_replies>(self, std::vector<uint64_t>{1});
-    caf::anon_send(writer, actors::audit_append{{event}, owed, std::string("x"), {1}, nullptr});
+    auto owed = std::make_shared<net::owed_replies>(self, std::vector<net::owed_request>{{1}});
+    net::reply_buffer reply;
+    reply.add(net::logout_reply{1, true});
+    caf::anon_send(writer, actors::audit_append{{event}, owed, std::move(reply), {1}, nullptr});
   }
   void deliver(std::string&&, size_t) override {
     auto us = std::chrono::duration<double, std::micro>(clock_type::now() - sent).count();

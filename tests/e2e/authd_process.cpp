@@ -89,7 +89,7 @@ std::filesystem::path fresh_test_dir(const std::string& tag) {
 }
 
 authd_process::authd_process(const std::string& extra_toml, const std::string& server_toml,
-                             bool provision_users) {
+                             bool provision_users, const std::string& monitor_toml) {
   dir_ = fresh_test_dir("e2e");
   if (provision_users)
     write_users(users_file());
@@ -97,7 +97,7 @@ authd_process::authd_process(const std::string& extra_toml, const std::string& s
     std::ofstream cfg(config_file());
     cfg << "[node]\nname = \"test-node\"\ndata_dir = \"" << dir_.string() << "\"\n"
         << "[server]\nport = 0\nhost = \"127.0.0.1\"\n" << server_toml << "\n"
-        << "[monitor]\nport = 0\n"
+        << "[monitor]\nport = 0\n" << monitor_toml << "\n"
         << "[users]\nargon2_memory_kib = 64\nargon2_iterations = 1\nreload_interval_ms = 100\n"
         << extra_toml << "\n";
   }

@@ -25,8 +25,9 @@ class authd_process {
   // `extra_toml` is appended to the test config (it must not repeat a table
   // header the base config has: [server], [monitor], [users], [node]).
   // With `provision_users` false no users file is written, so authd bootstraps one.
+  // `server_toml` and `monitor_toml` go into the [server] and [monitor] tables.
   explicit authd_process(const std::string& extra_toml = "", const std::string& server_toml = "",
-                         bool provision_users = true);
+                         bool provision_users = true, const std::string& monitor_toml = "");
 
   // Starts authd again on the directory (config, users, keys, audit log) of
   // an earlier node: a restart.

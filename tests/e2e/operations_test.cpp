@@ -88,7 +88,12 @@ TEST(Operations, MetricsEndpointCountsRequests) {
     c.ping();
   c.validate(std::string(50, 'A'));
   auto body = http_get(node.monitor_port(), "/metrics");
-  EXPECT_NE(body.find("castellan_requests_total{op=\"ping\"} 3"), std::string::npos) << body;
+  EXPECT_NE(body.find("castellan_requests_total{op=\"ping\",result=\"ok\"} 3"), std::string::npos)
+      << body;
+  EXPECT_NE(body.find("castellan_requests_total{op=\"validate\",result=\"invalid_token\"} 1"),
+            std::string::npos) << body;
+  EXPECT_NE(body.find("castellan_request_duration_seconds_count{op=\"ping\"} 3"), std::string::npos)
+      << body;
   EXPECT_NE(body.find("castellan_tokens_refused_total 1"), std::string::npos) << body;
   EXPECT_NE(body.find("castellan_connections_open 1"), std::string::npos) << body;
 }

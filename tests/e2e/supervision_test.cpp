@@ -87,7 +87,8 @@ TEST(Supervision, CrashedActorsRestartUnderLoadAndLoseNothing) {
   std::vector<std::string> sessions;
   for (int i = 0; i < 50; ++i)
     sessions.push_back(token_of(c, "alice", alice_password));
-  for (auto target : {"session_shard", "limiter_shard", "audit_writer"}) {
+  for (auto target : {"session_shard", "limiter_shard", "audit_writer", "front_door_listener",
+                      "monitor"}) {
     validate_load load(node, sessions[0]);
     EXPECT_TRUE(eventually([&] { return load.answered > 100; }, 10s));
     auto r = crash(c, admin, target);
@@ -96,7 +97,15 @@ TEST(Supervision, CrashedActorsRestartUnderLoadAndLoseNothing) {
     EXPECT_TRUE(eventually([&] { return load.answered > seen + 100; }, 10s)) << target;
     load.finish();
     EXPECT_EQ(load.answered.load(), load.sent.load()) << target << ": a request got no reply";
-    // Restarted, and serving: logins (limiter, audit) and every session.
+    // Restarted, and serving: new connections, logins (limiter, audit) and
+    // every session.
+    EXPECT_TRUE(eventually([&] {
+      try {
+        return node.connect().ping().ok;
+      } catch (const net::client_error&) {
+        return false;  // the listener is being re-opened
+      }
+    }, 10s)) << target;
     EXPECT_TRUE(eventually([&] { return c.login("alice", alice_password).ok; }, 10s)) << target;
     for (auto& t : sessions)
       ASSERT_TRUE(c.validate(t).ok) << target << ": a session was lost";

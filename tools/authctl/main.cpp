@@ -20,6 +20,7 @@
 #include "net/key_file.hpp"
 #include "tools/authctl/audit_commands.hpp"
 #include "tools/authctl/output.hpp"
+#include "tools/authctl/status.hpp"
 
 namespace {
 
@@ -91,6 +92,29 @@ int run_request(const options& o, const std::function<net::reply_view(net::clien
     }
     print_reply(body, o.json);
     return exit_ok;
+  } catch (const net::client_error& e) {
+    std::cerr << "authctl: " << e.what() << "\n";
+    return exit_unreachable;
+  }
+}
+
+// The monitor's summary; exit 1 when the node is not ready, so scripts and
+// probes can use it.
+int show_status(const options& o) {
+  uint16_t port = o.port ? o.port : settings_of(o).server.port;
+  try {
+    auto c = net::client::connect(o.host, port, std::chrono::milliseconds(o.timeout_ms));
+    auto reply = c.call(net::metrics_summary_request{}, std::chrono::milliseconds(o.timeout_ms));
+    auto body = to_json(reply.body.get());
+    if (!reply.ok) {
+      std::cerr << "error: " << reply.error << ": " << reply.message << "\n";
+      return exit_refused;
+    }
+    if (o.json)
+      std::cout << body.dump() << "\n";
+    else
+      print_status(body);
+    return body.value("ready", false) ? exit_ok : exit_refused;
   } catch (const net::client_error& e) {
     std::cerr << "authctl: " << e.what() << "\n";
     return exit_unreachable;
@@ -202,13 +226,9 @@ void add_client_commands(CLI::App& app, options& o, std::function<int()>& action
       });
     };
   });
-  app.add_subcommand("status", "Show the node's health (audit log writable, ready)")->callback([&] {
-    action = [&] {
-      return run_request(o, [&](net::client& c) {
-        return c.call(net::ping_request{0, "health"}, std::chrono::milliseconds(o.timeout_ms));
-      });
-    };
-  });
+  app.add_subcommand("status", "Show the node's health, load, request rates and latencies, "
+                               "restarts and mailboxes (exit 1 when not ready)")
+      ->callback([&] { action = [&] { return show_status(o); }; });
   auto* login = app.add_subcommand("login", "Log in; prints the token, user, roles and expiry");
   static std::string user, ip;
   login->add_option("user", user, "User name")->required();

@@ -1,0 +1,172 @@
+// The monitor actor; see monitor_actor.hpp.
+#include "monitor/monitor_actor.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+#include <nlohmann/json.hpp>
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+
+#include "actors/atoms.hpp"
+#include "monitor/metrics.hpp"
+#include "net/request_stats.hpp"
+
+namespace castellan::monitor {
+namespace {
+
+using namespace std::chrono;
+
+int64_t wall_ms() {
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+struct monitor_state {
+  monitor_sources src;
+  net::request_stats_view last;  // totals at the previous tick
+  steady_clock::time_point last_at = steady_clock::now();
+  static inline const char* name = "monitor";
+};
+
+// The upper bound (ms) of the bucket holding quantile q of `buckets`.
+double quantile_ms(const std::array<uint64_t, net::latency_bucket_count>& buckets, uint64_t total,
+                   double q) {
+  if (total == 0)
+    return 0;
+  auto rank = static_cast<uint64_t>(q * static_cast<double>(total - 1)) + 1;
+  uint64_t seen = 0;
+  for (size_t b = 0; b < buckets.size(); ++b) {
+    seen += buckets[b];
+    if (seen >= rank)
+      return b < net::latency_bounds_s.size() ? net::latency_bounds_s[b] * 1e3
+                                              : net::latency_bounds_s.back() * 1e3;  // beyond: >1 s
+  }
+  return net::latency_bounds_s.back() * 1e3;
+}
+
+std::vector<net::op_summary> op_summaries(const net::request_stats_view& now,
+                                          const net::request_stats_view& before, double seconds) {
+  std::vector<net::op_summary> out;
+  for (size_t op = 0; op < net::op_kind_count; ++op) {
+    uint64_t total = 0, delta = 0, errors = 0;
+    for (size_t r = 0; r < net::result_count; ++r) {
+      total += now.requests[op][r];
+      uint64_t d = now.requests[op][r] - before.requests[op][r];
+      delta += d;
+      if (r != net::result_ok)
+        errors += d;
+    }
+    if (total == 0)
+      continue;
+    std::array<uint64_t, net::latency_bucket_count> buckets{};
+    uint64_t observed = 0;
+    for (size_t b = 0; b < buckets.size(); ++b) {
+      buckets[b] = now.buckets[op][b] - before.buckets[op][b];
+      observed += buckets[b];
+    }
+    net::op_summary s;
+    s.op = std::string(net::op_name(static_cast<net::op_kind>(op)));
+    s.total = total;
+    s.rate_per_s = seconds > 0 ? static_cast<double>(delta) / seconds : 0;
+    s.error_ratio = delta ? static_cast<double>(errors) / static_cast<double>(delta) : 0;
+    s.p50_ms = quantile_ms(buckets, observed, 0.50);
+    s.p99_ms = quantile_ms(buckets, observed, 0.99);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<net::actor_kind_summary> actor_summaries(const supervision_metrics& m) {
+  std::vector<net::actor_kind_summary> out;
+  for (size_t i = 0; i < actor_kind_count; ++i)
+    out.push_back({actor_kinds[i], static_cast<uint64_t>(m.restarts[i]->Value()), 0});
+  for (auto& family : m.mailbox_depth->Collect())
+    for (auto& metric : family.metric)
+      for (auto& label : metric.label)
+        if (label.name == "kind")
+          for (auto& a : out)
+            if (a.kind == label.value)
+              a.mailbox_depth += static_cast<uint64_t>(metric.gauge.value);
+  return out;
+}
+
+void publish(monitor_state& st) {
+  auto& src = st.src;
+  auto now_at = steady_clock::now();
+  double seconds = duration<double>(now_at - st.last_at).count();
+  auto summary = std::make_shared<net::metrics_summary_reply>();
+  summary->node = src.node;
+  summary->uptime_ms = wall_ms() - src.started_ms;
+  summary->interval_s = seconds;
+  summary->not_ready = src.not_ready ? src.not_ready() : std::vector<std::string>{};
+  summary->ready = summary->not_ready.empty();
+  if (src.sessions)
+    summary->sessions_active = static_cast<uint64_t>(src.sessions->active->Value());
+  if (src.front_door)
+    summary->connections_open = static_cast<uint64_t>(src.front_door->connections_open->Value());
+  if (src.audit) {
+    summary->audit_writable = src.audit->writable->Value() > 0;
+    summary->audit_queue_depth = static_cast<uint64_t>(src.audit->queue_depth->Value());
+  }
+  if (src.limiter) {
+    for (auto* c : src.limiter->rejected)
+      summary->limiter_rejections += static_cast<uint64_t>(c->Value());
+    summary->lockouts = static_cast<uint64_t>(src.limiter->lockouts->Value());
+  }
+  if (src.requests) {
+    auto view = src.requests->read();
+    summary->ops = op_summaries(view, st.last, seconds);
+    st.last = view;
+  }
+  if (src.supervision)
+    summary->actors = actor_summaries(*src.supervision);
+  st.last_at = now_at;
+  src.board->publish_summary(std::move(summary));
+}
+
+caf::behavior monitor_behavior(caf::stateful_actor<monitor_state>* self, monitor_sources src) {
+  self->state.src = std::move(src);
+  if (self->state.src.requests)
+    self->state.last = self->state.src.requests->read();
+  publish(self->state);
+  self->delayed_send(self, self->state.src.interval, actors::sweep_atom_v);
+  return {
+    [=](actors::sweep_atom) {
+      publish(self->state);
+      self->delayed_send(self, self->state.src.interval, actors::sweep_atom_v);
+    },
+    [=](actors::crash_atom) { throw std::runtime_error("monitor crash (fault injection)"); },
+  };
+}
+
+}  // namespace
+
+std::string cluster_json(const monitor_sources& src, const net::metrics_summary_reply& s) {
+  nlohmann::json self{{"name", src.node},
+                      {"address", src.address ? src.address() : std::string()},
+                      {"state", s.ready ? "up" : "degraded"},
+                      {"started_ms", src.started_ms},
+                      {"last_heard_ms", wall_ms()},
+                      {"load", {{"connections_open", s.connections_open},
+                                {"sessions_active", s.sessions_active},
+                                {"requests_per_s", [&] {
+                                   double r = 0;
+                                   for (auto& o : s.ops)
+                                     r += o.rate_per_s;
+                                   return r;
+                                 }()}}},
+                      {"restarts", [&] {
+                         uint64_t n = 0;
+                         for (auto& a : s.actors)
+                           n += a.restarts;
+                         return n;
+                       }()}};
+  return nlohmann::json{{"node", src.node}, {"members", {self}}}.dump() + "\n";
+}
+
+caf::actor spawn_monitor(caf::actor_system& sys, monitor_sources sources) {
+  return sys.spawn(monitor_behavior, std::move(sources));
+}
+
+}  // namespace castellan::monitor
