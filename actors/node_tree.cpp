@@ -181,7 +181,7 @@ struct node::impl {
     pool = std::make_unique<password_pool>(settings.users.password_threads,
                                            settings.users.max_pending_logins);
     router = std::make_unique<session_router>(
-        shards, *pool, users,
+        shards, keys, *pool, users,
         config::argon2_params{settings.users.argon2_memory_kib, settings.users.argon2_iterations},
         events, audit, limiter_metrics.get(), settings.testing.fault_injection);
     router->set_status_board(board);
@@ -294,7 +294,7 @@ struct node::impl {
                             [this, capacity, i](caf::actor_system& sys) {
                               // A restarted shard sees the users as they are now.
                               auto sh = spawn_session_shard(
-                                  sys, {settings.sessions, session_tables[i], capacity, keys, events,
+                                  sys, {settings.sessions, session_tables[i], capacity, events,
                                         audit, router->users(), session_metrics.get(),
                                         supervision_metrics->mailbox_of("session_shard",
                                                                         std::to_string(i)),

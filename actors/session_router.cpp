@@ -31,13 +31,14 @@ config::argon2_params costliest(const config::users_table& users, config::argon2
 
 }  // namespace
 
-session_router::session_router(std::vector<slot_ptr<session_shard>> shards, password_pool& pool,
+session_router::session_router(std::vector<slot_ptr<session_shard>> shards,
+                               std::shared_ptr<const net::keyring> keys, password_pool& pool,
                                std::shared_ptr<const config::users_table> users,
                                config::argon2_params default_params,
                                std::shared_ptr<event_stream> events,
                                std::shared_ptr<audit_health> audit,
                                monitor::limiter_metrics* limiter_metrics, bool fault_injection)
-    : shards_(std::move(shards)), pool_(pool), default_params_(default_params),
+    : shards_(std::move(shards)), keys_(std::move(keys)), pool_(pool), default_params_(default_params),
       events_(std::move(events)), audit_(std::move(audit)), limiter_metrics_(limiter_metrics),
       fault_injection_(fault_injection) {
   set_users(std::move(users));
@@ -65,7 +66,7 @@ void session_router::submit_session_ops(net::op_batch&& batch) {
   // copies): cheaper than renumbering, and the shard only touches those used.
   std::vector<net::op_batch> by_shard(shards_.size());
   for (auto& op : batch.ops)
-    by_shard[shard_index(op.sid, shards_.size())].ops.push_back(op);
+    by_shard[shard_index(op.key, shards_.size())].ops.push_back(op);
   for (size_t i = 0; i < by_shard.size(); ++i)
     if (!by_shard[i].ops.empty()) {
       by_shard[i].owed = batch.owed;
@@ -73,7 +74,7 @@ void session_router::submit_session_ops(net::op_batch&& batch) {
     }
 }
 
-void session_router::debug_crash(const net::session_id& sid, std::string target,
+void session_router::debug_crash(const net::session_key& key, std::string target,
                                  net::owed_ptr owed) {
   uint64_t request_id = owed->first_id();
   if (!fault_injection_) {
@@ -83,8 +84,8 @@ void session_router::debug_crash(const net::session_id& sid, std::string target,
     owed->deliver(std::move(out), {request_id});
     return;
   }
-  caf::anon_send(shards_[shard_index(sid, shards_.size())]->get(),
-                 crash_request{sid, std::move(target), request_id, std::move(owed)});
+  caf::anon_send(shards_[shard_index(key, shards_.size())]->get(),
+                 crash_request{key, std::move(target), request_id, std::move(owed)});
 }
 
 void session_router::metrics_summary(uint64_t id, net::reply_buffer& out) const {
@@ -192,9 +193,12 @@ void session_router::finish_login(net::login_job& job, const net::owed_ptr& owed
     refuse_login(job, owed, net::error_code::forbidden, "user is disabled", "user_disabled");
     return;
   }
-  auto sid = net::random_session_id();
-  auto shard = shards_[shard_index(sid, shards_.size())]->get();
-  caf::anon_send(shard, open_session{job.request_id, sid, user_ref(users, record), job.ip, owed});
+  // The session is named by its token's MAC tag from here on; the id itself
+  // leaves the node only inside the token.
+  auto minted = keys_->mint(net::random_session_id());
+  auto shard = shards_[shard_index(minted.key, shards_.size())]->get();
+  caf::anon_send(shard, open_session{job.request_id, minted.key, std::move(minted.token),
+                                     user_ref(users, record), job.ip, owed});
 }
 
 }  // namespace castellan::actors

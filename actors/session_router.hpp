@@ -27,7 +27,8 @@ class session_router final : public net::request_backend {
   // `pool` must outlive the router. Unknown users are checked against a dummy
   // hash with the costliest parameters of the users file, so that their logins
   // cost as much as a wrong password (no probing for user names by timing).
-  session_router(std::vector<slot_ptr<session_shard>> shards, password_pool& pool,
+  session_router(std::vector<slot_ptr<session_shard>> shards,
+                 std::shared_ptr<const net::keyring> keys, password_pool& pool,
                  std::shared_ptr<const config::users_table> users,
                  config::argon2_params default_params, std::shared_ptr<event_stream> events,
                  std::shared_ptr<audit_health> audit,
@@ -39,7 +40,7 @@ class session_router final : public net::request_backend {
   void note_refused_tokens(const std::string& ip, uint64_t count) override;
   net::node_health health() const override;
   void metrics_summary(uint64_t id, net::reply_buffer& out) const override;
-  void debug_crash(const net::session_id& sid, std::string target, net::owed_ptr owed) override;
+  void debug_crash(const net::session_key& key, std::string target, net::owed_ptr owed) override;
 
   // Where op `metrics_summary` reads the monitor's latest summary.
   void set_status_board(std::shared_ptr<const monitor::status_board> board) {
@@ -60,6 +61,7 @@ class session_router final : public net::request_backend {
                     const char* message, const char* reason);
 
   std::vector<slot_ptr<session_shard>> shards_;
+  std::shared_ptr<const net::keyring> keys_;
   password_pool& pool_;
   std::atomic<std::shared_ptr<const config::users_table>> users_;
   config::argon2_params default_params_;

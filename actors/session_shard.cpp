@@ -39,7 +39,6 @@ struct shard_state {
   // shard continues with the same sessions. Every table operation either
   // completes or throws before changing anything.
   std::shared_ptr<session_table> table;
-  std::shared_ptr<const net::keyring> keys;
   std::shared_ptr<event_stream> events;
   std::shared_ptr<audit_health> audit;
   // The newest users snapshot this shard has applied. A login checked its
@@ -79,24 +78,24 @@ void answer_write(shard_state& st, const net::session_op& op, int64_t now, batch
   }
   std::string user;
   if (op.kind == net::op_kind::refresh) {
-    auto found = st.table->refresh(op.sid, now);
+    auto found = st.table->refresh(op.key, now);
     if (found.status != lookup_status::ok)
       return answer_lookup_failure(found.status, op.request_id, r);
     r.durable.add(net::refresh_reply{op.request_id, true, found.found->expires_ms});
     auto e = st.events->make(net::event_kind::refresh);
     e.user = found.found->user->name;
     e.until_ms = found.found->expires_ms;
-    e.session = net::session_digest(op.sid);
+    e.session = net::session_digest(op.key);
     r.events.push_back(std::move(e));
   } else {
-    auto found = st.table->validate(op.sid, now);
+    auto found = st.table->validate(op.key, now);
     if (found.status != lookup_status::ok)
       return answer_lookup_failure(found.status, op.request_id, r);
     auto e = st.events->make(net::event_kind::logout);
     e.user = found.found->user->name;
-    e.session = net::session_digest(op.sid);
+    e.session = net::session_digest(op.key);
     r.events.push_back(std::move(e));
-    st.table->logout(op.sid);
+    st.table->logout(op.key);
     if (st.metrics) {
       st.metrics->logged_out->Increment();
       st.metrics->active->Decrement();
@@ -114,7 +113,7 @@ void answer(shard_state& st, const net::session_op& op, int64_t now, batch_repli
     r.now_ids.push_back(op.request_id);
     return;
   }
-  auto found = st.table->validate(op.sid, now);
+  auto found = st.table->validate(op.key, now);
   if (found.status != lookup_status::ok)
     return answer_lookup_failure(found.status, op.request_id, r);
   r.now.add(net::validate_reply{op.request_id, true, found.found->user->name,
@@ -145,23 +144,23 @@ void open(shard_impl::stateful_pointer<shard_state> self, open_session& req) {
     st.events->publish_durable({std::move(e)}, req.owed, std::move(out), {req.request_id});
     return;
   }
-  auto& s = st.table->open(req.sid, user_ref(st.users, current), wall_ms());
+  auto& s = st.table->open(req.key, user_ref(st.users, current), wall_ms());
   if (st.metrics) {
     st.metrics->opened->Increment();
     st.metrics->active->Increment();
   }
-  out.add(net::login_reply{req.request_id, true, st.keys->mint(req.sid), s.user->name,
+  out.add(net::login_reply{req.request_id, true, std::move(req.token), s.user->name,
                            s.user->roles, s.expires_ms});
   auto e = st.events->make(net::event_kind::login_ok);
   e.user = s.user->name;
   e.ip = req.ip;
-  e.session = net::session_digest(req.sid);
+  e.session = net::session_digest(req.key);
   e.until_ms = s.expires_ms;
   // If the record cannot be made durable the client hears `unavailable`,
   // so the session it never received must go.
   auto me = caf::actor_cast<session_shard>(self);
   st.events->publish_durable({std::move(e)}, req.owed, std::move(out), {req.request_id},
-                             [me, sid = req.sid] { caf::anon_send(me, drop_session{sid}); });
+                             [me, key = req.key] { caf::anon_send(me, drop_session{key}); });
 }
 
 void sweep(shard_state& st) {
@@ -178,7 +177,7 @@ void sweep(shard_state& st) {
   for (auto& x : expired) {
     auto e = st.events->make(net::event_kind::session_expired);
     e.user = std::move(x.user);
-    e.session = net::session_digest(x.sid);
+    e.session = net::session_digest(x.key);
     events.push_back(std::move(e));
   }
   st.events->publish(std::move(events));
@@ -197,7 +196,6 @@ shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_stat
   st.table = std::move(deps.table);
   st.table->apply_users(st.users);  // a restart may come after a reload it missed
   st.capacity = deps.capacity;
-  st.keys = std::move(deps.keys);
   st.events = std::move(deps.events);
   st.audit = std::move(deps.audit);
   st.sweep_interval = milliseconds(deps.cfg.sweep_interval_ms);
@@ -233,7 +231,7 @@ shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_stat
     [=](crash_atom) { throw std::runtime_error("session shard crash (fault injection)"); },
     [=](crash_request& req) {
       auto& st = self->state;
-      auto found = st.table->validate(req.sid, wall_ms());
+      auto found = st.table->validate(req.key, wall_ms());
       net::reply_buffer out;
       if (found.status != lookup_status::ok) {
         out.add_error(req.request_id, net::error_code::invalid_token, "no such session");
@@ -254,7 +252,7 @@ shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_stat
       req.owed->deliver(std::move(out), {req.request_id});
     },
     [=](drop_session& d) {
-      if (self->state.table->logout(d.sid) && self->state.metrics)
+      if (self->state.table->logout(d.key) && self->state.metrics)
         self->state.metrics->active->Decrement();
     },
     [=](sweep_atom) {
@@ -270,9 +268,9 @@ session_shard spawn_session_shard(caf::actor_system& sys, session_shard_deps dep
   return caf::actor_cast<session_shard>(sys.spawn(shard_behavior, std::move(deps)));
 }
 
-size_t shard_index(const net::session_id& sid, size_t shard_count) {
+size_t shard_index(const net::session_key& key, size_t shard_count) {
   uint64_t h;
-  std::memcpy(&h, sid.data() + 8, sizeof h);  // bytes 0-7 feed the table's hash
+  std::memcpy(&h, key.data() + 8, sizeof h);  // bytes 0-7 feed the table's hash
   return static_cast<size_t>(h % shard_count);
 }
 

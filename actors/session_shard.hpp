@@ -57,7 +57,6 @@ struct session_shard_deps {
   config::sessions_config cfg;
   std::shared_ptr<session_table> table;
   size_t capacity = 0;                               // most sessions this shard holds
-  std::shared_ptr<const net::keyring> keys;
   std::shared_ptr<event_stream> events;
   std::shared_ptr<audit_health> audit;
   std::shared_ptr<const config::users_table> users;  // the newest snapshot at spawn time
@@ -72,7 +71,7 @@ struct session_shard_deps {
 // writable they are refused with `unavailable` and change nothing.
 session_shard spawn_session_shard(caf::actor_system& sys, session_shard_deps deps);
 
-// Which of `shard_count` shards owns `sid`.
-size_t shard_index(const net::session_id& sid, size_t shard_count);
+// Which of `shard_count` shards owns `key`.
+size_t shard_index(const net::session_key& key, size_t shard_count);
 
 }  // namespace castellan::actors

@@ -5,23 +5,23 @@
 
 namespace castellan::actors {
 
-void session_table::index_expiry(const net::session_id& sid, int64_t expires_ms) {
+void session_table::index_expiry(const net::session_key& key, int64_t expires_ms) {
   int64_t bucket = (expires_ms + 999) / 1000;
-  expiry_index_[bucket].push_back(sid);
+  expiry_index_[bucket].push_back(key);
 }
 
-const session& session_table::open(const net::session_id& sid, user_ref user, int64_t now_ms) {
+const session& session_table::open(const net::session_key& key, user_ref user, int64_t now_ms) {
   session s;
   s.user = std::move(user);
   s.created_ms = now_ms;
   s.expires_ms = now_ms + int64_t{cfg_.ttl_s} * 1000;
-  auto [it, inserted] = sessions_.insert_or_assign(sid, std::move(s));
-  index_expiry(sid, it->second.expires_ms);
+  auto [it, inserted] = sessions_.insert_or_assign(key, std::move(s));
+  index_expiry(key, it->second.expires_ms);
   return it->second;
 }
 
-lookup_result session_table::validate(const net::session_id& sid, int64_t now_ms) {
-  auto it = sessions_.find(sid);
+lookup_result session_table::validate(const net::session_key& key, int64_t now_ms) {
+  auto it = sessions_.find(key);
   if (it == sessions_.end())
     return {lookup_status::unknown, nullptr};
   if (it->second.expires_ms <= now_ms) {
@@ -31,19 +31,19 @@ lookup_result session_table::validate(const net::session_id& sid, int64_t now_ms
   return {lookup_status::ok, &it->second};
 }
 
-lookup_result session_table::refresh(const net::session_id& sid, int64_t now_ms) {
-  auto r = validate(sid, now_ms);
+lookup_result session_table::refresh(const net::session_key& key, int64_t now_ms) {
+  auto r = validate(key, now_ms);
   if (r.status != lookup_status::ok)
     return r;
-  auto& s = sessions_.find(sid)->second;
+  auto& s = sessions_.find(key)->second;
   int64_t cap = s.created_ms + int64_t{cfg_.max_lifetime_s} * 1000;
   // The index entry is left where it is; sweep moves it when it comes due.
   s.expires_ms = std::max(s.expires_ms, std::min(now_ms + int64_t{cfg_.ttl_s} * 1000, cap));
   return {lookup_status::ok, &s};
 }
 
-bool session_table::logout(const net::session_id& sid) {
-  return sessions_.erase(sid) > 0;
+bool session_table::logout(const net::session_key& key) {
+  return sessions_.erase(key) > 0;
 }
 
 size_t session_table::sweep(int64_t now_ms, std::vector<expired_session>* expired) {
@@ -51,17 +51,17 @@ size_t session_table::sweep(int64_t now_ms, std::vector<expired_session>* expire
   while (!expiry_index_.empty() && expiry_index_.begin()->first * 1000 <= now_ms) {
     auto due = std::move(expiry_index_.begin()->second);
     expiry_index_.erase(expiry_index_.begin());
-    for (auto& sid : due) {
-      auto it = sessions_.find(sid);
+    for (auto& key : due) {
+      auto it = sessions_.find(key);
       if (it == sessions_.end())
         continue;  // logged out or erased on sight
       if (it->second.expires_ms <= now_ms) {
         if (expired)
-          expired->push_back({sid, it->second.user->name});
+          expired->push_back({key, it->second.user->name});
         sessions_.erase(it);
         ++erased;
       } else {
-        index_expiry(sid, it->second.expires_ms);  // refreshed since: due later
+        index_expiry(key, it->second.expires_ms);  // refreshed since: due later
       }
     }
   }

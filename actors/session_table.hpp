@@ -33,21 +33,21 @@ class session_table {
   explicit session_table(const config::sessions_config& cfg) : cfg_(cfg) {}
 
   // Opens a session for `user` at `now_ms`; returns it.
-  const session& open(const net::session_id& sid, user_ref user, int64_t now_ms);
+  const session& open(const net::session_key& key, user_ref user, int64_t now_ms);
 
   // The live session, or why not. An expired session is erased on sight.
-  lookup_result validate(const net::session_id& sid, int64_t now_ms);
+  lookup_result validate(const net::session_key& key, int64_t now_ms);
 
   // Slides the expiry (capped by max lifetime); same statuses as validate.
-  lookup_result refresh(const net::session_id& sid, int64_t now_ms);
+  lookup_result refresh(const net::session_key& key, int64_t now_ms);
 
   // Ends the session; false if it did not exist.
-  bool logout(const net::session_id& sid);
+  bool logout(const net::session_key& key);
 
   // Erases sessions whose expiry has passed; returns how many. With `expired`,
   // also reports which (for session_expired events).
   struct expired_session {
-    net::session_id sid;
+    net::session_key key;
     std::string user;
   };
   size_t sweep(int64_t now_ms, std::vector<expired_session>* expired = nullptr);
@@ -61,28 +61,28 @@ class session_table {
   // Entries in the expiry index (tests: it must stay bounded by size()).
   size_t indexed() const {
     size_t n = 0;
-    for (auto& [second, sids] : expiry_index_)
-      n += sids.size();
+    for (auto& [second, keys] : expiry_index_)
+      n += keys.size();
     return n;
   }
 
  private:
-  struct sid_hash {
-    size_t operator()(const net::session_id& sid) const {
+  struct key_hash {
+    size_t operator()(const net::session_key& key) const {
       uint64_t h;  // ids are random and MAC-protected: any 8 bytes are a fine hash
-      std::memcpy(&h, sid.data(), sizeof h);
+      std::memcpy(&h, key.data(), sizeof h);
       return static_cast<size_t>(h);
     }
   };
-  void index_expiry(const net::session_id& sid, int64_t expires_ms);
+  void index_expiry(const net::session_key& key, int64_t expires_ms);
 
   config::sessions_config cfg_;
-  std::unordered_map<net::session_id, session, sid_hash> sessions_;
+  std::unordered_map<net::session_key, session, key_hash> sessions_;
   // Expiry second -> sessions due then. Every live session has exactly one
   // entry, at or before its real expiry: refresh does not touch the index;
   // sweep re-files a session whose expiry moved. So the index never holds
   // more entries than sessions created within one TTL.
-  std::map<int64_t, std::vector<net::session_id>> expiry_index_;
+  std::map<int64_t, std::vector<net::session_key>> expiry_index_;
 };
 
 }  // namespace castellan::actors

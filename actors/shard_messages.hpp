@@ -24,7 +24,8 @@ struct session_batch {
 // Opens a session after a successful password check.
 struct open_session {
   uint64_t request_id = 0;
-  net::session_id sid{};
+  net::session_key key{};
+  std::string token;  // for the login reply only
   user_ref user;
   std::string ip;
   std::shared_ptr<net::owed_replies> owed;  // answered `unavailable` if this message is lost
@@ -33,12 +34,12 @@ struct open_session {
 // Undoes an open_session whose login_ok record could not be made durable
 // (the client was told `unavailable`, so the session must not exist).
 struct drop_session {
-  net::session_id sid{};
+  net::session_key key{};
 };
 
 // Fault injection, checked by the shard that owns the admin's session.
 struct crash_request {
-  net::session_id sid{};
+  net::session_key key{};
   std::string target;
   uint64_t request_id = 0;
   std::shared_ptr<net::owed_replies> owed;

@@ -31,7 +31,7 @@ struct session_op {
   uint64_t request_id = 0;
   op_kind kind = op_kind::validate;
   uint32_t sink = 0;  // index into the batch's sinks: where the reply goes
-  session_id sid{};
+  session_key key{};
 };
 
 // The session ops of every connection an I/O thread served in one turn of
@@ -71,9 +71,9 @@ class request_backend {
   // first; password checks happen off the caller's thread.
   virtual void submit_login(login_job&& job, std::shared_ptr<owed_replies> owed) = 0;
 
-  // Fault injection: if enabled and `sid` is an admin's session, makes
+  // Fault injection: if enabled and `key` is an admin's session, makes
   // `target` throw (its supervisor restarts it); else forbidden/invalid_token.
-  virtual void debug_crash(const session_id& sid, std::string target,
+  virtual void debug_crash(const session_key& key, std::string target,
                            std::shared_ptr<owed_replies> owed) = 0;
 
   // The node's health now; cheap, callable from any thread.

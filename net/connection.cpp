@@ -233,14 +233,14 @@ void connection::dispatch(const request_view& r, std::vector<session_op>& ops) {
     case op_kind::validate:
     case op_kind::refresh:
     case op_kind::logout: {
-      auto sid = ctx_.keys->verify(r.token);
-      if (!sid) {
+      auto key = ctx_.keys->verify(r.token);
+      if (!key) {
         count(ctx_.metrics, [](auto& m) { m.refused_bad_token->Increment(); });
         ++refused_tokens_;
         answer_error(r, error_code::invalid_token, "token is not valid");
         return;
       }
-      ops.push_back(session_op{r.id, r.kind, 0, *sid});
+      ops.push_back(session_op{r.id, r.kind, 0, *key});
       return;
     }
     case op_kind::login: {
@@ -251,12 +251,12 @@ void connection::dispatch(const request_view& r, std::vector<session_op>& ops) {
       return;
     }
     case op_kind::debug_crash: {
-      auto sid = ctx_.keys->verify(r.token);
-      if (!sid) {
+      auto key = ctx_.keys->verify(r.token);
+      if (!key) {
         answer_error(r, error_code::invalid_token, "token is not valid");
         return;
       }
-      ctx_.backend->debug_crash(*sid, std::string(r.target), owe_one(r));
+      ctx_.backend->debug_crash(*key, std::string(r.target), owe_one(r));
       return;
     }
     case op_kind::unknown:

@@ -2,7 +2,8 @@
 // makes, is one auth_event. The same struct is what the limiter learns from
 // and what the audit log stores on disk (msgpack map, docs/events.md).
 // Never holds a password, a token or a session id: a session is named by
-// session_digest() of its id, which cannot be turned back into a token.
+// session_digest() of its key (the token's MAC tag, net/token.hpp), which
+// cannot be turned back into a session id or a token.
 #pragma once
 
 #include <cstdint>
@@ -39,7 +40,7 @@ struct auth_event {
   std::string node;         // node name
   std::string user;         // empty when not about a user
   std::string ip;           // source IP when known
-  std::string session;      // session_digest() hex, never the id or the token
+  std::string session;      // session_digest(key) hex, never the id or the token
   std::string reason;       // kind-specific detail (see above)
   int64_t until_ms = 0;     // expiry (login_ok, refresh) or lockout end
   uint64_t count = 0;       // token_refused: how many

@@ -82,7 +82,7 @@ const token_key* keyring::find(uint32_t id) const {
   return nullptr;
 }
 
-std::string keyring::mint(const session_id& sid) const {
+minted_token keyring::mint(const session_id& sid) const {
   uint8_t raw[token_raw_bytes];
   raw[0] = token_version;
   uint32_t kid = primary_->id;
@@ -94,10 +94,12 @@ std::string keyring::mint(const session_id& sid) const {
   compute_mac(*primary_, raw, 5 + session_id_bytes, raw + 5 + session_id_bytes);
   char text[token_text_bytes + 1];
   sodium_bin2base64(text, sizeof text, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  return std::string(text, token_text_bytes);
+  minted_token out{std::string(text, token_text_bytes), {}};
+  std::copy(raw + 5 + session_id_bytes, raw + token_raw_bytes, out.key.begin());
+  return out;
 }
 
-std::optional<session_id> keyring::verify(std::string_view token) const {
+std::optional<session_key> keyring::verify(std::string_view token) const {
   if (token.size() != token_text_bytes)
     return std::nullopt;
   uint8_t raw[token_raw_bytes];
@@ -112,17 +114,25 @@ std::optional<session_id> keyring::verify(std::string_view token) const {
   compute_mac(*key, raw, 5 + session_id_bytes, mac);
   if (crypto_verify_16(mac, raw + 5 + session_id_bytes) != 0)
     return std::nullopt;
-  session_id sid;
-  std::copy(raw + 5, raw + 5 + session_id_bytes, sid.begin());
-  return sid;
+  session_key out;
+  std::copy(mac, mac + token_mac_bytes, out.begin());
+  return out;
 }
 
-std::string session_digest(const session_id& sid) {
-  uint8_t digest[16];
-  crypto_generichash(digest, sizeof digest, sid.data(), sid.size(), nullptr, 0);
-  char hex[33];
-  sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+std::string session_digest(const session_key& key) {
+  char hex[2 * token_mac_bytes + 1];
+  sodium_bin2hex(hex, sizeof hex, key.data(), key.size());
   return hex;
+}
+
+std::optional<session_key> session_key_from_digest(std::string_view hex) {
+  session_key key;
+  size_t n = 0;
+  if (hex.size() != 2 * key.size() ||
+      sodium_hex2bin(key.data(), key.size(), hex.data(), hex.size(), nullptr, &n, nullptr) != 0 ||
+      n != key.size())
+    return std::nullopt;
+  return key;
 }
 
 }  // namespace castellan::net

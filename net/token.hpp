@@ -17,6 +17,19 @@ namespace castellan::net {
 
 using session_id = std::array<uint8_t, session_id_bytes>;
 
+// What names a session inside the node: the token's MAC tag, a keyed
+// BLAKE2b-128 of the session id. Sessions are stored, logged and
+// snapshotted under it; it is one-way, so neither the data directory nor the
+// audit log, even together with the MAC keys, gives back a session id and
+// hence a token (recovering one is a BLAKE2b preimage). The front door
+// computes it anyway to check the MAC, so keying sessions by it is free.
+using session_key = std::array<uint8_t, token_mac_bytes>;
+
+struct minted_token {
+  std::string token;  // for the client only: never stored, logged or sent to a peer
+  session_key key;
+};
+
 // A new random session id (libsodium randombytes).
 session_id random_session_id();
 
@@ -33,11 +46,11 @@ class keyring {
   keyring(std::vector<token_key> keys, uint32_t primary_id);
 
   // Signs with the primary key.
-  std::string mint(const session_id& sid) const;
+  minted_token mint(const session_id& sid) const;
 
-  // The session id if `token` is well formed and its MAC verifies with a known
-  // key, otherwise nothing. Constant-time in the MAC comparison.
-  std::optional<session_id> verify(std::string_view token) const;
+  // The session key if `token` is well formed and its MAC verifies with a
+  // known key, otherwise nothing. Constant-time in the MAC comparison.
+  std::optional<session_key> verify(std::string_view token) const;
 
   uint32_t primary_id() const { return primary_->id; }
   const std::vector<token_key>& keys() const { return keys_; }
@@ -49,7 +62,8 @@ class keyring {
   const token_key* primary_ = nullptr;
 };
 
-// Hex rendering of a session id digest, safe to log (one-way).
-std::string session_digest(const session_id& sid);
+// Hex rendering of a session key, safe to log (one-way), and back.
+std::string session_digest(const session_key& key);
+std::optional<session_key> session_key_from_digest(std::string_view hex);
 
 }  // namespace castellan::net

@@ -1,6 +1,8 @@
 // Process control for the e2e tests; see authd_process.hpp.
 #include "tests/e2e/authd_process.hpp"
 
+#include <sodium.h>
+
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -86,6 +88,25 @@ std::filesystem::path fresh_test_dir(const std::string& tag) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
+}
+
+std::string session_id_of(const std::string& token) {
+  unsigned char raw[64];
+  size_t n = 0;
+  if (sodium_base642bin(raw, sizeof raw, token.data(), token.size(), nullptr, &n, nullptr,
+                        sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 || n < 21)
+    throw std::runtime_error("not a token: " + token);
+  return std::string(reinterpret_cast<char*>(raw) + 5, 16);
+}
+
+std::string hex_of(const std::string& bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
 }
 
 authd_process::authd_process(const std::string& extra_toml, const std::string& server_toml,

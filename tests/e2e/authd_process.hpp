@@ -67,6 +67,11 @@ class authd_process {
   void launch();
 };
 
+// The raw session id inside a token (bytes 5..20 of its base64url body), and
+// hex: what must never appear in the data directory.
+std::string session_id_of(const std::string& token);
+std::string hex_of(const std::string& bytes);
+
 // A fresh directory under the system temp dir, unique per test.
 std::filesystem::path fresh_test_dir(const std::string& tag);
 

@@ -27,34 +27,34 @@ struct fixture {
 TEST(SessionTable, ValidUntilTtlThenExpired) {
   fixture f;
   session_table t(lifetimes());
-  auto sid = net::random_session_id();
-  EXPECT_EQ(t.open(sid, f.ref("alice"), 1000).expires_ms, 11000);
-  auto r = t.validate(sid, 10999);
+  auto key = net::random_session_id();
+  EXPECT_EQ(t.open(key, f.ref("alice"), 1000).expires_ms, 11000);
+  auto r = t.validate(key, 10999);
   ASSERT_EQ(r.status, lookup_status::ok);
   EXPECT_EQ(r.found->user->name, "alice");
-  EXPECT_EQ(t.validate(sid, 11000).status, lookup_status::expired);
-  EXPECT_EQ(t.validate(sid, 11001).status, lookup_status::unknown);
+  EXPECT_EQ(t.validate(key, 11000).status, lookup_status::expired);
+  EXPECT_EQ(t.validate(key, 11001).status, lookup_status::unknown);
 }
 
 TEST(SessionTable, RefreshSlidesButNeverPassesTheCap) {
   fixture f;
   session_table t(lifetimes());
-  auto sid = net::random_session_id();
-  t.open(sid, f.ref("alice"), 0);
-  EXPECT_EQ(t.refresh(sid, 5000).found->expires_ms, 15000);
-  EXPECT_EQ(t.refresh(sid, 14000).found->expires_ms, 24000);
-  EXPECT_EQ(t.refresh(sid, 23000).found->expires_ms, 25000);  // max_lifetime_s
-  EXPECT_EQ(t.validate(sid, 24999).status, lookup_status::ok);
-  EXPECT_EQ(t.refresh(sid, 25000).status, lookup_status::expired);
+  auto key = net::random_session_id();
+  t.open(key, f.ref("alice"), 0);
+  EXPECT_EQ(t.refresh(key, 5000).found->expires_ms, 15000);
+  EXPECT_EQ(t.refresh(key, 14000).found->expires_ms, 24000);
+  EXPECT_EQ(t.refresh(key, 23000).found->expires_ms, 25000);  // max_lifetime_s
+  EXPECT_EQ(t.validate(key, 24999).status, lookup_status::ok);
+  EXPECT_EQ(t.refresh(key, 25000).status, lookup_status::expired);
 }
 
 TEST(SessionTable, RefreshingOftenDoesNotGrowTheIndex) {
   fixture f;
   session_table t(lifetimes());
-  auto sid = net::random_session_id();
-  t.open(sid, f.ref("alice"), 0);
+  auto key = net::random_session_id();
+  t.open(key, f.ref("alice"), 0);
   for (int64_t now = 0; now < 24000; now += 7)
-    ASSERT_EQ(t.refresh(sid, now).status, lookup_status::ok);
+    ASSERT_EQ(t.refresh(key, now).status, lookup_status::ok);
   EXPECT_EQ(t.indexed(), 1u);
   EXPECT_EQ(t.sweep(20000), 0u);  // due entry re-filed at the real expiry
   EXPECT_EQ(t.indexed(), 1u);
@@ -65,17 +65,17 @@ TEST(SessionTable, RefreshingOftenDoesNotGrowTheIndex) {
 TEST(SessionTable, LogoutEndsTheSession) {
   fixture f;
   session_table t(lifetimes());
-  auto sid = net::random_session_id();
-  t.open(sid, f.ref("alice"), 0);
-  EXPECT_TRUE(t.logout(sid));
-  EXPECT_FALSE(t.logout(sid));
-  EXPECT_EQ(t.validate(sid, 1).status, lookup_status::unknown);
+  auto key = net::random_session_id();
+  t.open(key, f.ref("alice"), 0);
+  EXPECT_TRUE(t.logout(key));
+  EXPECT_FALSE(t.logout(key));
+  EXPECT_EQ(t.validate(key, 1).status, lookup_status::unknown);
 }
 
 TEST(SessionTable, SweepErasesOnlyWhatIsDue) {
   fixture f;
   session_table t(lifetimes());
-  std::vector<net::session_id> early, late;
+  std::vector<net::session_key> early, late;
   for (int i = 0; i < 100; ++i) {
     early.push_back(net::random_session_id());
     t.open(early.back(), f.ref("alice"), 0);  // due at 10 s

@@ -20,19 +20,20 @@ token_key key(uint32_t id, uint8_t fill) {
   return k;
 }
 
-TEST(Token, MintedTokenVerifiesToItsSession) {
+TEST(Token, MintedTokenVerifiesToItsSessionKey) {
   keyring ring({key(1, 7)}, 1);
   auto sid = random_session_id();
-  auto token = ring.mint(sid);
-  EXPECT_EQ(token.size(), token_text_bytes);
-  auto back = ring.verify(token);
+  auto minted = ring.mint(sid);
+  EXPECT_EQ(minted.token.size(), token_text_bytes);
+  auto back = ring.verify(minted.token);
   ASSERT_TRUE(back);
-  EXPECT_EQ(*back, sid);
+  EXPECT_EQ(*back, minted.key);
+  EXPECT_NE(minted.key, sid);  // the key is the MAC tag, not the id
 }
 
 TEST(Token, EveryAlteredCharacterIsRefused) {
   keyring ring({key(1, 7)}, 1);
-  auto token = ring.mint(random_session_id());
+  auto token = ring.mint(random_session_id()).token;
   for (size_t i = 0; i < token.size(); ++i) {
     auto bad = token;
     bad[i] = bad[i] == 'A' ? 'B' : 'A';
@@ -47,15 +48,15 @@ TEST(Token, EveryAlteredCharacterIsRefused) {
 TEST(Token, ATokenFromAnotherKeyringIsRefused) {
   keyring ours({key(1, 7)}, 1);
   keyring theirs({key(1, 8)}, 1);
-  EXPECT_FALSE(ours.verify(theirs.mint(random_session_id())));
+  EXPECT_FALSE(ours.verify(theirs.mint(random_session_id()).token));
 }
 
 TEST(Token, RotationKeepsOldTokensValid) {
   keyring before({key(1, 7)}, 1);
-  auto old_token = before.mint(random_session_id());
+  auto old_token = before.mint(random_session_id()).token;
   keyring after({key(1, 7), key(2, 9)}, 2);
   EXPECT_TRUE(after.verify(old_token));
-  auto new_token = after.mint(random_session_id());
+  auto new_token = after.mint(random_session_id()).token;
   EXPECT_TRUE(after.verify(new_token));
   EXPECT_FALSE(before.verify(new_token));  // key 2 unknown there
   keyring retired({key(2, 9)}, 2);
@@ -66,10 +67,17 @@ TEST(Token, PrimaryMustBeAKnownKey) {
   EXPECT_THROW(keyring({key(1, 7)}, 2), std::invalid_argument);
 }
 
-TEST(Token, SessionDigestIsStableAndNotTheId) {
+TEST(Token, SessionDigestRoundTripsAndHoldsNeitherIdNorToken) {
+  keyring ring({key(1, 7)}, 1);
   auto sid = random_session_id();
-  EXPECT_EQ(session_digest(sid), session_digest(sid));
-  EXPECT_EQ(session_digest(sid).size(), 32u);
+  auto minted = ring.mint(sid);
+  auto digest = session_digest(minted.key);
+  EXPECT_EQ(digest.size(), 32u);
+  EXPECT_EQ(session_key_from_digest(digest), minted.key);
+  EXPECT_EQ(minted.token.find(digest), std::string::npos);
+  EXPECT_NE(digest, session_digest(sid));
+  EXPECT_FALSE(session_key_from_digest("zz"));
+  EXPECT_FALSE(session_key_from_digest(std::string(32, 'g')));
 }
 
 class KeyFileTest : public ::testing::Test {
@@ -87,14 +95,14 @@ TEST_F(KeyFileTest, CreatedWithMode0600AndReloadsTheSameKeys) {
   struct stat st {};
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
-  auto token = first->mint(random_session_id());
+  auto token = first->mint(random_session_id()).token;
   auto second = load_or_create_key_file(path);
   EXPECT_TRUE(second->verify(token));  // a restart does not invalidate tokens
 }
 
 TEST_F(KeyFileTest, RotateThenRetire) {
   auto first = load_or_create_key_file(path);
-  auto old_token = first->mint(random_session_id());
+  auto old_token = first->mint(random_session_id()).token;
   EXPECT_EQ(rotate_key_file(path), 2u);
   auto rotated = load_key_file(path);
   EXPECT_EQ(rotated.primary_id(), 2u);
@@ -133,17 +141,16 @@ namespace {
 TEST(Token, DecoderAgreesWithLibsodiumOnManyTokens) {
   keyring ring({key(3, 1)}, 3);
   for (int i = 0; i < 2000; ++i) {
-    auto sid = random_session_id();
-    auto token = ring.mint(sid);  // minted with libsodium's encoder
-    auto back = ring.verify(token);
-    ASSERT_TRUE(back) << token;
-    ASSERT_EQ(*back, sid);
+    auto minted = ring.mint(random_session_id());  // minted with libsodium's encoder
+    auto back = ring.verify(minted.token);
+    ASSERT_TRUE(back) << minted.token;
+    ASSERT_EQ(*back, minted.key);
   }
 }
 
 TEST(Token, NonCanonicalLastCharacterIsRefused) {
   keyring ring({key(1, 7)}, 1);
-  auto token = ring.mint(random_session_id());
+  auto token = ring.mint(random_session_id()).token;
   // The last character encodes 2 bits of the MAC plus 4 zero bits; setting
   // a zero bit gives a different string for the same bytes: refuse it.
   static const std::string alphabet =
