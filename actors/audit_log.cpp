@@ -71,6 +71,7 @@ std::unique_ptr<audit_log> audit_log::open(const audit_log_options& opts, audit_
     throw audit_error(last + ": " + scan.problem->what + " (refusing to guess; move it aside)");
   log->segment_ = number;
   log->next_index_ = scan.next_index;
+  log->durable_next_.store(scan.next_index);
   log->hash_ = scan.last_hash;
   log->offset_ = scan.end_offset;
   if (scan.problem && scan.valid_after_problem) {
@@ -160,6 +161,7 @@ void audit_log::commit() {
   offset_ += buffer_.size();
   bytes_written_ += buffer_.size();
   next_index_ = buffer_next_index_;
+  durable_next_.store(next_index_, std::memory_order_release);
   hash_ = buffer_hash_;
   buffer_.clear();
   buffered_ = 0;
@@ -199,17 +201,25 @@ void audit_log::rotate_if_full() {
 }
 
 void audit_log::apply_retention() {
-  auto segments = list_segments(opts_.dir);
+  auto all = list_segments(opts_.dir);
+  auto segments = all;
   segments.pop_back();  // never the current one
   size_t excess = opts_.retain_segments && segments.size() + 1 > opts_.retain_segments
                       ? segments.size() + 1 - opts_.retain_segments
                       : 0;
   auto cutoff = fs::file_time_type::clock::now() - std::chrono::hours(24) * opts_.retain_days;
+  uint64_t floor = retention_floor_.load();
   for (size_t i = 0; i < segments.size(); ++i) {
     std::error_code ec;
     bool too_old = opts_.retain_days && fs::last_write_time(segments[i], ec) < cutoff && !ec;
-    if (i < excess || too_old)
-      fs::remove(segments[i], ec);
+    if (!(i < excess || too_old))
+      continue;
+    // Recovery needs every record from the floor on: a segment may go only
+    // if the next one starts at or before the floor.
+    auto next_first = segment_first_index(all[i + 1]);
+    if (floor && (!next_first || *next_first > floor))
+      break;  // later segments hold even newer records
+    fs::remove(segments[i], ec);
   }
 }
 

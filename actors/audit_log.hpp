@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <atomic>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -59,6 +60,14 @@ class audit_log {
   void repair();
 
   uint64_t next_index() const { return next_index_; }
+  // The same, readable from any thread (the snapshotter): every record below
+  // it is durable.
+  uint64_t durable_next_index() const { return durable_next_.load(std::memory_order_acquire); }
+
+  // Retention never deletes a segment holding a record at or after `index`:
+  // recovery still needs it (the oldest snapshot kept starts there). Any
+  // thread. 0: no floor (no snapshots: retention as configured).
+  void set_retention_floor(uint64_t index) { retention_floor_.store(index); }
   uint64_t bytes_written() const { return bytes_written_; }
   const std::string& dir() const { return opts_.dir; }
 
@@ -81,6 +90,8 @@ class audit_log {
   audit_format::chain_hash buffer_hash_{};
   uint64_t dirty_bytes_ = 0;       // extent a failed write may have touched
   uint64_t bytes_written_ = 0;
+  std::atomic<uint64_t> durable_next_{1};
+  std::atomic<uint64_t> retention_floor_{0};
 };
 
 }  // namespace castellan::actors

@@ -98,6 +98,71 @@ segment_scan scan_segment(const std::string& path, const segment_scan* expected,
   return scan;
 }
 
+uint64_t replay_segment(const std::string& path, const record_visitor& visit, std::string& problem) {
+  constexpr size_t chunk = 1 << 20;
+  std::ifstream in(path, std::ios::binary);
+  auto name = std::filesystem::path(path).filename().string();
+  std::string buf(fmt::header_bytes, '\0');
+  fmt::segment_header h;
+  if (!in.read(buf.data(), fmt::header_bytes) ||
+      !fmt::decode_header(reinterpret_cast<const uint8_t*>(buf.data()), h)) {
+    problem = name + ": segment header is missing or damaged";
+    return 0;
+  }
+  buf.clear();
+  size_t pos = 0;             // start of the next record in buf
+  uint64_t file_offset = fmt::header_bytes;  // of buf[0]
+  uint64_t index = h.first_index, visited = 0;
+  bool eof = false;
+  for (;;) {
+    // Enough bytes for the next record header (and then its body)?
+    auto need = [&](size_t n) {
+      while (buf.size() - pos < n && !eof) {
+        buf.erase(0, pos);
+        file_offset += pos;
+        pos = 0;
+        size_t old = buf.size();
+        buf.resize(old + std::max(chunk, n));
+        in.read(buf.data() + old, static_cast<std::streamsize>(buf.size() - old));
+        buf.resize(old + static_cast<size_t>(in.gcount()));
+        eof = in.gcount() == 0 || !in;
+      }
+      return buf.size() - pos >= n;
+    };
+    if (!need(fmt::record_header_bytes))
+      return visited;
+    auto* p = reinterpret_cast<const uint8_t*>(buf.data() + pos);
+    uint32_t n = fmt::load_be32(p);
+    if (n == 0)
+      return visited;  // preallocated zeros: the end of the records
+    if (n > fmt::max_record_body || !need(fmt::record_header_bytes + n)) {
+      problem = name + " at byte " + std::to_string(file_offset + pos) + ": record length " +
+                std::to_string(n) + " runs past the segment";
+      return visited;
+    }
+    p = reinterpret_cast<const uint8_t*>(buf.data() + pos);
+    if (fmt::load_be32(p + 4) != crc32c(0, p + 8, fmt::hash_bytes + n)) {
+      problem = name + " at byte " + std::to_string(file_offset + pos) + ": CRC mismatch";
+      return visited;
+    }
+    visit(index, {buf.data() + pos + fmt::record_header_bytes, n}, name, file_offset + pos);
+    ++index;
+    ++visited;
+    pos += fmt::record_header_bytes + n;
+  }
+}
+
+std::optional<uint64_t> segment_first_index(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  uint8_t raw[audit_format::header_bytes];
+  if (!in.read(reinterpret_cast<char*>(raw), sizeof raw))
+    return std::nullopt;
+  audit_format::segment_header h;
+  if (!audit_format::decode_header(raw, h))
+    return std::nullopt;
+  return h.first_index;
+}
+
 std::vector<std::string> list_segments(const std::string& dir) {
   std::vector<std::pair<uint64_t, std::string>> found;
   std::error_code ec;

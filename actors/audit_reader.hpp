@@ -40,6 +40,16 @@ struct segment_scan {
 segment_scan scan_segment(const std::string& path, const segment_scan* expected,
                           const record_visitor& visit);
 
+// Streams the records of one segment for replay: reads in large chunks and
+// stops at the end of the records (preallocated zeros) or at the first
+// record whose CRC fails, which it describes in `problem`. Checks CRCs only:
+// the hash chain is what `verify_log` is for. Returns the records visited.
+uint64_t replay_segment(const std::string& path, const record_visitor& visit, std::string& problem);
+
+// The index of the first record of a segment, from its header (nothing if
+// the header is unreadable or invalid).
+std::optional<uint64_t> segment_first_index(const std::string& path);
+
 // Segment files of `dir`, oldest first (full paths).
 std::vector<std::string> list_segments(const std::string& dir);
 

@@ -1,6 +1,8 @@
 // Bounded key table of one limiter shard; see limiter_table.hpp.
 #include "actors/limiter_table.hpp"
 
+#include <algorithm>
+
 namespace castellan::actors {
 
 const char* to_string(key_kind kind) {
@@ -86,6 +88,14 @@ size_t limiter_table::sweep(int64_t now, size_t budget, std::vector<lockout_chan
     }
   }
   return dropped;
+}
+
+void limiter_table::restore_lockout(const limit_key& key, int64_t until_ms, uint32_t lockouts) {
+  auto& e = touch(key);
+  e.state.locked_until_ms = until_ms;
+  e.state.lockouts = std::max(e.state.lockouts, lockouts);
+  e.state.failures = 0;
+  e.lock_reported = true;
 }
 
 }  // namespace castellan::actors

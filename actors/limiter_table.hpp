@@ -49,6 +49,11 @@ class limiter_table {
   // ones and reports lockouts that ended. Returns keys dropped.
   size_t sweep(int64_t now, size_t budget, std::vector<lockout_change>& changes);
 
+  // Recovery: `key` is locked out until `until_ms` (as the log says), with
+  // `lockouts` in a row for the backoff. Reported as started already, so
+  // its end is published once, as it would have been.
+  void restore_lockout(const limit_key& key, int64_t until_ms, uint32_t lockouts);
+
   void set_policies(const rate_policies& p) { policies_ = p; }
   size_t size() const { return entries_.size(); }
   uint64_t evicted_busy() const { return evicted_busy_; }

@@ -2,6 +2,8 @@
 //
 //   keys, users              (files: loaded before anything can answer)
 //   audit log                (opened; a torn tail from a crash is cut)
+//   recovery                 (newest valid snapshot + log tail -> session and
+//                             limiter tables, before any actor or client)
 //   actor system             (CAF runtime: scheduler_threads workers)
 //   root supervisor          rest_for_one: a subtree restarts those after it
 //   ├── audit supervisor     one_for_one
@@ -16,6 +18,7 @@
 //   password pool            (dedicated argon2 threads, never CAF's)
 //   session router           (front door -> limiter / pool / shards)
 //   monitor endpoint         (HTTP: /metrics, /health/live, /health/ready, /cluster)
+//   snapshotter              (own thread: the log's projection, every N records / T s)
 //   front door               (Asio listener: opened last, closed first)
 //
 // stop() runs the same list backwards, so nothing is accepted that cannot be
@@ -43,8 +46,10 @@
 #include "actors/audit_log.hpp"
 #include "actors/caf_types.hpp"
 #include "actors/crash_targets.hpp"
+#include "actors/session_projection.hpp"
 #include "actors/session_router.hpp"
 #include "actors/session_table.hpp"
+#include "actors/snapshotter.hpp"
 #include "actors/supervisor.hpp"
 #include "actors/user_directory.hpp"
 #include "config/password_hash.hpp"
@@ -117,6 +122,10 @@ struct node::impl {
       monitor::make_session_metrics(*registry);
   std::unique_ptr<monitor::supervision_metrics> supervision_metrics =
       monitor::make_supervision_metrics(*registry);
+  std::unique_ptr<monitor::snapshot_metrics> snapshot_metrics =
+      monitor::make_snapshot_metrics(*registry);
+  uint64_t covered = 1;  // log position of the newest snapshot at start
+  std::unique_ptr<snapshotter> snapshots;
   // Requests by op/result and latency (null with monitor.request_metrics off).
   std::unique_ptr<net::request_stats> request_stats;
   std::unique_ptr<net::request_collector> request_collector;
@@ -151,6 +160,62 @@ struct node::impl {
                  report.next_index);
   }
 
+  // -- recovery: the log is the source of truth ---------------------------------
+
+  // Before any actor runs or any client connects: sessions and lockouts as
+  // the newest valid snapshot plus the log after it say. Sessions that
+  // expired meanwhile, and those of users removed or disabled since, stay out.
+  void recover(const std::shared_ptr<const config::users_table>& users) {
+    auto started = std::chrono::steady_clock::now();
+    replay_report report;
+    auto projection = replay(settings.snapshot_dir(), settings.audit_dir(), 0, report);
+    for (auto& d : report.damaged)
+      spdlog::error("recovery: snapshot {} is damaged ({}); falling back to an older one or the log",
+                    d.file, d.why);
+    for (auto& p : report.log_problems)
+      spdlog::error("recovery: skipped a damaged part of the audit log: {}", p);
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch()).count();
+    size_t restored = 0;
+    for (auto& [key, s] : projection.sessions()) {
+      const auto* record = users->find(projection.users()[s.user]);
+      if (s.expires_ms <= now || !record || !record->enabled)
+        continue;
+      session_tables[shard_index(key, session_tables.size())]->restore(
+          key, user_ref(users, record), s.created_ms, s.expires_ms);
+      ++restored;
+    }
+    size_t locks = 0;
+    for (auto& [id, l] : projection.lockouts()) {
+      if (l.until_ms <= now)
+        continue;
+      auto kind = static_cast<key_kind>(std::get<0>(id));
+      limit_key key{kind, kind == key_kind::user  ? std::get<1>(id)
+                          : kind == key_kind::ip ? std::get<2>(id)
+                                                 : std::get<1>(id) + "|" + std::get<2>(id)};
+      limiter_tables[limiter_index(key, limiter_tables.size())]->restore_lockout(key, l.until_ms, l.level);
+      ++locks;
+    }
+    covered = report.snapshot_file.empty() ? 1 : report.snapshot_position;
+    double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    session_metrics->active->Set(static_cast<double>(restored));
+    snapshot_metrics->recovery_seconds->Set(took);
+    snapshot_metrics->recovered_sessions->Set(static_cast<double>(restored));
+    spdlog::info("recovered {} sessions and {} lockouts in {:.3f} s ({}, {} log records replayed)",
+                 restored, locks, took,
+                 report.snapshot_file.empty() ? std::string("no snapshot")
+                                              : "snapshot " + report.snapshot_file + " with " +
+                                                    std::to_string(report.snapshot_sessions) + " sessions",
+                 report.records_replayed);
+  }
+
+  void start_snapshotter() {
+    if (settings.snapshots.enabled && settings.audit.enabled)
+      snapshots = std::make_unique<snapshotter>(settings.snapshots, settings.snapshot_dir(),
+                                                settings.audit_dir(), log, covered,
+                                                snapshot_metrics.get());
+  }
+
   void start_runtime() {
     caf_config = std::make_unique<caf::actor_system_config>();
     caf_config->set("scheduler.max-threads", size_t{settings.actors.scheduler_threads});
@@ -178,6 +243,7 @@ struct node::impl {
       shards.push_back(make_slot<session_shard>());
       session_tables.push_back(std::make_shared<session_table>(settings.sessions));
     }
+    recover(users);
     pool = std::make_unique<password_pool>(settings.users.password_threads,
                                            settings.users.max_pending_logins);
     router = std::make_unique<session_router>(
@@ -428,6 +494,8 @@ struct node::impl {
   // that failed half-way (then no actor may be left running, or the actor
   // system's destructor would wait for it forever).
   void teardown() {
+    if (snapshots)
+      snapshots->stop();       // reads files only; nothing depends on it
     if (front_door)
       front_door->stop();      // no new requests
     if (pool)
@@ -502,6 +570,7 @@ node_ports node::start_all() {
                      .count();
   d.start_actors(users);
   d.events->publish({d.events->make(net::event_kind::node_started)});
+  d.start_snapshotter();
   node_ports ports;
   ports.monitor = d.start_monitor();
   d.front_door = std::make_unique<net::front_door>(d.settings.server, d.settings.node.name, d.keys,

@@ -20,6 +20,16 @@ const session& session_table::open(const net::session_key& key, user_ref user, i
   return it->second;
 }
 
+void session_table::restore(const net::session_key& key, user_ref user, int64_t created_ms,
+                            int64_t expires_ms) {
+  session s;
+  s.user = std::move(user);
+  s.created_ms = created_ms;
+  s.expires_ms = expires_ms;
+  sessions_.insert_or_assign(key, std::move(s));
+  index_expiry(key, expires_ms);
+}
+
 lookup_result session_table::validate(const net::session_key& key, int64_t now_ms) {
   auto it = sessions_.find(key);
   if (it == sessions_.end())

@@ -35,6 +35,9 @@ class session_table {
   // Opens a session for `user` at `now_ms`; returns it.
   const session& open(const net::session_key& key, user_ref user, int64_t now_ms);
 
+  // Recovery: puts back a session as the log last described it.
+  void restore(const net::session_key& key, user_ref user, int64_t created_ms, int64_t expires_ms);
+
   // The live session, or why not. An expired session is erased on sight.
   lookup_result validate(const net::session_key& key, int64_t now_ms);
 

@@ -126,6 +126,11 @@ const std::vector<binding>& bindings() {
     uint_binding("audit", "segment_bytes", FIELD(audit.segment_bytes), 64 * 1024, int64_t{1} << 40),
     uint_binding("audit", "retain_segments", FIELD(audit.retain_segments), 0, 1000000),
     uint_binding("audit", "retain_days", FIELD(audit.retain_days), 0, 100000),
+    bool_binding("snapshots", "enabled", FIELD(snapshots.enabled)),
+    string_binding("snapshots", "dir", FIELD(snapshots.dir)),
+    uint_binding("snapshots", "every_records", FIELD(snapshots.every_records), 1, int64_t{1} << 40),
+    uint_binding("snapshots", "interval_s", FIELD(snapshots.interval_s), 1, 86400 * 7),
+    uint_binding("snapshots", "keep", FIELD(snapshots.keep), 1, 100),
     uint_binding("limiter", "shards", FIELD(limiter.shards), 1, 1024),
     uint_binding("limiter", "max_keys", FIELD(limiter.max_keys), 100, 100000000),
     uint_binding("limiter", "sweep_interval_ms", FIELD(limiter.sweep_interval_ms), 10, 3600000),
@@ -218,6 +223,11 @@ std::string node_settings::audit_dir() const {
   return audit.dir.empty() ? (std::filesystem::path(node.data_dir) / "audit").string() : audit.dir;
 }
 
+std::string node_settings::snapshot_dir() const {
+  return snapshots.dir.empty() ? (std::filesystem::path(node.data_dir) / "snapshots").string()
+                               : snapshots.dir;
+}
+
 std::string node_settings::users_file() const {
   return resolve(users.file, node.data_dir, "users.toml");
 }
@@ -270,7 +280,8 @@ bool differs(const limiter_config& a, const limiter_config& b) {
 std::vector<std::string> changed_sections(const node_settings& a, const node_settings& b) {
   auto ta = render_toml(a), tb = render_toml(b);
   std::vector<std::string> out;
-  for (auto s : {"node", "server", "actors", "sessions", "tokens", "users", "audit", "monitor"})
+  for (auto s : {"node", "server", "actors", "sessions", "tokens", "users", "audit", "snapshots",
+                 "monitor"})
     if (section_text(ta, s) != section_text(tb, s))
       out.emplace_back(s);
   return out;
@@ -323,6 +334,10 @@ std::string render_toml(const node_settings& d) {
       << "\ndir = \"" << d.audit.dir << "\"  # empty: <data_dir>/audit\nsegment_bytes = " << d.audit.segment_bytes
       << "\nretain_segments = " << d.audit.retain_segments
       << "\nretain_days = " << d.audit.retain_days << "\n\n"
+      << "[snapshots]\nenabled = " << (d.snapshots.enabled ? "true" : "false") << "\ndir = \""
+      << d.snapshots.dir << "\"  # empty: <data_dir>/snapshots\nevery_records = "
+      << d.snapshots.every_records << "\ninterval_s = " << d.snapshots.interval_s
+      << "\nkeep = " << d.snapshots.keep << "\n\n"
       << "[limiter]\nshards = " << d.limiter.shards << "\nmax_keys = " << d.limiter.max_keys
       << "\nsweep_interval_ms = " << d.limiter.sweep_interval_ms << "\n\n"
       << render_policy("user", d.limiter.user) << render_policy("ip", d.limiter.ip)

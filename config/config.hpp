@@ -104,6 +104,16 @@ struct supervision_config {
   uint32_t root_period_ms = 30000;       // ...else authd exits with status 3
 };
 
+// [snapshots]: the sessions and lockouts the audit log implies, written so
+// that a restart replays only the log's tail (docs/operations.md, Recovery).
+struct snapshots_config {
+  bool enabled = true;
+  std::string dir;                       // Empty: <data_dir>/snapshots.
+  uint64_t every_records = 100000;       // Snapshot once this many records were added...
+  uint32_t interval_s = 300;             // ...or this long passed with any record added.
+  uint32_t keep = 2;                     // Snapshots kept: older ones are the fallback.
+};
+
 // [testing]: drills and tests only.
 struct testing_config {
   bool fault_injection = false;          // true: the admin op debug_crash makes an actor throw
@@ -122,6 +132,7 @@ struct node_settings {
   tokens_config tokens;
   users_config users;
   audit_config audit;
+  snapshots_config snapshots;
   limiter_config limiter;
   monitor_config monitor;
   supervision_config supervision;
@@ -132,6 +143,7 @@ struct node_settings {
   std::string users_file() const;
   std::string key_file() const;
   std::string audit_dir() const;
+  std::string snapshot_dir() const;
 };
 
 // Thrown for a bad config file; what() names the file and the key.

@@ -79,6 +79,18 @@ struct supervision_metrics {
 };
 std::unique_ptr<supervision_metrics> make_supervision_metrics(prometheus::Registry& registry);
 
+// Snapshots and recovery (actors/snapshotter.hpp, node start).
+struct snapshot_metrics {
+  prometheus::Counter* written = nullptr;   // castellan_snapshots_written_total
+  prometheus::Counter* failed = nullptr;    // castellan_snapshot_failures_total
+  prometheus::Gauge* seconds = nullptr;     // castellan_snapshot_last_duration_seconds
+  prometheus::Gauge* bytes = nullptr;       // castellan_snapshot_last_bytes
+  prometheus::Gauge* position = nullptr;    // castellan_snapshot_last_position
+  prometheus::Gauge* recovery_seconds = nullptr;    // castellan_recovery_duration_seconds
+  prometheus::Gauge* recovered_sessions = nullptr;  // castellan_recovered_sessions
+};
+std::unique_ptr<snapshot_metrics> make_snapshot_metrics(prometheus::Registry& registry);
+
 // Renders every collectable in the Prometheus text exposition format.
 std::string render_text(const std::vector<const prometheus::Collectable*>& sources);
 
