@@ -13,6 +13,7 @@
 //   ├── session supervisor   one_for_one
 //   │   └── session shard × N (sessions; tables outlive restarts)
 //   ├── user directory       (detached: reloads the users file)
+//   ├── key directory        (detached: token keys rotated / retired)
 //   └── monitor              (aggregates health and rates every interval)
 //   event stream             (events -> audit writer, login outcomes -> limiter)
 //   password pool            (dedicated argon2 threads, never CAF's)
@@ -46,6 +47,7 @@
 #include "actors/audit_log.hpp"
 #include "actors/caf_types.hpp"
 #include "actors/crash_targets.hpp"
+#include "actors/key_directory.hpp"
 #include "actors/session_projection.hpp"
 #include "actors/session_router.hpp"
 #include "actors/session_table.hpp"
@@ -89,7 +91,8 @@ std::vector<net::auth_event> user_changes(const event_stream& events,
 
 struct node::impl {
   config::node_settings settings;
-  std::shared_ptr<const net::keyring> keys;
+  std::shared_ptr<const net::keyring> keys;  // in force; replaced by the key directory
+  std::mutex keys_mutex;
   std::shared_ptr<audit_log> log;
   std::shared_ptr<audit_health> audit = std::make_shared<audit_health>();
   std::unique_ptr<caf::actor_system_config> caf_config;
@@ -310,6 +313,14 @@ struct node::impl {
                                user_directory->set(d);
                                return d;
                              }});
+    root.children.push_back({"key_directory", [this](caf::actor_system& sys) {
+                               return spawn_key_directory(
+                                   sys, settings.key_file(),
+                                   std::chrono::milliseconds(settings.tokens.reload_interval_ms),
+                                   keys_in_force(), [this](auto now, auto before) {
+                                     publish_keys(std::move(now), *before);
+                                   });
+                             }});
     root.children.push_back({"monitor", [this](caf::actor_system& sys) {
                                auto m = monitor::spawn_monitor(sys, monitor_sources());
                                monitor_actor->set(m);
@@ -417,6 +428,43 @@ struct node::impl {
   std::function<void(const std::string&)> counter_for(const std::string& kind) {
     auto* counter = supervision_metrics->restarts_of(kind);
     return [counter](const std::string&) { counter->Increment(); };
+  }
+
+  // The ring the front door verifies with (a restarted key directory
+  // continues from it).
+  std::shared_ptr<const net::keyring> keys_in_force() {
+    std::lock_guard<std::mutex> guard(keys_mutex);
+    return keys;
+  }
+
+  // Rotation and retirement are events like any other.
+  void publish_keys(std::shared_ptr<const net::keyring> now, const net::keyring& before) {
+    {
+      std::lock_guard<std::mutex> guard(keys_mutex);
+      keys = now;
+    }
+    router->set_keys(now);
+    if (front_door)
+      front_door->set_keys(now);
+    std::vector<net::auth_event> changes;
+    if (now->primary_id() != before.primary_id()) {
+      auto e = events->make(net::event_kind::key_rotated);
+      e.reason = "primary=" + std::to_string(now->primary_id());
+      changes.push_back(std::move(e));
+    }
+    for (auto& k : before.keys()) {
+      bool kept = false;
+      for (auto& n : now->keys())
+        kept = kept || n.id == k.id;
+      if (!kept) {
+        auto e = events->make(net::event_kind::key_retired);
+        e.reason = "key=" + std::to_string(k.id);
+        changes.push_back(std::move(e));
+      }
+    }
+    spdlog::info("token keys reloaded: primary {}, {} keys in force", now->primary_id(),
+                 now->keys().size());
+    events->publish(std::move(changes));
   }
 
   void publish_users(std::shared_ptr<const config::users_table> fresh) {
@@ -557,7 +605,12 @@ node_ports node::start() {
 node_ports node::start_all() {
   auto& d = *impl_;
   config::init_sodium();
-  d.keys = net::load_or_create_key_file(d.settings.key_file());
+  // Keys whose grace period ended while the node was down are not in force.
+  d.keys = std::make_shared<const net::keyring>(
+      net::load_or_create_key_file(d.settings.key_file())
+          ->in_force(std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count()));
   auto users = std::make_shared<const config::users_table>(
       config::load_users(d.settings.users_file()));
   spdlog::info("loaded {} token keys (primary {}) and {} users", d.keys->keys().size(),

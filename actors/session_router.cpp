@@ -195,7 +195,7 @@ void session_router::finish_login(net::login_job& job, const net::owed_ptr& owed
   }
   // The session is named by its token's MAC tag from here on; the id itself
   // leaves the node only inside the token.
-  auto minted = keys_->mint(net::random_session_id());
+  auto minted = keys_.load()->mint(net::random_session_id());
   auto shard = shards_[shard_index(minted.key, shards_.size())]->get();
   caf::anon_send(shard, open_session{job.request_id, minted.key, std::move(minted.token),
                                      user_ref(users, record), job.ip, owed});

@@ -42,6 +42,9 @@ class session_router final : public net::request_backend {
   void metrics_summary(uint64_t id, net::reply_buffer& out) const override;
   void debug_crash(const net::session_key& key, std::string target, net::owed_ptr owed) override;
 
+  // New token keys: logins from now on are signed with `keys`' primary.
+  void set_keys(std::shared_ptr<const net::keyring> keys) { keys_.store(std::move(keys)); }
+
   // Where op `metrics_summary` reads the monitor's latest summary.
   void set_status_board(std::shared_ptr<const monitor::status_board> board) {
     board_ = std::move(board);
@@ -61,7 +64,7 @@ class session_router final : public net::request_backend {
                     const char* message, const char* reason);
 
   std::vector<slot_ptr<session_shard>> shards_;
-  std::shared_ptr<const net::keyring> keys_;
+  std::atomic<std::shared_ptr<const net::keyring>> keys_;
   password_pool& pool_;
   std::atomic<std::shared_ptr<const config::users_table>> users_;
   config::argon2_params default_params_;

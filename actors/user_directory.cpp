@@ -1,9 +1,5 @@
-// Users file watcher; see user_directory.hpp. Polling mtime+size every couple
-// of seconds is cheap and works on every filesystem, unlike inotify on
-// network mounts, which is how directories of users are often provisioned.
+// Users file watcher; see user_directory.hpp and file_stamp.hpp.
 #include "actors/user_directory.hpp"
-
-#include <sys/stat.h>
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
@@ -11,22 +7,10 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/caf_types.hpp"
+#include "actors/file_stamp.hpp"
 
 namespace castellan::actors {
 namespace {
-
-struct file_stamp {
-  int64_t mtime_ns = -1;
-  int64_t size = -1;
-  bool operator==(const file_stamp&) const = default;
-};
-
-file_stamp stamp_of(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0)
-    return {};
-  return {int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec, int64_t{st.st_size}};
-}
 
 struct directory_state {
   std::string path;

@@ -116,6 +116,8 @@ const std::vector<binding>& bindings() {
                  3600000),
     uint_binding("sessions", "max_sessions", FIELD(sessions.max_sessions), 1, 1000000000),
     string_binding("tokens", "key_file", FIELD(tokens.key_file)),
+    uint_binding("tokens", "rotation_grace_s", FIELD(tokens.rotation_grace_s), 0, 86400 * 365),
+    uint_binding("tokens", "reload_interval_ms", FIELD(tokens.reload_interval_ms), 10, 3600000),
     string_binding("users", "file", FIELD(users.file)),
     uint_binding("users", "reload_interval_ms", FIELD(users.reload_interval_ms), 100, u32),
     uint_binding("users", "argon2_memory_kib", FIELD(users.argon2_memory_kib), 8, 4 << 20),
@@ -324,7 +326,9 @@ std::string render_toml(const node_settings& d) {
       << "\nmax_lifetime_s = " << d.sessions.max_lifetime_s
       << "\nsweep_interval_ms = " << d.sessions.sweep_interval_ms
       << "\nmax_sessions = " << d.sessions.max_sessions << "\n\n"
-      << "[tokens]\nkey_file = \"" << d.tokens.key_file << "\"  # empty: <data_dir>/keys.json\n\n"
+      << "[tokens]\nkey_file = \"" << d.tokens.key_file << "\"  # empty: <data_dir>/keys.json\n"
+      << "rotation_grace_s = " << d.tokens.rotation_grace_s
+      << "\nreload_interval_ms = " << d.tokens.reload_interval_ms << "\n\n"
       << "[users]\nfile = \"" << d.users.file << "\"  # empty: <data_dir>/users.toml\nreload_interval_ms = "
       << d.users.reload_interval_ms << "\nargon2_memory_kib = " << d.users.argon2_memory_kib
       << "\nargon2_iterations = " << d.users.argon2_iterations

@@ -47,6 +47,8 @@ struct sessions_config {
 // [tokens]: token MAC keys.
 struct tokens_config {
   std::string key_file;                  // Empty: <data_dir>/keys.json, created mode 0600.
+  uint32_t rotation_grace_s = 43200;     // After `keys rotate`, old keys verify this long.
+  uint32_t reload_interval_ms = 1000;    // How often authd checks the key file.
 };
 
 // [users]: the users file and password hashing.

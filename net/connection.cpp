@@ -141,6 +141,7 @@ void connection::on_read(const boost::system::error_code& ec, size_t n) {
 }
 
 void connection::process_input() {
+  keys_ = ctx_.keys.load(std::memory_order_acquire);
   std::vector<session_op> ops;
   ops.reserve(64);
   size_t pos = 0;
@@ -233,7 +234,7 @@ void connection::dispatch(const request_view& r, std::vector<session_op>& ops) {
     case op_kind::validate:
     case op_kind::refresh:
     case op_kind::logout: {
-      auto key = ctx_.keys->verify(r.token);
+      auto key = keys_->verify(r.token);
       if (!key) {
         count(ctx_.metrics, [](auto& m) { m.refused_bad_token->Increment(); });
         ++refused_tokens_;
@@ -251,7 +252,7 @@ void connection::dispatch(const request_view& r, std::vector<session_op>& ops) {
       return;
     }
     case op_kind::debug_crash: {
-      auto key = ctx_.keys->verify(r.token);
+      auto key = keys_->verify(r.token);
       if (!key) {
         answer_error(r, error_code::invalid_token, "token is not valid");
         return;

@@ -42,7 +42,9 @@ struct turn_batch {
 struct connection_context {
   config::server_config cfg;
   std::string node_name;
-  std::shared_ptr<const keyring> keys;
+  // Replaced whole when the key file changes (rotation, retirement); each
+  // socket read takes the ring once.
+  std::atomic<std::shared_ptr<const keyring>> keys;
   request_backend* backend = nullptr;
   monitor::front_door_metrics* metrics = nullptr;
   request_stats* stats = nullptr;  // null: request metrics off
@@ -105,6 +107,7 @@ class connection final : public reply_sink, public std::enable_shared_from_this<
   bool last_read_filled_ = false;  // the last read filled the buffer: grow it
   reply_buffer local_;          // replies made by this thread during one read
   request_tally local_tally_;            // outcomes of local_, recorded once per read
+  std::shared_ptr<const keyring> keys_;  // the ring for this read's tokens
   uint32_t refused_tokens_ = 0;          // tokens refused in this read: one event per read
   std::string peer_ip_;                  // the client's address, for events
   msgpack::zone zone_;          // scratch for parsing one read's frames

@@ -29,6 +29,8 @@ enum class event_kind : uint8_t {
   config_reloaded,
   node_started,
   node_stopping,
+  key_rotated,      // reason: "primary=N": tokens are signed with key N from now on
+  key_retired,      // reason: "key=N": tokens signed with key N no longer verify
 };
 
 std::string_view to_string(event_kind kind);

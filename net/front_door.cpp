@@ -189,6 +189,10 @@ uint16_t front_door::start() {
   return impl_->bound.port();
 }
 
+void front_door::set_keys(std::shared_ptr<const keyring> keys) {
+  impl_->ctx.keys.store(std::move(keys), std::memory_order_release);
+}
+
 void front_door::supervise(supervision s) { impl_->supervision = std::move(s); }
 
 void front_door::crash_listener() {

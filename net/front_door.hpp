@@ -52,6 +52,9 @@ class front_door {
   };
   void supervise(supervision s);
 
+  // New token keys (the key file changed): reads after this use `keys`.
+  void set_keys(std::shared_ptr<const keyring> keys);
+
   // Fault injection: the listener's thread throws from its next handler.
   void crash_listener();
 

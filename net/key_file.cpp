@@ -46,7 +46,8 @@ void save(const std::string& path, const keyring& ring) {
   doc["primary"] = ring.primary_id();
   doc["keys"] = nlohmann::json::array();
   for (auto& k : ring.keys())
-    doc["keys"].push_back({{"id", k.id}, {"secret", to_hex(k.secret)}, {"created_ms", k.created_ms}});
+    doc["keys"].push_back({{"id", k.id}, {"secret", to_hex(k.secret)}, {"created_ms", k.created_ms},
+                           {"retire_at_ms", k.retire_at_ms}});
   try {
     config::write_file_atomically(path, doc.dump(2) + "\n", 0600);
   } catch (const std::runtime_error& e) {
@@ -65,6 +66,7 @@ token_key parse_key(const nlohmann::json& j, const std::string& path) {
     throw key_file_error(path + ": key " + std::to_string(k.id) + ": secret must be " +
                          std::to_string(token_key_bytes * 2) + " hex digits");
   k.created_ms = j.value("created_ms", int64_t{0});
+  k.retire_at_ms = j.value("retire_at_ms", int64_t{0});
   return k;
 }
 
@@ -109,12 +111,16 @@ std::shared_ptr<const keyring> load_or_create_key_file(const std::string& path) 
   return std::make_shared<const keyring>(load_key_file(path));
 }
 
-uint32_t rotate_key_file(const std::string& path) {
-  auto ring = load_key_file(path);
+uint32_t rotate_key_file(const std::string& path, int64_t grace_ms) {
+  auto now = now_ms();
+  auto ring = load_key_file(path).in_force(now);
   auto keys = ring.keys();
   uint32_t next = 0;
-  for (auto& k : keys)
+  for (auto& k : keys) {
     next = std::max(next, k.id);
+    if (k.retire_at_ms == 0)
+      k.retire_at_ms = now + grace_ms;
+  }
   ++next;
   keys.push_back(fresh_key(next));
   save(path, keyring(std::move(keys), next));

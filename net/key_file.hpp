@@ -22,8 +22,10 @@ std::shared_ptr<const keyring> load_or_create_key_file(const std::string& path);
 // Reads an existing key file; throws key_file_error.
 keyring load_key_file(const std::string& path);
 
-// Adds a fresh key, makes it primary and saves. Returns the new key id.
-uint32_t rotate_key_file(const std::string& path);
+// Adds a fresh key and makes it primary; the keys it supersedes retire
+// `grace_ms` from now (tokens they signed verify until then), and keys whose
+// retirement has passed are dropped from the file. Returns the new key id.
+uint32_t rotate_key_file(const std::string& path, int64_t grace_ms);
 
 // Removes key `id` (it must not be primary) and saves.
 void retire_key(const std::string& path, uint32_t id);

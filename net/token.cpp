@@ -75,6 +75,14 @@ keyring::keyring(std::vector<token_key> keys, uint32_t primary_id) : keys_(std::
                                 " is not among the keys");
 }
 
+keyring keyring::in_force(int64_t now_ms) const {
+  std::vector<token_key> keep;
+  for (auto& k : keys_)
+    if (k.id == primary_->id || k.retire_at_ms == 0 || k.retire_at_ms > now_ms)
+      keep.push_back(k);
+  return keyring(std::move(keep), primary_->id);
+}
+
 const token_key* keyring::find(uint32_t id) const {
   for (auto& k : keys_)
     if (k.id == id)

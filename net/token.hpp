@@ -37,6 +37,7 @@ struct token_key {
   uint32_t id = 0;
   std::array<uint8_t, token_key_bytes> secret{};
   int64_t created_ms = 0;
+  int64_t retire_at_ms = 0;  // 0: in use; else tokens it signed stop verifying then
 };
 
 // Immutable after construction: shared read-only between threads.
@@ -53,6 +54,10 @@ class keyring {
   std::optional<session_key> verify(std::string_view token) const;
 
   uint32_t primary_id() const { return primary_->id; }
+
+  // The keys still in force at `now_ms` (those whose retire_at_ms has
+  // passed are left out; the primary never retires).
+  keyring in_force(int64_t now_ms) const;
   const std::vector<token_key>& keys() const { return keys_; }
 
  private:

@@ -103,13 +103,30 @@ TEST_F(KeyFileTest, CreatedWithMode0600AndReloadsTheSameKeys) {
 TEST_F(KeyFileTest, RotateThenRetire) {
   auto first = load_or_create_key_file(path);
   auto old_token = first->mint(random_session_id()).token;
-  EXPECT_EQ(rotate_key_file(path), 2u);
+  EXPECT_EQ(rotate_key_file(path, 60000), 2u);
   auto rotated = load_key_file(path);
   EXPECT_EQ(rotated.primary_id(), 2u);
   EXPECT_TRUE(rotated.verify(old_token));
+  EXPECT_GT(rotated.keys().front().retire_at_ms, 0);  // key 1 retires after the grace
   EXPECT_THROW(retire_key(path, 2), key_file_error);  // primary
   retire_key(path, 1);
   EXPECT_FALSE(load_key_file(path).verify(old_token));
+}
+
+TEST_F(KeyFileTest, KeysPastTheirGraceAreNotInForceAndTheNextRotationDropsThem) {
+  auto first = load_or_create_key_file(path);
+  auto old_token = first->mint(random_session_id()).token;
+  rotate_key_file(path, 0);  // no grace: key 1 retires now
+  auto ring = load_key_file(path);
+  EXPECT_TRUE(ring.verify(old_token));  // the file still has it...
+  auto now = ring.keys().front().retire_at_ms;
+  EXPECT_FALSE(ring.in_force(now).verify(old_token));  // ...but it is no longer in force
+  EXPECT_TRUE(ring.in_force(now - 1).verify(old_token));
+  rotate_key_file(path, 60000);
+  auto after = load_key_file(path);
+  ASSERT_EQ(after.keys().size(), 2u);  // 2 (retiring) and 3 (primary); 1 is gone
+  EXPECT_EQ(after.keys()[0].id, 2u);
+  EXPECT_EQ(after.primary_id(), 3u);
 }
 
 TEST_F(KeyFileTest, WorldReadableOrCorruptFileIsRefused) {

@@ -196,13 +196,19 @@ int list_keys(const options& o) {
   auto ring = net::load_key_file(key_path(o));
   auto out = nlohmann::json::array();
   for (auto& k : ring.keys())  // never prints a secret
-    out.push_back({{"id", k.id}, {"created_at", iso_time(k.created_ms)}, {"primary", k.id == ring.primary_id()}});
+    out.push_back({{"id", k.id}, {"created_at", iso_time(k.created_ms)},
+                   {"primary", k.id == ring.primary_id()},
+                   {"retires_at", k.retire_at_ms ? iso_time(k.retire_at_ms) : ""}});
   if (o.json)
     std::cout << out.dump() << "\n";
   else
     for (auto& k : out)
       std::cout << k["id"] << "\t" << k["created_at"].get<std::string>()
-                << (k["primary"].get<bool>() ? "\tprimary" : "") << "\n";
+                << (k["primary"].get<bool>() ? "\tprimary" : "")
+                << (k["retires_at"].get<std::string>().empty()
+                        ? ""
+                        : "\tretires " + k["retires_at"].get<std::string>())
+                << "\n";
   return exit_ok;
 }
 
@@ -317,13 +323,19 @@ void add_file_commands(CLI::App& app, options& o, std::function<int()>& action) 
   keys->add_subcommand("list", "List key ids (never secrets)")->callback([&] {
     action = [&] { return list_keys(o); };
   });
-  keys->add_subcommand("rotate", "Add a key and make it primary; restart nodes to use it")->callback([&] {
-    action = [&] {
-      auto id = net::rotate_key_file(key_path(o));
-      std::cout << (o.json ? "{\"primary\": " + std::to_string(id) + "}" : "new primary key " + std::to_string(id)) << "\n";
-      return exit_ok;
-    };
-  });
+  keys->add_subcommand("rotate", "Add a key and make it primary; the old keys retire after "
+                                  "tokens.rotation_grace_s (running nodes pick it up)")
+      ->callback([&] {
+        action = [&] {
+          auto grace_s = settings_of(o).tokens.rotation_grace_s;
+          auto id = net::rotate_key_file(key_path(o), int64_t{grace_s} * 1000);
+          if (o.json)
+            std::cout << nlohmann::json{{"primary", id}, {"grace_s", grace_s}}.dump() << "\n";
+          else
+            std::cout << "new primary key " << id << "; older keys retire in " << grace_s << " s\n";
+          return exit_ok;
+        };
+      });
   auto* retire = keys->add_subcommand("retire", "Remove a key: tokens signed with it stop verifying");
   retire->add_option("id", key_id)->required();
   retire->callback([&] {
