@@ -252,7 +252,8 @@ struct node::impl {
     router = std::make_unique<session_router>(
         shards, keys, *pool, users,
         config::argon2_params{settings.users.argon2_memory_kib, settings.users.argon2_iterations},
-        events, audit, limiter_metrics.get(), settings.testing.fault_injection);
+        events, audit, limiter_metrics.get(), settings.testing.fault_injection,
+        settings.testing.populate);
     router->set_status_board(board);
     register_crash_targets();
     root = spawn_supervisor(*system, root_spec(lim));

@@ -13,6 +13,7 @@
 #include "actors/caf_types.hpp"
 #include "monitor/metrics.hpp"
 #include "config/password_hash.hpp"
+#include "net/messages.hpp"
 #include "net/owed_replies.hpp"
 
 namespace castellan::actors {
@@ -37,10 +38,11 @@ session_router::session_router(std::vector<slot_ptr<session_shard>> shards,
                                config::argon2_params default_params,
                                std::shared_ptr<event_stream> events,
                                std::shared_ptr<audit_health> audit,
-                               monitor::limiter_metrics* limiter_metrics, bool fault_injection)
+                               monitor::limiter_metrics* limiter_metrics, bool fault_injection,
+                               bool populate)
     : shards_(std::move(shards)), keys_(std::move(keys)), pool_(pool), default_params_(default_params),
       events_(std::move(events)), audit_(std::move(audit)), limiter_metrics_(limiter_metrics),
-      fault_injection_(fault_injection) {
+      fault_injection_(fault_injection), populate_(populate) {
   set_users(std::move(users));
 }
 
@@ -86,6 +88,85 @@ void session_router::debug_crash(const net::session_key& key, std::string target
   }
   caf::anon_send(shards_[shard_index(key, shards_.size())]->get(),
                  crash_request{key, std::move(target), request_id, std::move(owed)});
+}
+
+namespace {
+
+// Gathers the shards' answers to one debug_populate: each shard's share
+// reports here (as a reply sink) once its records are durable, or is refused;
+// the client hears once, when the last share is in.
+class populate_join final : public net::reply_sink {
+ public:
+  populate_join(net::owed_ptr client, uint64_t request_id, size_t parts)
+      : client_(std::move(client)), request_id_(request_id), parts_(parts) {}
+
+  void deliver(std::string&& frames, size_t) override {
+    bool ok = false;
+    uint64_t created = 0;
+    try {
+      auto scan = net::scan_frame(frames, uint32_t(1) << 20);
+      auto reply = net::parse_reply(scan.body);
+      ok = reply.ok;
+      if (ok)
+        created = reply.as<net::debug_populate_reply>().created;
+    } catch (const std::exception&) {
+    }
+    std::lock_guard<std::mutex> guard(mutex_);
+    created_ += created;
+    failed_ = failed_ || !ok;
+    if (--parts_ > 0)
+      return;
+    net::reply_buffer out;
+    if (failed_)
+      out.add_error(request_id_, net::error_code::unavailable, "some sessions could not be recorded");
+    else
+      out.add(net::debug_populate_reply{request_id_, true, created_});
+    client_->deliver(std::move(out), {request_id_});
+  }
+
+ private:
+  std::mutex mutex_;
+  net::owed_ptr client_;
+  uint64_t request_id_;
+  size_t parts_;
+  uint64_t created_ = 0;
+  bool failed_ = false;
+};
+
+}  // namespace
+
+void session_router::debug_populate(const net::session_key& key, uint64_t count,
+                                    net::owed_ptr owed) {
+  uint64_t request_id = owed->first_id();
+  net::reply_buffer out;
+  if (!populate_) {
+    out.add_error(request_id, net::error_code::forbidden, "debug_populate is disabled (testing.populate)");
+  } else if (count > 100000) {
+    out.add_error(request_id, net::error_code::malformed, "count must be at most 100000 per request");
+  } else if (!audit_->writable()) {
+    out.add_error(request_id, net::error_code::unavailable, "audit log not writable");
+  } else {
+    // The admin's shard checks the role, then every shard opens its share.
+    auto on_admin = [this, count, request_id, owed](user_ref user) {
+      auto ring = keys_.load();
+      std::vector<std::vector<net::session_key>> by_shard(shards_.size());
+      for (uint64_t i = 0; i < count; ++i) {
+        auto key = ring->mint(net::random_session_id()).key;
+        by_shard[shard_index(key, shards_.size())].push_back(key);
+      }
+      auto join = std::make_shared<populate_join>(owed, request_id, shards_.size());
+      for (size_t i = 0; i < shards_.size(); ++i)
+        caf::anon_send(shards_[i]->get(),
+                       populate_sessions{user, std::move(by_shard[i]),
+                                         std::make_shared<net::owed_replies>(
+                                             join, std::vector<net::owed_request>{
+                                                       {0, net::op_kind::debug_populate}})});
+    };
+    caf::anon_send(shards_[shard_index(key, shards_.size())]->get(),
+                   populate_request{key, request_id, owed, std::move(on_admin)});
+    return;
+  }
+  owed->deliver(std::move(out), {request_id});
 }
 
 void session_router::metrics_summary(uint64_t id, net::reply_buffer& out) const {

@@ -32,7 +32,8 @@ class session_router final : public net::request_backend {
                  std::shared_ptr<const config::users_table> users,
                  config::argon2_params default_params, std::shared_ptr<event_stream> events,
                  std::shared_ptr<audit_health> audit,
-                 monitor::limiter_metrics* limiter_metrics = nullptr, bool fault_injection = false);
+                 monitor::limiter_metrics* limiter_metrics = nullptr, bool fault_injection = false,
+                 bool populate = false);
   ~session_router() override;
 
   void submit_session_ops(net::op_batch&& batch) override;
@@ -41,6 +42,7 @@ class session_router final : public net::request_backend {
   net::node_health health() const override;
   void metrics_summary(uint64_t id, net::reply_buffer& out) const override;
   void debug_crash(const net::session_key& key, std::string target, net::owed_ptr owed) override;
+  void debug_populate(const net::session_key& key, uint64_t count, net::owed_ptr owed) override;
 
   // New token keys: logins from now on are signed with `keys`' primary.
   void set_keys(std::shared_ptr<const net::keyring> keys) { keys_.store(std::move(keys)); }
@@ -74,6 +76,7 @@ class session_router final : public net::request_backend {
   std::shared_ptr<audit_health> audit_;
   monitor::limiter_metrics* limiter_metrics_;
   bool fault_injection_;
+  bool populate_;
   std::shared_ptr<const monitor::status_board> board_;
 };
 

@@ -163,6 +163,38 @@ void open(shard_impl::stateful_pointer<shard_state> self, open_session& req) {
                              [me, key = req.key] { caf::anon_send(me, drop_session{key}); });
 }
 
+bool is_admin(const config::user_record& user) {
+  return std::find(user.roles.begin(), user.roles.end(), "admin") != user.roles.end();
+}
+
+// Opens the sessions as logins would (same table, same login_ok records),
+// minus the password check; `done` is answered once the records are durable.
+void populate(shard_state& st, populate_sessions& p) {
+  int64_t now = wall_ms();
+  std::vector<net::auth_event> events;
+  events.reserve(p.keys.size());
+  size_t opened = 0;
+  for (auto& key : p.keys) {
+    if (st.table->size() >= st.capacity)
+      break;
+    auto& s = st.table->open(key, p.user, now);
+    auto e = st.events->make(net::event_kind::login_ok);
+    e.user = s.user->name;
+    e.reason = "populate";
+    e.session = net::session_digest(key);
+    e.until_ms = s.expires_ms;
+    events.push_back(std::move(e));
+    ++opened;
+  }
+  if (st.metrics) {
+    st.metrics->opened->Increment(static_cast<double>(opened));
+    st.metrics->active->Increment(static_cast<double>(opened));
+  }
+  net::reply_buffer out;
+  out.add(net::debug_populate_reply{0, true, opened});
+  st.events->publish_durable(std::move(events), p.done, std::move(out), {0});
+}
+
 void sweep(shard_state& st) {
   std::vector<session_table::expired_session> expired;
   st.table->sweep(wall_ms(), &expired);
@@ -235,8 +267,7 @@ shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_stat
       net::reply_buffer out;
       if (found.status != lookup_status::ok) {
         out.add_error(req.request_id, net::error_code::invalid_token, "no such session");
-      } else if (std::find(found.found->user->roles.begin(), found.found->user->roles.end(),
-                           "admin") == found.found->user->roles.end()) {
+      } else if (!is_admin(*found.found->user)) {
         out.add_error(req.request_id, net::error_code::forbidden, "debug_crash needs the admin role");
       } else if (!st.crash || !st.crash->known(req.target)) {
         out.add_error(req.request_id, net::error_code::malformed,
@@ -251,6 +282,20 @@ shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_stat
       }
       req.owed->deliver(std::move(out), {req.request_id});
     },
+    [=](populate_request& req) {
+      auto found = self->state.table->validate(req.admin, wall_ms());
+      net::reply_buffer out;
+      if (found.status != lookup_status::ok) {
+        out.add_error(req.request_id, net::error_code::invalid_token, "no such session");
+      } else if (!is_admin(*found.found->user)) {
+        out.add_error(req.request_id, net::error_code::forbidden, "debug_populate needs the admin role");
+      } else {
+        req.on_admin(found.found->user);  // the router sends every shard its share
+        return;
+      }
+      req.owed->deliver(std::move(out), {req.request_id});
+    },
+    [=](populate_sessions& p) { populate(self->state, p); },
     [=](drop_session& d) {
       if (self->state.table->logout(d.key) && self->state.metrics)
         self->state.metrics->active->Decrement();

@@ -45,7 +45,10 @@ using session_shard = caf::typed_actor<
   caf::reacts_to<crash_atom>,
   // Checks the admin session of a debug_crash, answers it, then makes the
   // target throw (this shard, a limiter shard or the audit writer).
-  caf::reacts_to<crash_request>>;
+  caf::reacts_to<crash_request>,
+  // Benchmarks (debug_populate): checks the admin, then opens sessions in bulk.
+  caf::reacts_to<populate_request>,
+  caf::reacts_to<populate_sessions>>;
 
 class event_stream;
 class audit_health;

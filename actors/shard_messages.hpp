@@ -3,6 +3,7 @@
 // carries them as local-only types; see caf_types.hpp.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,6 +44,24 @@ struct crash_request {
   std::string target;
   uint64_t request_id = 0;
   std::shared_ptr<net::owed_replies> owed;
+};
+
+// Benchmarks (debug_populate): first to the admin's shard, which checks the
+// role and calls `on_admin` with the admin's user; the router then sends each
+// shard its share of new sessions.
+struct populate_request {
+  net::session_key admin{};
+  uint64_t request_id = 0;
+  std::shared_ptr<net::owed_replies> owed;
+  std::function<void(user_ref)> on_admin;
+};
+
+// Sessions to open for `user` as if they had logged in (login_ok records and
+// all); `done` is answered once their records are durable.
+struct populate_sessions {
+  user_ref user;
+  std::vector<net::session_key> keys;
+  std::shared_ptr<net::owed_replies> done;
 };
 
 // A new users file snapshot: shards drop sessions of removed or disabled users

@@ -148,6 +148,7 @@ const std::vector<binding>& bindings() {
     uint_binding("supervision", "root_max_restarts", FIELD(supervision.root_max_restarts), 1, 1000000),
     uint_binding("supervision", "root_period_ms", FIELD(supervision.root_period_ms), 1, u32),
     bool_binding("testing", "fault_injection", FIELD(testing.fault_injection)),
+    bool_binding("testing", "populate", FIELD(testing.populate)),
     string_binding("log", "level", FIELD(log.level),
                    {"trace", "debug", "info", "warn", "error", "off"}),
   };
@@ -354,7 +355,8 @@ std::string render_toml(const node_settings& d) {
       << "\nperiod_ms = " << d.supervision.period_ms
       << "\nroot_max_restarts = " << d.supervision.root_max_restarts
       << "\nroot_period_ms = " << d.supervision.root_period_ms << "\n\n"
-      << "[testing]\nfault_injection = " << (d.testing.fault_injection ? "true" : "false") << "\n\n"
+      << "[testing]\nfault_injection = " << (d.testing.fault_injection ? "true" : "false")
+      << "\npopulate = " << (d.testing.populate ? "true" : "false") << "\n\n"
       << "[log]\nlevel = \"" << d.log.level << "\"\n";
   return out.str();
 }

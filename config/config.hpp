@@ -119,6 +119,7 @@ struct snapshots_config {
 // [testing]: drills and tests only.
 struct testing_config {
   bool fault_injection = false;          // true: the admin op debug_crash makes an actor throw
+  bool populate = false;                 // true: the admin op debug_populate opens sessions in bulk
 };
 
 // [log]

@@ -76,6 +76,11 @@ class request_backend {
   virtual void debug_crash(const session_key& key, std::string target,
                            std::shared_ptr<owed_replies> owed) = 0;
 
+  // Benchmarks: if testing.populate is on and `key` is an admin's session,
+  // opens `count` sessions for that user; else forbidden/invalid_token.
+  virtual void debug_populate(const session_key& key, uint64_t count,
+                              std::shared_ptr<owed_replies> owed) = 0;
+
   // The node's health now; cheap, callable from any thread.
   virtual node_health health() const = 0;
 

@@ -260,6 +260,15 @@ void connection::dispatch(const request_view& r, std::vector<session_op>& ops) {
       ctx_.backend->debug_crash(*key, std::string(r.target), owe_one(r));
       return;
     }
+    case op_kind::debug_populate: {
+      auto key = keys_->verify(r.token);
+      if (!key) {
+        answer_error(r, error_code::invalid_token, "token is not valid");
+        return;
+      }
+      ctx_.backend->debug_populate(*key, r.count, owe_one(r));
+      return;
+    }
     case op_kind::unknown:
       answer_error(r, error_code::unknown_op,
                    "unknown op \"" + std::string(r.op.substr(0, 32)) + "\"");

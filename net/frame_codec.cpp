@@ -22,6 +22,7 @@ op_kind classify(std::string_view op) {
   if (op == "health") return op_kind::health;
   if (op == "debug_crash") return op_kind::debug_crash;
   if (op == "metrics_summary") return op_kind::metrics_summary;
+  if (op == "debug_populate") return op_kind::debug_populate;
   return op_kind::unknown;
 }
 
@@ -43,6 +44,8 @@ bool op_uses(op_kind op, std::string_view key) {
       return key == "user" || key == "password" || key == "ip";
     case op_kind::debug_crash:
       return key == "token" || key == "target";
+    case op_kind::debug_populate:
+      return key == "token" || key == "count";
     default:
       return false;
   }
@@ -58,6 +61,14 @@ bool read_fields(const msgpack::object_map& map, request_view& r, std::string& w
     auto key = as_view(k);
     if (!op_uses(r.kind, key))
       continue;
+    if (key == "count") {
+      if (v.type != msgpack::type::POSITIVE_INTEGER) {
+        why = "field \"count\" must be a positive integer";
+        return false;
+      }
+      r.count = v.via.u64;
+      continue;
+    }
     std::string_view* target = nullptr;
     if (key == "token") target = &r.token;
     else if (key == "user") target = &r.user;
@@ -180,6 +191,14 @@ parse_result parse_request(std::string_view body, msgpack::zone& zone) {
     case op_kind::debug_crash:
       if (!require(r.token, "token", result.why) || !require(r.target, "target", result.why))
         return result;
+      break;
+    case op_kind::debug_populate:
+      if (!require(r.token, "token", result.why))
+        return result;
+      if (r.count == 0) {
+        result.why = "request needs a positive integer \"count\"";
+        return result;
+      }
       break;
     case op_kind::ping:
     case op_kind::health:

@@ -41,7 +41,9 @@ void append_frame_header(std::string& out, uint32_t n);
 // -- requests ---------------------------------------------------------------
 
 // Also the index of the op in request_stats: only ever append.
-enum class op_kind { ping, login, validate, refresh, logout, unknown, health, debug_crash, metrics_summary };
+enum class op_kind {
+  ping, login, validate, refresh, logout, unknown, health, debug_crash, metrics_summary, debug_populate
+};
 
 // A request decoded in place: string_views point into the frame body, which
 // must outlive it.
@@ -54,6 +56,7 @@ struct request_view {
   std::string_view password;  // login
   std::string_view ip;        // login, optional
   std::string_view target;    // debug_crash
+  uint64_t count = 0;         // debug_populate
 };
 
 enum class parse_status {

@@ -113,6 +113,24 @@ struct metrics_summary_reply {
                      lockouts, ops, actors)
 };
 
+// Benchmarks (testing.populate): open `count` sessions for the caller's user
+// through the login path minus argon2 (Redis's DEBUG POPULATE). At most
+// 100000 per request; the reply comes once their records are durable.
+struct debug_populate_request {
+  uint64_t id = 0;
+  std::string op = "debug_populate";
+  std::string token;  // an admin's token
+  uint64_t count = 0;
+  MSGPACK_DEFINE_MAP(id, op, token, count)
+};
+
+struct debug_populate_reply {
+  uint64_t id = 0;
+  bool ok = true;
+  uint64_t created = 0;
+  MSGPACK_DEFINE_MAP(id, ok, created)
+};
+
 // Fault injection (testing.fault_injection): make an actor throw.
 struct debug_crash_request {
   uint64_t id = 0;

@@ -233,5 +233,36 @@ TEST(Recovery, SessionsOfAUserDisabledWhileDownDoNotComeBack) {
   fs::remove_all(dir);
 }
 
+TEST(Recovery, PopulatedSessionsAreRecordedAndRecoveredLikeLogins) {
+  auto node = std::make_unique<authd_process>(generous_limits + "[testing]\npopulate = true\n");
+  node->keep_dir();
+  auto dir = node->dir();
+  auto c = node->connect();
+  auto admin = c.login("ops", ops_password).as<net::login_reply>().token;
+  auto alice = c.login("alice", alice_password).as<net::login_reply>().token;
+  EXPECT_EQ(c.call(net::debug_populate_request{0, "debug_populate", alice, 10}).error, "forbidden");
+  auto r = run_program({CASTELLAN_AUTHCTL, "--port", std::to_string(node->port()), "--json",
+                        "debug-populate", "25000", admin});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out).at("created"), 25000);
+  node->kill_hard();
+  node.reset();
+  auto restarted = authd_process::restart_in(dir);
+  EXPECT_NE(restarted->stderr_text().find("recovered 25002 sessions"), std::string::npos)
+      << restarted->stderr_text();
+  EXPECT_TRUE(restarted->connect().validate(admin).ok);
+  restarted.reset();
+  fs::remove_all(dir);
+}
+
+TEST(Recovery, PopulateIsOffByDefault) {
+  authd_process node;
+  auto c = node.connect();
+  auto admin = c.login("ops", ops_password).as<net::login_reply>().token;
+  auto r = c.call(net::debug_populate_request{0, "debug_populate", admin, 10});
+  EXPECT_EQ(r.error, "forbidden");
+  EXPECT_NE(r.message.find("testing.populate"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace castellan::test

@@ -98,6 +98,44 @@ int run_request(const options& o, const std::function<net::reply_view(net::clien
   }
 }
 
+// Sends debug_populate in chunks the node accepts, a few in flight at once.
+int run_populate(const options& o, const std::string& admin_token, uint64_t count) {
+  uint16_t port = o.port ? o.port : settings_of(o).server.port;
+  constexpr uint64_t chunk = 100000;
+  try {
+    auto c = net::client::connect(o.host, port, std::chrono::milliseconds(o.timeout_ms));
+    auto started = std::chrono::steady_clock::now();
+    uint64_t asked = 0, created = 0, outstanding = 0;
+    while (asked < count || outstanding > 0) {
+      while (asked < count && outstanding < 4) {
+        auto n = std::min(chunk, count - asked);
+        c.queue(net::debug_populate_request{0, "debug_populate", admin_token, n});
+        asked += n;
+        ++outstanding;
+      }
+      c.flush();
+      auto r = c.receive(std::chrono::milliseconds(std::max<uint32_t>(o.timeout_ms, 60000)));
+      if (!r)
+        throw net::client_error("no reply to debug_populate");
+      --outstanding;
+      if (!r->ok) {
+        std::cerr << "error: " << r->error << ": " << r->message << "\n";
+        return exit_refused;
+      }
+      created += r->as<net::debug_populate_reply>().created;
+    }
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (o.json)
+      std::cout << nlohmann::json{{"created", created}, {"seconds", s}}.dump() << "\n";
+    else
+      std::cout << "created " << created << " sessions in " << s << " s\n";
+    return exit_ok;
+  } catch (const net::client_error& e) {
+    std::cerr << "authctl: " << e.what() << "\n";
+    return exit_unreachable;
+  }
+}
+
 // The monitor's summary; exit 1 when the node is not ready, so scripts and
 // probes can use it.
 int show_status(const options& o) {
@@ -232,6 +270,13 @@ void add_client_commands(CLI::App& app, options& o, std::function<int()>& action
       });
     };
   });
+  auto* populate = app.add_subcommand(
+      "debug-populate", "Benchmarks: open COUNT sessions for the admin's user without argon2 "
+                        "(needs testing.populate and an admin token)");
+  static uint64_t populate_count = 0;
+  populate->add_option("count", populate_count, "Sessions to open")->required();
+  populate->add_option("token", token, "An admin's token, or - to read it from stdin")->required();
+  populate->callback([&] { action = [&] { return run_populate(o, token_arg(token), populate_count); }; });
   app.add_subcommand("status", "Show the node's health, load, request rates and latencies, "
                                "restarts and mailboxes (exit 1 when not ready)")
       ->callback([&] { action = [&] { return show_status(o); }; });
