@@ -35,8 +35,11 @@ class session_table {
   // Opens a session for `user` at `now_ms`; returns it.
   const session& open(const net::session_key& key, user_ref user, int64_t now_ms);
 
-  // Recovery: puts back a session as the log last described it.
+  // Recovery: puts back a session as the log last described it. `user`
+  // must point into `users`, the snapshot apply_users would apply.
   void restore(const net::session_key& key, user_ref user, int64_t created_ms, int64_t expires_ms);
+  void reserve(size_t sessions) { sessions_.reserve(sessions); }
+  void restored_with(std::shared_ptr<const config::users_table> users) { applied_ = std::move(users); }
 
   // The live session, or why not. An expired session is erased on sight.
   lookup_result validate(const net::session_key& key, int64_t now_ms);
@@ -80,6 +83,7 @@ class session_table {
   void index_expiry(const net::session_key& key, int64_t expires_ms);
 
   config::sessions_config cfg_;
+  std::shared_ptr<const config::users_table> applied_;  // the users every session points into
   std::unordered_map<net::session_key, session, key_hash> sessions_;
   // Expiry second -> sessions due then. Every live session has exactly one
   // entry, at or before its real expiry: refresh does not touch the index;

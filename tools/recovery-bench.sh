@@ -14,7 +14,7 @@ tail_n="${2:-50000}"
 bin=build/release/tools
 work=$(mktemp -d)
 pids=()
-trap 'kill -9 "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill -9 "${pids[@]}" 2>/dev/null || true; [[ -n "${KEEP:-}" ]] || rm -rf "$work"' EXIT
 
 now_ns() { date +%s%N; }
 
@@ -29,7 +29,7 @@ port = 0
 argon2_memory_kib = 64   # bench only
 argon2_iterations = 1
 [sessions]
-max_sessions = $((sessions + tail_n + 1000))
+max_sessions = $((2 * (sessions + tail_n)))
 [snapshots]
 every_records = $sessions
 interval_s = 3600
@@ -39,17 +39,17 @@ populate = true
 level = "info"
 TOML
 
-start_node() {  # prints the ns timestamp of the exec
+start_node() {  # sets t0 to the ns timestamp of the exec, node_pid
   rm -f "$work/ready.json"
-  local t0; t0=$(now_ns)
+  t0=$(now_ns)
   "$bin/authd" --config "$work/node.toml" --ready-file "$work/ready.json" >> "$work/out.txt" 2>> "$work/err.txt" &
-  pids+=($!)
-  echo "$t0"
+  node_pid=$!
+  pids+=("$node_pid")
 }
 wait_ready() { for _ in $(seq 600); do [[ -f "$work/ready.json" ]] && return; sleep 0.01; done; exit 1; }
 port_of() { sed -E 's/.*"client_port": ([0-9]+).*/\1/' "$work/ready.json"; }
 
-start_node > /dev/null
+start_node
 wait_ready
 port=$(port_of)
 password=$(sed -nE 's/ *password: (.*)/\1/p' "$work/out.txt")
@@ -62,30 +62,29 @@ done
 snap=$(ls -t "$work/data/snapshots/"*.snap | head -1)
 echo "snapshot: $(stat -c %s "$snap") bytes, $(awk -v b="$(stat -c %s "$snap")" -v n="$sessions" 'BEGIN { printf "%.1f", b / n }') bytes per session"
 "$bin/authctl" --port "$port" debug-populate "$tail_n" "$token"
-kill -9 "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+kill -9 "$node_pid"; wait "$node_pid" 2>/dev/null || true
 
-t0=$(start_node)
+start_node
 for _ in $(seq 100000); do
   if [[ -f "$work/ready.json" ]] && "$bin/authctl" --port "$(port_of)" validate "$token" > /dev/null 2>&1; then break; fi
   sleep 0.002
 done
 t1=$(now_ns)
 echo "castellan: start to serving validate with $((sessions + tail_n + 1)) sessions: $(( (t1 - t0) / 1000000 )) ms"
-grep "recovered" "$work/err.txt" | tail -1
-kill "${pids[-1]}"
+grep -E "audit log|recovered|serving" "$work/err.txt" | tail -3
+kill "$node_pid"
 
 # Redis: the same number of keys, 64-byte values.
 redis_port=$((20000 + RANDOM % 20000))
 rdir="$work/redis"; mkdir -p "$rdir"
-redis_start() {  # $1: extra args; prints exec timestamp
-  local t; t=$(now_ns)
-  redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$rdir" $1 --daemonize no > "$rdir/log.txt" 2>&1 &
+redis_start() {  # $@: extra args; sets t0
+  t0=$(now_ns)
+  redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$rdir" "$@" --daemonize no > "$rdir/log.txt" 2>&1 &
   pids+=($!)
-  echo "$t"
 }
 redis_wait() { for _ in $(seq 100000); do [[ "$(redis-cli -p "$redis_port" ping 2>/dev/null)" == PONG ]] && return; sleep 0.002; done; }
 
-redis_start "--save '' --appendonly no" > /dev/null; redis_wait
+redis_start --save '' --appendonly no --enable-debug-command local; redis_wait
 redis-cli -p "$redis_port" debug populate "$sessions" key 64 > /dev/null
 redis-cli -p "$redis_port" save > /dev/null
 redis-cli -p "$redis_port" config set appendonly yes > /dev/null
@@ -100,10 +99,10 @@ sleep 0.5
 redis-cli -p "$redis_port" shutdown nosave > /dev/null 2>&1 || true
 sleep 0.5
 
-t0=$(redis_start "--save '' --appendonly no --dbfilename dump.rdb"); redis_wait; t1=$(now_ns)
+redis_start --save '' --appendonly no --dbfilename dump.rdb; redis_wait; t1=$(now_ns)
 echo "redis RDB: start to serving with $(redis-cli -p "$redis_port" dbsize) keys: $(( (t1 - t0) / 1000000 )) ms"
 redis-cli -p "$redis_port" shutdown nosave > /dev/null 2>&1 || true; sleep 0.5
 mv "$rdir/dump.rdb" "$rdir/dump.rdb.off"
-t0=$(redis_start "--save '' --appendonly yes --aof-use-rdb-preamble no"); redis_wait; t1=$(now_ns)
+redis_start --save '' --appendonly yes --aof-use-rdb-preamble no; redis_wait; t1=$(now_ns)
 echo "redis AOF: start to serving with $(redis-cli -p "$redis_port" dbsize) keys: $(( (t1 - t0) / 1000000 )) ms"
 redis-cli -p "$redis_port" shutdown nosave > /dev/null 2>&1 || true
