@@ -103,8 +103,10 @@ limiter_impl::behavior_type limiter_behavior(limiter_impl::stateful_pointer<limi
           by = k.kind;
         }
       }
-      c.join->answer(worst, by);
+      // Changes first: a lockout that ended is recorded before the login it
+      // lets through can be.
       publish_changes(self->state, changes, "", "");
+      c.join->answer(worst, by);
       sample_mailbox(self, self->state.settings.mailbox_depth);
     },
     [=](limit_outcome& o) {

@@ -226,13 +226,15 @@ void session_router::ask_limiter(const job_ptr& job, const net::owed_ptr& owed) 
     e.user = job->user;
     e.ip = job->ip;
     e.reason = d.locked ? std::string("lockout:") + to_string(by) : to_string(by);
-    events_->publish({std::move(e)});
     sodium_memzero(job->password.data(), job->password.size());
     net::reply_buffer out;
     out.add_rate_limited(job->request_id, d.locked ? "locked out after repeated failures"
                                                    : "too many login attempts",
                          static_cast<uint64_t>(d.retry_after_ms));
-    owed->deliver(std::move(out), {job->request_id});
+    // Released once durable: a client told it is locked out can rely on the
+    // lockout surviving a crash (its lockout_started record was appended
+    // before, when the failure that started it was counted).
+    events_->publish_durable({std::move(e)}, owed, std::move(out), {job->request_id});
   });
   for (size_t i = 0; i < by_shard.size(); ++i)
     if (!by_shard[i].empty())
