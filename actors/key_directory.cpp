@@ -9,14 +9,12 @@
 #include "actors/caf_types.hpp"
 #include "actors/file_stamp.hpp"
 #include "net/key_file.hpp"
+#include "net/wall_clock.hpp"
 
 namespace castellan::actors {
-namespace {
 
-int64_t wall_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
+using net::wall_ms;
+namespace {
 
 struct key_directory_state {
   std::string path;

@@ -14,8 +14,11 @@
 #include "actors/mailbox_sample.hpp"
 #include "monitor/metrics.hpp"
 #include "actors/event_stream.hpp"
+#include "net/wall_clock.hpp"
 
 namespace castellan::actors {
+
+using net::wall_ms;
 
 limit_join::~limit_join() {
   if (remaining_ > 0) {
@@ -49,10 +52,6 @@ namespace {
 
 using namespace std::chrono;
 using limiter_impl = limiter_shard::extend<caf::reacts_to<sweep_atom>>;
-
-int64_t wall_ms() {
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 struct limiter_state {
   std::shared_ptr<limiter_table> table;

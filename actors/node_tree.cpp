@@ -52,6 +52,7 @@
 #include "actors/session_router.hpp"
 #include "actors/session_table.hpp"
 #include "actors/snapshotter.hpp"
+#include "actors/table_restore.hpp"
 #include "actors/supervisor.hpp"
 #include "actors/user_directory.hpp"
 #include "config/password_hash.hpp"
@@ -61,6 +62,7 @@
 #include "net/request_metrics.hpp"
 #include "net/front_door.hpp"
 #include "net/key_file.hpp"
+#include "net/wall_clock.hpp"
 
 namespace castellan::actors {
 namespace {
@@ -177,58 +179,14 @@ struct node::impl {
                     d.file, d.why);
     for (auto& p : report.log_problems)
       spdlog::error("recovery: skipped a damaged part of the audit log: {}", p);
-    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                   std::chrono::system_clock::now().time_since_epoch()).count();
-    // Filling the tables is cache-miss bound: one thread per shard (up to
-    // the cores there are) roughly halves it on two cores.
-    using entry = std::pair<const net::session_key*, const session_projection::session_state*>;
-    std::vector<std::vector<entry>> by_shard(session_tables.size());
-    for (auto& [key, s] : projection.sessions())
-      if (s.expires_ms > now)
-        by_shard[shard_index(key, session_tables.size())].push_back({&key, &s});
-    std::atomic<size_t> restored{0};
-    auto fill = [&](size_t shard) {
-      auto& table = *session_tables[shard];
-      table.reserve(by_shard[shard].size());
-      table.restored_with(users);
-      size_t n = 0;
-      for (auto [key, s] : by_shard[shard]) {
-        const auto* record = users->find(projection.users()[s->user]);
-        if (!record || !record->enabled)
-          continue;  // removed or disabled since
-        table.restore(*key, user_ref(users, record), s->created_ms, s->expires_ms);
-        ++n;
-      }
-      restored += n;
-    };
-    size_t workers = std::min<size_t>(session_tables.size(),
-                                      std::max(1u, std::thread::hardware_concurrency()));
-    std::vector<std::thread> threads;
-    for (size_t w = 0; w < workers; ++w)
-      threads.emplace_back([&, w] {
-        for (size_t shard = w; shard < session_tables.size(); shard += workers)
-          fill(shard);
-      });
-    for (auto& t : threads)
-      t.join();
-    size_t locks = 0;
-    for (auto& [id, l] : projection.lockouts()) {
-      if (l.until_ms <= now)
-        continue;
-      auto kind = static_cast<key_kind>(std::get<0>(id));
-      limit_key key{kind, kind == key_kind::user  ? std::get<1>(id)
-                          : kind == key_kind::ip ? std::get<2>(id)
-                                                 : std::get<1>(id) + "|" + std::get<2>(id)};
-      limiter_tables[limiter_index(key, limiter_tables.size())]->restore_lockout(key, l.until_ms, l.level);
-      ++locks;
-    }
+    auto restored = restore_tables(projection, users, session_tables, limiter_tables, net::wall_ms());
     covered = report.snapshot_file.empty() ? 1 : report.snapshot_position;
     double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    session_metrics->active->Set(static_cast<double>(restored.load()));
+    session_metrics->active->Set(static_cast<double>(restored.sessions));
     snapshot_metrics->recovery_seconds->Set(took);
-    snapshot_metrics->recovered_sessions->Set(static_cast<double>(restored.load()));
+    snapshot_metrics->recovered_sessions->Set(static_cast<double>(restored.sessions));
     spdlog::info("recovered {} sessions and {} lockouts in {:.3f} s ({}, {} log records replayed)",
-                 restored.load(), locks, took,
+                 restored.sessions, restored.lockouts, took,
                  report.snapshot_file.empty() ? std::string("no snapshot")
                                               : "snapshot " + report.snapshot_file + " with " +
                                                     std::to_string(report.snapshot_sessions) + " sessions",
@@ -632,9 +590,7 @@ node_ports node::start_all() {
   // Keys whose grace period ended while the node was down are not in force.
   d.keys = std::make_shared<const net::keyring>(
       net::load_or_create_key_file(d.settings.key_file())
-          ->in_force(std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count()));
+          ->in_force(net::wall_ms()));
   auto users = std::make_shared<const config::users_table>(
       config::load_users(d.settings.users_file()));
   spdlog::info("loaded {} token keys (primary {}) and {} users", d.keys->keys().size(),
@@ -642,9 +598,7 @@ node_ports node::start_all() {
   d.start_metrics();
   d.open_audit_log();
   d.start_runtime();
-  d.started_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                     std::chrono::system_clock::now().time_since_epoch())
-                     .count();
+  d.started_ms = net::wall_ms();
   d.start_actors(users);
   d.events->publish({d.events->make(net::event_kind::node_started)});
   d.start_snapshotter();

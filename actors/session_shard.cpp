@@ -21,15 +21,14 @@
 #include "actors/event_stream.hpp"
 #include "actors/session_table.hpp"
 #include "net/messages.hpp"
+#include "net/wall_clock.hpp"
 
 namespace castellan::actors {
+
+using net::wall_ms;
 namespace {
 
 using namespace std::chrono;
-
-int64_t wall_ms() {
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 // The shard's own self-messages live on an untyped extension of its interface.
 using shard_impl = session_shard::extend<caf::reacts_to<sweep_atom>>;

@@ -14,15 +14,14 @@
 #include "actors/audit_log.hpp"
 #include "actors/session_projection.hpp"
 #include "monitor/metrics.hpp"
+#include "net/wall_clock.hpp"
 
 namespace castellan::actors {
+
+using net::wall_ms;
 namespace {
 
 using namespace std::chrono;
-
-int64_t wall_ms() {
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 // The oldest snapshot kept starts the part of the log recovery may need;
 // with none yet, recovery needs the whole log.

@@ -12,15 +12,14 @@
 #include "actors/atoms.hpp"
 #include "monitor/metrics.hpp"
 #include "net/request_stats.hpp"
+#include "net/wall_clock.hpp"
 
 namespace castellan::monitor {
+
+using net::wall_ms;
 namespace {
 
 using namespace std::chrono;
-
-int64_t wall_ms() {
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 struct monitor_state {
   monitor_sources src;

@@ -19,6 +19,7 @@
 #include "monitor/metrics.hpp"
 #include "net/messages.hpp"
 #include "net/owed_replies.hpp"
+#include "net/wall_clock.hpp"
 
 namespace castellan::net {
 namespace asio = boost::asio;
@@ -30,11 +31,6 @@ namespace {
 constexpr size_t initial_read_buffer = 4 * 1024;
 constexpr size_t max_batch_read = 64 * 1024;
 constexpr size_t max_unsent_reply_bytes = 4 * 1024 * 1024;
-
-int64_t wall_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 template <class F>
 void count(monitor::front_door_metrics* m, F&& f) {

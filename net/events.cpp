@@ -2,7 +2,8 @@
 #include "net/events.hpp"
 
 #include <array>
-#include <chrono>
+
+#include "net/wall_clock.hpp"
 
 namespace castellan::net {
 namespace {
@@ -27,10 +28,9 @@ bool event_kind_from_string(std::string_view text, event_kind& out) {
 }
 
 auth_event make_event(event_kind kind, std::string node) {
-  using namespace std::chrono;
   auth_event e;
   e.kind = std::string(to_string(kind));
-  e.time_ms = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+  e.time_ms = wall_ms();
   e.node = std::move(node);
   return e;
 }

@@ -18,20 +18,16 @@
 #include <sodium.h>
 
 #include "config/atomic_file.hpp"
+#include "net/wall_clock.hpp"
 
 namespace castellan::net {
 namespace {
-
-int64_t now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 token_key fresh_key(uint32_t id) {
   token_key k;
   k.id = id;
   randombytes_buf(k.secret.data(), k.secret.size());
-  k.created_ms = now_ms();
+  k.created_ms = wall_ms();
   return k;
 }
 
@@ -112,7 +108,7 @@ std::shared_ptr<const keyring> load_or_create_key_file(const std::string& path) 
 }
 
 uint32_t rotate_key_file(const std::string& path, int64_t grace_ms) {
-  auto now = now_ms();
+  auto now = wall_ms();
   auto ring = load_key_file(path).in_force(now);
   auto keys = ring.keys();
   uint32_t next = 0;

@@ -39,6 +39,13 @@ void owed_replies::send(reply_buffer&& out) {
   sink_->deliver(out.take(), n);
 }
 
+void owed_replies::send_unavailable(const std::vector<uint64_t>& ids, std::string_view why) {
+  reply_buffer out;
+  for (auto id : ids)
+    out.add_error(id, error_code::unavailable, why);
+  send(std::move(out));
+}
+
 void owed_replies::deliver(reply_buffer&& replies, const std::vector<uint64_t>& ids) {
   if (ids.empty())
     return;
@@ -56,10 +63,7 @@ void owed_replies::refuse(const std::vector<uint64_t>& ids, std::string_view why
     std::lock_guard<std::mutex> guard(mutex_);
     settle(ids, nullptr);
   }
-  reply_buffer out;
-  for (auto id : ids)
-    out.add_error(id, error_code::unavailable, why);
-  send(std::move(out));
+  send_unavailable(ids, why);
 }
 
 void owed_replies::refuse_rest(std::string_view why) {
@@ -70,12 +74,8 @@ void owed_replies::refuse_rest(std::string_view why) {
       rest.push_back(o.id);
     settle(rest, nullptr);
   }
-  if (rest.empty() || !sink_)
-    return;
-  reply_buffer out;
-  for (auto id : rest)
-    out.add_error(id, error_code::unavailable, why);
-  send(std::move(out));
+  if (!rest.empty() && sink_)
+    send_unavailable(rest, why);
 }
 
 }  // namespace castellan::net

@@ -52,6 +52,7 @@ class owed_replies {
   // same position of `results` (or `unavailable` when null).
   void settle(const std::vector<uint64_t>& ids, const std::vector<uint8_t>* results);
   void send(reply_buffer&& out);
+  void send_unavailable(const std::vector<uint64_t>& ids, std::string_view why);
 
   std::mutex mutex_;
   reply_sink_ptr sink_;

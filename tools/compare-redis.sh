@@ -6,30 +6,20 @@
 #   tools/setup.sh build release && tools/compare-redis.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source tools/bench-node.sh
 
 seconds="${1:-5}"
 bin=build/release/tools
 work=$(mktemp -d)
-trap 'kill $authd_pid $redis_pid 2>/dev/null || true; rm -rf "$work"' EXIT
+node_pid=
+redis_pid=
+trap 'kill $node_pid $redis_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 
-cat > "$work/bench.toml" <<TOML
-[node]
-data_dir = "$work/data"
-[server]
-port = 0
-[monitor]
-enabled = false
-[users]
-argon2_memory_kib = 64   # bench only: logins are not what is measured here
-argon2_iterations = 1
-[log]
-level = "warn"
-TOML
-"$bin/authd" --config "$work/bench.toml" --ready-file "$work/ready.json" > "$work/out.txt" &
-authd_pid=$!
-for _ in $(seq 100); do [[ -f "$work/ready.json" ]] && break; sleep 0.1; done
-port=$(sed -E 's/.*"client_port": ([0-9]+).*/\1/' "$work/ready.json")
-password=$(sed -nE 's/ *password: (.*)/\1/p' "$work/out.txt")
+bench_config "" '[log]
+level = "warn"'
+bench_start
+port=$node_port
+password=$node_password
 
 redis_port=$((20000 + RANDOM % 20000))
 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \

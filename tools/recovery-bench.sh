@@ -8,6 +8,7 @@
 #   tools/setup.sh build release && tools/recovery-bench.sh [SESSIONS] [TAIL]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source tools/bench-node.sh
 
 sessions="${1:-1000000}"
 tail_n="${2:-50000}"
@@ -18,61 +19,37 @@ trap 'kill -9 "${pids[@]}" 2>/dev/null || true; [[ -n "${KEEP:-}" ]] || rm -rf "
 
 now_ns() { date +%s%N; }
 
-cat > "$work/node.toml" <<TOML
-[node]
-data_dir = "$work/data"
-[server]
-port = 0
-[monitor]
-port = 0
-[users]
-argon2_memory_kib = 64   # bench only
-argon2_iterations = 1
-[sessions]
+bench_config "" "[sessions]
 max_sessions = $((2 * (sessions + tail_n)))
 [snapshots]
 every_records = $sessions
 interval_s = 3600
 [testing]
-populate = true
-[log]
-level = "info"
-TOML
+populate = true"
 
-start_node() {  # sets t0 to the ns timestamp of the exec, node_pid
-  rm -f "$work/ready.json"
-  t0=$(now_ns)
-  "$bin/authd" --config "$work/node.toml" --ready-file "$work/ready.json" >> "$work/out.txt" 2>> "$work/err.txt" &
-  node_pid=$!
-  pids+=("$node_pid")
-}
-wait_ready() { for _ in $(seq 600); do [[ -f "$work/ready.json" ]] && return; sleep 0.01; done; exit 1; }
-port_of() { sed -E 's/.*"client_port": ([0-9]+).*/\1/' "$work/ready.json"; }
-
-start_node
-wait_ready
-port=$(port_of)
-password=$(sed -nE 's/ *password: (.*)/\1/p' "$work/out.txt")
-token=$(echo "$password" | "$bin/authctl" --port "$port" --json login admin | sed -E 's/.*"token":"([^"]+)".*/\1/')
+bench_start
+pids+=("$node_pid")
+token=$(bench_admin_token)
 echo "populating $sessions sessions..."
-"$bin/authctl" --port "$port" debug-populate "$sessions" "$token"
+"$bin/authctl" --port "$node_port" debug-populate "$sessions" "$token"
 for _ in $(seq 600); do
   ls "$work/data/snapshots/"*.snap > /dev/null 2>&1 && break; sleep 0.1
 done
 snap=$(ls -t "$work/data/snapshots/"*.snap | head -1)
 echo "snapshot: $(stat -c %s "$snap") bytes, $(awk -v b="$(stat -c %s "$snap")" -v n="$sessions" 'BEGIN { printf "%.1f", b / n }') bytes per session"
-"$bin/authctl" --port "$port" debug-populate "$tail_n" "$token"
-kill -9 "$node_pid"; wait "$node_pid" 2>/dev/null || true
+"$bin/authctl" --port "$node_port" debug-populate "$tail_n" "$token"
+bench_stop KILL
 
-start_node
-for _ in $(seq 100000); do
-  if [[ -f "$work/ready.json" ]] && "$bin/authctl" --port "$(port_of)" validate "$token" > /dev/null 2>&1; then break; fi
+bench_start  # returns once the listener is open, i.e. recovery is done
+pids+=("$node_pid")
+for _ in $(seq 10000); do
+  "$bin/authctl" --port "$node_port" validate "$token" > /dev/null 2>&1 && break
   sleep 0.002
 done
 t1=$(now_ns)
 echo "castellan: start to serving validate with $((sessions + tail_n + 1)) sessions: $(( (t1 - t0) / 1000000 )) ms"
 grep -E "audit log|recovered|serving" "$work/err.txt" | tail -3
-kill "$node_pid"
+bench_stop
 
 # Redis: the same number of keys, 64-byte values.
 redis_port=$((20000 + RANDOM % 20000))

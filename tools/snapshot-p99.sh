@@ -6,47 +6,31 @@
 #   tools/setup.sh build release && tools/snapshot-p99.sh [SESSIONS] [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source tools/bench-node.sh
 
 sessions="${1:-1000000}"
 seconds="${2:-3}"
 bin=build/release/tools
 work=$(mktemp -d)
-pid=
-trap 'kill -9 $pid 2>/dev/null || true; rm -rf "$work"' EXIT
+node_pid=
+trap 'kill -9 $node_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 
 run() {  # $1: snapshots.interval_s; prints "p99_us rps"
-  rm -rf "$work/data" "$work/ready.json"
-  cat > "$work/node.toml" <<TOML
-[node]
-data_dir = "$work/data"
-[server]
-port = 0
-[monitor]
-port = 0
-[users]
-argon2_memory_kib = 64   # bench only
-argon2_iterations = 1
-[sessions]
-max_sessions = $((sessions + 10000))
+  rm -rf "$work/data" "$work/out.txt" "$work/err.txt"
+  bench_config "" "[sessions]
+max_sessions = $((2 * sessions))
 [snapshots]
 every_records = $((sessions * 10))
 interval_s = $1
 [testing]
-populate = true
-TOML
-  "$bin/authd" --config "$work/node.toml" --ready-file "$work/ready.json" > "$work/out.txt" 2> "$work/err.txt" &
-  pid=$!
-  for _ in $(seq 600); do [[ -f "$work/ready.json" ]] && break; sleep 0.01; done
-  local port password token
-  port=$(sed -E 's/.*"client_port": ([0-9]+).*/\1/' "$work/ready.json")
-  password=$(sed -nE 's/ *password: (.*)/\1/p' "$work/out.txt")
-  token=$(echo "$password" | "$bin/authctl" --port "$port" --json login admin | sed -E 's/.*"token":"([^"]+)".*/\1/')
-  "$bin/authctl" --port "$port" debug-populate "$sessions" "$token" > /dev/null
+populate = true"
+  bench_start
+  "$bin/authctl" --port "$node_port" debug-populate "$sessions" "$(bench_admin_token)" > /dev/null
   sleep $(( $1 < 5 ? $1 + 1 : 1 ))  # let a due snapshot of the populated sessions finish first
-  AUTHBENCH_PASSWORD="$password" "$bin/authbench" --port "$port" --user admin -c 50 -P 1 \
+  AUTHBENCH_PASSWORD="$node_password" "$bin/authbench" --port "$node_port" --user admin -c 50 -P 1 \
       -d "$seconds" --warmup 0.5 --json | sed -E 's/.*"throughput_rps":([0-9.]+).*"p99":([0-9.]+).*/\2 \1/'
   grep -h "snapshot at" "$work/err.txt" | tail -1 | sed 's/^/  /' >&2
-  kill "$pid"; wait "$pid" 2>/dev/null || true
+  bench_stop
 }
 
 read -r idle_p99 idle_rps < <(run 3600)
