@@ -64,6 +64,8 @@ void release(audit_append& a) {
     a.undo->disarm();
   if (a.owed)
     a.owed->deliver(std::move(a.replies), a.request_ids);
+  if (a.signal)
+    a.signal->run(true);
 }
 
 void refuse(audit_append& a, const std::string& why) {
@@ -71,6 +73,8 @@ void refuse(audit_append& a, const std::string& why) {
     a.owed->refuse(a.request_ids, why);
   if (a.undo)
     a.undo->fire();
+  if (a.signal)
+    a.signal->run(false);
 }
 
 void append_events(writer_state& st, const std::vector<net::auth_event>& events) {

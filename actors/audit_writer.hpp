@@ -66,6 +66,24 @@ class undo_guard {
   std::function<void()> undo_;
 };
 
+// Someone waiting to hear whether records became durable: run(true) after the
+// commit, run(false) if they cannot be, and false too if the guard is dropped
+// unanswered (the writer died with the records in its buffer).
+class durable_signal {
+ public:
+  explicit durable_signal(std::function<void(bool)> done) : done_(std::move(done)) {}
+  ~durable_signal() { run(false); }
+  void run(bool durable) {
+    auto f = std::move(done_);
+    done_ = nullptr;
+    if (f)
+      f(durable);
+  }
+
+ private:
+  std::function<void(bool)> done_;
+};
+
 // Records to append; optionally, replies to release once they are durable.
 struct audit_append {
   std::vector<net::auth_event> events;
@@ -73,6 +91,7 @@ struct audit_append {
   net::reply_buffer replies;                // frames answering `request_ids`, after the commit
   std::vector<uint64_t> request_ids;
   std::shared_ptr<undo_guard> undo;         // may be null
+  std::shared_ptr<durable_signal> signal;   // may be null
 };
 
 using audit_writer = caf::typed_actor<

@@ -6,6 +6,7 @@
 
 #include "actors/atoms.hpp"
 #include "actors/audit_writer.hpp"
+#include "actors/cluster_node.hpp"
 #include "actors/limiter_shard.hpp"
 #include "actors/shard_messages.hpp"
 
@@ -18,6 +19,14 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(castellan::actors::drop_session)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(castellan::actors::crash_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(castellan::actors::populate_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(castellan::actors::populate_sessions)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(castellan::actors::replica_apply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(castellan::actors::rebalance)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(castellan::actors::forward_ops)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(castellan::actors::forward_open)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(castellan::actors::replicate_out)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(castellan::actors::handover_out)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(castellan::actors::handover_finished)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(castellan::actors::peer_send)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(castellan::actors::audit_append)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(castellan::actors::limit_check)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(castellan::actors::limit_outcome)

@@ -49,11 +49,77 @@ void event_stream::publish(std::vector<net::auth_event> events) {
   caf::anon_send(writer_->get(), audit_append{std::move(events), nullptr, {}, {}, nullptr});
 }
 
+namespace {
+
+// Holds a write's replies until this node's log and every replica have the
+// records: the client hears `ok` only for what survives a node's death.
+// A replica may answer before arm(); it cannot finish the gate, because the
+// local log is only asked after arm().
+class replication_gate {
+ public:
+  void arm(std::shared_ptr<net::owed_replies> owed, net::reply_buffer replies,
+           std::vector<uint64_t> ids, std::function<void()> on_failure) {
+    std::lock_guard<std::mutex> guard(mutex_);
+    owed_ = std::move(owed);
+    replies_ = std::move(replies);
+    ids_ = std::move(ids);
+    on_failure_ = std::move(on_failure);
+  }
+
+  void arrive(bool ok) {
+    {
+      std::lock_guard<std::mutex> guard(mutex_);
+      ok_ = ok_ && ok;
+      if (--waiting_ > 0)
+        return;
+    }
+    if (ok_) {
+      owed_->deliver(std::move(replies_), ids_);
+      return;
+    }
+    owed_->refuse(ids_, "the change could not be made durable on every replica; retry");
+    if (on_failure_)
+      on_failure_();
+  }
+
+ private:
+  std::mutex mutex_;
+  int waiting_ = 2;  // the local log, the replicas
+  bool ok_ = true;
+  std::shared_ptr<net::owed_replies> owed_;
+  net::reply_buffer replies_;
+  std::vector<uint64_t> ids_;
+  std::function<void()> on_failure_;
+};
+
+}  // namespace
+
+void event_stream::append_durable(std::vector<net::auth_event> events,
+                                  std::function<void(bool)> done) {
+  if (events.empty()) {
+    done(true);
+    return;
+  }
+  caf::anon_send(writer_->get(), audit_append{std::move(events), nullptr, {}, {}, nullptr,
+                                              std::make_shared<durable_signal>(std::move(done))});
+}
+
 void event_stream::publish_durable(std::vector<net::auth_event> events,
                                    std::shared_ptr<net::owed_replies> owed, net::reply_buffer replies,
                                    std::vector<uint64_t> request_ids,
                                    std::function<void()> on_failure) {
   teach_limiters(events);
+  if (replicator_ && owed) {
+    auto gate = std::make_shared<replication_gate>();
+    if (replicator_->replicate(events, [gate](bool ok) { gate->arrive(ok); })) {
+      gate->arm(std::move(owed), std::move(replies), std::move(request_ids), std::move(on_failure));
+      caf::anon_send(writer_->get(),
+                     audit_append{std::move(events), nullptr, {}, {}, nullptr,
+                                  std::make_shared<durable_signal>(
+                                      [gate](bool ok) { gate->arrive(ok); })});
+      return;
+    }
+  }
   auto undo = on_failure ? std::make_shared<undo_guard>(std::move(on_failure)) : nullptr;
   caf::anon_send(writer_->get(), audit_append{std::move(events), std::move(owed),
                                               std::move(replies), std::move(request_ids),

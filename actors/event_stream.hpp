@@ -15,6 +15,7 @@
 #include "actors/actor_slot.hpp"
 #include "actors/audit_writer.hpp"
 #include "actors/limiter_shard.hpp"
+#include "actors/replicator.hpp"
 #include "net/events.hpp"
 
 namespace castellan::actors {
@@ -39,6 +40,16 @@ class event_stream {
                        net::reply_buffer replies, std::vector<uint64_t> request_ids,
                        std::function<void()> on_failure = {});
 
+  // Records events that came from another node (replication, hand-over) and
+  // runs `done(durable)`; the limiter does not learn from them (the node
+  // that served the login taught its owners already).
+  void append_durable(std::vector<net::auth_event> events, std::function<void(bool)> done);
+
+  // Cluster: from now on, a durable publish that changes sessions other
+  // nodes also hold is released only once they have it too. Set before
+  // traffic; the replicator must outlive the stream's users.
+  void set_replicator(replicator* r) { replicator_ = r; }
+
   // The limiter keys of a login by `user` from `ip` (ip may be empty).
   static std::vector<limit_key> login_keys(const std::string& user, const std::string& ip);
 
@@ -50,6 +61,7 @@ class event_stream {
   std::string node_;
   slot_ptr<audit_writer> writer_;
   std::vector<slot_ptr<limiter_shard>> limiters_;
+  replicator* replicator_ = nullptr;
 };
 
 }  // namespace castellan::actors

@@ -18,6 +18,9 @@
 //   event stream             (events -> audit writer, login outcomes -> limiter)
 //   password pool            (dedicated argon2 threads, never CAF's)
 //   session router           (front door -> limiter / pool / shards)
+//   cluster node             ([cluster] on: membership, forwarding, replication;
+//                             cluster_node.cpp; the front door then goes through
+//                             the cluster backend, which routes by owner)
 //   monitor endpoint         (HTTP: /metrics, /health/live, /health/ready, /cluster)
 //   snapshotter              (own thread: the log's projection, every N records / T s)
 //   front door               (Asio listener: opened last, closed first)
@@ -35,6 +38,7 @@
 #include <caf/atom.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
+#include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 #include <caf/typed_actor.hpp>
@@ -46,6 +50,7 @@
 
 #include "actors/audit_log.hpp"
 #include "actors/caf_types.hpp"
+#include "actors/cluster_backend.hpp"
 #include "actors/crash_targets.hpp"
 #include "actors/key_directory.hpp"
 #include "actors/session_projection.hpp"
@@ -116,6 +121,9 @@ struct node::impl {
   std::shared_ptr<event_stream> events;
   std::unique_ptr<password_pool> pool;
   std::unique_ptr<session_router> router;
+  std::unique_ptr<cluster_backend> membership;  // null outside a cluster
+  caf::actor cluster_node;
+  caf::actor cluster_watcher;
   // Metrics first: every component gets its handles at construction.
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<monitor::front_door_metrics> front_door_metrics =
@@ -209,6 +217,8 @@ struct node::impl {
       caf_config->set("scheduler.policy", caf::atom("stealing"));
     caf_config->set("logger.file-verbosity", caf::atom("quiet"));
     caf_config->set("logger.console-verbosity", caf::atom("quiet"));
+    if (settings.cluster.enabled)
+      caf_config->load<caf::io::middleman>();
     system = std::make_unique<caf::actor_system>(*caf_config);
   }
 
@@ -478,6 +488,74 @@ struct node::impl {
     return endpoint->start();
   }
 
+  // -- the cluster ---------------------------------------------------------------
+
+  // Joins through the seeds; from here on the front door routes by owner
+  // and writes wait for their replicas. The node is unsupervised: it holds no
+  // state worth restarting for, and its death fails the node (exit 3) rather
+  // than leaving a member that silently stopped replicating.
+  void start_cluster() {
+    if (!settings.cluster.enabled)
+      return;
+    auto& c = settings.cluster;
+    membership = std::make_unique<cluster_backend>(*router, shards, settings.node.name, c.replicas);
+    cluster_deps deps;
+    deps.cfg = c;
+    deps.secret = settings.cluster_secret();
+    deps.self.name = settings.node.name;
+    deps.self.address = c.host + ":" + std::to_string(c.port);
+    deps.self.client = settings.server.host + ":" + std::to_string(settings.server.port);
+    deps.self.incarnation = static_cast<uint64_t>(started_ms);
+    deps.self.state = "joining";
+    deps.host = membership->host([this] { return member_load(); });
+    cluster_node = spawn_cluster_node(*system, std::move(deps));
+    membership->attach(cluster_node);
+    events->set_replicator(membership.get());
+    auto published = system->middleman().publish(cluster_node, c.port, c.host.c_str(), true);
+    if (!published)
+      throw std::runtime_error("cannot open the cluster port " + c.host + ":" +
+                               std::to_string(c.port) + ": " + system->render(published.error()));
+    cluster_watcher = system->spawn(watch_root, cluster_node, &on_failure, &stopping);
+    spdlog::info("cluster: {} listening on {}:{}, seeds: {}", settings.node.name, c.host, c.port,
+                 c.seeds.size());
+  }
+
+  net::member_load member_load() {
+    net::member_load load;
+    auto s = board->summary();
+    if (!s)
+      return load;
+    load.ready = s->ready;
+    load.not_ready = s->not_ready;
+    load.sessions = s->sessions_active;
+    double errors = 0;
+    for (auto& o : s->ops) {
+      load.requests_per_s += o.rate_per_s;
+      load.p99_ms = std::max(load.p99_ms, o.p99_ms);
+      errors += o.rate_per_s * o.error_ratio;
+    }
+    load.error_share = load.requests_per_s > 0 ? errors / load.requests_per_s : 0;
+    for (auto& a : s->actors)
+      load.restarts += a.restarts;
+    return load;
+  }
+
+  // SIGTERM: stop owning, hand every range over, tell the members; bounded.
+  void leave_cluster() {
+    if (!cluster_node)
+      return;
+    caf::scoped_actor self{*system};
+    bool left = false;
+    self->request(cluster_node, std::chrono::milliseconds(settings.cluster.leave_timeout_ms),
+                  leave_atom_v)
+        .receive([&](bool) { left = true; },
+                 [&](caf::error& err) {
+                   spdlog::warn("cluster: leaving did not complete: {}", system->render(err));
+                 });
+    if (left)
+      spdlog::info("cluster: left; every range handed over");
+  }
+
   // -- the monitor's routes (on the endpoint's thread) -------------------------
 
   static monitor::http_response json(int status, const nlohmann::json& body) {
@@ -514,6 +592,9 @@ struct node::impl {
 
   // Every member as this node sees it (the monitor actor's last view).
   monitor::http_response cluster() {
+    if (membership)
+      if (auto view = membership->view())
+        return {200, "application/json", cluster_json(*view, net::wall_ms())};
     auto summary = board->summary();
     if (!summary)
       return json(503, {{"error", "the monitor has not reported yet"}});
@@ -526,6 +607,8 @@ struct node::impl {
   void teardown() {
     if (snapshots)
       snapshots->stop();       // reads files only; nothing depends on it
+    if (running && cluster_node)
+      leave_cluster();         // still serving: requests follow the ranges to their new owners
     if (front_door)
       front_door->stop();      // no new requests
     if (pool)
@@ -542,12 +625,20 @@ struct node::impl {
         self->send_exit(root, caf::exit_reason::user_shutdown);
         self->wait_for(root);
       }
+      if (cluster_node) {
+        caf::scoped_actor self{*system};
+        self->send_exit(cluster_node, caf::exit_reason::user_shutdown);
+        self->wait_for(cluster_node);
+      }
       system->await_all_actors_done();
     }
     if (endpoint)
       endpoint->stop();
     endpoint.reset();
     front_door.reset();        // only now: actors may have delivered until they quit
+    if (events)
+      events->set_replicator(nullptr);
+    membership.reset();
     router.reset();
     // Every strong handle must go before the actor system: its destructor
     // waits for detached actors (the writer, the user directory) to be freed.
@@ -565,6 +656,8 @@ struct node::impl {
     events.reset();
     root = nullptr;
     root_watcher = nullptr;
+    cluster_node = nullptr;
+    cluster_watcher = nullptr;
     system.reset();
   }
 };
@@ -602,10 +695,13 @@ node_ports node::start_all() {
   d.start_actors(users);
   d.events->publish({d.events->make(net::event_kind::node_started)});
   d.start_snapshotter();
+  d.start_cluster();
   node_ports ports;
   ports.monitor = d.start_monitor();
+  net::request_backend& backend = d.membership ? static_cast<net::request_backend&>(*d.membership)
+                                            : static_cast<net::request_backend&>(*d.router);
   d.front_door = std::make_unique<net::front_door>(d.settings.server, d.settings.node.name, d.keys,
-                                                   *d.router, d.front_door_metrics.get(),
+                                                   backend, d.front_door_metrics.get(),
                                                    d.request_stats.get());
   d.front_door->supervise({d.settings.supervision.max_restarts,
                            std::chrono::milliseconds(d.settings.supervision.period_ms),

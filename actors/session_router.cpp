@@ -15,6 +15,7 @@
 #include "config/password_hash.hpp"
 #include "net/messages.hpp"
 #include "net/owed_replies.hpp"
+#include "net/wall_clock.hpp"
 
 namespace castellan::actors {
 
@@ -279,9 +280,36 @@ void session_router::finish_login(net::login_job& job, const net::owed_ptr& owed
   // The session is named by its token's MAC tag from here on; the id itself
   // leaves the node only inside the token.
   auto minted = keys_.load()->mint(net::random_session_id());
-  auto shard = shards_[shard_index(minted.key, shards_.size())]->get();
-  caf::anon_send(shard, open_session{job.request_id, minted.key, std::move(minted.token),
-                                     user_ref(users, record), job.ip, owed});
+  open_session msg{job.request_id, minted.key, std::move(minted.token), user_ref(users, record),
+                   job.ip, owed};
+  if (place_open_ && place_open_(msg))
+    return;
+  open_here(std::move(msg));
+}
+
+void session_router::open_here(open_session&& msg) {
+  auto shard = shards_[shard_index(msg.key, shards_.size())]->get();
+  caf::anon_send(shard, std::move(msg));
+}
+
+void session_router::cluster_status(uint64_t id, net::reply_buffer& out) const {
+  net::cluster_status_reply reply;
+  reply.id = id;
+  auto summary = board_ ? board_->summary() : nullptr;
+  net::member_status me;
+  if (summary) {
+    reply.node = summary->node;
+    me.name = summary->node;
+    me.ready = summary->ready;
+    me.sessions = summary->sessions_active;
+    for (auto& o : summary->ops)
+      me.requests_per_s += o.rate_per_s;
+  }
+  me.state = "up";
+  me.self = true;
+  me.last_heard_ms = net::wall_ms();
+  reply.members.push_back(std::move(me));
+  out.add(reply);
 }
 
 }  // namespace castellan::actors

@@ -43,6 +43,15 @@ class session_router final : public net::request_backend {
   void metrics_summary(uint64_t id, net::reply_buffer& out) const override;
   void debug_crash(const net::session_key& key, std::string target, net::owed_ptr owed) override;
   void debug_populate(const net::session_key& key, uint64_t count, net::owed_ptr owed) override;
+  void cluster_status(uint64_t id, net::reply_buffer& out) const override;
+
+  // Cluster: decides where a new session opens. Returns true when it took
+  // the message (the session's owner is another member); otherwise the
+  // router opens it on its own shard. Set before traffic.
+  void set_open_placement(std::function<bool(open_session&)> place) { place_open_ = std::move(place); }
+
+  // Opens a session on this node's shard (the cluster's owner side).
+  void open_here(open_session&& msg);
 
   // New token keys: logins from now on are signed with `keys`' primary.
   void set_keys(std::shared_ptr<const net::keyring> keys) { keys_.store(std::move(keys)); }
@@ -78,6 +87,7 @@ class session_router final : public net::request_backend {
   bool fault_injection_;
   bool populate_;
   std::shared_ptr<const monitor::status_board> board_;
+  std::function<bool(open_session&)> place_open_;
 };
 
 }  // namespace castellan::actors

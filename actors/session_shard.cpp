@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
@@ -48,6 +49,7 @@ struct shard_state {
   prometheus::Gauge* mailbox_depth = nullptr;
   std::shared_ptr<const crash_targets> crash;
   milliseconds sweep_interval{1000};
+  uint32_t max_lifetime_s = 43200;
   size_t capacity = 0;
   static inline const char* name = "session_shard";
 };
@@ -194,6 +196,100 @@ void populate(shard_state& st, populate_sessions& p) {
   st.events->publish_durable(std::move(events), p.done, std::move(out), {0});
 }
 
+// -- cluster: replicas and hand-over ------------------------------------------
+
+// One change from another node; true if it took effect here.
+bool merge_one(shard_state& st, const net::auth_event& e, int64_t now) {
+  auto key = net::session_key_from_digest(e.session);
+  if (!key)
+    return false;
+  auto kind = e.type();
+  if (kind == net::event_kind::logout) {
+    int64_t until = e.until_ms ? e.until_ms : now + int64_t{st.max_lifetime_s} * 1000;
+    bool live = st.table->validate(*key, now).status == lookup_status::ok;
+    bool changed = st.table->merge_end(*key, until);
+    if (live && st.metrics)
+      st.metrics->active->Decrement();
+    return changed;
+  }
+  if (kind != net::event_kind::login_ok && kind != net::event_kind::refresh)
+    return false;
+  const auto* user = st.users->find(e.user);
+  if (!user || !user->enabled || e.until_ms <= now)
+    return false;  // users file differs here, or already over: nothing to hold
+  bool known = st.table->validate(*key, now).status == lookup_status::ok;
+  bool changed = st.table->merge_live(*key, user_ref(st.users, user), e.time_ms, e.until_ms);
+  if (changed && !known && st.metrics)
+    st.metrics->active->Increment();
+  return changed;
+}
+
+void apply_replica(shard_state& st, replica_apply& msg) {
+  int64_t now = wall_ms();
+  std::vector<net::auth_event> applied;
+  for (auto& e : msg.events)
+    if (merge_one(st, e, now))
+      applied.push_back(std::move(e));
+  // Recorded as the origin wrote them, so this node's recovery restores them.
+  st.events->append_durable(std::move(applied), std::move(msg.done));
+}
+
+// A session's state as a record another node can merge.
+net::auth_event state_record(shard_state& st, const net::session_key& key, const session* live,
+                             int64_t until, const std::string& self) {
+  auto e = st.events->make(live ? net::event_kind::login_ok : net::event_kind::logout);
+  e.session = net::session_digest(key);
+  e.reason = "handover";
+  e.node = self;
+  if (live) {
+    e.user = live->user->name;
+    e.time_ms = live->created_ms;
+    e.until_ms = live->expires_ms;
+  } else {
+    e.until_ms = until;
+  }
+  return e;
+}
+
+void hand_over(shard_state& st, rebalance& msg) {
+  constexpr size_t chunk = 10000;  // records per message to one member
+  std::map<std::string, std::vector<net::auth_event>> out;
+  std::vector<net::session_key> drop;
+  int self_after = msg.after->index_of(msg.self);
+  auto visit = [&](const net::session_key& key, const session* live, int64_t until) {
+    uint64_t h = net::ring_hash(key);
+    for (auto i : msg.after->place(h)) {
+      auto& member = msg.after->members()[i];
+      if (member == msg.self)
+        continue;
+      int before = msg.before ? msg.before->index_of(member) : -1;
+      if (before >= 0 && msg.before->holds(h, static_cast<uint32_t>(before)))
+        continue;  // it held the session already and heard every change
+      auto& batch = out[member];
+      batch.push_back(state_record(st, key, live, until, msg.self));
+      if (batch.size() >= chunk)
+        msg.send(member, std::exchange(batch, {}));
+    }
+    if (self_after < 0 || !msg.after->holds(h, static_cast<uint32_t>(self_after)))
+      drop.push_back(key);
+  };
+  st.table->for_each([&](const net::session_key& k, const session& s) { visit(k, &s, 0); },
+                     [&](const net::session_key& k, int64_t until) { visit(k, nullptr, until); });
+  for (auto& [member, batch] : out)
+    if (!batch.empty())
+      msg.send(member, std::move(batch));
+  size_t live_dropped = 0;
+  int64_t now = wall_ms();
+  for (auto& k : drop) {
+    live_dropped += st.table->validate(k, now).status == lookup_status::ok;
+    st.table->forget(k);
+  }
+  if (st.metrics && live_dropped)
+    st.metrics->active->Decrement(static_cast<double>(live_dropped));
+  if (msg.done)
+    msg.done();
+}
+
 void sweep(shard_state& st) {
   std::vector<session_table::expired_session> expired;
   st.table->sweep(wall_ms(), &expired);
@@ -230,6 +326,7 @@ shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_stat
   st.events = std::move(deps.events);
   st.audit = std::move(deps.audit);
   st.sweep_interval = milliseconds(deps.cfg.sweep_interval_ms);
+  st.max_lifetime_s = deps.cfg.max_lifetime_s;
   self->delayed_send(self, st.sweep_interval, sweep_atom_v);
   return {
     [=](session_batch& msg) {
@@ -295,8 +392,13 @@ shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_stat
       req.owed->deliver(std::move(out), {req.request_id});
     },
     [=](populate_sessions& p) { populate(self->state, p); },
+    [=](replica_apply& msg) {
+      apply_replica(self->state, msg);
+      sample_mailbox(self, self->state.mailbox_depth);
+    },
+    [=](rebalance& msg) { hand_over(self->state, msg); },
     [=](drop_session& d) {
-      if (self->state.table->logout(d.key) && self->state.metrics)
+      if (self->state.table->logout(d.key, false) && self->state.metrics)
         self->state.metrics->active->Decrement();
     },
     [=](sweep_atom) {

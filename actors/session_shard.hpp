@@ -48,7 +48,13 @@ using session_shard = caf::typed_actor<
   caf::reacts_to<crash_request>,
   // Benchmarks (debug_populate): checks the admin, then opens sessions in bulk.
   caf::reacts_to<populate_request>,
-  caf::reacts_to<populate_sessions>>;
+  caf::reacts_to<populate_sessions>,
+  // Cluster: merges another node's session changes (an end always wins, else
+  // the later expiry), records those that took effect, then calls done.
+  caf::reacts_to<replica_apply>,
+  // Cluster: hands sessions to members that now hold them too; forgets the
+  // ones this node no longer holds.
+  caf::reacts_to<rebalance>>;
 
 class event_stream;
 class audit_health;

@@ -52,8 +52,49 @@ lookup_result session_table::refresh(const net::session_key& key, int64_t now_ms
   return {lookup_status::ok, &s};
 }
 
-bool session_table::logout(const net::session_key& key) {
-  return sessions_.erase(key) > 0;
+bool session_table::logout(const net::session_key& key, bool tombstone) {
+  auto it = sessions_.find(key);
+  if (it == sessions_.end())
+    return false;
+  if (tombstone) {
+    ended_[key] = it->second.expires_ms;
+    index_expiry(key, it->second.expires_ms);
+  }
+  sessions_.erase(it);
+  return true;
+}
+
+bool session_table::merge_live(const net::session_key& key, user_ref user, int64_t created_ms,
+                               int64_t expires_ms) {
+  if (ended_.count(key))
+    return false;
+  auto it = sessions_.find(key);
+  if (it != sessions_.end()) {
+    if (it->second.expires_ms >= expires_ms)
+      return false;
+    it->second.expires_ms = expires_ms;  // the index entry moves when it comes due
+    return true;
+  }
+  restore(key, std::move(user), created_ms, expires_ms);
+  return true;
+}
+
+bool session_table::merge_end(const net::session_key& key, int64_t until_ms) {
+  if (ended_.count(key))
+    return false;
+  auto it = sessions_.find(key);
+  if (it != sessions_.end()) {
+    until_ms = std::max(until_ms, it->second.expires_ms);
+    sessions_.erase(it);
+  }
+  ended_[key] = until_ms;
+  index_expiry(key, until_ms);
+  return true;
+}
+
+void session_table::forget(const net::session_key& key) {
+  sessions_.erase(key);
+  ended_.erase(key);
 }
 
 size_t session_table::sweep(int64_t now_ms, std::vector<expired_session>* expired) {
@@ -62,6 +103,8 @@ size_t session_table::sweep(int64_t now_ms, std::vector<expired_session>* expire
     auto due = std::move(expiry_index_.begin()->second);
     expiry_index_.erase(expiry_index_.begin());
     for (auto& key : due) {
+      if (auto t = ended_.find(key); t != ended_.end() && t->second <= now_ms)
+        ended_.erase(t);  // nothing could bring it back now: it would be expired
       auto it = sessions_.find(key);
       if (it == sessions_.end())
         continue;  // logged out or erased on sight

@@ -47,8 +47,36 @@ class session_table {
   // Slides the expiry (capped by max lifetime); same statuses as validate.
   lookup_result refresh(const net::session_key& key, int64_t now_ms);
 
-  // Ends the session; false if it did not exist.
-  bool logout(const net::session_key& key);
+  // Ends the session; false if it did not exist. With `tombstone` (the
+  // session was ended, not merely forgotten), the key is remembered as ended
+  // until the session would have expired, so a late copy from another node
+  // cannot bring it back.
+  bool logout(const net::session_key& key, bool tombstone = true);
+
+  // -- replication (cluster): merges that commute, so copies converge ------
+  // Live state merges by the later expiry; an end beats any live state.
+
+  // A session as another node holds it; false if nothing changed (ended
+  // here, or already known with this expiry or a later one).
+  bool merge_live(const net::session_key& key, user_ref user, int64_t created_ms,
+                  int64_t expires_ms);
+  // A session another node ended (`until_ms`: when its tombstone may go);
+  // false if it was already ended here.
+  bool merge_end(const net::session_key& key, int64_t until_ms);
+  // Forgets a session and its tombstone without ending it (its range moved
+  // to other nodes); no event.
+  void forget(const net::session_key& key);
+  bool ended(const net::session_key& key) const { return ended_.count(key) > 0; }
+
+  // Every live session and every tombstone, for hand-over to other nodes.
+  template <class LiveFn, class EndedFn>
+  void for_each(LiveFn&& live, EndedFn&& gone) const {
+    for (auto& [key, s] : sessions_)
+      live(key, s);
+    for (auto& [key, until] : ended_)
+      gone(key, until);
+  }
+  size_t tombstones() const { return ended_.size(); }
 
   // Erases sessions whose expiry has passed; returns how many. With `expired`,
   // also reports which (for session_expired events).
@@ -90,6 +118,8 @@ class session_table {
   // sweep re-files a session whose expiry moved. So the index never holds
   // more entries than sessions created within one TTL.
   std::map<int64_t, std::vector<net::session_key>> expiry_index_;
+  // Ended sessions -> when they would have expired. Swept with the sessions.
+  std::unordered_map<net::session_key, int64_t, key_hash> ended_;
 };
 
 }  // namespace castellan::actors

@@ -10,6 +10,8 @@
 
 #include "config/users_file.hpp"
 #include "net/backend.hpp"
+#include "net/events.hpp"
+#include "net/ring.hpp"
 
 namespace castellan::actors {
 
@@ -62,6 +64,26 @@ struct populate_sessions {
   user_ref user;
   std::vector<net::session_key> keys;
   std::shared_ptr<net::owed_replies> done;
+};
+
+// Session changes from another node (replication or hand-over) to merge into
+// this shard's table and record; `done(durable)` runs once the changes that
+// took effect are durable (at once when none did).
+struct replica_apply {
+  std::vector<net::auth_event> events;
+  std::function<void(bool)> done;
+};
+
+// The cluster's holders changed from `before` to `after` (rings over the
+// members that hold data). The shard sends each session (or tombstone) to
+// every member that holds it under `after` but did not under `before`, then
+// forgets those it no longer holds itself, then calls `done`.
+struct rebalance {
+  std::shared_ptr<const net::ring> before;  // may be empty: send to every holder
+  std::shared_ptr<const net::ring> after;
+  std::string self;
+  std::function<void(const std::string& member, std::vector<net::auth_event>)> send;
+  std::function<void()> done;
 };
 
 // A new users file snapshot: shards drop sessions of removed or disabled users

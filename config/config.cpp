@@ -85,6 +85,24 @@ binding bool_binding(std::string section, std::string key, Field field) {
           }};
 }
 
+template <class Field>
+binding string_list_binding(std::string section, std::string key, Field field) {
+  return {section, key, [field](const toml::node& n, node_settings& s) -> std::string {
+            auto* list = n.as_array();
+            if (!list)
+              return "must be an array of strings";
+            std::vector<std::string> out;
+            for (auto& item : *list) {
+              auto v = item.value<std::string>();
+              if (!item.is_string() || !v)
+                return "must be an array of strings";
+              out.push_back(*v);
+            }
+            field(s) = std::move(out);
+            return "";
+          }};
+}
+
 #define FIELD(path) [](node_settings& s) -> auto& { return s.path; }
 #define POLICY(kind)                                                                          \
   double_binding("limiter." #kind, "rate_per_s", FIELD(limiter.kind.rate_per_s), 0.001, 1e9), \
@@ -147,6 +165,19 @@ const std::vector<binding>& bindings() {
     uint_binding("supervision", "period_ms", FIELD(supervision.period_ms), 1, u32),
     uint_binding("supervision", "root_max_restarts", FIELD(supervision.root_max_restarts), 1, 1000000),
     uint_binding("supervision", "root_period_ms", FIELD(supervision.root_period_ms), 1, u32),
+    bool_binding("cluster", "enabled", FIELD(cluster.enabled)),
+    string_binding("cluster", "host", FIELD(cluster.host)),
+    uint_binding("cluster", "port", FIELD(cluster.port), 0, 65535),
+    string_list_binding("cluster", "seeds", FIELD(cluster.seeds)),
+    string_binding("cluster", "secret", FIELD(cluster.secret)),
+    string_binding("cluster", "secret_file", FIELD(cluster.secret_file)),
+    uint_binding("cluster", "replicas", FIELD(cluster.replicas), 1, 5),
+    uint_binding("cluster", "heartbeat_interval_ms", FIELD(cluster.heartbeat_interval_ms), 10, 60000),
+    uint_binding("cluster", "suspect_after_ms", FIELD(cluster.suspect_after_ms), 20, 600000),
+    uint_binding("cluster", "down_after_ms", FIELD(cluster.down_after_ms), 30, 600000),
+    uint_binding("cluster", "reconnect_interval_ms", FIELD(cluster.reconnect_interval_ms), 10, 600000),
+    uint_binding("cluster", "request_timeout_ms", FIELD(cluster.request_timeout_ms), 10, 600000),
+    uint_binding("cluster", "leave_timeout_ms", FIELD(cluster.leave_timeout_ms), 0, 600000),
     bool_binding("testing", "fault_injection", FIELD(testing.fault_injection)),
     bool_binding("testing", "populate", FIELD(testing.populate)),
     string_binding("log", "level", FIELD(log.level),
@@ -167,6 +198,44 @@ bool is_ip_address(const std::string& host) {
   return ::inet_pton(AF_INET, host.c_str(), &buf) == 1 || ::inet_pton(AF_INET6, host.c_str(), &buf) == 1;
 }
 
+bool split_host_port(const std::string& text, std::string& host, uint16_t& port) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0)
+    return false;
+  host = text.substr(0, colon);
+  try {
+    size_t used = 0;
+    auto p = std::stoul(text.substr(colon + 1), &used);
+    if (used != text.size() - colon - 1 || p == 0 || p > 65535)
+      return false;
+    port = static_cast<uint16_t>(p);
+  } catch (const std::exception&) {
+    return false;
+  }
+  return true;
+}
+
+void check_cluster(const cluster_config& c, const std::string& origin) {
+  if (!is_ip_address(c.host))
+    fail(origin, "cluster.host", "must be an IP address (e.g. 127.0.0.1)");
+  for (auto& seed : c.seeds) {
+    std::string host;
+    uint16_t port = 0;
+    if (!split_host_port(seed, host, port))
+      fail(origin, "cluster.seeds", "each seed must be \"host:port\" (got \"" + seed + "\")");
+  }
+  if (c.enabled && c.port == 0)
+    fail(origin, "cluster.port", "must be set (peers and seeds name it) when the cluster is enabled");
+  if (c.suspect_after_ms <= c.heartbeat_interval_ms)
+    fail(origin, "cluster.suspect_after_ms", "must be more than cluster.heartbeat_interval_ms");
+  if (c.down_after_ms <= c.suspect_after_ms)
+    fail(origin, "cluster.down_after_ms", "must be more than cluster.suspect_after_ms");
+  // Never quote the secret itself in an error.
+  if (c.enabled && c.secret_file.empty() && c.secret.size() < 16)
+    fail(origin, "cluster.secret", "must be at least 16 bytes when the cluster is enabled "
+                                   "(or set cluster.secret_file)");
+}
+
 void check_cross_field(const node_settings& s, const std::string& origin) {
   if (!is_ip_address(s.server.host))
     fail(origin, "server.host", "must be an IP address (e.g. 127.0.0.1, 0.0.0.0, ::1)");
@@ -178,6 +247,9 @@ void check_cross_field(const node_settings& s, const std::string& origin) {
     fail(origin, "node.name", "must not be empty");
   if (s.node.data_dir.empty())
     fail(origin, "node.data_dir", "must not be empty");
+  check_cluster(s.cluster, origin);
+  if (s.cluster.enabled && s.server.port == 0)
+    fail(origin, "server.port", "must be set when the cluster is enabled (members tell each other)");
 }
 
 std::string resolve(const std::string& configured, const std::string& data_dir,
@@ -229,6 +301,26 @@ std::string node_settings::audit_dir() const {
 std::string node_settings::snapshot_dir() const {
   return snapshots.dir.empty() ? (std::filesystem::path(node.data_dir) / "snapshots").string()
                                : snapshots.dir;
+}
+
+bool parse_host_port(const std::string& text, std::string& host, uint16_t& port) {
+  return split_host_port(text, host, port);
+}
+
+std::string node_settings::cluster_secret() const {
+  if (cluster.secret_file.empty())
+    return cluster.secret;
+  std::ifstream in(cluster.secret_file, std::ios::binary);
+  if (!in)
+    throw config_error(cluster.secret_file + ": cannot read the cluster secret file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  std::string secret = text.str();
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r'))
+    secret.pop_back();
+  if (secret.size() < 16)
+    throw config_error(cluster.secret_file + ": the cluster secret must be at least 16 bytes");
+  return secret;
 }
 
 std::string node_settings::users_file() const {
@@ -284,7 +376,7 @@ std::vector<std::string> changed_sections(const node_settings& a, const node_set
   auto ta = render_toml(a), tb = render_toml(b);
   std::vector<std::string> out;
   for (auto s : {"node", "server", "actors", "sessions", "tokens", "users", "audit", "snapshots",
-                 "monitor"})
+                 "monitor", "cluster"})
     if (section_text(ta, s) != section_text(tb, s))
       out.emplace_back(s);
   return out;
@@ -304,6 +396,21 @@ std::string render_policy(const char* kind, const limit_policy_config& p) {
   out << "[limiter." << kind << "]\nrate_per_s = " << p.rate_per_s << "\nburst = " << p.burst
       << "\nlockout_after = " << p.lockout_after << "\nlockout_base_ms = " << p.lockout_base_ms
       << "\nlockout_max_ms = " << p.lockout_max_ms << "\n\n";
+  return out.str();
+}
+
+std::string render_cluster(const cluster_config& c) {
+  std::ostringstream out;
+  out << "[cluster]\nenabled = " << (c.enabled ? "true" : "false") << "\nhost = \"" << c.host
+      << "\"\nport = " << c.port << "\nseeds = [";
+  for (size_t i = 0; i < c.seeds.size(); ++i)
+    out << (i ? ", " : "") << '"' << c.seeds[i] << '"';
+  out << "]\nsecret = \"" << c.secret << "\"\nsecret_file = \"" << c.secret_file
+      << "\"\nreplicas = " << c.replicas << "\nheartbeat_interval_ms = " << c.heartbeat_interval_ms
+      << "\nsuspect_after_ms = " << c.suspect_after_ms << "\ndown_after_ms = " << c.down_after_ms
+      << "\nreconnect_interval_ms = " << c.reconnect_interval_ms
+      << "\nrequest_timeout_ms = " << c.request_timeout_ms
+      << "\nleave_timeout_ms = " << c.leave_timeout_ms << "\n\n";
   return out.str();
 }
 
@@ -355,6 +462,7 @@ std::string render_toml(const node_settings& d) {
       << "\nperiod_ms = " << d.supervision.period_ms
       << "\nroot_max_restarts = " << d.supervision.root_max_restarts
       << "\nroot_period_ms = " << d.supervision.root_period_ms << "\n\n"
+      << render_cluster(d.cluster)
       << "[testing]\nfault_injection = " << (d.testing.fault_injection ? "true" : "false")
       << "\npopulate = " << (d.testing.populate ? "true" : "false") << "\n\n"
       << "[log]\nlevel = \"" << d.log.level << "\"\n";

@@ -116,6 +116,24 @@ struct snapshots_config {
   uint32_t keep = 2;                     // Snapshots kept: older ones are the fallback.
 };
 
+// [cluster]: membership, ring and replication (docs/cluster.md). Off: the
+// node serves alone and every key is its own.
+struct cluster_config {
+  bool enabled = false;
+  std::string host = "127.0.0.1";        // Address peers reach this node's CAF middleman on.
+  uint16_t port = 7500;                  // Cluster port (0 picks a free one; tests read it back).
+  std::vector<std::string> seeds;        // "host:port" of members to join through; any one suffices.
+  std::string secret;                    // Shared by every member (>= 16 bytes); or secret_file.
+  std::string secret_file;               // File holding the secret (mode 0600); wins over `secret`.
+  uint32_t replicas = 2;                 // R: copies of each session and lockout (owner + R-1).
+  uint32_t heartbeat_interval_ms = 200;  // Each member tells every peer it is alive this often.
+  uint32_t suspect_after_ms = 1000;      // Silent this long: suspect (still owns its ranges).
+  uint32_t down_after_ms = 2000;         // Silent this long (or connection lost): down.
+  uint32_t reconnect_interval_ms = 500;  // How often seeds and down members are retried.
+  uint32_t request_timeout_ms = 2000;    // A forwarded request unanswered this long: unavailable.
+  uint32_t leave_timeout_ms = 5000;      // SIGTERM: longest wait for the hand-over before exit.
+};
+
 // [testing]: drills and tests only.
 struct testing_config {
   bool fault_injection = false;          // true: the admin op debug_crash makes an actor throw
@@ -139,6 +157,7 @@ struct node_settings {
   limiter_config limiter;
   monitor_config monitor;
   supervision_config supervision;
+  cluster_config cluster;
   testing_config testing;
   log_config log;
 
@@ -147,6 +166,8 @@ struct node_settings {
   std::string key_file() const;
   std::string audit_dir() const;
   std::string snapshot_dir() const;
+  // The cluster secret from secret_file or secret; throws config_error.
+  std::string cluster_secret() const;
 };
 
 // Thrown for a bad config file; what() names the file and the key.
@@ -163,6 +184,9 @@ bool differs(const limiter_config& a, const limiter_config& b);
 
 // Sections (other than limiter and log, which reload live) whose keys differ.
 std::vector<std::string> changed_sections(const node_settings& a, const node_settings& b);
+
+// Splits "host:port" (port 1-65535); false if it is not that shape.
+bool parse_host_port(const std::string& text, std::string& host, uint16_t& port);
 
 // Reads and parses a file; throws config_error if unreadable or invalid.
 node_settings load_file(const std::string& path);

@@ -20,6 +20,12 @@ class reply_sink {
   virtual ~reply_sink() = default;
   // `frames` holds `count` complete reply frames, answering `count` requests.
   virtual void deliver(std::string&& frames, size_t count) = 0;
+  // The same, with each frame's result; a sink that forwards replies to
+  // another node keeps them (the asking node counts them by result).
+  virtual void deliver_replies(reply_buffer&& replies) {
+    size_t n = replies.count();
+    deliver(replies.take(), n);
+  }
 };
 
 using reply_sink_ptr = std::shared_ptr<reply_sink>;
@@ -32,6 +38,7 @@ struct session_op {
   op_kind kind = op_kind::validate;
   uint32_t sink = 0;  // index into the batch's sinks: where the reply goes
   session_key key{};
+  bool local_read = false;  // validate with consistency "local": any holder may answer
 };
 
 // The session ops of every connection an I/O thread served in one turn of
@@ -87,6 +94,10 @@ class request_backend {
   // The monitor's latest summary (op `metrics_summary`), as an encoded reply
   // map for request `id`; cheap, callable from any thread.
   virtual void metrics_summary(uint64_t id, reply_buffer& out) const = 0;
+
+  // The cluster as this node sees it (op `cluster_status`), as an encoded
+  // reply for request `id`; a node outside any cluster reports itself alone.
+  virtual void cluster_status(uint64_t id, reply_buffer& out) const = 0;
 
   // `count` tokens from `ip` failed the MAC check in one socket read (an event).
   virtual void note_refused_tokens(const std::string& ip, uint64_t count) = 0;

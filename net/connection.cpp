@@ -227,6 +227,10 @@ void connection::dispatch(const request_view& r, std::vector<session_op>& ops) {
       ctx_.backend->metrics_summary(r.id, local_);
       local_tally_.add(r.kind, result_ok);
       return;
+    case op_kind::cluster_status:
+      ctx_.backend->cluster_status(r.id, local_);
+      local_tally_.add(r.kind, result_ok);
+      return;
     case op_kind::validate:
     case op_kind::refresh:
     case op_kind::logout: {
@@ -237,7 +241,7 @@ void connection::dispatch(const request_view& r, std::vector<session_op>& ops) {
         answer_error(r, error_code::invalid_token, "token is not valid");
         return;
       }
-      ops.push_back(session_op{r.id, r.kind, 0, *key});
+      ops.push_back(session_op{r.id, r.kind, 0, *key, r.local_read});
       return;
     }
     case op_kind::login: {

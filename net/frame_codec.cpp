@@ -23,6 +23,7 @@ op_kind classify(std::string_view op) {
   if (op == "debug_crash") return op_kind::debug_crash;
   if (op == "metrics_summary") return op_kind::metrics_summary;
   if (op == "debug_populate") return op_kind::debug_populate;
+  if (op == "cluster_status") return op_kind::cluster_status;
   return op_kind::unknown;
 }
 
@@ -37,6 +38,7 @@ constexpr size_t max_request_depth = 16;
 bool op_uses(op_kind op, std::string_view key) {
   switch (op) {
     case op_kind::validate:
+      return key == "token" || key == "consistency";
     case op_kind::refresh:
     case op_kind::logout:
       return key == "token";
@@ -67,6 +69,15 @@ bool read_fields(const msgpack::object_map& map, request_view& r, std::string& w
         return false;
       }
       r.count = v.via.u64;
+      continue;
+    }
+    if (key == "consistency") {
+      auto level = v.type == msgpack::type::STR ? as_view(v) : std::string_view();
+      if (level != "owner" && level != "local") {
+        why = "field \"consistency\" must be \"owner\" or \"local\"";
+        return false;
+      }
+      r.local_read = level == "local";
       continue;
     }
     std::string_view* target = nullptr;
@@ -203,6 +214,7 @@ parse_result parse_request(std::string_view body, msgpack::zone& zone) {
     case op_kind::ping:
     case op_kind::health:
     case op_kind::metrics_summary:
+    case op_kind::cluster_status:
     case op_kind::unknown:
       break;
   }

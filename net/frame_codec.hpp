@@ -42,7 +42,8 @@ void append_frame_header(std::string& out, uint32_t n);
 
 // Also the index of the op in request_stats: only ever append.
 enum class op_kind {
-  ping, login, validate, refresh, logout, unknown, health, debug_crash, metrics_summary, debug_populate
+  ping, login, validate, refresh, logout, unknown, health, debug_crash, metrics_summary, debug_populate,
+  cluster_status
 };
 
 // A request decoded in place: string_views point into the frame body, which
@@ -57,6 +58,7 @@ struct request_view {
   std::string_view ip;        // login, optional
   std::string_view target;    // debug_crash
   uint64_t count = 0;         // debug_populate
+  bool local_read = false;    // validate: consistency "local"
 };
 
 enum class parse_status {
@@ -93,6 +95,13 @@ class reply_buffer {
   void add_error(uint64_t id, error_code code, std::string_view message);
   // rate_limited carries when to retry.
   void add_rate_limited(uint64_t id, std::string_view message, uint64_t retry_after_ms);
+
+  // Frames encoded elsewhere (a cluster member's replies) with their results,
+  // one byte each.
+  void append_encoded(std::string_view frames, std::string_view results) {
+    bytes_.append(frames);
+    results_.insert(results_.end(), results.begin(), results.end());
+  }
 
   std::string& bytes() { return bytes_; }
   const std::string& bytes() const { return bytes_; }

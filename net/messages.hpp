@@ -37,6 +37,48 @@ struct token_request {
   MSGPACK_DEFINE_MAP(id, op, token)
 };
 
+// validate may ask for a read from any node that holds the session
+// ("local": possibly stale, see docs/cluster.md) instead of its owner ("owner").
+struct validate_request {
+  uint64_t id = 0;
+  std::string op = "validate";
+  std::string token;
+  std::string consistency = "owner";
+  MSGPACK_DEFINE_MAP(id, op, token, consistency)
+};
+
+// Every member as the answering node sees it (`authctl cluster status`).
+struct cluster_status_request {
+  uint64_t id = 0;
+  std::string op = "cluster_status";
+  MSGPACK_DEFINE_MAP(id, op)
+};
+
+struct member_status {
+  std::string name;
+  std::string address;       // cluster host:port
+  std::string client;        // client host:port
+  std::string state;         // joining, up, suspect, down, leaving, left
+  bool self = false;
+  int64_t last_heard_ms = 0; // Unix ms
+  bool ready = false;
+  double requests_per_s = 0;
+  uint64_t sessions = 0;
+  uint64_t restarts = 0;
+  MSGPACK_DEFINE_MAP(name, address, client, state, self, last_heard_ms, ready, requests_per_s,
+                     sessions, restarts)
+};
+
+struct cluster_status_reply {
+  uint64_t id = 0;
+  bool ok = true;
+  std::string node;
+  bool clustered = false;
+  uint32_t replicas = 1;
+  std::vector<member_status> members;
+  MSGPACK_DEFINE_MAP(id, ok, node, clustered, replicas, members)
+};
+
 // -- replies: {"id": uint, "ok": bool, ...fields} ---------------------------
 
 struct error_reply {

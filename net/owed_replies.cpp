@@ -34,10 +34,7 @@ void owed_replies::settle(const std::vector<uint64_t>& ids, const std::vector<ui
   }
 }
 
-void owed_replies::send(reply_buffer&& out) {
-  size_t n = out.count();
-  sink_->deliver(out.take(), n);
-}
+void owed_replies::send(reply_buffer&& out) { sink_->deliver_replies(std::move(out)); }
 
 void owed_replies::send_unavailable(const std::vector<uint64_t>& ids, std::string_view why) {
   reply_buffer out;

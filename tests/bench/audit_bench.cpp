@@ -83,7 +83,7 @@ struct loop_client : net::reply_sink {
     auto owed = std::make_shared<net::owed_replies>(self, std::vector<net::owed_request>{{1}});
     net::reply_buffer reply;
     reply.add(net::logout_reply{1, true});
-    caf::anon_send(writer, actors::audit_append{{event}, owed, std::move(reply), {1}, nullptr});
+    caf::anon_send(writer, actors::audit_append{{event}, owed, std::move(reply), {1}, nullptr, nullptr});
   }
   void deliver(std::string&&, size_t) override {
     auto us = std::chrono::duration<double, std::micro>(clock_type::now() - sent).count();

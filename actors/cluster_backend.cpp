@@ -1,0 +1,237 @@
+// Routing by ownership; see cluster_backend.hpp.
+#include "actors/cluster_backend.hpp"
+
+#include <cstring>
+#include <map>
+#include <mutex>
+
+#include <caf/actor.hpp>
+#include <caf/send.hpp>
+
+#include "actors/caf_types.hpp"
+#include "net/messages.hpp"
+#include "net/owed_replies.hpp"
+
+namespace castellan::actors {
+
+cluster_backend::cluster_backend(session_router& router, std::vector<slot_ptr<session_shard>> shards,
+                                 std::string self, uint32_t replicas)
+    : router_(router), shards_(std::move(shards)), self_(std::move(self)), replicas_(replicas) {
+  router_.set_open_placement([this](open_session& msg) { return place_open(msg); });
+}
+
+cluster_backend::~cluster_backend() = default;
+
+void cluster_backend::attach(caf::actor node) { node_ = std::make_unique<caf::actor>(std::move(node)); }
+
+cluster_host cluster_backend::host(std::function<net::member_load()> load) {
+  cluster_host h;
+  h.serve_ops = [this](net::op_batch&& batch) { router_.submit_session_ops(std::move(batch)); };
+  h.open_session = [this](const net::peer_open& open, net::owed_ptr owed) {
+    open_for_peer(open, std::move(owed));
+  };
+  h.apply = [this](std::vector<net::auth_event> events, std::function<void(bool)> done) {
+    apply(std::move(events), std::move(done));
+  };
+  h.rebalance = [this](auto before, auto after, auto send, auto done) {
+    rebalance(std::move(before), std::move(after), std::move(send), std::move(done));
+  };
+  h.load = std::move(load);
+  h.publish = [this](cluster_view_ptr v) { view_.store(std::move(v)); };
+  return h;
+}
+
+// -- routing -------------------------------------------------------------------
+
+void cluster_backend::submit_session_ops(net::op_batch&& batch) {
+  auto view = view_.load();
+  if (!view || !view->owners || view->owners->members().size() <= 1 || !node_) {
+    router_.submit_session_ops(std::move(batch));
+    return;
+  }
+  net::op_batch local;
+  std::map<std::string, net::op_batch> remote;
+  for (auto& op : batch.ops) {
+    uint64_t h = net::ring_hash(op.key);
+    if (view->owns(h) || (op.local_read && view->holds(h))) {
+      local.ops.push_back(op);
+      continue;
+    }
+    remote[view->owner_of(h)].ops.push_back(op);
+  }
+  for (auto& [member, part] : remote) {
+    part.owed = batch.owed;  // sinks index the full list, as in the router
+    caf::anon_send(*node_, forward_ops{member, std::move(part)});
+  }
+  if (!local.ops.empty()) {
+    local.owed = std::move(batch.owed);
+    router_.submit_session_ops(std::move(local));
+  }
+}
+
+// The password is checked where the client asked (argon2 spreads over the
+// cluster); the session opens on its owner (place_open).
+void cluster_backend::submit_login(net::login_job&& job, net::owed_ptr owed) {
+  router_.submit_login(std::move(job), std::move(owed));
+}
+
+bool cluster_backend::place_open(open_session& msg) {
+  auto view = view_.load();
+  uint64_t h = net::ring_hash(msg.key);
+  if (!view || !node_ || view->owns(h))
+    return false;
+  net::peer_open open;
+  open.request_id = msg.request_id;
+  open.key.assign(reinterpret_cast<const char*>(msg.key.data()), msg.key.size());
+  open.user = msg.user->name;
+  open.ip = msg.ip;
+  caf::anon_send(*node_, forward_open{view->owner_of(h), std::move(open), std::move(msg.token),
+                                      std::move(msg.owed)});
+  return true;
+}
+
+void cluster_backend::open_for_peer(const net::peer_open& open, net::owed_ptr owed) {
+  auto users = router_.users();
+  const auto* record = users->find(open.user);
+  if (!record) {
+    net::reply_buffer out;
+    out.add_error(open.request_id, net::error_code::unavailable,
+                  "the session's owner does not know this user (users files differ)");
+    owed->deliver(std::move(out), {open.request_id});
+    return;
+  }
+  open_session msg;
+  msg.request_id = open.request_id;
+  std::memcpy(msg.key.data(), open.key.data(), msg.key.size());
+  msg.user = user_ref(users, record);
+  msg.ip = open.ip;
+  msg.owed = std::move(owed);
+  router_.open_here(std::move(msg));
+}
+
+// Admin ops act on this node (their target is this process).
+void cluster_backend::debug_crash(const net::session_key& key, std::string target,
+                                  net::owed_ptr owed) {
+  router_.debug_crash(key, std::move(target), std::move(owed));
+}
+
+void cluster_backend::debug_populate(const net::session_key& key, uint64_t count,
+                                     net::owed_ptr owed) {
+  router_.debug_populate(key, count, std::move(owed));
+}
+
+void cluster_backend::cluster_status(uint64_t id, net::reply_buffer& out) const {
+  auto view = view_.load();
+  if (!view) {
+    router_.cluster_status(id, out);
+    return;
+  }
+  net::cluster_status_reply reply;
+  reply.id = id;
+  reply.node = self_;
+  reply.clustered = true;
+  reply.replicas = replicas_;
+  for (auto& m : view->members)
+    reply.members.push_back({m.info.name, m.info.address, m.info.client, m.info.state, m.self,
+                             m.heard_ms, m.load.ready, m.load.requests_per_s, m.load.sessions,
+                             m.load.restarts});
+  out.add(reply);
+}
+
+// -- replication ---------------------------------------------------------------
+
+bool cluster_backend::replicate(const std::vector<net::auth_event>& events,
+                                std::function<void(bool)> done) {
+  auto view = view_.load();
+  if (!view || !node_ || !view->holders || view->holders->members().size() <= 1)
+    return false;
+  std::map<std::string, std::vector<net::auth_event>> parts;
+  for (auto& e : events) {
+    if (!replicated_kind(e))
+      continue;
+    auto key = net::session_key_from_digest(e.session);
+    if (!key)
+      continue;
+    uint64_t h = net::ring_hash(*key);
+    // Every holder under both rings: a joiner hears writes before it owns.
+    for (auto* ring : {view->holders.get(), view->owners.get()})
+      if (ring)
+        for (auto i : ring->place(h))
+          if (ring->members()[i] != self_) {
+            auto& part = parts[ring->members()[i]];
+            if (part.empty() || part.back().session != e.session || part.back().kind != e.kind)
+              part.push_back(e);
+          }
+  }
+  if (parts.empty())
+    return false;
+  replicate_out out;
+  for (auto& [member, part] : parts)
+    out.parts.emplace_back(member, std::move(part));
+  out.done = std::move(done);
+  caf::anon_send(*node_, std::move(out));
+  return true;
+}
+
+namespace {
+
+// Counts the shards' answers to one apply; done(all durable) after the last.
+struct apply_join {
+  std::mutex mutex;
+  size_t waiting;
+  bool ok = true;
+  std::function<void(bool)> done;
+  void arrive(bool part_ok) {
+    std::function<void(bool)> f;
+    {
+      std::lock_guard<std::mutex> guard(mutex);
+      ok = ok && part_ok;
+      if (--waiting > 0)
+        return;
+      f = std::move(done);
+    }
+    f(ok);
+  }
+};
+
+}  // namespace
+
+void cluster_backend::apply(std::vector<net::auth_event> events, std::function<void(bool)> done) {
+  std::vector<std::vector<net::auth_event>> by_shard(shards_.size());
+  for (auto& e : events)
+    if (auto key = net::session_key_from_digest(e.session))
+      by_shard[shard_index(*key, shards_.size())].push_back(std::move(e));
+  size_t parts = 0;
+  for (auto& b : by_shard)
+    parts += !b.empty();
+  if (parts == 0) {
+    done(true);
+    return;
+  }
+  auto join = std::make_shared<apply_join>();
+  join->waiting = parts;
+  join->done = std::move(done);
+  for (size_t i = 0; i < by_shard.size(); ++i)
+    if (!by_shard[i].empty())
+      caf::anon_send(shards_[i]->get(),
+                     replica_apply{std::move(by_shard[i]), [join](bool ok) { join->arrive(ok); }});
+}
+
+void cluster_backend::rebalance(std::shared_ptr<const net::ring> before,
+                                std::shared_ptr<const net::ring> after, cluster_host::send_fn send,
+                                std::function<void()> done) {
+  struct counter {
+    std::atomic<size_t> left;
+    std::function<void()> done;
+  };
+  auto c = std::make_shared<counter>();
+  c->left = shards_.size();
+  c->done = std::move(done);
+  for (auto& shard : shards_)
+    caf::anon_send(shard->get(), actors::rebalance{before, after, self_, send, [c] {
+                                             if (--c->left == 0 && c->done)
+                                               c->done();
+                                           }});
+}
+
+}  // namespace castellan::actors

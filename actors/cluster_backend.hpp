@@ -1,0 +1,68 @@
+// The front door's backend when the node is a cluster member: a request for
+// a session this node does not own goes to its owner through the cluster
+// node; everything it owns goes to the local router as before. It is also the
+// event stream's replicator (writes wait for the other holders) and the
+// cluster node's host (what other members' traffic does here). Runs on the
+// front door's threads and only ever sends, like the router.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "actors/actor_slot.hpp"
+#include "actors/cluster_node.hpp"
+#include "actors/cluster_view.hpp"
+#include "actors/replicator.hpp"
+#include "actors/session_router.hpp"
+
+namespace castellan::actors {
+
+class cluster_backend final : public net::request_backend, public replicator {
+ public:
+  // `router` and `shards` outlive this backend.
+  cluster_backend(session_router& router, std::vector<slot_ptr<session_shard>> shards,
+                  std::string self, uint32_t replicas);
+  ~cluster_backend() override;
+
+  // The cluster node requests go through; set before traffic.
+  void attach(caf::actor node);
+  // What the cluster node calls back (its cluster_host), bound to this.
+  cluster_host host(std::function<net::member_load()> load);
+
+  cluster_view_ptr view() const { return view_.load(); }
+
+  // request_backend
+  void submit_session_ops(net::op_batch&& batch) override;
+  void submit_login(net::login_job&& job, net::owed_ptr owed) override;
+  void debug_crash(const net::session_key& key, std::string target, net::owed_ptr owed) override;
+  void debug_populate(const net::session_key& key, uint64_t count, net::owed_ptr owed) override;
+  net::node_health health() const override { return router_.health(); }
+  void metrics_summary(uint64_t id, net::reply_buffer& out) const override {
+    router_.metrics_summary(id, out);
+  }
+  void cluster_status(uint64_t id, net::reply_buffer& out) const override;
+  void note_refused_tokens(const std::string& ip, uint64_t count) override {
+    router_.note_refused_tokens(ip, count);
+  }
+
+  // replicator
+  bool replicate(const std::vector<net::auth_event>& events, std::function<void(bool)> done) override;
+
+ private:
+  bool place_open(open_session& msg);
+  void rebalance(std::shared_ptr<const net::ring> before, std::shared_ptr<const net::ring> after,
+                 cluster_host::send_fn send, std::function<void()> done);
+  void apply(std::vector<net::auth_event> events, std::function<void(bool)> done);
+  void open_for_peer(const net::peer_open& open, net::owed_ptr owed);
+
+  session_router& router_;
+  std::vector<slot_ptr<session_shard>> shards_;
+  std::string self_;
+  uint32_t replicas_;
+  std::unique_ptr<caf::actor> node_;
+  std::atomic<cluster_view_ptr> view_;
+};
+
+}  // namespace castellan::actors

@@ -1,0 +1,868 @@
+// The cluster node actor; see cluster_node.hpp and docs/cluster.md.
+//
+// Membership is each node's own opinion, formed from two signals: CAF's
+// connection monitoring (a peer process that dies closes its socket, and the
+// down_msg arrives at once) and heartbeats (a frozen or partitioned peer says
+// nothing: silent for suspect_after_ms is suspect, for down_after_ms down).
+// Heartbeats gossip the member list, so a node that joined through one seed
+// learns, connects to and authenticates with every other member.
+//
+// Nothing from a peer is acted on before it has proved the cluster secret in
+// a challenge-response (hello / challenge / proof); the proof binds both
+// sides' fresh nonces, so a recorded handshake cannot be replayed.
+#include "actors/cluster_node.hpp"
+
+#include <chrono>
+#include <map>
+#include <set>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+
+#include "actors/atoms.hpp"
+#include "actors/caf_types.hpp"
+#include "net/frame_codec.hpp"
+#include "net/messages.hpp"
+#include "net/owed_replies.hpp"
+#include "net/wall_clock.hpp"
+
+namespace castellan::actors {
+
+std::string handshake_proof(const std::string& secret, std::string_view label,
+                            std::string_view first_nonce, std::string_view second_nonce) {
+  unsigned char key[crypto_generichash_KEYBYTES];
+  crypto_generichash(key, sizeof key, reinterpret_cast<const unsigned char*>(secret.data()),
+                     secret.size(), nullptr, 0);
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, key, sizeof key, 32);
+  for (auto part : {label, first_nonce, second_nonce}) {
+    uint32_t n = static_cast<uint32_t>(part.size());  // length-prefixed: no ambiguity
+    crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(&n), sizeof n);
+    crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(part.data()), part.size());
+  }
+  std::string out(32, '\0');
+  crypto_generichash_final(&st, reinterpret_cast<unsigned char*>(out.data()), out.size());
+  sodium_memzero(key, sizeof key);
+  return out;
+}
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+std::string random_nonce() {
+  std::string n(32, '\0');
+  randombytes_buf(n.data(), n.size());
+  return n;
+}
+
+bool same_proof(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// Unauthenticated peers may send only small handshake messages.
+constexpr size_t max_handshake_bytes = 4096;
+
+struct peer {
+  net::member_info info;        // as the peer last reported itself (state: its own)
+  net::member_load load;
+  caf::actor handle;            // its cluster node, once connected
+  caf::node_id node;
+  bool authenticated = false;
+  bool left = false;
+  bool lost = false;            // connection lost (down_msg) since last heard
+  steady::time_point heard{};   // last message of any kind
+  int64_t heard_ms = 0;
+};
+
+struct pending_forward {
+  std::string member;
+  steady::time_point deadline;
+  // ops: per sink, the connection and the ids sent for it.
+  std::vector<net::owed_ptr> owed;
+  std::vector<std::vector<uint64_t>> ids;
+  // open: the token to put into the owner's reply.
+  bool is_open = false;
+  std::string token;
+};
+
+struct replicate_join {
+  size_t waiting = 0;
+  bool ok = true;
+  std::function<void(bool)> done;
+  void arrive(bool part_ok) {
+    ok = ok && part_ok;
+    if (--waiting == 0 && done) {
+      auto f = std::move(done);
+      f(ok);
+    }
+  }
+};
+
+struct pending_ack {
+  std::string member;
+  steady::time_point deadline;
+  std::shared_ptr<replicate_join> join;
+};
+
+struct cluster_state {
+  config::cluster_config cfg;
+  std::string secret;
+  net::member_info self;
+  cluster_host host;
+  std::string self_state = "joining";
+  steady::time_point started = steady::now();
+  std::map<std::string, peer> peers;               // by name (never self)
+  std::map<caf::node_id, std::string> authed;      // node -> member name
+  std::map<caf::node_id, std::string> hello_sent;  // node -> our hello nonce
+  struct incoming {
+    std::string hello_nonce, my_nonce, name, address;
+  };
+  std::map<caf::node_id, incoming> challenged;
+  std::set<std::string> connecting;                // addresses with a connect in flight
+  std::set<std::string> handover_from;             // members that handed over to us
+  steady::time_point last_reconnect{};
+  uint64_t next_batch = 1;
+  std::map<uint64_t, pending_forward> forwards;
+  std::map<uint64_t, pending_ack> acks;
+  std::shared_ptr<const net::ring> owners, holders;
+  uint64_t epoch = 0;
+  std::set<std::string> joiners_waiting;           // hand over to these when the rebalance is done
+  std::set<std::string> force_handover;            // restarted members that may have missed changes
+  std::function<void()> on_left;                   // leave(): all peers acknowledged
+  size_t leave_acks = 0;
+  static inline const char* name = "cluster_node";
+};
+
+using self_ptr = caf::stateful_actor<cluster_state>*;
+
+// -- membership ------------------------------------------------------------------
+
+// This node's opinion of a peer's state.
+std::string state_of(const cluster_state& st, const peer& p, steady::time_point now) {
+  if (p.left)
+    return "left";
+  if (!p.authenticated || p.lost)
+    return "down";
+  auto silent = now - p.heard;
+  if (silent >= milliseconds(st.cfg.down_after_ms))
+    return "down";
+  if (silent >= milliseconds(st.cfg.suspect_after_ms))
+    return "suspect";
+  return p.info.state == "leaving" ? "leaving" : p.info.state;
+}
+
+std::vector<net::member_info> known_members(const cluster_state& st, steady::time_point now) {
+  std::vector<net::member_info> out;
+  auto me = st.self;
+  me.state = st.self_state;
+  out.push_back(me);
+  for (auto& [name, p] : st.peers) {
+    auto info = p.info;
+    info.state = state_of(st, p, now);
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+// Recomputes the rings and the view; starts a rebalance when the holders
+// changed. Cheap enough to run on every tick.
+void publish_view(self_ptr self) {
+  auto& st = self->state;
+  auto now = steady::now();
+  std::vector<std::string> owners, holders;
+  if (st.self_state == "up")
+    owners.push_back(st.self.name);
+  if (st.self_state == "up" || st.self_state == "joining")
+    holders.push_back(st.self.name);
+  auto view = std::make_shared<cluster_view>();
+  view->self = st.self.name;
+  cluster_member myself{st.self, st.host.load ? st.host.load() : net::member_load{},
+                        net::wall_ms(), true};
+  myself.info.state = st.self_state;
+  view->members.push_back(std::move(myself));
+  for (auto& [name, p] : st.peers) {
+    auto state = state_of(st, p, now);
+    if (state == "up" || state == "suspect")
+      owners.push_back(name);
+    if (state == "up" || state == "suspect" || state == "joining")
+      holders.push_back(name);
+    cluster_member m{p.info, p.load, p.heard_ms, false};
+    m.info.state = state;
+    view->members.push_back(std::move(m));
+  }
+  auto owners_ring = std::make_shared<const net::ring>(owners, st.cfg.replicas);
+  auto holders_ring = std::make_shared<const net::ring>(holders, st.cfg.replicas);
+  bool owners_changed = !st.owners || st.owners->members() != owners_ring->members();
+  bool holders_changed = !st.holders || st.holders->members() != holders_ring->members();
+  auto before = st.holders;
+  if (!st.force_handover.empty() && before) {
+    // A member that restarted while we still counted it as holding data
+    // missed changes: hand over to it as if it had just joined.
+    std::vector<std::string> kept;
+    for (auto& m : before->members())
+      if (!st.force_handover.count(m))
+        kept.push_back(m);
+    before = std::make_shared<const net::ring>(kept, st.cfg.replicas);
+    st.force_handover.clear();
+    holders_changed = true;
+  }
+  if (owners_changed)
+    st.owners = owners_ring;
+  if (holders_changed)
+    st.holders = holders_ring;
+  if (owners_changed || holders_changed)
+    ++st.epoch;
+  view->owners = st.owners;
+  view->holders = st.holders;
+  view->epoch = st.epoch;
+  st.host.publish(view);
+  if (!holders_changed || !st.host.rebalance)
+    return;
+  // Members now holding data they did not: hand it to them, then tell the
+  // joiners among them that they are current.
+  if (before)
+    for (auto& m : holders_ring->members())
+      if (m != st.self.name && before->index_of(m) < 0 && st.peers.count(m) &&
+          state_of(st, st.peers[m], now) == "joining")
+        st.joiners_waiting.insert(m);
+  spdlog::info("cluster: holders now [{}] (epoch {})", [&] {
+    std::string s;
+    for (auto& m : holders_ring->members())
+      s += (s.empty() ? "" : ", ") + m;
+    return s;
+  }(), st.epoch);
+  auto me = caf::actor_cast<caf::actor>(self);
+  uint64_t epoch = st.epoch;
+  st.host.rebalance(
+      before, holders_ring,
+      [me](const std::string& member, std::vector<net::auth_event> events) {
+        caf::anon_send(me, handover_out{member, std::move(events)});
+      },
+      [me, epoch] { caf::anon_send(me, handover_finished{epoch}); });
+}
+
+void send_to(self_ptr self, const peer& p, std::string_view type, std::string body) {
+  if (p.handle && p.authenticated)
+    self->send(p.handle, cluster_atom_v, std::string(type), std::move(body));
+}
+
+template <class Message>
+void send_to(self_ptr self, const std::string& member, const Message& m) {
+  auto it = self->state.peers.find(member);
+  if (it != self->state.peers.end())
+    send_to(self, it->second, Message::type, net::pack_peer(m));
+}
+
+void heartbeat(self_ptr self) {
+  auto& st = self->state;
+  auto now = steady::now();
+  net::peer_heartbeat hb;
+  hb.self = st.self;
+  hb.self.state = st.self_state;
+  hb.load = st.host.load ? st.host.load() : net::member_load{};
+  hb.members = known_members(st, now);
+  auto body = net::pack_peer(hb);
+  for (auto& [name, p] : st.peers)
+    if (!p.left && !p.lost)
+      send_to(self, p, net::peer_heartbeat::type, body);
+}
+
+// Connects to `address` (host:port) unless already connected or trying.
+void connect(self_ptr self, const std::string& address) {
+  auto& st = self->state;
+  std::string host;
+  uint16_t port = 0;
+  if (!config::parse_host_port(address, host, port) || st.connecting.count(address))
+    return;
+  st.connecting.insert(address);
+  auto mm = self->home_system().middleman().actor_handle();
+  self->request(mm, std::chrono::seconds(2), caf::connect_atom_v, host, port)
+      .then(
+          [self, address](const caf::node_id& node, caf::strong_actor_ptr& ptr,
+                          const std::set<std::string>&) {
+            auto& st = self->state;
+            st.connecting.erase(address);
+            if (!ptr || st.hello_sent.count(node))
+              return;
+            auto handle = caf::actor_cast<caf::actor>(ptr);
+            if (auto known = st.authed.find(node); known != st.authed.end()) {
+              // The same process, a new connection: no new handshake needed.
+              auto& p = st.peers[known->second];
+              if (p.handle != handle) {
+                p.handle = handle;
+                self->monitor(handle);
+              }
+              p.lost = false;
+              return;
+            }
+            auto nonce = random_nonce();
+            st.hello_sent[node] = nonce;
+            self->monitor(handle);
+            self->send(handle, cluster_atom_v, std::string(net::peer_hello::type),
+                       net::pack_peer(net::peer_hello{st.self.name, st.self.address, nonce}));
+          },
+          [self, address](caf::error&) { self->state.connecting.erase(address); });
+}
+
+void reconnect(self_ptr self) {
+  auto& st = self->state;
+  auto now = steady::now();
+  if (now - st.last_reconnect < milliseconds(st.cfg.reconnect_interval_ms))
+    return;
+  st.last_reconnect = now;
+  std::set<std::string> connected;
+  for (auto& [name, p] : st.peers)
+    if (p.authenticated && !p.lost)
+      connected.insert(p.info.address);
+  for (auto& seed : st.cfg.seeds)
+    if (seed != st.self.address && !connected.count(seed))
+      connect(self, seed);
+  for (auto& [name, p] : st.peers)
+    if (!p.left && !connected.count(p.info.address) && !p.info.address.empty())
+      connect(self, p.info.address);
+}
+
+// A joiner owns ranges once every member that is up has handed it its share
+// (or, with nobody up to ask, once it has waited a detection period: it is
+// the first node, or the whole cluster is starting together).
+void maybe_up(self_ptr self) {
+  auto& st = self->state;
+  if (st.self_state != "joining")
+    return;
+  auto now = steady::now();
+  size_t up = 0, handed = 0;
+  for (auto& [name, p] : st.peers)
+    if (state_of(st, p, now) == "up") {
+      ++up;
+      handed += st.handover_from.count(name);
+    }
+  bool alone_long_enough = now - st.started >= milliseconds(st.cfg.down_after_ms);
+  if ((up > 0 && handed == up) || (up == 0 && alone_long_enough)) {
+    st.self_state = "up";
+    spdlog::info("cluster: {} is up ({} members handed over)", st.self.name, handed);
+    publish_view(self);
+    heartbeat(self);
+  }
+}
+
+void expire_pending(self_ptr self, const std::string& only_member = {}) {
+  auto& st = self->state;
+  auto now = steady::now();
+  for (auto it = st.forwards.begin(); it != st.forwards.end();)
+    if ((only_member.empty() && it->second.deadline <= now) || it->second.member == only_member)
+      it = st.forwards.erase(it);  // the owed replies answer `unavailable`
+    else
+      ++it;
+  for (auto it = st.acks.begin(); it != st.acks.end();)
+    if ((only_member.empty() && it->second.deadline <= now) || it->second.member == only_member) {
+      auto join = it->second.join;
+      it = st.acks.erase(it);
+      join->arrive(false);
+    } else {
+      ++it;
+    }
+}
+
+void tick(self_ptr self) {
+  auto& st = self->state;
+  auto now = steady::now();
+  // A member that goes down takes its in-flight requests with it.
+  for (auto& [name, p] : st.peers)
+    if (p.authenticated && state_of(st, p, now) == "down" && !p.lost) {
+      spdlog::warn("cluster: {} is down (silent for {} ms)", name,
+                   std::chrono::duration_cast<milliseconds>(now - p.heard).count());
+      p.lost = true;
+      expire_pending(self, name);
+    }
+  expire_pending(self);
+  reconnect(self);
+  heartbeat(self);
+  maybe_up(self);
+  publish_view(self);
+}
+
+// -- the handshake -----------------------------------------------------------------
+
+void on_hello(self_ptr self, const caf::strong_actor_ptr& sender, const std::string& body) {
+  auto& st = self->state;
+  auto hello = net::unpack_peer<net::peer_hello>(body);
+  auto nonce = random_nonce();
+  st.challenged[sender->node()] = {hello.nonce, nonce, hello.name, hello.address};
+  net::peer_challenge c{st.self.name, st.self.address, nonce,
+                        handshake_proof(st.secret, "castellan/answer", hello.nonce, nonce)};
+  self->send(caf::actor_cast<caf::actor>(sender), cluster_atom_v,
+             std::string(net::peer_challenge::type), net::pack_peer(c));
+}
+
+// Records `name` as an authenticated member reachable through `handle`.
+void admit(self_ptr self, const caf::actor& handle, const caf::node_id& node,
+           const std::string& name, const std::string& address) {
+  auto& st = self->state;
+  if (name == st.self.name) {
+    spdlog::error("cluster: a peer at {} uses this node's own name {}; refused", address, name);
+    return;
+  }
+  st.authed[node] = name;
+  auto& p = st.peers[name];
+  if (p.authenticated && p.node != node && !p.lost)
+    st.force_handover.insert(name);  // restarted before we noticed it was gone
+  if (p.handle != handle) {
+    p.handle = handle;
+    self->monitor(handle);
+  }
+  p.node = node;
+  p.authenticated = true;
+  p.lost = false;
+  p.left = false;
+  p.info.name = name;
+  if (!address.empty())
+    p.info.address = address;
+  if (p.info.state.empty() || p.info.state == "down" || p.info.state == "left")
+    p.info.state = "joining";
+  p.heard = steady::now();
+  p.heard_ms = net::wall_ms();
+  spdlog::info("cluster: {} at {} authenticated", name, p.info.address);
+  heartbeat(self);
+  publish_view(self);
+}
+
+void on_challenge(self_ptr self, const caf::strong_actor_ptr& sender, const std::string& body) {
+  auto& st = self->state;
+  auto c = net::unpack_peer<net::peer_challenge>(body);
+  auto node = sender->node();
+  auto sent = st.hello_sent.find(node);
+  if (sent == st.hello_sent.end())
+    return;
+  auto hello_nonce = sent->second;
+  st.hello_sent.erase(sent);
+  if (!same_proof(c.proof, handshake_proof(st.secret, "castellan/answer", hello_nonce, c.nonce))) {
+    spdlog::error("cluster: {} ({}) does not know the cluster secret; not joining through it",
+                  c.address, c.name);
+    return;
+  }
+  auto handle = caf::actor_cast<caf::actor>(sender);
+  self->send(handle, cluster_atom_v, std::string(net::peer_proof::type),
+             net::pack_peer(net::peer_proof{
+                 st.self.name, handshake_proof(st.secret, "castellan/join", hello_nonce, c.nonce)}));
+  admit(self, handle, node, c.name, c.address);
+}
+
+void on_proof(self_ptr self, const caf::strong_actor_ptr& sender, const std::string& body) {
+  auto& st = self->state;
+  auto proof = net::unpack_peer<net::peer_proof>(body);
+  auto it = st.challenged.find(sender->node());
+  if (it == st.challenged.end())
+    return;
+  auto in = it->second;
+  st.challenged.erase(it);
+  if (!same_proof(proof.proof,
+                  handshake_proof(st.secret, "castellan/join", in.hello_nonce, in.my_nonce))) {
+    spdlog::error("cluster: refused {} ({}): wrong cluster secret", in.address, in.name);
+    return;
+  }
+  admit(self, caf::actor_cast<caf::actor>(sender), sender->node(), in.name, in.address);
+}
+
+// -- members' traffic ------------------------------------------------------------
+
+void on_heartbeat(self_ptr self, peer& p, const std::string& body) {
+  auto& st = self->state;
+  auto hb = net::unpack_peer<net::peer_heartbeat>(body);
+  bool restarted = p.info.incarnation && hb.self.incarnation != p.info.incarnation;
+  p.info = hb.self;
+  p.load = std::move(hb.load);
+  if (restarted) {
+    spdlog::info("cluster: {} restarted (incarnation {})", p.info.name, p.info.incarnation);
+    st.handover_from.erase(p.info.name);
+  }
+  for (auto& m : hb.members)  // gossip: learn members we have not met
+    if (m.name != st.self.name && !st.peers.count(m.name) && m.state != "left" &&
+        !m.address.empty()) {
+      auto& fresh = st.peers[m.name];
+      fresh.info = m;
+      fresh.info.state = "down";  // until it answers us itself
+      spdlog::info("cluster: learned of {} at {} from {}", m.name, m.address, p.info.name);
+      connect(self, m.address);
+    }
+}
+
+// Collects the owner's replies to a forwarded batch, per connection, and
+// sends them back in one message once every op is answered.
+class forwarded_replies final : public net::reply_sink {
+ public:
+  forwarded_replies(caf::actor node, std::string member, uint64_t batch, size_t sinks, size_t ops)
+      : node_(std::move(node)), member_(std::move(member)), remaining_(ops) {
+    reply_.batch = batch;
+    reply_.parts.resize(sinks);
+    for (uint32_t i = 0; i < sinks; ++i)
+      reply_.parts[i].sink = i;
+  }
+
+  // One per connection of the batch: the reply_sink each owed_replies uses.
+  class part final : public net::reply_sink {
+   public:
+    part(std::shared_ptr<forwarded_replies> all, uint32_t sink) : all_(std::move(all)), sink_(sink) {}
+    void deliver(std::string&& frames, size_t count) override {
+      all_->add(sink_, frames, std::string(count, '\0'), count);
+    }
+    void deliver_replies(net::reply_buffer&& out) override {
+      auto& results = out.results();
+      std::string r(results.begin(), results.end());
+      size_t n = out.count();
+      all_->add(sink_, out.bytes(), std::move(r), n);
+    }
+
+   private:
+    std::shared_ptr<forwarded_replies> all_;
+    uint32_t sink_;
+  };
+
+  void deliver(std::string&&, size_t) override {}
+
+  void add(uint32_t sink, const std::string& frames, std::string results, size_t count) {
+    std::lock_guard<std::mutex> guard(mutex_);
+    auto& p = reply_.parts[sink];
+    p.frames += frames;
+    p.results += results;
+    remaining_ -= std::min(remaining_, count);
+    if (remaining_ == 0)
+      caf::anon_send(node_, peer_send{member_, std::string(net::peer_replies::type),
+                                      net::pack_peer(reply_)});
+  }
+
+ private:
+  std::mutex mutex_;
+  caf::actor node_;
+  std::string member_;
+  size_t remaining_;
+  net::peer_replies reply_;
+};
+
+void on_ops(self_ptr self, const std::string& member, const std::string& body) {
+  auto ops = net::unpack_peer<net::peer_ops>(body);
+  if (ops.ops.empty())
+    return;
+  uint32_t sinks = 0;
+  for (auto& op : ops.ops)
+    sinks = std::max(sinks, op.sink + 1);
+  auto all = std::make_shared<forwarded_replies>(caf::actor_cast<caf::actor>(self), member,
+                                                 ops.batch, sinks, ops.ops.size());
+  net::op_batch batch;
+  std::vector<std::vector<net::owed_request>> owed(sinks);
+  for (auto& op : ops.ops) {
+    if (op.key.size() != std::tuple_size_v<net::session_key> || op.sink >= sinks)
+      continue;
+    net::session_op local;
+    local.request_id = op.id;
+    local.kind = static_cast<net::op_kind>(op.kind);
+    local.sink = op.sink;
+    std::memcpy(local.key.data(), op.key.data(), local.key.size());
+    batch.ops.push_back(local);
+    owed[op.sink].push_back({op.id, local.kind});
+  }
+  for (uint32_t i = 0; i < sinks; ++i)
+    batch.owed.push_back(std::make_shared<net::owed_replies>(
+        std::make_shared<forwarded_replies::part>(all, i), std::move(owed[i])));
+  self->state.host.serve_ops(std::move(batch));
+}
+
+void on_open(self_ptr self, const std::string& member, const std::string& body) {
+  auto open = net::unpack_peer<net::peer_open>(body);
+  auto all = std::make_shared<forwarded_replies>(caf::actor_cast<caf::actor>(self), member,
+                                                 open.batch, 1, 1);
+  auto owed = std::make_shared<net::owed_replies>(
+      std::make_shared<forwarded_replies::part>(all, 0),
+      std::vector<net::owed_request>{{open.request_id, net::op_kind::login}});
+  if (open.key.size() != std::tuple_size_v<net::session_key>) {
+    owed->refuse({open.request_id}, "malformed forwarded login");
+    return;
+  }
+  self->state.host.open_session(open, std::move(owed));
+}
+
+// The owner's login_reply carries no token (it never saw it): put it back.
+net::reply_buffer with_token(const net::reply_part& part, const std::string& token) {
+  net::reply_buffer out;
+  try {
+    auto scan = net::scan_frame(part.frames, uint32_t(1) << 24);
+    auto reply = net::parse_reply(scan.body);
+    if (reply.ok) {
+      auto login = reply.as<net::login_reply>();
+      login.token = token;
+      out.add(login);
+      return out;
+    }
+  } catch (const std::exception&) {
+  }
+  out.append_encoded(part.frames, part.results);
+  return out;
+}
+
+void on_replies(self_ptr self, const std::string& member, const std::string& body) {
+  auto replies = net::unpack_peer<net::peer_replies>(body);
+  auto it = self->state.forwards.find(replies.batch);
+  if (it == self->state.forwards.end() || it->second.member != member)
+    return;  // timed out already: the client heard `unavailable`
+  auto pending = std::move(it->second);
+  self->state.forwards.erase(it);
+  for (auto& part : replies.parts) {
+    if (part.sink >= pending.owed.size())
+      continue;
+    if (pending.is_open) {
+      pending.owed[part.sink]->deliver(with_token(part, pending.token), pending.ids[part.sink]);
+      continue;
+    }
+    net::reply_buffer out;
+    out.append_encoded(part.frames, part.results);
+    pending.owed[part.sink]->deliver(std::move(out), pending.ids[part.sink]);
+  }
+}
+
+void on_replicate(self_ptr self, const std::string& member, const std::string& body) {
+  auto rep = net::unpack_peer<net::peer_replicate>(body);
+  auto me = caf::actor_cast<caf::actor>(self);
+  uint64_t batch = rep.batch;
+  self->state.host.apply(std::move(rep.events), [me, member, batch](bool ok) {
+    if (batch)
+      caf::anon_send(me, peer_send{member, std::string(net::peer_ack::type),
+                                   net::pack_peer(net::peer_ack{batch, ok})});
+  });
+}
+
+void on_ack(self_ptr self, const std::string& member, const std::string& body) {
+  auto ack = net::unpack_peer<net::peer_ack>(body);
+  auto& st = self->state;
+  if (st.on_left && ack.batch == 0) {  // a peer heard our leave
+    if (st.leave_acks > 0 && --st.leave_acks == 0) {
+      auto f = std::move(st.on_left);
+      st.on_left = nullptr;
+      f();
+    }
+    return;
+  }
+  auto it = st.acks.find(ack.batch);
+  if (it == st.acks.end() || it->second.member != member)
+    return;
+  auto join = it->second.join;
+  st.acks.erase(it);
+  join->arrive(ack.ok);
+}
+
+void on_leave(self_ptr self, peer& p, const std::string& body) {
+  auto leave = net::unpack_peer<net::peer_leave>(body);
+  spdlog::info("cluster: {} left", p.info.name);
+  p.left = true;
+  p.info.state = "left";
+  expire_pending(self, p.info.name);
+  send_to(self, p, net::peer_ack::type, net::pack_peer(net::peer_ack{0, true}));
+  publish_view(self);
+}
+
+void on_peer_message(self_ptr self, const std::string& type, const std::string& body) {
+  auto& st = self->state;
+  const auto& sender = self->current_sender();
+  if (!sender)
+    return;  // anonymous: cannot be a member
+  try {
+    if (type == net::peer_hello::type || type == net::peer_challenge::type ||
+        type == net::peer_proof::type) {
+      if (body.size() > max_handshake_bytes)
+        return;
+      if (type == net::peer_hello::type)
+        on_hello(self, sender, body);
+      else if (type == net::peer_challenge::type)
+        on_challenge(self, sender, body);
+      else
+        on_proof(self, sender, body);
+      return;
+    }
+    auto who = st.authed.find(sender->node());
+    if (who == st.authed.end()) {
+      spdlog::warn("cluster: dropped a `{}` message from an unauthenticated node", type);
+      return;
+    }
+    auto& p = st.peers[who->second];
+    p.heard = steady::now();
+    p.heard_ms = net::wall_ms();
+    p.lost = false;
+    if (type == net::peer_heartbeat::type)
+      on_heartbeat(self, p, body);
+    else if (type == net::peer_ops::type)
+      on_ops(self, who->second, body);
+    else if (type == net::peer_replies::type)
+      on_replies(self, who->second, body);
+    else if (type == net::peer_open::type)
+      on_open(self, who->second, body);
+    else if (type == net::peer_replicate::type)
+      on_replicate(self, who->second, body);
+    else if (type == net::peer_ack::type)
+      on_ack(self, who->second, body);
+    else if (type == net::peer_handover_done::type)
+      st.handover_from.insert(who->second);
+    else if (type == net::peer_leave::type)
+      on_leave(self, p, body);
+    else
+      spdlog::warn("cluster: unknown message type `{}` from {}", type, who->second);
+  } catch (const msgpack::type_error&) {
+    spdlog::warn("cluster: malformed `{}` message dropped", type);
+  } catch (const msgpack::unpack_error&) {
+    spdlog::warn("cluster: malformed `{}` message dropped", type);
+  }
+}
+
+// -- this node's outgoing traffic --------------------------------------------------
+
+void forward(self_ptr self, forward_ops& msg) {
+  auto& st = self->state;
+  auto it = st.peers.find(msg.member);
+  if (it == st.peers.end() || !it->second.authenticated || it->second.lost)
+    return;  // owed replies answer `unavailable`
+  uint64_t batch = st.next_batch++;
+  pending_forward pending;
+  pending.member = msg.member;
+  pending.deadline = steady::now() + milliseconds(st.cfg.request_timeout_ms);
+  pending.owed = std::move(msg.batch.owed);
+  pending.ids.resize(pending.owed.size());
+  net::peer_ops out{batch, {}};
+  out.ops.reserve(msg.batch.ops.size());
+  for (auto& op : msg.batch.ops) {
+    out.ops.push_back({op.request_id, static_cast<uint8_t>(op.kind), op.sink,
+                       std::string(reinterpret_cast<const char*>(op.key.data()), op.key.size())});
+    pending.ids[op.sink].push_back(op.request_id);
+  }
+  st.forwards.emplace(batch, std::move(pending));
+  send_to(self, it->second, net::peer_ops::type, net::pack_peer(out));
+}
+
+void forward_login(self_ptr self, forward_open& msg) {
+  auto& st = self->state;
+  auto it = st.peers.find(msg.member);
+  if (it == st.peers.end() || !it->second.authenticated || it->second.lost)
+    return;
+  uint64_t batch = st.next_batch++;
+  msg.open.batch = batch;
+  pending_forward pending;
+  pending.member = msg.member;
+  pending.deadline = steady::now() + milliseconds(st.cfg.request_timeout_ms);
+  pending.owed = {std::move(msg.owed)};
+  pending.ids = {{msg.open.request_id}};
+  pending.is_open = true;
+  pending.token = std::move(msg.token);
+  st.forwards.emplace(batch, std::move(pending));
+  send_to(self, it->second, net::peer_open::type, net::pack_peer(msg.open));
+}
+
+void replicate(self_ptr self, replicate_out& msg) {
+  auto& st = self->state;
+  auto join = std::make_shared<replicate_join>();
+  join->waiting = msg.parts.size() + 1;  // +1: released below, after every send
+  join->done = std::move(msg.done);
+  auto deadline = steady::now() + milliseconds(st.cfg.request_timeout_ms);
+  for (auto& [member, events] : msg.parts) {
+    auto it = st.peers.find(member);
+    if (it == st.peers.end() || !it->second.authenticated || it->second.lost) {
+      join->arrive(false);
+      continue;
+    }
+    uint64_t batch = st.next_batch++;
+    st.acks.emplace(batch, pending_ack{member, deadline, join});
+    send_to(self, it->second, net::peer_replicate::type,
+            net::pack_peer(net::peer_replicate{batch, std::move(events)}));
+  }
+  join->arrive(true);
+}
+
+void handover_complete(self_ptr self, uint64_t epoch) {
+  auto& st = self->state;
+  if (epoch != st.epoch)
+    return;  // a newer rebalance is running; it will report
+  for (auto& member : st.joiners_waiting)
+    send_to(self, member, net::peer_handover_done{st.self.name});
+  st.joiners_waiting.clear();
+  if (st.self_state == "leaving" && st.on_left) {
+    // Everything handed over: tell everyone, then let the node stop.
+    st.leave_acks = 0;
+    for (auto& [name, p] : st.peers)
+      if (p.authenticated && !p.lost && !p.left) {
+        ++st.leave_acks;
+        send_to(self, p, net::peer_leave::type,
+                net::pack_peer(net::peer_leave{st.self.name, st.self.incarnation, 0}));
+      }
+    if (st.leave_acks == 0) {
+      auto f = std::move(st.on_left);
+      st.on_left = nullptr;
+      f();
+    }
+  }
+}
+
+caf::behavior cluster_behavior(self_ptr self, cluster_deps deps) {
+  auto& st = self->state;
+  st.cfg = std::move(deps.cfg);
+  st.secret = std::move(deps.secret);
+  st.self = std::move(deps.self);
+  st.host = std::move(deps.host);
+  self->set_down_handler([self](caf::down_msg& msg) {
+    for (auto& [name, p] : self->state.peers)
+      if (p.handle && p.handle.address() == msg.source && !p.lost) {
+        spdlog::warn("cluster: lost the connection to {}", name);
+        p.lost = true;
+        expire_pending(self, name);
+        publish_view(self);
+      }
+  });
+  publish_view(self);
+  reconnect(self);
+  self->delayed_send(self, milliseconds(st.cfg.heartbeat_interval_ms), tick_atom_v);
+  return {
+    [self](cluster_atom, const std::string& type, const std::string& body) {
+      on_peer_message(self, type, body);
+    },
+    [self](tick_atom) {
+      tick(self);
+      self->delayed_send(self, milliseconds(self->state.cfg.heartbeat_interval_ms), tick_atom_v);
+    },
+    [self](forward_ops& msg) { forward(self, msg); },
+    [self](forward_open& msg) { forward_login(self, msg); },
+    [self](replicate_out& msg) { replicate(self, msg); },
+    [self](handover_out& msg) {
+      send_to(self, msg.member, net::peer_replicate{0, std::move(msg.events)});
+    },
+    [self](handover_finished& msg) { handover_complete(self, msg.epoch); },
+    [self](peer_send& msg) {
+      auto it = self->state.peers.find(msg.member);
+      if (it != self->state.peers.end())
+        send_to(self, it->second, msg.type, std::move(msg.body));
+    },
+    // Graceful leave (SIGTERM): stop owning, hand everything over, tell
+    // every member; the reply comes once they all heard (or the caller's
+    // timeout passes).
+    [self](leave_atom) -> caf::result<bool> {
+      auto& st = self->state;
+      auto promise = self->make_response_promise<bool>();
+      st.self_state = "leaving";
+      st.on_left = [promise]() mutable { promise.deliver(true); };
+      heartbeat(self);
+      auto epoch = st.epoch;
+      publish_view(self);  // self out of the rings: the rebalance hands everything over
+      if (epoch == st.epoch)
+        handover_complete(self, st.epoch);  // held nothing: nothing to hand over
+      return promise;
+    },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_cluster_node(caf::actor_system& sys, cluster_deps deps) {
+  return sys.spawn(cluster_behavior, std::move(deps));
+}
+
+}  // namespace castellan::actors

@@ -1,0 +1,184 @@
+// Messages between cluster members, declared once like the client protocol
+// (messages.hpp) and the audit records (events.hpp), and map-encoded with
+// msgpack so a newer node can add a field without breaking an older one.
+// CAF's middleman carries them between nodes as (cluster_atom, type, body),
+// with `body` the msgpack encoding of the struct named by `type`
+// (docs/cluster.md, "Wire").
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <msgpack.hpp>
+
+#include "net/events.hpp"
+
+namespace castellan::net {
+
+// -- joining: a challenge-response on the cluster secret ---------------------
+// Neither side ever sends the secret: each proves it with a keyed BLAKE2b of
+// both nonces. Until a peer has proved it, every other message from it is
+// dropped and logged.
+
+struct peer_hello {
+  static constexpr std::string_view type = "hello";
+  std::string name;     // the joiner's node name
+  std::string address;  // its cluster address, host:port
+  std::string nonce;    // 32 random bytes
+  MSGPACK_DEFINE_MAP(name, address, nonce)
+};
+
+struct peer_challenge {
+  static constexpr std::string_view type = "challenge";
+  std::string name;
+  std::string address;
+  std::string nonce;  // the answering side's 32 random bytes
+  std::string proof;  // MAC(secret, "castellan/answer" | hello.nonce | nonce)
+  MSGPACK_DEFINE_MAP(name, address, nonce, proof)
+};
+
+struct peer_proof {
+  static constexpr std::string_view type = "proof";
+  std::string name;
+  std::string proof;  // MAC(secret, "castellan/join" | hello.nonce | challenge.nonce)
+  MSGPACK_DEFINE_MAP(name, proof)
+};
+
+// -- membership --------------------------------------------------------------
+
+// One member as the sender sees it. Gossiped in every heartbeat, which is how
+// a node that joined through one seed learns every other member.
+struct member_info {
+  std::string name;
+  std::string address;    // cluster host:port
+  std::string client;     // client host:port (what authctl and clients use)
+  std::string state;      // joining, up, suspect, down, left
+  uint64_t incarnation = 0;  // the member's start time (Unix ms): a restart is a new incarnation
+  MSGPACK_DEFINE_MAP(name, address, client, state, incarnation)
+};
+
+// Load a member reports about itself (its monitor's latest summary).
+struct member_load {
+  bool ready = false;
+  double requests_per_s = 0;
+  double error_share = 0;
+  double p99_ms = 0;
+  uint64_t sessions = 0;
+  uint64_t restarts = 0;
+  std::vector<std::string> not_ready;  // reasons, when not ready
+  MSGPACK_DEFINE_MAP(ready, requests_per_s, error_share, p99_ms, sessions, restarts, not_ready)
+};
+
+struct peer_heartbeat {
+  static constexpr std::string_view type = "heartbeat";
+  member_info self;
+  member_load load;
+  std::vector<member_info> members;  // everyone the sender knows of
+  MSGPACK_DEFINE_MAP(self, load, members)
+};
+
+// A member stopping on purpose (SIGTERM) after handing its ranges over.
+struct peer_leave {
+  static constexpr std::string_view type = "leave";
+  std::string name;
+  uint64_t incarnation = 0;
+  uint64_t batch = 0;  // answered with a peer_ack of this batch
+  MSGPACK_DEFINE_MAP(name, incarnation, batch)
+};
+
+// -- requests forwarded to a key's owner -------------------------------------
+
+struct peer_op {
+  uint64_t id = 0;       // the client's request id
+  uint8_t kind = 0;      // net::op_kind
+  uint32_t sink = 0;     // which of the batch's connections it came from
+  std::string key;       // session key, 16 bytes
+  MSGPACK_DEFINE_MAP(id, kind, sink, key)
+};
+
+struct peer_ops {
+  static constexpr std::string_view type = "ops";
+  uint64_t batch = 0;
+  std::vector<peer_op> ops;
+  MSGPACK_DEFINE_MAP(batch, ops)
+};
+
+// The owner's reply frames for one connection of a forwarded batch.
+struct reply_part {
+  uint32_t sink = 0;
+  std::string frames;       // encoded reply frames, ready for the client's socket
+  std::string results;      // one byte per frame (reply_buffer::results)
+  std::vector<uint64_t> ids;
+  MSGPACK_DEFINE_MAP(sink, frames, results, ids)
+};
+
+struct peer_replies {
+  static constexpr std::string_view type = "replies";
+  uint64_t batch = 0;
+  std::vector<reply_part> parts;
+  MSGPACK_DEFINE_MAP(batch, parts)
+};
+
+// Opens a session on its owner after the login's password check passed on
+// the node the client asked. The token never leaves that node: the owner's
+// login_reply comes back without one and the asking node fills it in.
+struct peer_open {
+  static constexpr std::string_view type = "open";
+  uint64_t batch = 0;
+  uint64_t request_id = 0;
+  std::string key;  // session key, 16 bytes
+  std::string user;
+  std::string ip;
+  MSGPACK_DEFINE_MAP(batch, request_id, key, user, ip)
+};
+
+// -- replication --------------------------------------------------------------
+
+// Session changes for a replica to apply and make durable: the very records
+// the owner wrote to its own log (login_ok, refresh, logout), or, when ranges
+// move, the current state of each session (login_ok with created/expiry, or
+// logout for an ended one). Acknowledged once durable on the replica.
+struct peer_replicate {
+  static constexpr std::string_view type = "replicate";
+  uint64_t batch = 0;  // 0: nobody waits for the acknowledgement (hand-over)
+  std::vector<auth_event> events;
+  MSGPACK_DEFINE_MAP(batch, events)
+};
+
+struct peer_ack {
+  static constexpr std::string_view type = "ack";
+  uint64_t batch = 0;
+  bool ok = false;
+  MSGPACK_DEFINE_MAP(batch, ok)
+};
+
+// Sent to a joining member once the sender has handed it every session the
+// joiner now holds; the joiner starts to own ranges when every member that
+// was up has said so.
+struct peer_handover_done {
+  static constexpr std::string_view type = "handover_done";
+  std::string name;
+  MSGPACK_DEFINE_MAP(name)
+};
+
+// -- encoding -------------------------------------------------------------------
+
+template <class Message>
+std::string pack_peer(const Message& m) {
+  msgpack::sbuffer out;
+  msgpack::pack(out, m);
+  return std::string(out.data(), out.size());
+}
+
+// Throws std::exception (msgpack's) when `body` is not a `Message`.
+template <class Message>
+Message unpack_peer(std::string_view body) {
+  auto handle = msgpack::unpack(body.data(), body.size());
+  Message m;
+  handle.get().convert(m);
+  return m;
+}
+
+}  // namespace castellan::net
