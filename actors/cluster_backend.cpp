@@ -15,8 +15,10 @@
 namespace castellan::actors {
 
 cluster_backend::cluster_backend(session_router& router, std::vector<slot_ptr<session_shard>> shards,
-                                 std::string self, uint32_t replicas)
-    : router_(router), shards_(std::move(shards)), self_(std::move(self)), replicas_(replicas) {
+                                 std::vector<slot_ptr<limiter_shard>> limiters, std::string self,
+                                 uint32_t replicas)
+    : router_(router), shards_(std::move(shards)), limiters_(std::move(limiters)),
+      self_(std::move(self)), replicas_(replicas) {
   router_.set_open_placement([this](open_session& msg) { return place_open(msg); });
 }
 
@@ -35,6 +37,32 @@ cluster_host cluster_backend::host(std::function<net::member_load()> load) {
   };
   h.rebalance = [this](auto before, auto after, auto send, auto done) {
     rebalance(std::move(before), std::move(after), std::move(send), std::move(done));
+  };
+  h.check_limits = [this](std::vector<limit_key> keys,
+                          std::function<void(const decision&, key_kind)> done) {
+    std::vector<std::vector<limit_key>> by_shard(limiters_.size());
+    for (auto& k : keys)
+      by_shard[limiter_index(k, limiters_.size())].push_back(std::move(k));
+    size_t parts = 0;
+    for (auto& b : by_shard)
+      parts += !b.empty();
+    if (parts == 0) {
+      done(decision{}, key_kind::user);
+      return;
+    }
+    auto join = std::make_shared<limit_join>(parts, std::move(done));
+    for (size_t i = 0; i < by_shard.size(); ++i)
+      if (!by_shard[i].empty())
+        caf::anon_send(limiters_[i]->get(), limit_check{std::move(by_shard[i]), join});
+  };
+  h.teach_limits = [this](limit_outcome outcome) {
+    std::vector<std::vector<limit_key>> by_shard(limiters_.size());
+    for (auto& k : outcome.keys)
+      by_shard[limiter_index(k, limiters_.size())].push_back(std::move(k));
+    for (size_t i = 0; i < by_shard.size(); ++i)
+      if (!by_shard[i].empty())
+        caf::anon_send(limiters_[i]->get(),
+                       limit_outcome{std::move(by_shard[i]), outcome.success, outcome.user, outcome.ip});
   };
   h.load = std::move(load);
   h.publish = [this](cluster_view_ptr v) { view_.store(std::move(v)); };
@@ -171,6 +199,28 @@ bool cluster_backend::replicate(const std::vector<net::auth_event>& events,
   out.done = std::move(done);
   caf::anon_send(*node_, std::move(out));
   return true;
+}
+
+// -- rate limiting: one bucket per key in the cluster ---------------------------
+
+// Limiter keys go by the owners ring, like sessions: the owner's bucket is the
+// only one. A key whose owner dies starts afresh on the next (docs/cluster.md).
+std::string cluster_backend::limiter_owner(const limit_key& key) const {
+  auto view = view_.load();
+  if (!view || !node_ || !view->owners || view->owners->members().size() <= 1)
+    return {};
+  std::string text = std::string(to_string(key.kind)) + ":" + key.value;
+  uint64_t h = net::ring_hash(text);
+  return view->owns(h) ? std::string() : view->owner_of(h);
+}
+
+void cluster_backend::check_remote(const std::string& member, std::vector<limit_key> keys,
+                                   std::shared_ptr<limit_join> join) {
+  caf::anon_send(*node_, limit_out{member, std::move(keys), std::move(join)});
+}
+
+void cluster_backend::teach_remote(const std::string& member, limit_outcome outcome) {
+  caf::anon_send(*node_, teach_out{member, std::move(outcome)});
 }
 
 namespace {

@@ -1,7 +1,8 @@
 // The front door's backend when the node is a cluster member: a request for
 // a session this node does not own goes to its owner through the cluster
 // node; everything it owns goes to the local router as before. It is also the
-// event stream's replicator (writes wait for the other holders) and the
+// event stream's and router's cluster_link (writes wait for the other
+// holders; limiter keys are checked on their owners) and the
 // cluster node's host (what other members' traffic does here). Runs on the
 // front door's threads and only ever sends, like the router.
 #pragma once
@@ -14,16 +15,16 @@
 #include "actors/actor_slot.hpp"
 #include "actors/cluster_node.hpp"
 #include "actors/cluster_view.hpp"
-#include "actors/replicator.hpp"
+#include "actors/cluster_link.hpp"
 #include "actors/session_router.hpp"
 
 namespace castellan::actors {
 
-class cluster_backend final : public net::request_backend, public replicator {
+class cluster_backend final : public net::request_backend, public cluster_link {
  public:
   // `router` and `shards` outlive this backend.
   cluster_backend(session_router& router, std::vector<slot_ptr<session_shard>> shards,
-                  std::string self, uint32_t replicas);
+                  std::vector<slot_ptr<limiter_shard>> limiters, std::string self, uint32_t replicas);
   ~cluster_backend() override;
 
   // The cluster node requests go through; set before traffic.
@@ -47,8 +48,12 @@ class cluster_backend final : public net::request_backend, public replicator {
     router_.note_refused_tokens(ip, count);
   }
 
-  // replicator
+  // cluster_link
   bool replicate(const std::vector<net::auth_event>& events, std::function<void(bool)> done) override;
+  std::string limiter_owner(const limit_key& key) const override;
+  void check_remote(const std::string& member, std::vector<limit_key> keys,
+                    std::shared_ptr<limit_join> join) override;
+  void teach_remote(const std::string& member, limit_outcome outcome) override;
 
  private:
   bool place_open(open_session& msg);
@@ -59,6 +64,7 @@ class cluster_backend final : public net::request_backend, public replicator {
 
   session_router& router_;
   std::vector<slot_ptr<session_shard>> shards_;
+  std::vector<slot_ptr<limiter_shard>> limiters_;
   std::string self_;
   uint32_t replicas_;
   std::unique_ptr<caf::actor> node_;

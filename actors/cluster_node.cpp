@@ -105,6 +105,12 @@ struct replicate_join {
   }
 };
 
+struct pending_limit {
+  std::string member;
+  steady::time_point deadline;
+  std::shared_ptr<limit_join> join;  // dropped unanswered: the login hears `unavailable`
+};
+
 struct pending_ack {
   std::string member;
   steady::time_point deadline;
@@ -131,6 +137,7 @@ struct cluster_state {
   uint64_t next_batch = 1;
   std::map<uint64_t, pending_forward> forwards;
   std::map<uint64_t, pending_ack> acks;
+  std::map<uint64_t, pending_limit> limits;
   std::shared_ptr<const net::ring> owners, holders;
   uint64_t epoch = 0;
   std::set<std::string> joiners_waiting;           // hand over to these when the rebalance is done
@@ -360,6 +367,11 @@ void expire_pending(self_ptr self, const std::string& only_member = {}) {
       it = st.forwards.erase(it);  // the owed replies answer `unavailable`
     else
       ++it;
+  for (auto it = st.limits.begin(); it != st.limits.end();)
+    if ((only_member.empty() && it->second.deadline <= now) || it->second.member == only_member)
+      it = st.limits.erase(it);
+    else
+      ++it;
   for (auto it = st.acks.begin(); it != st.acks.end();)
     if ((only_member.empty() && it->second.deadline <= now) || it->second.member == only_member) {
       auto join = it->second.join;
@@ -411,8 +423,16 @@ void admit(self_ptr self, const caf::actor& handle, const caf::node_id& node,
   }
   st.authed[node] = name;
   auto& p = st.peers[name];
-  if (p.authenticated && p.node != node && !p.lost)
-    st.force_handover.insert(name);  // restarted before we noticed it was gone
+  if (p.authenticated && p.node != node) {
+    // A new process under a known name: it restarted and missed changes
+    // while it was away, so it joins afresh (and, if we never saw it go,
+    // gets everything it holds handed over again).
+    if (!p.lost)
+      st.force_handover.insert(name);
+    p.info.state = "joining";
+    p.info.incarnation = 0;
+    st.handover_from.erase(name);
+  }
   if (p.handle != handle) {
     p.handle = handle;
     self->monitor(handle);
@@ -443,8 +463,8 @@ void on_challenge(self_ptr self, const caf::strong_actor_ptr& sender, const std:
   auto hello_nonce = sent->second;
   st.hello_sent.erase(sent);
   if (!same_proof(c.proof, handshake_proof(st.secret, "castellan/answer", hello_nonce, c.nonce))) {
-    spdlog::error("cluster: {} ({}) does not know the cluster secret; not joining through it",
-                  c.address, c.name);
+    spdlog::error("cluster: refused {} at {}: it does not know the cluster secret", c.name,
+                  c.address);
     return;
   }
   auto handle = caf::actor_cast<caf::actor>(sender);
@@ -464,7 +484,7 @@ void on_proof(self_ptr self, const caf::strong_actor_ptr& sender, const std::str
   st.challenged.erase(it);
   if (!same_proof(proof.proof,
                   handshake_proof(st.secret, "castellan/join", in.hello_nonce, in.my_nonce))) {
-    spdlog::error("cluster: refused {} ({}): wrong cluster secret", in.address, in.name);
+    spdlog::error("cluster: refused {} at {}: wrong cluster secret", in.name, in.address);
     return;
   }
   admit(self, caf::actor_cast<caf::actor>(sender), sender->node(), in.name, in.address);
@@ -481,6 +501,7 @@ void on_heartbeat(self_ptr self, peer& p, const std::string& body) {
   if (restarted) {
     spdlog::info("cluster: {} restarted (incarnation {})", p.info.name, p.info.incarnation);
     st.handover_from.erase(p.info.name);
+    st.force_handover.insert(p.info.name);
   }
   for (auto& m : hb.members)  // gossip: learn members we have not met
     if (m.name != st.self.name && !st.peers.count(m.name) && m.state != "left" &&
@@ -655,6 +676,55 @@ void on_ack(self_ptr self, const std::string& member, const std::string& body) {
   join->arrive(ack.ok);
 }
 
+std::vector<limit_key> keys_of(const std::vector<net::peer_limit_key>& keys) {
+  std::vector<limit_key> out;
+  for (auto& k : keys)
+    if (k.kind < key_kind_count)
+      out.push_back({static_cast<key_kind>(k.kind), k.value});
+  return out;
+}
+
+std::vector<net::peer_limit_key> peer_keys_of(const std::vector<limit_key>& keys) {
+  std::vector<net::peer_limit_key> out;
+  for (auto& k : keys)
+    out.push_back({static_cast<uint8_t>(k.kind), k.value});
+  return out;
+}
+
+void on_limit_check(self_ptr self, const std::string& member, const std::string& body) {
+  auto check = net::unpack_peer<net::peer_limit_check>(body);
+  auto me = caf::actor_cast<caf::actor>(self);
+  uint64_t batch = check.batch;
+  self->state.host.check_limits(keys_of(check.keys), [me, member, batch](const decision& d,
+                                                                        key_kind by) {
+    net::peer_limit_decision out{batch, d.allowed, d.locked, d.failed, d.retry_after_ms,
+                                 static_cast<uint8_t>(by)};
+    caf::anon_send(me, peer_send{member, std::string(net::peer_limit_decision::type),
+                                 net::pack_peer(out)});
+  });
+}
+
+void on_limit_decision(self_ptr self, const std::string& member, const std::string& body) {
+  auto d = net::unpack_peer<net::peer_limit_decision>(body);
+  auto it = self->state.limits.find(d.batch);
+  if (it == self->state.limits.end() || it->second.member != member)
+    return;
+  auto join = std::move(it->second.join);
+  self->state.limits.erase(it);
+  decision out;
+  out.allowed = d.allowed;
+  out.locked = d.locked;
+  out.failed = d.failed;
+  out.retry_after_ms = d.retry_after_ms;
+  join->answer(out, d.refused_by < key_kind_count ? static_cast<key_kind>(d.refused_by)
+                                                  : key_kind::user);
+}
+
+void on_limit_outcome(self_ptr self, const std::string& body) {
+  auto o = net::unpack_peer<net::peer_limit_outcome>(body);
+  self->state.host.teach_limits(limit_outcome{keys_of(o.keys), o.success, o.user, o.ip});
+}
+
 void on_leave(self_ptr self, peer& p, const std::string& body) {
   auto leave = net::unpack_peer<net::peer_leave>(body);
   spdlog::info("cluster: {} left", p.info.name);
@@ -704,6 +774,12 @@ void on_peer_message(self_ptr self, const std::string& type, const std::string& 
       on_replicate(self, who->second, body);
     else if (type == net::peer_ack::type)
       on_ack(self, who->second, body);
+    else if (type == net::peer_limit_check::type)
+      on_limit_check(self, who->second, body);
+    else if (type == net::peer_limit_decision::type)
+      on_limit_decision(self, who->second, body);
+    else if (type == net::peer_limit_outcome::type)
+      on_limit_outcome(self, body);
     else if (type == net::peer_handover_done::type)
       st.handover_from.insert(who->second);
     else if (type == net::peer_leave::type)
@@ -836,6 +912,22 @@ caf::behavior cluster_behavior(self_ptr self, cluster_deps deps) {
       send_to(self, msg.member, net::peer_replicate{0, std::move(msg.events)});
     },
     [self](handover_finished& msg) { handover_complete(self, msg.epoch); },
+    [self](limit_out& msg) {
+      auto& st = self->state;
+      auto it = st.peers.find(msg.member);
+      if (it == st.peers.end() || !it->second.authenticated || it->second.lost)
+        return;  // the join goes unanswered: the login hears `unavailable`
+      uint64_t batch = st.next_batch++;
+      auto deadline = steady::now() + milliseconds(st.cfg.request_timeout_ms);
+      st.limits.emplace(batch, pending_limit{msg.member, deadline, std::move(msg.join)});
+      send_to(self, it->second, net::peer_limit_check::type,
+              net::pack_peer(net::peer_limit_check{batch, peer_keys_of(msg.keys)}));
+    },
+    [self](teach_out& msg) {
+      auto& o = msg.outcome;
+      send_to(self, msg.member,
+              net::peer_limit_outcome{peer_keys_of(o.keys), o.success, o.user, o.ip});
+    },
     [self](peer_send& msg) {
       auto it = self->state.peers.find(msg.member);
       if (it != self->state.peers.end())

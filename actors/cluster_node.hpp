@@ -16,6 +16,7 @@
 #include <caf/fwd.hpp>
 
 #include "actors/cluster_view.hpp"
+#include "actors/limiter_shard.hpp"
 #include "config/config.hpp"
 #include "net/backend.hpp"
 #include "net/owed_replies.hpp"
@@ -37,6 +38,11 @@ struct cluster_host {
   std::function<void(std::shared_ptr<const net::ring> before, std::shared_ptr<const net::ring> after,
                      send_fn send, std::function<void()> done)>
       rebalance;
+  // Checks limiter keys this node owns for a login served elsewhere.
+  std::function<void(std::vector<limit_key>, std::function<void(const decision&, key_kind)>)>
+      check_limits;
+  // Learns a login's outcome for limiter keys this node owns.
+  std::function<void(limit_outcome)> teach_limits;
   // This node's load for heartbeats (the monitor's latest summary).
   std::function<net::member_load()> load;
   // A new view of the cluster.
@@ -72,6 +78,19 @@ struct forward_open {
 struct replicate_out {
   std::vector<std::pair<std::string, std::vector<net::auth_event>>> parts;
   std::function<void(bool)> done;
+};
+
+// A login's limiter keys that `member` owns, to check there.
+struct limit_out {
+  std::string member;
+  std::vector<limit_key> keys;
+  std::shared_ptr<limit_join> join;
+};
+
+// A login's outcome for the limiter keys `member` owns.
+struct teach_out {
+  std::string member;
+  limit_outcome outcome;
 };
 
 // Hand-over records for `member` (nobody waits for them).

@@ -1,6 +1,8 @@
 // The event stream; see event_stream.hpp.
 #include "actors/event_stream.hpp"
 
+#include <map>
+
 #include <caf/send.hpp>
 #include <caf/typed_actor.hpp>
 
@@ -34,8 +36,15 @@ void event_stream::teach_limiters(const std::vector<net::auth_event>& events) {
     if (!success && !failure)
       continue;
     std::vector<std::vector<limit_key>> by_shard(limiters_.size());
-    for (auto& k : login_keys(e.user, e.ip))
-      by_shard[limiter_index(k, limiters_.size())].push_back(std::move(k));
+    std::map<std::string, std::vector<limit_key>> by_member;
+    for (auto& k : login_keys(e.user, e.ip)) {
+      if (auto owner = link_ ? link_->limiter_owner(k) : std::string(); !owner.empty())
+        by_member[owner].push_back(std::move(k));
+      else
+        by_shard[limiter_index(k, limiters_.size())].push_back(std::move(k));
+    }
+    for (auto& [member, keys] : by_member)
+      link_->teach_remote(member, limit_outcome{std::move(keys), success, e.user, e.ip});
     for (size_t i = 0; i < by_shard.size(); ++i)
       if (!by_shard[i].empty())
         caf::anon_send(limiters_[i]->get(), limit_outcome{std::move(by_shard[i]), success, e.user, e.ip});
@@ -109,9 +118,9 @@ void event_stream::publish_durable(std::vector<net::auth_event> events,
                                    std::vector<uint64_t> request_ids,
                                    std::function<void()> on_failure) {
   teach_limiters(events);
-  if (replicator_ && owed) {
+  if (link_ && owed) {
     auto gate = std::make_shared<replication_gate>();
-    if (replicator_->replicate(events, [gate](bool ok) { gate->arrive(ok); })) {
+    if (link_->replicate(events, [gate](bool ok) { gate->arrive(ok); })) {
       gate->arm(std::move(owed), std::move(replies), std::move(request_ids), std::move(on_failure));
       caf::anon_send(writer_->get(),
                      audit_append{std::move(events), nullptr, {}, {}, nullptr,

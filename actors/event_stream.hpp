@@ -15,7 +15,7 @@
 #include "actors/actor_slot.hpp"
 #include "actors/audit_writer.hpp"
 #include "actors/limiter_shard.hpp"
-#include "actors/replicator.hpp"
+#include "actors/cluster_link.hpp"
 #include "net/events.hpp"
 
 namespace castellan::actors {
@@ -46,9 +46,11 @@ class event_stream {
   void append_durable(std::vector<net::auth_event> events, std::function<void(bool)> done);
 
   // Cluster: from now on, a durable publish that changes sessions other
-  // nodes also hold is released only once they have it too. Set before
-  // traffic; the replicator must outlive the stream's users.
-  void set_replicator(replicator* r) { replicator_ = r; }
+  // nodes also hold is released only once they have it too, and login
+  // outcomes teach the members that own their limiter keys. Set before
+  // traffic; the link must outlive the stream's users.
+  void set_cluster_link(cluster_link* link) { link_ = link; }
+  cluster_link* link() const { return link_; }
 
   // The limiter keys of a login by `user` from `ip` (ip may be empty).
   static std::vector<limit_key> login_keys(const std::string& user, const std::string& ip);
@@ -61,7 +63,7 @@ class event_stream {
   std::string node_;
   slot_ptr<audit_writer> writer_;
   std::vector<slot_ptr<limiter_shard>> limiters_;
-  replicator* replicator_ = nullptr;
+  cluster_link* link_ = nullptr;
 };
 
 }  // namespace castellan::actors

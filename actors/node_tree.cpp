@@ -498,7 +498,8 @@ struct node::impl {
     if (!settings.cluster.enabled)
       return;
     auto& c = settings.cluster;
-    membership = std::make_unique<cluster_backend>(*router, shards, settings.node.name, c.replicas);
+    membership = std::make_unique<cluster_backend>(*router, shards, limiters, settings.node.name,
+                                                   c.replicas);
     cluster_deps deps;
     deps.cfg = c;
     deps.secret = settings.cluster_secret();
@@ -510,7 +511,7 @@ struct node::impl {
     deps.host = membership->host([this] { return member_load(); });
     cluster_node = spawn_cluster_node(*system, std::move(deps));
     membership->attach(cluster_node);
-    events->set_replicator(membership.get());
+    events->set_cluster_link(membership.get());
     auto published = system->middleman().publish(cluster_node, c.port, c.host.c_str(), true);
     if (!published)
       throw std::runtime_error("cannot open the cluster port " + c.host + ":" +
@@ -607,8 +608,6 @@ struct node::impl {
   void teardown() {
     if (snapshots)
       snapshots->stop();       // reads files only; nothing depends on it
-    if (running && cluster_node)
-      leave_cluster();         // still serving: requests follow the ranges to their new owners
     if (front_door)
       front_door->stop();      // no new requests
     if (pool)
@@ -637,7 +636,7 @@ struct node::impl {
     endpoint.reset();
     front_door.reset();        // only now: actors may have delivered until they quit
     if (events)
-      events->set_replicator(nullptr);
+      events->set_cluster_link(nullptr);
     membership.reset();
     router.reset();
     // Every strong handle must go before the actor system: its destructor
@@ -758,6 +757,8 @@ void node::stop() {
   if (!impl_->running)
     return;
   impl_->running = false;
+  // Still serving while it leaves: requests follow the ranges to their new owners.
+  impl_->leave_cluster();
   impl_->teardown();
 }
 

@@ -4,6 +4,8 @@
 // blocked by it.
 #include "actors/session_router.hpp"
 
+#include <map>
+
 #include <caf/send.hpp>
 #include <caf/typed_actor.hpp>
 #include <sodium.h>
@@ -205,10 +207,16 @@ void session_router::submit_login(net::login_job&& job, net::owed_ptr owed) {
 void session_router::ask_limiter(const job_ptr& job, const net::owed_ptr& owed) {
   auto& limiters = events_->limiters();
   auto keys = event_stream::login_keys(job->user, job->ip);
+  auto* link = events_->link();
   std::vector<std::vector<limit_key>> by_shard(limiters.size());
-  for (auto& k : keys)
-    by_shard[limiter_index(k, limiters.size())].push_back(std::move(k));
-  size_t parts = 0;
+  std::map<std::string, std::vector<limit_key>> by_member;  // the cluster's owners of other keys
+  for (auto& k : keys) {
+    if (auto owner = link ? link->limiter_owner(k) : std::string(); !owner.empty())
+      by_member[owner].push_back(std::move(k));
+    else
+      by_shard[limiter_index(k, limiters.size())].push_back(std::move(k));
+  }
+  size_t parts = by_member.size();
   for (auto& b : by_shard)
     parts += !b.empty();
   auto join = std::make_shared<limit_join>(parts, [this, job, owed](const decision& d, key_kind by) {
@@ -237,6 +245,8 @@ void session_router::ask_limiter(const job_ptr& job, const net::owed_ptr& owed) 
     // before, when the failure that started it was counted).
     events_->publish_durable({std::move(e)}, owed, std::move(out), {job->request_id});
   });
+  for (auto& [member, member_keys] : by_member)
+    link->check_remote(member, std::move(member_keys), join);
   for (size_t i = 0; i < by_shard.size(); ++i)
     if (!by_shard[i].empty())
       caf::anon_send(limiters[i]->get(), limit_check{std::move(by_shard[i]), join});

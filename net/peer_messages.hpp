@@ -154,6 +154,44 @@ struct peer_ack {
   MSGPACK_DEFINE_MAP(batch, ok)
 };
 
+// -- rate limiting: one bucket per key, on the key's owner ---------------------
+
+struct peer_limit_key {
+  uint8_t kind = 0;  // user, ip, user_ip
+  std::string value;
+  MSGPACK_DEFINE_MAP(kind, value)
+};
+
+// Check one login's keys that the receiver owns (before any argon2 work).
+struct peer_limit_check {
+  static constexpr std::string_view type = "limit_check";
+  uint64_t batch = 0;
+  std::vector<peer_limit_key> keys;
+  MSGPACK_DEFINE_MAP(batch, keys)
+};
+
+struct peer_limit_decision {
+  static constexpr std::string_view type = "limit_decision";
+  uint64_t batch = 0;
+  bool allowed = false;
+  bool locked = false;
+  bool failed = false;
+  int64_t retry_after_ms = 0;
+  uint8_t refused_by = 0;  // key kind
+  MSGPACK_DEFINE_MAP(batch, allowed, locked, failed, retry_after_ms, refused_by)
+};
+
+// A login's outcome for the keys the receiver owns (success refunds, failure
+// counts towards a lockout).
+struct peer_limit_outcome {
+  static constexpr std::string_view type = "limit_outcome";
+  std::vector<peer_limit_key> keys;
+  bool success = false;
+  std::string user;
+  std::string ip;
+  MSGPACK_DEFINE_MAP(keys, success, user, ip)
+};
+
 // Sent to a joining member once the sender has handed it every session the
 // joiner now holds; the joiner starts to own ranges when every member that
 // was up has said so.

@@ -32,6 +32,8 @@ std::string slurp(const std::filesystem::path& p) {
   return s.str();
 }
 
+}  // namespace
+
 void write_users(const std::string& path) {
   config::argon2_params cheap{64, 1};
   config::users_table t;
@@ -40,6 +42,8 @@ void write_users(const std::string& path) {
   t.by_name["ops"] = {"ops", config::hash_password(ops_password, cheap), {"admin"}, true};
   config::save_users(t, path);
 }
+
+namespace {
 
 // Waits for `pid` up to `deadline`; returns its exit code, or -1 if still running.
 int wait_exit(pid_t pid, milliseconds deadline) {
@@ -123,6 +127,13 @@ authd_process::authd_process(const std::string& extra_toml, const std::string& s
         << extra_toml << "\n";
   }
   launch();
+}
+
+std::unique_ptr<authd_process> authd_process::with_config(const std::filesystem::path& dir,
+                                                          const std::string& config_text) {
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "authd.toml") << config_text;
+  return restart_in(dir);
 }
 
 std::unique_ptr<authd_process> authd_process::restart_in(const std::filesystem::path& dir) {

@@ -32,6 +32,10 @@ class authd_process {
   // Starts authd again on the directory (config, users, keys, audit log) of
   // an earlier node: a restart.
   static std::unique_ptr<authd_process> restart_in(const std::filesystem::path& dir);
+  // Starts authd in `dir` (created) on `config_text`, written as dir/authd.toml.
+  // The config must name its own ports (0 is fine) and paths.
+  static std::unique_ptr<authd_process> with_config(const std::filesystem::path& dir,
+                                                    const std::string& config_text);
   ~authd_process();
   authd_process(const authd_process&) = delete;
 
@@ -71,6 +75,9 @@ class authd_process {
 // hex: what must never appear in the data directory.
 std::string session_id_of(const std::string& token);
 std::string hex_of(const std::string& bytes);
+
+// Writes a users file with alice, carol (disabled) and ops (admin), hashed cheaply.
+void write_users(const std::string& path);
 
 // A fresh directory under the system temp dir, unique per test.
 std::filesystem::path fresh_test_dir(const std::string& tag);

@@ -159,6 +159,31 @@ int show_status(const options& o) {
   }
 }
 
+// Every member as the node sees it; exit 1 when any member is not up.
+int show_cluster(const options& o) {
+  uint16_t port = o.port ? o.port : settings_of(o).server.port;
+  try {
+    auto c = net::client::connect(o.host, port, std::chrono::milliseconds(o.timeout_ms));
+    auto reply = c.call(net::cluster_status_request{}, std::chrono::milliseconds(o.timeout_ms));
+    auto body = to_json(reply.body.get());
+    if (!reply.ok) {
+      std::cerr << "error: " << reply.error << ": " << reply.message << "\n";
+      return exit_refused;
+    }
+    if (o.json)
+      std::cout << body.dump() << "\n";
+    else
+      print_cluster_status(body);
+    for (auto& m : body.value("members", nlohmann::json::array()))
+      if (m.value("state", "") != "up")
+        return exit_refused;
+    return exit_ok;
+  } catch (const net::client_error& e) {
+    std::cerr << "authctl: " << e.what() << "\n";
+    return exit_unreachable;
+  }
+}
+
 // -- file commands -----------------------------------------------------------
 
 std::string users_path(const options& o) {
@@ -280,6 +305,10 @@ void add_client_commands(CLI::App& app, options& o, std::function<int()>& action
   app.add_subcommand("status", "Show the node's health, load, request rates and latencies, "
                                "restarts and mailboxes (exit 1 when not ready)")
       ->callback([&] { action = [&] { return show_status(o); }; });
+  auto* cluster = app.add_subcommand("cluster", "The cluster")->require_subcommand(1);
+  cluster->add_subcommand("status", "Every member as this node sees it: state, last heard, load, "
+                                    "restarts (exit 1 unless all are up)")
+      ->callback([&] { action = [&] { return show_cluster(o); }; });
   auto* login = app.add_subcommand("login", "Log in; prints the token, user, roles and expiry");
   static std::string user, ip;
   login->add_option("user", user, "User name")->required();
@@ -298,11 +327,19 @@ void add_client_commands(CLI::App& app, options& o, std::function<int()>& action
     auto* sub = app.add_subcommand(name, help);
     sub->add_option("token", token, "The token, or - to read it from stdin")->required();
     std::string op = name;
+    static std::string consistency = "owner";
+    if (op == "validate")
+      sub->add_option("--consistency", consistency,
+                      "owner (default) or local: any node holding a copy may answer")
+          ->check(CLI::IsMember({"owner", "local"}));
     sub->callback([&, op] {
       action = [&, op] {
         auto t = token_arg(token);
         return run_request(o, [&](net::client& c) {
-          return c.call(net::token_request{0, op, t}, std::chrono::milliseconds(o.timeout_ms));
+          auto timeout = std::chrono::milliseconds(o.timeout_ms);
+          if (op == "validate")
+            return c.call(net::validate_request{0, op, t, consistency}, timeout);
+          return c.call(net::token_request{0, op, t}, timeout);
         });
       };
     });

@@ -1,6 +1,8 @@
 // Rendering of `authctl status`; see status.hpp.
 #include "tools/authctl/status.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -55,6 +57,27 @@ void print_status(const nlohmann::json& s) {
     std::printf("  %-20s %9llu %9llu\n", field<std::string>(a, "kind", "?").c_str(),
                 static_cast<unsigned long long>(field<uint64_t>(a, "restarts", 0)),
                 static_cast<unsigned long long>(field<uint64_t>(a, "mailbox_depth", 0)));
+}
+
+void print_cluster_status(const nlohmann::json& s) {
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  std::printf("node %s: %s, %llu copies of each session\n", s.value("node", "").c_str(),
+              s.value("clustered", false) ? "cluster member" : "not in a cluster",
+              static_cast<unsigned long long>(s.value("replicas", 1)));
+  std::printf("%-14s %-9s %-21s %-21s %10s %10s %9s %8s\n", "member", "state", "cluster",
+              "client", "heard", "req/s", "sessions", "restarts");
+  for (auto& m : s.value("members", nlohmann::json::array())) {
+    int64_t heard = m.value("last_heard_ms", int64_t{0});
+    std::string ago = heard ? std::to_string(std::max<int64_t>(0, now - heard)) + " ms" : "never";
+    std::string name = m.value("name", "") + (m.value("self", false) ? " *" : "");
+    std::printf("%-14s %-9s %-21s %-21s %10s %10.0f %9llu %8llu\n", name.c_str(),
+                m.value("state", "").c_str(), m.value("address", "").c_str(),
+                m.value("client", "").c_str(), ago.c_str(), m.value("requests_per_s", 0.0),
+                static_cast<unsigned long long>(m.value("sessions", 0)),
+                static_cast<unsigned long long>(m.value("restarts", 0)));
+  }
 }
 
 }  // namespace castellan::authctl

@@ -1,0 +1,228 @@
+// The cluster end to end: real authd processes on 127.0.0.1, started from
+// examples/cluster-3, driven by the client library as a gateway would.
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "net/messages.hpp"
+#include "tests/cluster/test_cluster.hpp"
+
+namespace castellan::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string login(uint16_t port, const std::string& user, const std::string& password) {
+  auto c = net::client::connect("127.0.0.1", port, 5s);
+  auto r = c.login(user, password);
+  if (!r.ok)
+    throw std::runtime_error("login failed: " + r.error + ": " + r.message);
+  return r.as<net::login_reply>().token;
+}
+
+net::reply_view validate(uint16_t port, const std::string& token) {
+  auto c = net::client::connect("127.0.0.1", port, 5s);
+  return c.validate(token);
+}
+
+// Every member sees every other member up (the cluster formed).
+void await_converged(test_cluster& cluster) {
+  ASSERT_TRUE(eventually([&] { return cluster.converged(); }, 20s))
+      << cluster.cluster_of(0).dump() << "\n" << cluster.node(0).stderr_text();
+}
+
+TEST(ClusterTest, LoginOnOneMemberValidateAndLogoutOnTheOthers) {
+  test_cluster cluster;
+  await_converged(cluster);
+  for (int round = 0; round < 6; ++round) {  // sessions land on every owner
+    auto token = login(cluster.client_port(0), "alice", alice_password);
+    for (size_t i : {1, 2, 0}) {
+      auto v = validate(cluster.client_port(i), token);
+      ASSERT_TRUE(v.ok) << "member " << i << ": " << v.error << " " << v.message;
+      EXPECT_EQ(v.as<net::validate_reply>().user, "alice");
+    }
+    auto c = net::client::connect("127.0.0.1", cluster.client_port(2), 5s);
+    auto out = c.call(net::token_request{0, "logout", token});
+    ASSERT_TRUE(out.ok) << out.error;
+    for (size_t i = 0; i < 3; ++i)
+      EXPECT_EQ(validate(cluster.client_port(i), token).error, "invalid_token") << "member " << i;
+  }
+}
+
+TEST(ClusterTest, LocalReadIsServedByAHolderAndUnknownTokensStayInvalid) {
+  test_cluster cluster;
+  await_converged(cluster);
+  auto token = login(cluster.client_port(1), "alice", alice_password);
+  for (size_t i = 0; i < 3; ++i) {
+    auto c = net::client::connect("127.0.0.1", cluster.client_port(i), 5s);
+    auto r = c.call(net::validate_request{0, "validate", token, "local"});
+    // A member that holds no copy forwards to the owner; either way: valid.
+    ASSERT_TRUE(r.ok) << r.error;
+    auto bad = c.call(net::validate_request{0, "validate", token, "eventually"});
+    EXPECT_EQ(bad.error, "malformed");
+  }
+}
+
+TEST(ClusterTest, EveryMemberListsEveryMemberAndAuthctlPrintsIt) {
+  test_cluster cluster;
+  await_converged(cluster);
+  for (size_t i = 0; i < 3; ++i) {
+    auto view = cluster.cluster_of(i);
+    ASSERT_EQ(view["members"].size(), 3u) << view.dump();
+    for (auto& m : view["members"]) {
+      EXPECT_EQ(m["state"], "up");
+      EXPECT_TRUE(m.contains("load"));
+      EXPECT_TRUE(m.contains("restarts"));
+      EXPECT_GT(m["last_heard_ms"].get<int64_t>(), 0);
+    }
+  }
+  auto r = run_program({CASTELLAN_AUTHCTL, "--port", std::to_string(cluster.client_port(1)),
+                        "cluster", "status"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  for (auto name : {"node-a", "node-b", "node-c"})
+    EXPECT_NE(r.out.find(name), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("up"), std::string::npos);
+}
+
+TEST(ClusterTest, AMemberWithoutTheSecretCannotJoin) {
+  test_cluster cluster(2);
+  await_converged(cluster);
+  auto intruder = cluster.start_with_wrong_secret(2);
+  // Given time to try every seed several times, nobody admits it.
+  std::this_thread::sleep_for(1500ms);
+  for (size_t i = 0; i < 2; ++i)
+    EXPECT_NE(cluster.state_seen(i, "node-c"), "up");
+  // Refused and logged on both sides, whoever connected first.
+  for (size_t i = 0; i < 2; ++i)
+    EXPECT_TRUE(eventually([&] {
+      return cluster.node(i).stderr_text().find("refused node-c") != std::string::npos;
+    }, 5s)) << cluster.node(i).stderr_text();
+  EXPECT_NE(intruder->stderr_text().find("cluster secret"), std::string::npos)
+      << intruder->stderr_text();
+  // Its own clients get no access to the cluster's sessions either.
+  auto token = login(cluster.client_port(0), "alice", alice_password);
+  auto c = intruder->connect();
+  EXPECT_FALSE(c.validate(token).ok);
+}
+
+// The scenario: kill -9 the owner of 1,000 sessions while clients
+// validate; after detection every session validates on the survivors, and
+// the logged-out ones stay logged out.
+TEST(ClusterTest, KillingTheOwnerLosesNoSessionAndNoLogout) {
+  test_cluster cluster;
+  await_converged(cluster);
+  std::vector<std::string> owned;  // sessions node-b owns
+  auto gateway = net::client::connect("127.0.0.1", cluster.client_port(0), 5s);
+  for (int tries = 0; owned.size() < 1000 && tries < 6000; ++tries) {
+    auto r = gateway.login("alice", alice_password);
+    ASSERT_TRUE(r.ok) << r.error << " " << r.message;
+    auto token = r.as<net::login_reply>().token;
+    if (cluster.owner_of(cluster.key_of(token)) == "node-b")
+      owned.push_back(token);
+  }
+  ASSERT_EQ(owned.size(), 1000u);
+  std::set<std::string> logged_out(owned.begin(), owned.begin() + 100);
+  for (auto& t : logged_out)
+    ASSERT_TRUE(gateway.call(net::token_request{0, "logout", t}).ok);
+
+  std::atomic<bool> running{true};
+  std::atomic<uint64_t> answered{0};
+  std::thread load([&] {  // validates on the survivors throughout
+    auto c = net::client::connect("127.0.0.1", cluster.client_port(2), 5s);
+    for (size_t i = 0; running; ++i) {
+      c.validate(owned[i % owned.size()]);
+      ++answered;
+    }
+  });
+  cluster.kill_hard(1);
+  EXPECT_TRUE(eventually([&] {
+    return cluster.state_seen(0, "node-b") == "down" && cluster.state_seen(2, "node-b") == "down";
+  }, 5s));
+  running = false;
+  load.join();
+  EXPECT_GT(answered.load(), 0u);
+  for (size_t i : {0, 2}) {
+    auto c = net::client::connect("127.0.0.1", cluster.client_port(i), 5s);
+    size_t valid = 0, invalid = 0;
+    for (auto& t : owned) {
+      auto v = c.validate(t);
+      if (logged_out.count(t))
+        invalid += v.error == "invalid_token";
+      else
+        valid += v.ok;
+    }
+    EXPECT_EQ(valid, 900u) << "member " << i;
+    EXPECT_EQ(invalid, 100u) << "member " << i;
+  }
+}
+
+TEST(ClusterTest, AKilledMemberRestartedRejoinsAndCatchesUp) {
+  test_cluster cluster;
+  await_converged(cluster);
+  std::vector<std::string> tokens;
+  for (int i = 0; i < 30; ++i)
+    tokens.push_back(login(cluster.client_port(i % 3), "alice", alice_password));
+  cluster.kill_hard(2);
+  ASSERT_TRUE(eventually([&] { return cluster.state_seen(0, "node-c") == "down"; }, 5s));
+  // Changes while it is away: logouts and new sessions.
+  auto c = net::client::connect("127.0.0.1", cluster.client_port(0), 5s);
+  for (int i = 0; i < 10; ++i)
+    ASSERT_TRUE(c.call(net::token_request{0, "logout", tokens[i]}).ok);
+  for (int i = 0; i < 10; ++i)
+    tokens.push_back(login(cluster.client_port(1), "alice", alice_password));
+  cluster.restart(2);
+  await_converged(cluster);
+  for (size_t m = 0; m < 3; ++m) {
+    auto mc = net::client::connect("127.0.0.1", cluster.client_port(m), 5s);
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      auto v = mc.call(net::validate_request{0, "validate", tokens[i], "local"});
+      if (i < 10)
+        EXPECT_EQ(v.error, "invalid_token") << "member " << m << " token " << i;
+      else
+        EXPECT_TRUE(v.ok) << "member " << m << " token " << i << ": " << v.error;
+    }
+  }
+}
+
+TEST(ClusterTest, SigtermHandsTheRangesOverBeforeLeaving) {
+  test_cluster cluster;
+  await_converged(cluster);
+  std::vector<std::string> tokens;
+  for (int i = 0; i < 60; ++i)
+    tokens.push_back(login(cluster.client_port(i % 3), "alice", alice_password));
+  EXPECT_EQ(cluster.stop(0), 0);
+  EXPECT_TRUE(eventually([&] { return cluster.state_seen(1, "node-a") == "left"; }, 5s));
+  // Kill one of the two left: had the leaver not handed its ranges over,
+  // sessions it held with this one would be gone.
+  cluster.kill_hard(2);
+  auto c = net::client::connect("127.0.0.1", cluster.client_port(1), 5s);
+  for (auto& t : tokens) {
+    auto v = c.validate(t);
+    EXPECT_TRUE(v.ok) << v.error << " " << v.message;
+  }
+}
+
+TEST(ClusterTest, WrongPasswordsSpreadOverThreeMembersShareOneBucket) {
+  // Only the user bucket can refuse here (every attempt comes from 127.0.0.1).
+  test_cluster cluster(3,
+                       "[limiter.user]\nrate_per_s = 0.001\nburst = 10\nlockout_after = 1000\n"
+                       "[limiter.ip]\nburst = 1000\n[limiter.user_ip]\nburst = 1000\nlockout_after = 0\n");
+  await_converged(cluster);
+  size_t limited = 0, bad = 0;
+  std::vector<net::client> clients;
+  for (size_t i = 0; i < 3; ++i)
+    clients.push_back(net::client::connect("127.0.0.1", cluster.client_port(i), 5s));
+  for (int i = 0; i < 100; ++i) {
+    auto r = clients[i % 3].login("alice", "wrong-" + std::to_string(i));
+    limited += r.error == "rate_limited";
+    bad += r.error == "bad_credentials";
+  }
+  // One bucket of 10 for the whole cluster, not 10 per member.
+  EXPECT_EQ(bad, 10u);
+  EXPECT_EQ(limited, 90u);
+}
+
+}  // namespace
+}  // namespace castellan::test

@@ -1,0 +1,156 @@
+// test_cluster; see test_cluster.hpp.
+#include "tests/cluster/test_cluster.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "net/key_file.hpp"
+
+namespace castellan::test {
+namespace {
+
+std::string read_file(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A port nobody listens on now (bound and released: good enough on loopback).
+uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t n = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &n);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+void write_secret(const std::filesystem::path& p, const std::string& secret) {
+  std::ofstream(p) << secret << "\n";
+  std::filesystem::permissions(p, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+}
+
+}  // namespace
+
+test_cluster::test_cluster(size_t members, const std::string& extra_toml) : extra_(extra_toml) {
+  dir_ = fresh_test_dir("cluster");
+  write_users((dir_ / "users.toml").string());
+  write_secret(dir_ / "secret", "test-cluster-secret-0123456789");
+  for (size_t i = 0; i < 3; ++i)
+    ports_.push_back({free_port(), free_port(), free_port()});
+  // The first member creates the shared key file; the others load it.
+  for (size_t i = 0; i < members; ++i) {
+    nodes_.push_back(authd_process::with_config(dir_ / name(i), config_for(i, "secret")));
+    nodes_.back()->keep_dir();
+    running_.push_back(true);
+  }
+}
+
+test_cluster::~test_cluster() {
+  for (auto& n : nodes_)
+    if (n)
+      n->kill_hard();
+  if (!::testing::Test::HasFailure())
+    std::filesystem::remove_all(dir_);
+}
+
+std::string test_cluster::config_for(size_t i, const std::string& secret_file) const {
+  auto example = std::filesystem::path(CASTELLAN_SOURCE_DIR) / "examples" / "cluster-3" /
+                 ("node-" + std::string(1, char('a' + i)) + ".toml");
+  auto text = read_file(example);
+  auto& p = ports_[i];
+  text = std::regex_replace(text, std::regex("port = 741[1-3]"), "port = " + std::to_string(p.client));
+  text = std::regex_replace(text, std::regex("port = 751[1-3]"), "port = " + std::to_string(p.cluster));
+  text = std::regex_replace(text, std::regex("port = 761[1-3]"), "port = " + std::to_string(p.monitor));
+  for (size_t j = 0; j < 3; ++j)
+    text = std::regex_replace(text, std::regex("127\\.0\\.0\\.1:751" + std::to_string(j + 1)),
+                              "127.0.0.1:" + std::to_string(ports_[j].cluster));
+  text = std::regex_replace(text, std::regex("\"cluster-3-data/secret\""),
+                            "\"" + (dir_ / secret_file).string() + "\"");
+  text = std::regex_replace(text, std::regex("\"cluster-3-data/"), "\"" + dir_.string() + "/");
+  return text + "\n" + extra_ + "\n";
+}
+
+void test_cluster::kill_hard(size_t i) {
+  nodes_.at(i)->kill_hard();
+  running_[i] = false;
+}
+
+int test_cluster::stop(size_t i) {
+  running_[i] = false;
+  return nodes_.at(i)->stop();
+}
+
+void test_cluster::restart(size_t i) {
+  nodes_.at(i) = authd_process::restart_in(dir_ / name(i));
+  nodes_.at(i)->keep_dir();
+  running_[i] = true;
+}
+
+std::unique_ptr<authd_process> test_cluster::start_with_wrong_secret(size_t i) {
+  write_secret(dir_ / "wrong-secret", "not-the-cluster-secret-987654321");
+  auto p = authd_process::with_config(dir_ / (name(i) + "-intruder"), config_for(i, "wrong-secret"));
+  p->keep_dir();
+  return p;
+}
+
+nlohmann::json test_cluster::cluster_of(size_t i) const {
+  auto response = http_get(ports_.at(i).monitor, "/cluster");
+  auto body = response.find("\r\n\r\n");
+  if (body == std::string::npos)
+    return nlohmann::json::object();
+  try {
+    return nlohmann::json::parse(response.substr(body + 4));
+  } catch (const std::exception&) {
+    return nlohmann::json::object();
+  }
+}
+
+std::string test_cluster::state_seen(size_t i, const std::string& who) const {
+  auto view = cluster_of(i);
+  for (auto& m : view.value("members", nlohmann::json::array()))
+    if (m.value("name", "") == who)
+      return m.value("state", "");
+  return "";
+}
+
+bool test_cluster::converged() const {
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (!running_[i])
+      continue;
+    for (size_t j = 0; j < nodes_.size(); ++j)
+      if (running_[j] && state_seen(i, name(j)) != "up")
+        return false;
+  }
+  return true;
+}
+
+net::session_key test_cluster::key_of(const std::string& token) const {
+  auto ring = net::load_or_create_key_file((dir_ / "keys.json").string());
+  auto key = ring->verify(token);
+  if (!key)
+    throw std::runtime_error("token does not verify with the cluster's keys");
+  return *key;
+}
+
+std::string test_cluster::owner_of(const net::session_key& key) const {
+  std::vector<std::string> names;
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    names.push_back(name(i));
+  net::ring ring(names, 2);
+  return ring.members()[ring.owner(net::ring_hash(key))];
+}
+
+}  // namespace castellan::test

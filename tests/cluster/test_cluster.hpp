@@ -1,0 +1,67 @@
+// A real cluster of authd processes on 127.0.0.1 for tests, started from the
+// configs in examples/cluster-3 (the ones an operator runs by hand) with
+// their ports moved to free ones and their paths into a temp directory.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "net/ring.hpp"
+#include "net/token.hpp"
+#include "tests/e2e/authd_process.hpp"
+
+namespace castellan::test {
+
+class test_cluster {
+ public:
+  // Starts node-a, node-b, node-c (the first `members` of them). `extra_toml`
+  // is appended to every member's config (new tables only).
+  explicit test_cluster(size_t members = 3, const std::string& extra_toml = "");
+  ~test_cluster();
+
+  size_t size() const { return nodes_.size(); }
+  authd_process& node(size_t i) { return *nodes_.at(i); }
+  std::string name(size_t i) const { return "node-" + std::string(1, char('a' + i)); }
+  uint16_t client_port(size_t i) const { return ports_.at(i).client; }
+  uint16_t monitor_port(size_t i) const { return ports_.at(i).monitor; }
+
+  // kill -9 / SIGTERM / start again on the same directory.
+  void kill_hard(size_t i);
+  int stop(size_t i);
+  void restart(size_t i);
+  // A member whose secret differs from everyone else's (started, not joined).
+  std::unique_ptr<authd_process> start_with_wrong_secret(size_t i);
+
+  // GET /cluster on member i (empty object when it does not answer).
+  nlohmann::json cluster_of(size_t i) const;
+  // Member `who`'s state as member i sees it ("" when unknown).
+  std::string state_seen(size_t i, const std::string& who) const;
+  // Every running member sees every running member up.
+  bool converged() const;
+
+  // The session key of a token (the members share the key file).
+  net::session_key key_of(const std::string& token) const;
+  // Which member owns `key` while every member is up.
+  std::string owner_of(const net::session_key& key) const;
+
+  const std::filesystem::path& dir() const { return dir_; }
+
+ private:
+  struct ports {
+    uint16_t client, cluster, monitor;
+  };
+  std::string config_for(size_t i, const std::string& secret_file) const;
+
+  std::filesystem::path dir_;
+  std::string extra_;
+  std::vector<ports> ports_;
+  std::vector<std::unique_ptr<authd_process>> nodes_;
+  std::vector<bool> running_;
+};
+
+}  // namespace castellan::test
