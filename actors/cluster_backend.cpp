@@ -1,12 +1,14 @@
 // Routing by ownership; see cluster_backend.hpp.
 #include "actors/cluster_backend.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <mutex>
 
 #include <caf/actor.hpp>
 #include <caf/send.hpp>
+#include <sodium.h>
 
 #include "actors/caf_types.hpp"
 #include "net/messages.hpp"
@@ -71,15 +73,28 @@ cluster_host cluster_backend::host(std::function<net::member_load()> load) {
 
 // -- routing -------------------------------------------------------------------
 
+namespace {
+
+constexpr const char* minority_refusal =
+    "this member cannot reach a majority of the cluster; logins and refreshes are refused "
+    "here until it can (validate and logout still work)";
+
+}  // namespace
+
 void cluster_backend::submit_session_ops(net::op_batch&& batch) {
   auto view = view_.load();
-  if (!view || !view->owners || view->owners->members().size() <= 1 || !node_) {
+  bool minority = view && !view->majority();
+  if (!minority && (!view || !view->owners || view->owners->members().size() <= 1 || !node_)) {
     router_.submit_session_ops(std::move(batch));
     return;
   }
   net::op_batch local;
   std::map<std::string, net::op_batch> remote;
   for (auto& op : batch.ops) {
+    if (minority && op.kind == net::op_kind::refresh) {
+      batch.owed[op.sink]->refuse({op.request_id}, minority_refusal);
+      continue;
+    }
     uint64_t h = net::ring_hash(op.key);
     if (view->owns(h) || (op.local_read && view->holds(h))) {
       local.ops.push_back(op);
@@ -100,6 +115,11 @@ void cluster_backend::submit_session_ops(net::op_batch&& batch) {
 // The password is checked where the client asked (argon2 spreads over the
 // cluster); the session opens on its owner (place_open).
 void cluster_backend::submit_login(net::login_job&& job, net::owed_ptr owed) {
+  if (auto view = view_.load(); view && !view->majority()) {
+    sodium_memzero(job.password.data(), job.password.size());
+    owed->refuse({job.request_id}, minority_refusal);
+    return;
+  }
   router_.submit_login(std::move(job), std::move(owed));
 }
 

@@ -202,6 +202,10 @@ void publish_view(self_ptr self) {
       holders.push_back(name);
     cluster_member m{p.info, p.load, p.heard_ms, false};
     m.info.state = state;
+    if (state != "left")
+      ++view->known;
+    if (state == "up" || state == "suspect" || state == "joining" || state == "leaving")
+      ++view->reachable;
     view->members.push_back(std::move(m));
   }
   auto owners_ring = std::make_shared<const net::ring>(owners, st.cfg.replicas);

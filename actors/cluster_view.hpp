@@ -32,6 +32,12 @@ struct cluster_view {
   // current by the time it starts to own.
   std::shared_ptr<const net::ring> holders;
   uint64_t epoch = 0;  // bumped whenever either ring changes
+  // Members this node can reach (itself included) and members it knows of
+  // that have not left: with no majority it is on the minority side of a
+  // partition, and refuses the writes that must not fork (docs/cluster.md).
+  size_t reachable = 1;
+  size_t known = 1;
+  bool majority() const { return reachable * 2 > known; }
 
   // Whether requests for `key_hash` are this node's to answer.
   bool owns(uint64_t key_hash) const {

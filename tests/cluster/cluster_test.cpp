@@ -204,6 +204,36 @@ TEST(ClusterTest, SigtermHandsTheRangesOverBeforeLeaving) {
   }
 }
 
+// A partition's minority side (here: the last member standing of three)
+// refuses logins and refreshes, so the two sides cannot fork a session; it
+// keeps answering validate and logout.
+TEST(ClusterTest, AMinorityRefusesLoginsButValidatesAndLogsOut) {
+  test_cluster cluster;
+  await_converged(cluster);
+  std::vector<std::string> held;  // sessions with a copy on node-a
+  auto c = net::client::connect("127.0.0.1", cluster.client_port(0), 5s);
+  while (held.size() < 5) {
+    auto t = login(cluster.client_port(0), "alice", alice_password);
+    net::ring ring({"node-a", "node-b", "node-c"}, 2);
+    auto h = net::ring_hash(cluster.key_of(t));
+    if (ring.holds(h, static_cast<uint32_t>(ring.index_of("node-a"))))
+      held.push_back(t);
+  }
+  cluster.kill_hard(1);
+  cluster.kill_hard(2);
+  ASSERT_TRUE(eventually([&] {
+    return cluster.state_seen(0, "node-b") == "down" && cluster.state_seen(0, "node-c") == "down";
+  }, 5s));
+  auto r = c.login("alice", alice_password);
+  EXPECT_EQ(r.error, "unavailable");
+  EXPECT_NE(r.message.find("majority"), std::string::npos) << r.message;
+  EXPECT_EQ(c.call(net::token_request{0, "refresh", held[0]}).error, "unavailable");
+  for (auto& t : held)
+    EXPECT_TRUE(c.validate(t).ok);
+  EXPECT_TRUE(c.call(net::token_request{0, "logout", held[1]}).ok);
+  EXPECT_EQ(c.validate(held[1]).error, "invalid_token");
+}
+
 TEST(ClusterTest, WrongPasswordsSpreadOverThreeMembersShareOneBucket) {
   // Only the user bucket can refuse here (every attempt comes from 127.0.0.1).
   test_cluster cluster(3,

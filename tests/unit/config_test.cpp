@@ -92,3 +92,40 @@ TEST(Config, RenderedDefaultsParseBackToTheDefaults) {
 
 }  // namespace
 }  // namespace castellan::config
+
+namespace castellan::config {
+namespace {
+
+TEST(ConfigCluster, OffByDefaultAndReadWhenOn) {
+  auto s = parse("", "test.toml");
+  EXPECT_FALSE(s.cluster.enabled);
+  EXPECT_EQ(s.cluster.replicas, 2u);
+  s = parse("[server]\nport = 7411\n[cluster]\nenabled = true\nport = 7511\n"
+            "seeds = [\"127.0.0.1:7512\", \"10.0.0.2:7500\"]\nsecret = \"0123456789abcdef\"\n",
+            "test.toml");
+  EXPECT_EQ(s.cluster.seeds.size(), 2u);
+  EXPECT_EQ(s.cluster_secret(), "0123456789abcdef");
+  EXPECT_EQ(parse(render_toml(s), "again.toml").cluster.seeds, s.cluster.seeds);
+}
+
+TEST(ConfigCluster, BadClusterKeysAreNamedAndTheSecretIsNeverQuoted) {
+  const std::string on = "[server]\nport = 7411\n[cluster]\nenabled = true\nport = 7511\n";
+  auto short_secret = error_of(on + "secret = \"tiny-secret\"\n");
+  EXPECT_NE(short_secret.find("cluster.secret"), std::string::npos) << short_secret;
+  EXPECT_EQ(short_secret.find("tiny-secret"), std::string::npos) << short_secret;
+  EXPECT_NE(error_of(on + "secret = \"0123456789abcdef\"\nseeds = [\"nohost\"]\n").find("cluster.seeds"),
+            std::string::npos);
+  EXPECT_NE(error_of(on + "secret = \"0123456789abcdef\"\nseeds = [7]\n").find("array of strings"),
+            std::string::npos);
+  EXPECT_NE(error_of("[cluster]\nheartbeat_interval_ms = 500\nsuspect_after_ms = 400\n")
+                .find("cluster.suspect_after_ms"),
+            std::string::npos);
+  // Members tell each other their client address: it cannot be "any port".
+  EXPECT_NE(error_of("[server]\nport = 0\n[cluster]\nenabled = true\nsecret = \"0123456789abcdef\"\n"
+                     "port = 7511\n")
+                .find("server.port"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace castellan::config

@@ -120,3 +120,54 @@ TEST(SessionTable, ShardIndexSpreadsSessions) {
 
 }  // namespace
 }  // namespace castellan::actors
+
+// -- cluster merges: copies converge whatever order changes arrive in --------
+
+namespace castellan::actors {
+namespace {
+
+TEST(SessionTableMerge, AnEndBeatsAnyLiveCopy) {
+  fixture f;
+  session_table t(lifetimes());
+  auto key = net::random_session_id();
+  EXPECT_TRUE(t.merge_live(key, f.ref("alice"), 0, 10000));
+  EXPECT_TRUE(t.merge_end(key, 10000));
+  EXPECT_FALSE(t.merge_live(key, f.ref("alice"), 0, 20000));  // a late copy cannot revive it
+  EXPECT_EQ(t.validate(key, 1).status, lookup_status::unknown);
+  EXPECT_TRUE(t.ended(key));
+}
+
+TEST(SessionTableMerge, TheLaterExpiryWins) {
+  fixture f;
+  session_table t(lifetimes());
+  auto key = net::random_session_id();
+  t.merge_live(key, f.ref("alice"), 0, 10000);
+  EXPECT_TRUE(t.merge_live(key, f.ref("alice"), 0, 15000));
+  EXPECT_FALSE(t.merge_live(key, f.ref("alice"), 0, 12000));
+  EXPECT_EQ(t.validate(key, 1).found->expires_ms, 15000);
+}
+
+TEST(SessionTableMerge, LogoutLeavesATombstoneThatTheSweepDropsAtExpiry) {
+  fixture f;
+  session_table t(lifetimes());
+  auto key = net::random_session_id();
+  t.open(key, f.ref("alice"), 0);
+  EXPECT_TRUE(t.logout(key));
+  EXPECT_TRUE(t.ended(key));
+  EXPECT_EQ(t.tombstones(), 1u);
+  t.sweep(10000);  // the session would have expired at 10 s
+  EXPECT_EQ(t.tombstones(), 0u);
+}
+
+TEST(SessionTableMerge, ForgetDropsACopyWithoutATrace) {
+  fixture f;
+  session_table t(lifetimes());
+  auto key = net::random_session_id();
+  t.open(key, f.ref("alice"), 0);
+  t.forget(key);
+  EXPECT_FALSE(t.ended(key));
+  EXPECT_TRUE(t.merge_live(key, f.ref("alice"), 0, 5000));  // it may come back with its range
+}
+
+}  // namespace
+}  // namespace castellan::actors
