@@ -8,6 +8,7 @@
 
 #include <caf/actor.hpp>
 #include <caf/send.hpp>
+#include <prometheus/counter.h>
 #include <sodium.h>
 
 #include "actors/caf_types.hpp"
@@ -18,9 +19,9 @@ namespace castellan::actors {
 
 cluster_backend::cluster_backend(session_router& router, std::vector<slot_ptr<session_shard>> shards,
                                  std::vector<slot_ptr<limiter_shard>> limiters, std::string self,
-                                 uint32_t replicas)
+                                 uint32_t replicas, prometheus::Counter* minority_refusals)
     : router_(router), shards_(std::move(shards)), limiters_(std::move(limiters)),
-      self_(std::move(self)), replicas_(replicas) {
+      self_(std::move(self)), replicas_(replicas), minority_refusals_(minority_refusals) {
   router_.set_open_placement([this](open_session& msg) { return place_open(msg); });
 }
 
@@ -92,6 +93,8 @@ void cluster_backend::submit_session_ops(net::op_batch&& batch) {
   std::map<std::string, net::op_batch> remote;
   for (auto& op : batch.ops) {
     if (minority && op.kind == net::op_kind::refresh) {
+      if (minority_refusals_)
+        minority_refusals_->Increment();
       batch.owed[op.sink]->refuse({op.request_id}, minority_refusal);
       continue;
     }
@@ -117,6 +120,8 @@ void cluster_backend::submit_session_ops(net::op_batch&& batch) {
 void cluster_backend::submit_login(net::login_job&& job, net::owed_ptr owed) {
   if (auto view = view_.load(); view && !view->majority()) {
     sodium_memzero(job.password.data(), job.password.size());
+    if (minority_refusals_)
+      minority_refusals_->Increment();
     owed->refuse({job.request_id}, minority_refusal);
     return;
   }

@@ -18,13 +18,18 @@
 #include "actors/cluster_link.hpp"
 #include "actors/session_router.hpp"
 
+namespace prometheus {
+class Counter;
+}
+
 namespace castellan::actors {
 
 class cluster_backend final : public net::request_backend, public cluster_link {
  public:
-  // `router` and `shards` outlive this backend.
+  // `router`, `shards` and `minority_refusals` (may be null) outlive this backend.
   cluster_backend(session_router& router, std::vector<slot_ptr<session_shard>> shards,
-                  std::vector<slot_ptr<limiter_shard>> limiters, std::string self, uint32_t replicas);
+                  std::vector<slot_ptr<limiter_shard>> limiters, std::string self, uint32_t replicas,
+                  prometheus::Counter* minority_refusals = nullptr);
   ~cluster_backend() override;
 
   // The cluster node requests go through; set before traffic.
@@ -67,6 +72,7 @@ class cluster_backend final : public net::request_backend, public cluster_link {
   std::vector<slot_ptr<limiter_shard>> limiters_;
   std::string self_;
   uint32_t replicas_;
+  prometheus::Counter* minority_refusals_;
   std::unique_ptr<caf::actor> node_;
   std::atomic<cluster_view_ptr> view_;
 };

@@ -21,11 +21,14 @@
 #include <caf/io/middleman.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
 #include "actors/atoms.hpp"
 #include "actors/caf_types.hpp"
+#include "monitor/metrics.hpp"
 #include "net/frame_codec.hpp"
 #include "net/messages.hpp"
 #include "net/owed_replies.hpp"
@@ -119,6 +122,7 @@ struct pending_ack {
 
 struct cluster_state {
   config::cluster_config cfg;
+  monitor::cluster_metrics* metrics = nullptr;
   std::string secret;
   net::member_info self;
   cluster_host host;
@@ -148,6 +152,24 @@ struct cluster_state {
 };
 
 using self_ptr = caf::stateful_actor<cluster_state>*;
+
+// Adds `n` to one of the cluster's counters (when metrics are on).
+void count(const cluster_state& st, prometheus::Counter* monitor::cluster_metrics::*which,
+           double n = 1) {
+  if (st.metrics && n > 0)
+    (st.metrics->*which)->Increment(n);
+}
+
+void count_states(const cluster_state& st, const cluster_view& view) {
+  if (!st.metrics)
+    return;
+  double by_state[monitor::member_state_count] = {};
+  for (auto& m : view.members)
+    for (size_t i = 0; i < monitor::member_state_count; ++i)
+      by_state[i] += m.info.state == monitor::member_states[i];
+  for (size_t i = 0; i < monitor::member_state_count; ++i)
+    st.metrics->members[i]->Set(by_state[i]);
+}
 
 // -- membership ------------------------------------------------------------------
 
@@ -233,6 +255,7 @@ void publish_view(self_ptr self) {
   view->owners = st.owners;
   view->holders = st.holders;
   view->epoch = st.epoch;
+  count_states(st, *view);
   st.host.publish(view);
   if (!holders_changed || !st.host.rebalance)
     return;
@@ -367,10 +390,12 @@ void expire_pending(self_ptr self, const std::string& only_member = {}) {
   auto& st = self->state;
   auto now = steady::now();
   for (auto it = st.forwards.begin(); it != st.forwards.end();)
-    if ((only_member.empty() && it->second.deadline <= now) || it->second.member == only_member)
+    if ((only_member.empty() && it->second.deadline <= now) || it->second.member == only_member) {
       it = st.forwards.erase(it);  // the owed replies answer `unavailable`
-    else
+      count(st, &monitor::cluster_metrics::forward_lost);
+    } else {
       ++it;
+    }
   for (auto it = st.limits.begin(); it != st.limits.end();)
     if ((only_member.empty() && it->second.deadline <= now) || it->second.member == only_member)
       it = st.limits.erase(it);
@@ -469,6 +494,7 @@ void on_challenge(self_ptr self, const caf::strong_actor_ptr& sender, const std:
   if (!same_proof(c.proof, handshake_proof(st.secret, "castellan/answer", hello_nonce, c.nonce))) {
     spdlog::error("cluster: refused {} at {}: it does not know the cluster secret", c.name,
                   c.address);
+    count(st, &monitor::cluster_metrics::peers_refused);
     return;
   }
   auto handle = caf::actor_cast<caf::actor>(sender);
@@ -489,6 +515,7 @@ void on_proof(self_ptr self, const caf::strong_actor_ptr& sender, const std::str
   if (!same_proof(proof.proof,
                   handshake_proof(st.secret, "castellan/join", in.hello_nonce, in.my_nonce))) {
     spdlog::error("cluster: refused {} at {}: wrong cluster secret", in.name, in.address);
+    count(st, &monitor::cluster_metrics::peers_refused);
     return;
   }
   admit(self, caf::actor_cast<caf::actor>(sender), sender->node(), in.name, in.address);
@@ -652,6 +679,9 @@ void on_replies(self_ptr self, const std::string& member, const std::string& bod
 
 void on_replicate(self_ptr self, const std::string& member, const std::string& body) {
   auto rep = net::unpack_peer<net::peer_replicate>(body);
+  if (rep.batch == 0)
+    count(self->state, &monitor::cluster_metrics::handover_received,
+          static_cast<double>(rep.events.size()));
   auto me = caf::actor_cast<caf::actor>(self);
   uint64_t batch = rep.batch;
   self->state.host.apply(std::move(rep.events), [me, member, batch](bool ok) {
@@ -760,6 +790,7 @@ void on_peer_message(self_ptr self, const std::string& type, const std::string& 
     auto who = st.authed.find(sender->node());
     if (who == st.authed.end()) {
       spdlog::warn("cluster: dropped a `{}` message from an unauthenticated node", type);
+      count(st, &monitor::cluster_metrics::peers_refused);
       return;
     }
     auto& p = st.peers[who->second];
@@ -802,8 +833,11 @@ void on_peer_message(self_ptr self, const std::string& type, const std::string& 
 void forward(self_ptr self, forward_ops& msg) {
   auto& st = self->state;
   auto it = st.peers.find(msg.member);
-  if (it == st.peers.end() || !it->second.authenticated || it->second.lost)
+  count(st, &monitor::cluster_metrics::forwarded);
+  if (it == st.peers.end() || !it->second.authenticated || it->second.lost) {
+    count(st, &monitor::cluster_metrics::forward_lost);
     return;  // owed replies answer `unavailable`
+  }
   uint64_t batch = st.next_batch++;
   pending_forward pending;
   pending.member = msg.member;
@@ -824,8 +858,11 @@ void forward(self_ptr self, forward_ops& msg) {
 void forward_login(self_ptr self, forward_open& msg) {
   auto& st = self->state;
   auto it = st.peers.find(msg.member);
-  if (it == st.peers.end() || !it->second.authenticated || it->second.lost)
+  count(st, &monitor::cluster_metrics::forwarded);
+  if (it == st.peers.end() || !it->second.authenticated || it->second.lost) {
+    count(st, &monitor::cluster_metrics::forward_lost);
     return;
+  }
   uint64_t batch = st.next_batch++;
   msg.open.batch = batch;
   pending_forward pending;
@@ -843,7 +880,12 @@ void replicate(self_ptr self, replicate_out& msg) {
   auto& st = self->state;
   auto join = std::make_shared<replicate_join>();
   join->waiting = msg.parts.size() + 1;  // +1: released below, after every send
-  join->done = std::move(msg.done);
+  auto* metrics = st.metrics;
+  join->done = [metrics, done = std::move(msg.done)](bool ok) {
+    if (metrics)
+      (ok ? metrics->replicated : metrics->replication_failed)->Increment();
+    done(ok);
+  };
   auto deadline = steady::now() + milliseconds(st.cfg.request_timeout_ms);
   for (auto& [member, events] : msg.parts) {
     auto it = st.peers.find(member);
@@ -886,6 +928,7 @@ void handover_complete(self_ptr self, uint64_t epoch) {
 caf::behavior cluster_behavior(self_ptr self, cluster_deps deps) {
   auto& st = self->state;
   st.cfg = std::move(deps.cfg);
+  st.metrics = deps.metrics;
   st.secret = std::move(deps.secret);
   st.self = std::move(deps.self);
   st.host = std::move(deps.host);
@@ -913,14 +956,19 @@ caf::behavior cluster_behavior(self_ptr self, cluster_deps deps) {
     [self](forward_open& msg) { forward_login(self, msg); },
     [self](replicate_out& msg) { replicate(self, msg); },
     [self](handover_out& msg) {
+      count(self->state, &monitor::cluster_metrics::handover_sent,
+            static_cast<double>(msg.events.size()));
       send_to(self, msg.member, net::peer_replicate{0, std::move(msg.events)});
     },
     [self](handover_finished& msg) { handover_complete(self, msg.epoch); },
     [self](limit_out& msg) {
       auto& st = self->state;
       auto it = st.peers.find(msg.member);
-      if (it == st.peers.end() || !it->second.authenticated || it->second.lost)
+      count(st, &monitor::cluster_metrics::forwarded);
+      if (it == st.peers.end() || !it->second.authenticated || it->second.lost) {
+        count(st, &monitor::cluster_metrics::forward_lost);
         return;  // the join goes unanswered: the login hears `unavailable`
+      }
       uint64_t batch = st.next_batch++;
       auto deadline = steady::now() + milliseconds(st.cfg.request_timeout_ms);
       st.limits.emplace(batch, pending_limit{msg.member, deadline, std::move(msg.join)});

@@ -49,8 +49,17 @@ struct cluster_host {
   std::function<void(cluster_view_ptr)> publish;
 };
 
+}  // namespace castellan::actors
+
+namespace castellan::monitor {
+struct cluster_metrics;
+}
+
+namespace castellan::actors {
+
 struct cluster_deps {
   config::cluster_config cfg;
+  monitor::cluster_metrics* metrics = nullptr;  // may be null; outlives the node
   std::string secret;          // never logged, never sent
   net::member_info self;       // name, cluster and client address, incarnation
   cluster_host host;

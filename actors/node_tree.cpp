@@ -137,6 +137,9 @@ struct node::impl {
       monitor::make_supervision_metrics(*registry);
   std::unique_ptr<monitor::snapshot_metrics> snapshot_metrics =
       monitor::make_snapshot_metrics(*registry);
+  // Registered on every node, so dashboards see the same series alone or in
+  // a cluster (a node alone is one member, up).
+  std::unique_ptr<monitor::cluster_metrics> cluster_metrics = monitor::make_cluster_metrics(*registry);
   uint64_t covered = 1;  // log position of the newest snapshot at start
   std::unique_ptr<snapshotter> snapshots;
   // Requests by op/result and latency (null with monitor.request_metrics off).
@@ -495,13 +498,16 @@ struct node::impl {
   // state worth restarting for, and its death fails the node (exit 3) rather
   // than leaving a member that silently stopped replicating.
   void start_cluster() {
-    if (!settings.cluster.enabled)
+    if (!settings.cluster.enabled) {
+      cluster_metrics->members[1]->Set(1);  // "up": itself
       return;
+    }
     auto& c = settings.cluster;
     membership = std::make_unique<cluster_backend>(*router, shards, limiters, settings.node.name,
-                                                   c.replicas);
+                                                   c.replicas, cluster_metrics->self_lost_majority);
     cluster_deps deps;
     deps.cfg = c;
+    deps.metrics = cluster_metrics.get();
     deps.secret = settings.cluster_secret();
     deps.self.name = settings.node.name;
     deps.self.address = c.host + ":" + std::to_string(c.port);

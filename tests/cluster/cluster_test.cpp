@@ -78,6 +78,12 @@ TEST(ClusterTest, EveryMemberListsEveryMemberAndAuthctlPrintsIt) {
       EXPECT_GT(m["last_heard_ms"].get<int64_t>(), 0);
     }
   }
+  auto token = login(cluster.client_port(0), "alice", alice_password);
+  for (size_t i = 0; i < 3; ++i)
+    ASSERT_TRUE(validate(cluster.client_port(i), token).ok);
+  auto metrics = http_get(cluster.monitor_port(0), "/metrics");
+  EXPECT_NE(metrics.find("castellan_cluster_members{state=\"up\"} 3"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("castellan_cluster_replications_total{result=\"ok\"}"), std::string::npos);
   auto r = run_program({CASTELLAN_AUTHCTL, "--port", std::to_string(cluster.client_port(1)),
                         "cluster", "status"});
   EXPECT_EQ(r.exit_code, 0) << r.err;

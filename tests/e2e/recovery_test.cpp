@@ -173,10 +173,12 @@ TEST(Recovery, ADamagedSnapshotIsNamedAndRecoveryFallsBackLosingNothing) {
   for (size_t round = 1; round <= 3; ++round) {
     for (int i = 0; i < 40; ++i)
       tokens.push_back(c.login("alice", alice_password).as<net::login_reply>().token);
+    // The snapshotter runs at nice 10: on a loaded 2-core CI machine under
+    // ASan it may wait its turn for a while.
     ASSERT_TRUE(eventually([&] {
       auto p = actors::snapshot_positions(snapshots);
       return !p.empty() && p.back() > 40 * round;
-    }, 10s));
+    }, 30s));
   }
   ASSERT_EQ(actors::snapshot_positions(snapshots).size(), 2u);
   EXPECT_EQ(node->stop(), 0);
