@@ -28,6 +28,7 @@
 
 #include "actors/atoms.hpp"
 #include "actors/caf_types.hpp"
+#include "actors/cluster_state.hpp"
 #include "monitor/metrics.hpp"
 #include "net/frame_codec.hpp"
 #include "net/messages.hpp"
@@ -54,7 +55,7 @@ std::string handshake_proof(const std::string& secret, std::string_view label,
   return out;
 }
 
-namespace {
+namespace cluster_detail {
 
 using steady = std::chrono::steady_clock;
 using std::chrono::milliseconds;
@@ -71,94 +72,6 @@ bool same_proof(const std::string& a, const std::string& b) {
 
 // Unauthenticated peers may send only small handshake messages.
 constexpr size_t max_handshake_bytes = 4096;
-
-struct peer {
-  net::member_info info;        // as the peer last reported itself (state: its own)
-  net::member_load load;
-  caf::actor handle;            // its cluster node, once connected
-  caf::node_id node;
-  bool authenticated = false;
-  bool left = false;
-  bool lost = false;            // connection lost (down_msg) since last heard
-  steady::time_point heard{};   // last message of any kind
-  int64_t heard_ms = 0;
-};
-
-struct pending_forward {
-  std::string member;
-  steady::time_point deadline;
-  // ops: per sink, the connection and the ids sent for it.
-  std::vector<net::owed_ptr> owed;
-  std::vector<std::vector<uint64_t>> ids;
-  // open: the token to put into the owner's reply.
-  bool is_open = false;
-  std::string token;
-};
-
-struct replicate_join {
-  size_t waiting = 0;
-  bool ok = true;
-  std::function<void(bool)> done;
-  void arrive(bool part_ok) {
-    ok = ok && part_ok;
-    if (--waiting == 0 && done) {
-      auto f = std::move(done);
-      f(ok);
-    }
-  }
-};
-
-struct pending_limit {
-  std::string member;
-  steady::time_point deadline;
-  std::shared_ptr<limit_join> join;  // dropped unanswered: the login hears `unavailable`
-};
-
-struct pending_ack {
-  std::string member;
-  steady::time_point deadline;
-  std::shared_ptr<replicate_join> join;
-};
-
-struct cluster_state {
-  config::cluster_config cfg;
-  monitor::cluster_metrics* metrics = nullptr;
-  std::string secret;
-  net::member_info self;
-  cluster_host host;
-  std::string self_state = "joining";
-  steady::time_point started = steady::now();
-  std::map<std::string, peer> peers;               // by name (never self)
-  std::map<caf::node_id, std::string> authed;      // node -> member name
-  std::map<caf::node_id, std::string> hello_sent;  // node -> our hello nonce
-  struct incoming {
-    std::string hello_nonce, my_nonce, name, address;
-  };
-  std::map<caf::node_id, incoming> challenged;
-  std::set<std::string> connecting;                // addresses with a connect in flight
-  std::set<std::string> handover_from;             // members that handed over to us
-  steady::time_point last_reconnect{};
-  uint64_t next_batch = 1;
-  std::map<uint64_t, pending_forward> forwards;
-  std::map<uint64_t, pending_ack> acks;
-  std::map<uint64_t, pending_limit> limits;
-  std::shared_ptr<const net::ring> owners, holders;
-  uint64_t epoch = 0;
-  std::set<std::string> joiners_waiting;           // hand over to these when the rebalance is done
-  std::set<std::string> force_handover;            // restarted members that may have missed changes
-  std::function<void()> on_left;                   // leave(): all peers acknowledged
-  size_t leave_acks = 0;
-  static inline const char* name = "cluster_node";
-};
-
-using self_ptr = caf::stateful_actor<cluster_state>*;
-
-// Adds `n` to one of the cluster's counters (when metrics are on).
-void count(const cluster_state& st, prometheus::Counter* monitor::cluster_metrics::*which,
-           double n = 1) {
-  if (st.metrics && n > 0)
-    (st.metrics->*which)->Increment(n);
-}
 
 void count_states(const cluster_state& st, const cluster_view& view) {
   if (!st.metrics)
@@ -287,12 +200,6 @@ void send_to(self_ptr self, const peer& p, std::string_view type, std::string bo
     self->send(p.handle, cluster_atom_v, std::string(type), std::move(body));
 }
 
-template <class Message>
-void send_to(self_ptr self, const std::string& member, const Message& m) {
-  auto it = self->state.peers.find(member);
-  if (it != self->state.peers.end())
-    send_to(self, it->second, Message::type, net::pack_peer(m));
-}
 
 void heartbeat(self_ptr self) {
   auto& st = self->state;
@@ -545,220 +452,6 @@ void on_heartbeat(self_ptr self, peer& p, const std::string& body) {
     }
 }
 
-// Collects the owner's replies to a forwarded batch, per connection, and
-// sends them back in one message once every op is answered.
-class forwarded_replies final : public net::reply_sink {
- public:
-  forwarded_replies(caf::actor node, std::string member, uint64_t batch, size_t sinks, size_t ops)
-      : node_(std::move(node)), member_(std::move(member)), remaining_(ops) {
-    reply_.batch = batch;
-    reply_.parts.resize(sinks);
-    for (uint32_t i = 0; i < sinks; ++i)
-      reply_.parts[i].sink = i;
-  }
-
-  // One per connection of the batch: the reply_sink each owed_replies uses.
-  class part final : public net::reply_sink {
-   public:
-    part(std::shared_ptr<forwarded_replies> all, uint32_t sink) : all_(std::move(all)), sink_(sink) {}
-    void deliver(std::string&& frames, size_t count) override {
-      all_->add(sink_, frames, std::string(count, '\0'), count);
-    }
-    void deliver_replies(net::reply_buffer&& out) override {
-      auto& results = out.results();
-      std::string r(results.begin(), results.end());
-      size_t n = out.count();
-      all_->add(sink_, out.bytes(), std::move(r), n);
-    }
-
-   private:
-    std::shared_ptr<forwarded_replies> all_;
-    uint32_t sink_;
-  };
-
-  void deliver(std::string&&, size_t) override {}
-
-  void add(uint32_t sink, const std::string& frames, std::string results, size_t count) {
-    std::lock_guard<std::mutex> guard(mutex_);
-    auto& p = reply_.parts[sink];
-    p.frames += frames;
-    p.results += results;
-    remaining_ -= std::min(remaining_, count);
-    if (remaining_ == 0)
-      caf::anon_send(node_, peer_send{member_, std::string(net::peer_replies::type),
-                                      net::pack_peer(reply_)});
-  }
-
- private:
-  std::mutex mutex_;
-  caf::actor node_;
-  std::string member_;
-  size_t remaining_;
-  net::peer_replies reply_;
-};
-
-void on_ops(self_ptr self, const std::string& member, const std::string& body) {
-  auto ops = net::unpack_peer<net::peer_ops>(body);
-  if (ops.ops.empty())
-    return;
-  uint32_t sinks = 0;
-  for (auto& op : ops.ops)
-    sinks = std::max(sinks, op.sink + 1);
-  auto all = std::make_shared<forwarded_replies>(caf::actor_cast<caf::actor>(self), member,
-                                                 ops.batch, sinks, ops.ops.size());
-  net::op_batch batch;
-  std::vector<std::vector<net::owed_request>> owed(sinks);
-  for (auto& op : ops.ops) {
-    if (op.key.size() != std::tuple_size_v<net::session_key> || op.sink >= sinks)
-      continue;
-    net::session_op local;
-    local.request_id = op.id;
-    local.kind = static_cast<net::op_kind>(op.kind);
-    local.sink = op.sink;
-    std::memcpy(local.key.data(), op.key.data(), local.key.size());
-    batch.ops.push_back(local);
-    owed[op.sink].push_back({op.id, local.kind});
-  }
-  for (uint32_t i = 0; i < sinks; ++i)
-    batch.owed.push_back(std::make_shared<net::owed_replies>(
-        std::make_shared<forwarded_replies::part>(all, i), std::move(owed[i])));
-  self->state.host.serve_ops(std::move(batch));
-}
-
-void on_open(self_ptr self, const std::string& member, const std::string& body) {
-  auto open = net::unpack_peer<net::peer_open>(body);
-  auto all = std::make_shared<forwarded_replies>(caf::actor_cast<caf::actor>(self), member,
-                                                 open.batch, 1, 1);
-  auto owed = std::make_shared<net::owed_replies>(
-      std::make_shared<forwarded_replies::part>(all, 0),
-      std::vector<net::owed_request>{{open.request_id, net::op_kind::login}});
-  if (open.key.size() != std::tuple_size_v<net::session_key>) {
-    owed->refuse({open.request_id}, "malformed forwarded login");
-    return;
-  }
-  self->state.host.open_session(open, std::move(owed));
-}
-
-// The owner's login_reply carries no token (it never saw it): put it back.
-net::reply_buffer with_token(const net::reply_part& part, const std::string& token) {
-  net::reply_buffer out;
-  try {
-    auto scan = net::scan_frame(part.frames, uint32_t(1) << 24);
-    auto reply = net::parse_reply(scan.body);
-    if (reply.ok) {
-      auto login = reply.as<net::login_reply>();
-      login.token = token;
-      out.add(login);
-      return out;
-    }
-  } catch (const std::exception&) {
-  }
-  out.append_encoded(part.frames, part.results);
-  return out;
-}
-
-void on_replies(self_ptr self, const std::string& member, const std::string& body) {
-  auto replies = net::unpack_peer<net::peer_replies>(body);
-  auto it = self->state.forwards.find(replies.batch);
-  if (it == self->state.forwards.end() || it->second.member != member)
-    return;  // timed out already: the client heard `unavailable`
-  auto pending = std::move(it->second);
-  self->state.forwards.erase(it);
-  for (auto& part : replies.parts) {
-    if (part.sink >= pending.owed.size())
-      continue;
-    if (pending.is_open) {
-      pending.owed[part.sink]->deliver(with_token(part, pending.token), pending.ids[part.sink]);
-      continue;
-    }
-    net::reply_buffer out;
-    out.append_encoded(part.frames, part.results);
-    pending.owed[part.sink]->deliver(std::move(out), pending.ids[part.sink]);
-  }
-}
-
-void on_replicate(self_ptr self, const std::string& member, const std::string& body) {
-  auto rep = net::unpack_peer<net::peer_replicate>(body);
-  if (rep.batch == 0)
-    count(self->state, &monitor::cluster_metrics::handover_received,
-          static_cast<double>(rep.events.size()));
-  auto me = caf::actor_cast<caf::actor>(self);
-  uint64_t batch = rep.batch;
-  self->state.host.apply(std::move(rep.events), [me, member, batch](bool ok) {
-    if (batch)
-      caf::anon_send(me, peer_send{member, std::string(net::peer_ack::type),
-                                   net::pack_peer(net::peer_ack{batch, ok})});
-  });
-}
-
-void on_ack(self_ptr self, const std::string& member, const std::string& body) {
-  auto ack = net::unpack_peer<net::peer_ack>(body);
-  auto& st = self->state;
-  if (st.on_left && ack.batch == 0) {  // a peer heard our leave
-    if (st.leave_acks > 0 && --st.leave_acks == 0) {
-      auto f = std::move(st.on_left);
-      st.on_left = nullptr;
-      f();
-    }
-    return;
-  }
-  auto it = st.acks.find(ack.batch);
-  if (it == st.acks.end() || it->second.member != member)
-    return;
-  auto join = it->second.join;
-  st.acks.erase(it);
-  join->arrive(ack.ok);
-}
-
-std::vector<limit_key> keys_of(const std::vector<net::peer_limit_key>& keys) {
-  std::vector<limit_key> out;
-  for (auto& k : keys)
-    if (k.kind < key_kind_count)
-      out.push_back({static_cast<key_kind>(k.kind), k.value});
-  return out;
-}
-
-std::vector<net::peer_limit_key> peer_keys_of(const std::vector<limit_key>& keys) {
-  std::vector<net::peer_limit_key> out;
-  for (auto& k : keys)
-    out.push_back({static_cast<uint8_t>(k.kind), k.value});
-  return out;
-}
-
-void on_limit_check(self_ptr self, const std::string& member, const std::string& body) {
-  auto check = net::unpack_peer<net::peer_limit_check>(body);
-  auto me = caf::actor_cast<caf::actor>(self);
-  uint64_t batch = check.batch;
-  self->state.host.check_limits(keys_of(check.keys), [me, member, batch](const decision& d,
-                                                                        key_kind by) {
-    net::peer_limit_decision out{batch, d.allowed, d.locked, d.failed, d.retry_after_ms,
-                                 static_cast<uint8_t>(by)};
-    caf::anon_send(me, peer_send{member, std::string(net::peer_limit_decision::type),
-                                 net::pack_peer(out)});
-  });
-}
-
-void on_limit_decision(self_ptr self, const std::string& member, const std::string& body) {
-  auto d = net::unpack_peer<net::peer_limit_decision>(body);
-  auto it = self->state.limits.find(d.batch);
-  if (it == self->state.limits.end() || it->second.member != member)
-    return;
-  auto join = std::move(it->second.join);
-  self->state.limits.erase(it);
-  decision out;
-  out.allowed = d.allowed;
-  out.locked = d.locked;
-  out.failed = d.failed;
-  out.retry_after_ms = d.retry_after_ms;
-  join->answer(out, d.refused_by < key_kind_count ? static_cast<key_kind>(d.refused_by)
-                                                  : key_kind::user);
-}
-
-void on_limit_outcome(self_ptr self, const std::string& body) {
-  auto o = net::unpack_peer<net::peer_limit_outcome>(body);
-  self->state.host.teach_limits(limit_outcome{keys_of(o.keys), o.success, o.user, o.ip});
-}
-
 void on_leave(self_ptr self, peer& p, const std::string& body) {
   auto leave = net::unpack_peer<net::peer_leave>(body);
   spdlog::info("cluster: {} left", p.info.name);
@@ -767,6 +460,43 @@ void on_leave(self_ptr self, peer& p, const std::string& body) {
   expire_pending(self, p.info.name);
   send_to(self, p, net::peer_ack::type, net::pack_peer(net::peer_ack{0, true}));
   publish_view(self);
+}
+
+// What an admitted member may send, by type; the handshake's three types are
+// handled before admission.
+using member_handler = void (*)(self_ptr, peer&, const std::string& member, const std::string& body);
+
+const std::map<std::string_view, member_handler>& member_handlers() {
+  static const std::map<std::string_view, member_handler> table = {
+    {net::peer_heartbeat::type, [](self_ptr s, peer& p, const std::string&, const std::string& b) {
+       on_heartbeat(s, p, b);
+     }},
+    {net::peer_ops::type, [](self_ptr s, peer&, const std::string& m, const std::string& b) { on_ops(s, m, b); }},
+    {net::peer_replies::type, [](self_ptr s, peer&, const std::string& m, const std::string& b) {
+       on_replies(s, m, b);
+     }},
+    {net::peer_open::type, [](self_ptr s, peer&, const std::string& m, const std::string& b) { on_open(s, m, b); }},
+    {net::peer_replicate::type, [](self_ptr s, peer&, const std::string& m, const std::string& b) {
+       on_replicate(s, m, b);
+     }},
+    {net::peer_ack::type, [](self_ptr s, peer&, const std::string& m, const std::string& b) { on_ack(s, m, b); }},
+    {net::peer_limit_check::type, [](self_ptr s, peer&, const std::string& m, const std::string& b) {
+       on_limit_check(s, m, b);
+     }},
+    {net::peer_limit_decision::type, [](self_ptr s, peer&, const std::string& m, const std::string& b) {
+       on_limit_decision(s, m, b);
+     }},
+    {net::peer_limit_outcome::type, [](self_ptr s, peer&, const std::string&, const std::string& b) {
+       on_limit_outcome(s, b);
+     }},
+    {net::peer_handover_done::type, [](self_ptr s, peer&, const std::string& m, const std::string&) {
+       s->state.handover_from.insert(m);
+     }},
+    {net::peer_leave::type, [](self_ptr s, peer& p, const std::string&, const std::string& b) {
+       on_leave(s, p, b);
+     }},
+  };
+  return table;
 }
 
 void on_peer_message(self_ptr self, const std::string& type, const std::string& body) {
@@ -797,108 +527,15 @@ void on_peer_message(self_ptr self, const std::string& type, const std::string& 
     p.heard = steady::now();
     p.heard_ms = net::wall_ms();
     p.lost = false;
-    if (type == net::peer_heartbeat::type)
-      on_heartbeat(self, p, body);
-    else if (type == net::peer_ops::type)
-      on_ops(self, who->second, body);
-    else if (type == net::peer_replies::type)
-      on_replies(self, who->second, body);
-    else if (type == net::peer_open::type)
-      on_open(self, who->second, body);
-    else if (type == net::peer_replicate::type)
-      on_replicate(self, who->second, body);
-    else if (type == net::peer_ack::type)
-      on_ack(self, who->second, body);
-    else if (type == net::peer_limit_check::type)
-      on_limit_check(self, who->second, body);
-    else if (type == net::peer_limit_decision::type)
-      on_limit_decision(self, who->second, body);
-    else if (type == net::peer_limit_outcome::type)
-      on_limit_outcome(self, body);
-    else if (type == net::peer_handover_done::type)
-      st.handover_from.insert(who->second);
-    else if (type == net::peer_leave::type)
-      on_leave(self, p, body);
-    else
+    auto handler = member_handlers().find(type);
+    if (handler == member_handlers().end())
       spdlog::warn("cluster: unknown message type `{}` from {}", type, who->second);
-  } catch (const msgpack::type_error&) {
-    spdlog::warn("cluster: malformed `{}` message dropped", type);
-  } catch (const msgpack::unpack_error&) {
-    spdlog::warn("cluster: malformed `{}` message dropped", type);
+    else
+      handler->second(self, p, who->second, body);
+  } catch (const std::exception& e) {
+    // A member's bad message must not take this node (and its clients) down.
+    spdlog::warn("cluster: malformed `{}` message dropped: {}", type, e.what());
   }
-}
-
-// -- this node's outgoing traffic --------------------------------------------------
-
-void forward(self_ptr self, forward_ops& msg) {
-  auto& st = self->state;
-  auto it = st.peers.find(msg.member);
-  count(st, &monitor::cluster_metrics::forwarded);
-  if (it == st.peers.end() || !it->second.authenticated || it->second.lost) {
-    count(st, &monitor::cluster_metrics::forward_lost);
-    return;  // owed replies answer `unavailable`
-  }
-  uint64_t batch = st.next_batch++;
-  pending_forward pending;
-  pending.member = msg.member;
-  pending.deadline = steady::now() + milliseconds(st.cfg.request_timeout_ms);
-  pending.owed = std::move(msg.batch.owed);
-  pending.ids.resize(pending.owed.size());
-  net::peer_ops out{batch, {}};
-  out.ops.reserve(msg.batch.ops.size());
-  for (auto& op : msg.batch.ops) {
-    out.ops.push_back({op.request_id, static_cast<uint8_t>(op.kind), op.sink,
-                       std::string(reinterpret_cast<const char*>(op.key.data()), op.key.size())});
-    pending.ids[op.sink].push_back(op.request_id);
-  }
-  st.forwards.emplace(batch, std::move(pending));
-  send_to(self, it->second, net::peer_ops::type, net::pack_peer(out));
-}
-
-void forward_login(self_ptr self, forward_open& msg) {
-  auto& st = self->state;
-  auto it = st.peers.find(msg.member);
-  count(st, &monitor::cluster_metrics::forwarded);
-  if (it == st.peers.end() || !it->second.authenticated || it->second.lost) {
-    count(st, &monitor::cluster_metrics::forward_lost);
-    return;
-  }
-  uint64_t batch = st.next_batch++;
-  msg.open.batch = batch;
-  pending_forward pending;
-  pending.member = msg.member;
-  pending.deadline = steady::now() + milliseconds(st.cfg.request_timeout_ms);
-  pending.owed = {std::move(msg.owed)};
-  pending.ids = {{msg.open.request_id}};
-  pending.is_open = true;
-  pending.token = std::move(msg.token);
-  st.forwards.emplace(batch, std::move(pending));
-  send_to(self, it->second, net::peer_open::type, net::pack_peer(msg.open));
-}
-
-void replicate(self_ptr self, replicate_out& msg) {
-  auto& st = self->state;
-  auto join = std::make_shared<replicate_join>();
-  join->waiting = msg.parts.size() + 1;  // +1: released below, after every send
-  auto* metrics = st.metrics;
-  join->done = [metrics, done = std::move(msg.done)](bool ok) {
-    if (metrics)
-      (ok ? metrics->replicated : metrics->replication_failed)->Increment();
-    done(ok);
-  };
-  auto deadline = steady::now() + milliseconds(st.cfg.request_timeout_ms);
-  for (auto& [member, events] : msg.parts) {
-    auto it = st.peers.find(member);
-    if (it == st.peers.end() || !it->second.authenticated || it->second.lost) {
-      join->arrive(false);
-      continue;
-    }
-    uint64_t batch = st.next_batch++;
-    st.acks.emplace(batch, pending_ack{member, deadline, join});
-    send_to(self, it->second, net::peer_replicate::type,
-            net::pack_peer(net::peer_replicate{batch, std::move(events)}));
-  }
-  join->arrive(true);
 }
 
 void handover_complete(self_ptr self, uint64_t epoch) {
@@ -961,25 +598,8 @@ caf::behavior cluster_behavior(self_ptr self, cluster_deps deps) {
       send_to(self, msg.member, net::peer_replicate{0, std::move(msg.events)});
     },
     [self](handover_finished& msg) { handover_complete(self, msg.epoch); },
-    [self](limit_out& msg) {
-      auto& st = self->state;
-      auto it = st.peers.find(msg.member);
-      count(st, &monitor::cluster_metrics::forwarded);
-      if (it == st.peers.end() || !it->second.authenticated || it->second.lost) {
-        count(st, &monitor::cluster_metrics::forward_lost);
-        return;  // the join goes unanswered: the login hears `unavailable`
-      }
-      uint64_t batch = st.next_batch++;
-      auto deadline = steady::now() + milliseconds(st.cfg.request_timeout_ms);
-      st.limits.emplace(batch, pending_limit{msg.member, deadline, std::move(msg.join)});
-      send_to(self, it->second, net::peer_limit_check::type,
-              net::pack_peer(net::peer_limit_check{batch, peer_keys_of(msg.keys)}));
-    },
-    [self](teach_out& msg) {
-      auto& o = msg.outcome;
-      send_to(self, msg.member,
-              net::peer_limit_outcome{peer_keys_of(o.keys), o.success, o.user, o.ip});
-    },
+    [self](limit_out& msg) { check_limits_remotely(self, msg); },
+    [self](teach_out& msg) { teach_limits_remotely(self, msg); },
     [self](peer_send& msg) {
       auto it = self->state.peers.find(msg.member);
       if (it != self->state.peers.end())
@@ -1003,10 +623,10 @@ caf::behavior cluster_behavior(self_ptr self, cluster_deps deps) {
   };
 }
 
-}  // namespace
+}  // namespace cluster_detail
 
 caf::actor spawn_cluster_node(caf::actor_system& sys, cluster_deps deps) {
-  return sys.spawn(cluster_behavior, std::move(deps));
+  return sys.spawn(cluster_detail::cluster_behavior, std::move(deps));
 }
 
 }  // namespace castellan::actors

@@ -136,13 +136,15 @@ int run_populate(const options& o, const std::string& admin_token, uint64_t coun
   }
 }
 
-// The monitor's summary; exit 1 when the node is not ready, so scripts and
-// probes can use it.
-int show_status(const options& o) {
+// Sends a no-token request that the node answers about itself and prints
+// the reply with `print` (or as JSON); `healthy` decides exit 0 or 1.
+template <class Request>
+int show_report(const options& o, Request request, void (*print)(const nlohmann::json&),
+                bool (*healthy)(const nlohmann::json&)) {
   uint16_t port = o.port ? o.port : settings_of(o).server.port;
   try {
     auto c = net::client::connect(o.host, port, std::chrono::milliseconds(o.timeout_ms));
-    auto reply = c.call(net::metrics_summary_request{}, std::chrono::milliseconds(o.timeout_ms));
+    auto reply = c.call(request, std::chrono::milliseconds(o.timeout_ms));
     auto body = to_json(reply.body.get());
     if (!reply.ok) {
       std::cerr << "error: " << reply.error << ": " << reply.message << "\n";
@@ -151,37 +153,30 @@ int show_status(const options& o) {
     if (o.json)
       std::cout << body.dump() << "\n";
     else
-      print_status(body);
-    return body.value("ready", false) ? exit_ok : exit_refused;
+      print(body);
+    return healthy(body) ? exit_ok : exit_refused;
   } catch (const net::client_error& e) {
     std::cerr << "authctl: " << e.what() << "\n";
     return exit_unreachable;
   }
 }
 
+// The monitor's summary; exit 1 when the node is not ready, so scripts and
+// probes can use it.
+int show_status(const options& o) {
+  return show_report(o, net::metrics_summary_request{}, print_status,
+                     [](const nlohmann::json& s) { return s.value("ready", false); });
+}
+
 // Every member as the node sees it; exit 1 when any member is not up.
 int show_cluster(const options& o) {
-  uint16_t port = o.port ? o.port : settings_of(o).server.port;
-  try {
-    auto c = net::client::connect(o.host, port, std::chrono::milliseconds(o.timeout_ms));
-    auto reply = c.call(net::cluster_status_request{}, std::chrono::milliseconds(o.timeout_ms));
-    auto body = to_json(reply.body.get());
-    if (!reply.ok) {
-      std::cerr << "error: " << reply.error << ": " << reply.message << "\n";
-      return exit_refused;
-    }
-    if (o.json)
-      std::cout << body.dump() << "\n";
-    else
-      print_cluster_status(body);
-    for (auto& m : body.value("members", nlohmann::json::array()))
-      if (m.value("state", "") != "up")
-        return exit_refused;
-    return exit_ok;
-  } catch (const net::client_error& e) {
-    std::cerr << "authctl: " << e.what() << "\n";
-    return exit_unreachable;
-  }
+  return show_report(o, net::cluster_status_request{}, print_cluster_status,
+                     [](const nlohmann::json& s) {
+                       for (auto& m : s.value("members", nlohmann::json::array()))
+                         if (m.value("state", "") != "up")
+                           return false;
+                       return true;
+                     });
 }
 
 // -- file commands -----------------------------------------------------------
