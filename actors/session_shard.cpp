@@ -256,9 +256,22 @@ void hand_over(shard_state& st, rebalance& msg) {
   std::map<std::string, std::vector<net::auth_event>> out;
   std::vector<net::session_key> drop;
   int self_after = msg.after->index_of(msg.self);
+  // One copy per new holder: the first of the key's old holders that is still
+  // a member sends it (with no old ring, say after a restart, everyone does).
+  auto i_send = [&](uint64_t h) {
+    if (!msg.before || msg.before->empty())
+      return true;
+    for (auto i : msg.before->place(h)) {
+      auto& m = msg.before->members()[i];
+      if (msg.after->index_of(m) >= 0)
+        return m == msg.self;
+    }
+    return true;  // every old holder is gone: whoever has a copy sends it
+  };
   auto visit = [&](const net::session_key& key, const session* live, int64_t until) {
     uint64_t h = net::ring_hash(key);
-    for (auto i : msg.after->place(h)) {
+    bool sender = i_send(h);
+    for (auto i : sender ? msg.after->place(h) : std::vector<uint32_t>{}) {
       auto& member = msg.after->members()[i];
       if (member == msg.self)
         continue;

@@ -83,6 +83,14 @@ std::string test_cluster::config_for(size_t i, const std::string& secret_file) c
   return text + "\n" + extra_ + "\n";
 }
 
+void test_cluster::start(size_t i) {
+  if (i != nodes_.size())
+    throw std::logic_error("members start in order");
+  nodes_.push_back(authd_process::with_config(dir_ / name(i), config_for(i, "secret")));
+  nodes_.back()->keep_dir();
+  running_.push_back(true);
+}
+
 void test_cluster::kill_hard(size_t i) {
   nodes_.at(i)->kill_hard();
   running_[i] = false;

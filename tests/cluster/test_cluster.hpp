@@ -30,6 +30,8 @@ class test_cluster {
   uint16_t client_port(size_t i) const { return ports_.at(i).client; }
   uint16_t monitor_port(size_t i) const { return ports_.at(i).monitor; }
 
+  // Starts member i for the first time (the constructor started fewer).
+  void start(size_t i);
   // kill -9 / SIGTERM / start again on the same directory.
   void kill_hard(size_t i);
   int stop(size_t i);

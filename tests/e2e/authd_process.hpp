@@ -40,6 +40,7 @@ class authd_process {
   authd_process(const authd_process&) = delete;
 
   uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }
   uint16_t monitor_port() const { return monitor_port_; }
   const std::filesystem::path& dir() const { return dir_; }
   std::string users_file() const { return (dir_ / "users.toml").string(); }
