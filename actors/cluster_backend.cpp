@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "actors/caf_types.hpp"
+#include "actors/revoke_user.hpp"
 #include "net/messages.hpp"
 #include "net/owed_replies.hpp"
 
@@ -66,6 +67,9 @@ cluster_host cluster_backend::host(std::function<net::member_load()> load) {
       if (!by_shard[i].empty())
         caf::anon_send(limiters_[i]->get(),
                        limit_outcome{std::move(by_shard[i]), outcome.success, outcome.user, outcome.ip});
+  };
+  h.revoke = [this](const std::string& user, std::function<void(uint64_t, bool)> done) {
+    revoke_owned_here(user, std::move(done));
   };
   h.load = std::move(load);
   h.publish = [this](cluster_view_ptr v) { view_.store(std::move(v)); };
@@ -171,6 +175,45 @@ void cluster_backend::debug_crash(const net::session_key& key, std::string targe
 void cluster_backend::debug_populate(const net::session_key& key, uint64_t count,
                                      net::owed_ptr owed) {
   router_.debug_populate(key, count, std::move(owed));
+}
+
+void cluster_backend::revoke_user(const net::session_key& caller, std::string user,
+                                  net::owed_ptr owed) {
+  run_revoke_user(*this, router_.events(), caller, std::move(user), std::move(owed),
+                  [this](const std::string& u, std::function<void(uint64_t, bool)> done) {
+                    revoke_everywhere(u, std::move(done));
+                  });
+}
+
+void cluster_backend::revoke_owned_here(const std::string& user,
+                                        std::function<void(uint64_t, bool)> done) {
+  auto view = view_.load();
+  if (!view) {
+    router_.revoke_here(user, {}, std::move(done));
+    return;
+  }
+  router_.revoke_here(
+      user, [view](const net::session_key& key) { return view->owns(net::ring_hash(key)); },
+      std::move(done));
+}
+
+// Each owner ends what it owns and replicates the ends to the other holders,
+// so every copy ends whether or not its holder is asked.
+void cluster_backend::revoke_everywhere(const std::string& user,
+                                        std::function<void(uint64_t, bool)> done) {
+  auto view = view_.load();
+  if (!view || !node_ || !view->owners || view->owners->members().size() <= 1) {
+    revoke_owned_here(user, std::move(done));
+    return;
+  }
+  auto& owners = view->owners->members();
+  auto join = std::make_shared<revoke_join>(owners.size(), std::move(done));
+  for (auto& member : owners) {
+    if (member == self_)
+      revoke_owned_here(user, revoke_part(join));
+    else
+      caf::anon_send(*node_, revoke_out{member, user, revoke_part(join)});
+  }
 }
 
 void cluster_backend::cluster_status(uint64_t id, net::reply_buffer& out) const {

@@ -49,6 +49,7 @@ class cluster_backend final : public net::request_backend, public cluster_link {
     router_.metrics_summary(id, out);
   }
   void cluster_status(uint64_t id, net::reply_buffer& out) const override;
+  void revoke_user(const net::session_key& caller, std::string user, net::owed_ptr owed) override;
   void note_refused_tokens(const std::string& ip, uint64_t count) override {
     router_.note_refused_tokens(ip, count);
   }
@@ -66,6 +67,9 @@ class cluster_backend final : public net::request_backend, public cluster_link {
                  cluster_host::send_fn send, std::function<void()> done);
   void apply(std::vector<net::auth_event> events, std::function<void(bool)> done);
   void open_for_peer(const net::peer_open& open, net::owed_ptr owed);
+  // revoke_user's reach: every owner ends the sessions it owns.
+  void revoke_everywhere(const std::string& user, std::function<void(uint64_t, bool)> done);
+  void revoke_owned_here(const std::string& user, std::function<void(uint64_t, bool)> done);
 
   session_router& router_;
   std::vector<slot_ptr<session_shard>> shards_;

@@ -303,6 +303,11 @@ void expire_pending(self_ptr self, const std::string& only_member = {}) {
     } else {
       ++it;
     }
+  for (auto it = st.revokes.begin(); it != st.revokes.end();)
+    if ((only_member.empty() && it->second.deadline <= now) || it->second.member == only_member)
+      it = st.revokes.erase(it);  // its `done` reports the failure as it goes
+    else
+      ++it;
   for (auto it = st.limits.begin(); it != st.limits.end();)
     if ((only_member.empty() && it->second.deadline <= now) || it->second.member == only_member)
       it = st.limits.erase(it);
@@ -489,6 +494,12 @@ const std::map<std::string_view, member_handler>& member_handlers() {
     {net::peer_limit_outcome::type, [](self_ptr s, peer&, const std::string&, const std::string& b) {
        on_limit_outcome(s, b);
      }},
+    {net::peer_revoke::type, [](self_ptr s, peer&, const std::string& m, const std::string& b) {
+       on_revoke(s, m, b);
+     }},
+    {net::peer_revoke_done::type, [](self_ptr s, peer&, const std::string& m, const std::string& b) {
+       on_revoke_done(s, m, b);
+     }},
     {net::peer_handover_done::type, [](self_ptr s, peer&, const std::string& m, const std::string&) {
        s->state.handover_from.insert(m);
      }},
@@ -600,6 +611,7 @@ caf::behavior cluster_behavior(self_ptr self, cluster_deps deps) {
     [self](handover_finished& msg) { handover_complete(self, msg.epoch); },
     [self](limit_out& msg) { check_limits_remotely(self, msg); },
     [self](teach_out& msg) { teach_limits_remotely(self, msg); },
+    [self](revoke_out& msg) { revoke_remotely(self, msg); },
     [self](peer_send& msg) {
       auto it = self->state.peers.find(msg.member);
       if (it != self->state.peers.end())

@@ -43,6 +43,9 @@ struct cluster_host {
       check_limits;
   // Learns a login's outcome for limiter keys this node owns.
   std::function<void(limit_outcome)> teach_limits;
+  // revoke_user: ends the sessions of a user that this member owns;
+  // done(count, durable everywhere).
+  std::function<void(const std::string&, std::function<void(uint64_t, bool)>)> revoke;
   // This node's load for heartbeats (the monitor's latest summary).
   std::function<net::member_load()> load;
   // A new view of the cluster.
@@ -100,6 +103,13 @@ struct limit_out {
 struct teach_out {
   std::string member;
   limit_outcome outcome;
+};
+
+// revoke_user's share for `member`: its owned sessions of `user`.
+struct revoke_out {
+  std::string member;
+  std::string user;
+  std::function<void(uint64_t, bool)> done;  // dropped uncalled: a failure (revoke_part)
 };
 
 // Hand-over records for `member` (nobody waits for them).

@@ -63,6 +63,12 @@ struct pending_limit {
   std::shared_ptr<limit_join> join;  // dropped unanswered: the login hears `unavailable`
 };
 
+struct pending_revoke {
+  std::string member;
+  steady::time_point deadline;
+  std::function<void(uint64_t, bool)> done;  // dropping it reports a failure
+};
+
 struct pending_ack {
   std::string member;
   steady::time_point deadline;
@@ -91,6 +97,7 @@ struct cluster_state {
   std::map<uint64_t, pending_forward> forwards;
   std::map<uint64_t, pending_ack> acks;
   std::map<uint64_t, pending_limit> limits;
+  std::map<uint64_t, pending_revoke> revokes;
   std::shared_ptr<const net::ring> owners, holders;
   uint64_t epoch = 0;
   std::set<std::string> joiners_waiting;           // hand over to these when the rebalance is done
@@ -133,5 +140,8 @@ void forward_login(self_ptr self, forward_open& msg);
 void replicate(self_ptr self, replicate_out& msg);
 void check_limits_remotely(self_ptr self, limit_out& msg);
 void teach_limits_remotely(self_ptr self, teach_out& msg);
+void on_revoke(self_ptr self, const std::string& member, const std::string& body);
+void on_revoke_done(self_ptr self, const std::string& member, const std::string& body);
+void revoke_remotely(self_ptr self, revoke_out& msg);
 
 }  // namespace castellan::actors::cluster_detail

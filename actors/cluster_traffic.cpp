@@ -323,4 +323,39 @@ void teach_limits_remotely(self_ptr self, teach_out& msg) {
   send_to(self, msg.member, net::peer_limit_outcome{peer_keys_of(o.keys), o.success, o.user, o.ip});
 }
 
+void revoke_remotely(self_ptr self, revoke_out& msg) {
+  auto& st = self->state;
+  auto it = st.peers.find(msg.member);
+  count(st, &monitor::cluster_metrics::forwarded);
+  if (it == st.peers.end() || !it->second.authenticated || it->second.lost) {
+    count(st, &monitor::cluster_metrics::forward_lost);
+    return;  // `done` is dropped: revoke_user hears of a failure
+  }
+  uint64_t batch = st.next_batch++;
+  auto deadline = steady::now() + milliseconds(st.cfg.request_timeout_ms);
+  st.revokes.emplace(batch, pending_revoke{msg.member, deadline, std::move(msg.done)});
+  send_to(self, it->second, net::peer_revoke::type,
+          net::pack_peer(net::peer_revoke{batch, msg.user}));
+}
+
+void on_revoke(self_ptr self, const std::string& member, const std::string& body) {
+  auto revoke = net::unpack_peer<net::peer_revoke>(body);
+  auto me = caf::actor_cast<caf::actor>(self);
+  uint64_t batch = revoke.batch;
+  self->state.host.revoke(revoke.user, [me, member, batch](uint64_t n, bool ok) {
+    caf::anon_send(me, peer_send{member, std::string(net::peer_revoke_done::type),
+                                 net::pack_peer(net::peer_revoke_done{batch, ok, n})});
+  });
+}
+
+void on_revoke_done(self_ptr self, const std::string& member, const std::string& body) {
+  auto done = net::unpack_peer<net::peer_revoke_done>(body);
+  auto it = self->state.revokes.find(done.batch);
+  if (it == self->state.revokes.end() || it->second.member != member)
+    return;
+  auto f = std::move(it->second.done);
+  self->state.revokes.erase(it);
+  f(done.revoked, done.ok);
+}
+
 }  // namespace castellan::actors::cluster_detail

@@ -2,6 +2,7 @@
 #include "actors/event_stream.hpp"
 
 #include <map>
+#include <mutex>
 
 #include <caf/send.hpp>
 #include <caf/typed_actor.hpp>
@@ -102,6 +103,39 @@ class replication_gate {
 };
 
 }  // namespace
+
+namespace {
+
+// Two parts (the local log, the replicas) must both say durable.
+struct durable_join {
+  std::mutex mutex;
+  int waiting = 2;
+  bool ok = true;
+  std::function<void(bool)> done;
+  void arrive(bool part_ok) {
+    {
+      std::lock_guard<std::mutex> guard(mutex);
+      ok = ok && part_ok;
+      if (--waiting > 0)
+        return;
+    }
+    done(ok);
+  }
+};
+
+}  // namespace
+
+void event_stream::publish_durable(std::vector<net::auth_event> events,
+                                   std::function<void(bool)> done) {
+  teach_limiters(events);
+  auto join = std::make_shared<durable_join>();
+  join->done = std::move(done);
+  if (!link_ || !link_->replicate(events, [join](bool ok) { join->arrive(ok); }))
+    join->waiting = 1;  // nobody else holds these sessions
+  caf::anon_send(writer_->get(), audit_append{std::move(events), nullptr, {}, {}, nullptr,
+                                              std::make_shared<durable_signal>(
+                                                  [join](bool ok) { join->arrive(ok); })});
+}
 
 void event_stream::append_durable(std::vector<net::auth_event> events,
                                   std::function<void(bool)> done) {

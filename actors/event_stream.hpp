@@ -40,6 +40,11 @@ class event_stream {
                        net::reply_buffer replies, std::vector<uint64_t> request_ids,
                        std::function<void()> on_failure = {});
 
+  // Records events (and replicates the session changes among them, like the
+  // publish above) and runs `done(durable)` once this node's log and every
+  // other holder have them; nobody's reply depends on it directly.
+  void publish_durable(std::vector<net::auth_event> events, std::function<void(bool)> done);
+
   // Records events that came from another node (replication, hand-over) and
   // runs `done(durable)`; the limiter does not learn from them (the node
   // that served the login taught its owners already).

@@ -13,6 +13,7 @@
 #include <prometheus/counter.h>
 
 #include "actors/caf_types.hpp"
+#include "actors/revoke_user.hpp"
 #include "monitor/metrics.hpp"
 #include "config/password_hash.hpp"
 #include "net/messages.hpp"
@@ -300,6 +301,22 @@ void session_router::finish_login(net::login_job& job, const net::owed_ptr& owed
 void session_router::open_here(open_session&& msg) {
   auto shard = shards_[shard_index(msg.key, shards_.size())]->get();
   caf::anon_send(shard, std::move(msg));
+}
+
+void session_router::revoke_user(const net::session_key& caller, std::string user,
+                                  net::owed_ptr owed) {
+  run_revoke_user(*this, events_, caller, std::move(user), std::move(owed),
+                  [this](const std::string& u, std::function<void(uint64_t, bool)> done) {
+                    revoke_here(u, {}, std::move(done));
+                  });
+}
+
+void session_router::revoke_here(const std::string& user,
+                                 std::function<bool(const net::session_key&)> owned,
+                                 std::function<void(uint64_t, bool)> done) {
+  auto join = std::make_shared<revoke_join>(shards_.size(), std::move(done));
+  for (auto& shard : shards_)
+    caf::anon_send(shard->get(), revoke_sessions{user, owned, revoke_part(join)});
 }
 
 void session_router::cluster_status(uint64_t id, net::reply_buffer& out) const {

@@ -44,6 +44,12 @@ class session_router final : public net::request_backend {
   void debug_crash(const net::session_key& key, std::string target, net::owed_ptr owed) override;
   void debug_populate(const net::session_key& key, uint64_t count, net::owed_ptr owed) override;
   void cluster_status(uint64_t id, net::reply_buffer& out) const override;
+  void revoke_user(const net::session_key& caller, std::string user, net::owed_ptr owed) override;
+
+  // Ends `user`'s sessions on this node's shards that `owned` accepts (all
+  // when empty); done(count, durable everywhere).
+  void revoke_here(const std::string& user, std::function<bool(const net::session_key&)> owned,
+                   std::function<void(uint64_t, bool)> done);
 
   // Cluster: decides where a new session opens. Returns true when it took
   // the message (the session's owner is another member); otherwise the
@@ -65,6 +71,7 @@ class session_router final : public net::request_backend {
   // May hash a new dummy: call it off CAF's scheduler (the user directory).
   void set_users(std::shared_ptr<const config::users_table> users);
   std::shared_ptr<const config::users_table> users() const { return users_.load(); }
+  const std::shared_ptr<event_stream>& events() const { return events_; }
 
  private:
   using job_ptr = std::shared_ptr<net::login_job>;

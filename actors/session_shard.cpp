@@ -303,6 +303,38 @@ void hand_over(shard_state& st, rebalance& msg) {
     msg.done();
 }
 
+void revoke(shard_state& st, revoke_sessions& msg) {
+  std::vector<std::pair<net::session_key, int64_t>> ending;  // key, expiry
+  st.table->for_each(
+      [&](const net::session_key& key, const session& s) {
+        if (s.user->name == msg.user && (!msg.owned || msg.owned(key)))
+          ending.emplace_back(key, s.expires_ms);
+      },
+      [](const net::session_key&, int64_t) {});
+  std::vector<net::auth_event> events;
+  for (auto& [key, expires] : ending) {
+    auto e = st.events->make(net::event_kind::logout);
+    e.user = msg.user;
+    e.session = net::session_digest(key);
+    e.reason = "revoked";
+    e.until_ms = expires;  // replicas keep the tombstone this long
+    events.push_back(std::move(e));
+    st.table->logout(key);
+  }
+  if (st.metrics && !ending.empty()) {
+    st.metrics->logged_out->Increment(static_cast<double>(ending.size()));
+    st.metrics->active->Decrement(static_cast<double>(ending.size()));
+  }
+  if (events.empty()) {
+    msg.done(0, true);
+    return;
+  }
+  uint64_t n = ending.size();
+  st.events->publish_durable(std::move(events), [n, done = std::move(msg.done)](bool ok) {
+    done(n, ok);
+  });
+}
+
 void sweep(shard_state& st) {
   std::vector<session_table::expired_session> expired;
   st.table->sweep(wall_ms(), &expired);
@@ -410,6 +442,7 @@ shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_stat
       sample_mailbox(self, self->state.mailbox_depth);
     },
     [=](rebalance& msg) { hand_over(self->state, msg); },
+    [=](revoke_sessions& msg) { revoke(self->state, msg); },
     [=](drop_session& d) {
       if (self->state.table->logout(d.key, false) && self->state.metrics)
         self->state.metrics->active->Decrement();

@@ -54,7 +54,9 @@ using session_shard = caf::typed_actor<
   caf::reacts_to<replica_apply>,
   // Cluster: hands sessions to members that now hold them too; forgets the
   // ones this node no longer holds.
-  caf::reacts_to<rebalance>>;
+  caf::reacts_to<rebalance>,
+  // revoke_user: ends a user's sessions (logout records, replicated).
+  caf::reacts_to<revoke_sessions>>;
 
 class event_stream;
 class audit_health;

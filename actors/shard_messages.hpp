@@ -86,6 +86,16 @@ struct rebalance {
   std::function<void()> done;
 };
 
+// revoke_user: ends every session of `user` in this shard that `owned`
+// accepts (all when empty; in a cluster, those this member owns: the owner
+// replicates each end to the other holders). done(count, durable) once the
+// logout records are durable everywhere they must be.
+struct revoke_sessions {
+  std::string user;
+  std::function<bool(const net::session_key&)> owned;
+  std::function<void(uint64_t, bool)> done;
+};
+
 // A new users file snapshot: shards drop sessions of removed or disabled users
 // and pick up role changes.
 struct users_update {

@@ -88,6 +88,13 @@ class request_backend {
   virtual void debug_populate(const session_key& key, uint64_t count,
                               std::shared_ptr<owed_replies> owed) = 0;
 
+  // Ends every session of `user` (everywhere in a cluster) if `caller` is an
+  // admin's session or one of `user`'s own; answers revoke_user_reply with
+  // the count once every ending is durable on every holder, or
+  // invalid_token/expired/forbidden/unavailable.
+  virtual void revoke_user(const session_key& caller, std::string user,
+                           std::shared_ptr<owed_replies> owed) = 0;
+
   // The node's health now; cheap, callable from any thread.
   virtual node_health health() const = 0;
 

@@ -251,6 +251,15 @@ void connection::dispatch(const request_view& r, std::vector<session_op>& ops) {
       ctx_.backend->submit_login(std::move(job), owe_one(r));
       return;
     }
+    case op_kind::revoke_user: {
+      auto key = keys_->verify(r.token);
+      if (!key) {
+        answer_error(r, error_code::invalid_token, "token is not valid");
+        return;
+      }
+      ctx_.backend->revoke_user(*key, std::string(r.user), owe_one(r));
+      return;
+    }
     case op_kind::debug_crash: {
       auto key = keys_->verify(r.token);
       if (!key) {

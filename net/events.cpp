@@ -8,10 +8,11 @@
 namespace castellan::net {
 namespace {
 
-constexpr std::array<std::string_view, 15> names{
+constexpr std::array<std::string_view, 16> names{
   "login_ok",      "login_failed",    "logout",        "refresh",     "session_expired",
   "token_refused", "rate_limited",    "lockout_started", "lockout_ended", "user_changed",
   "config_reloaded", "node_started",  "node_stopping", "key_rotated", "key_retired",
+  "sessions_revoked",
 };
 
 }  // namespace

@@ -31,6 +31,7 @@ enum class event_kind : uint8_t {
   node_stopping,
   key_rotated,      // reason: "primary=N": tokens are signed with key N from now on
   key_retired,      // reason: "key=N": tokens signed with key N no longer verify
+  sessions_revoked, // op revoke_user: `user`'s sessions ended; reason "by=<caller>", count
 };
 
 std::string_view to_string(event_kind kind);

@@ -24,6 +24,7 @@ op_kind classify(std::string_view op) {
   if (op == "metrics_summary") return op_kind::metrics_summary;
   if (op == "debug_populate") return op_kind::debug_populate;
   if (op == "cluster_status") return op_kind::cluster_status;
+  if (op == "revoke_user") return op_kind::revoke_user;
   return op_kind::unknown;
 }
 
@@ -48,6 +49,8 @@ bool op_uses(op_kind op, std::string_view key) {
       return key == "token" || key == "target";
     case op_kind::debug_populate:
       return key == "token" || key == "count";
+    case op_kind::revoke_user:
+      return key == "token" || key == "user";
     default:
       return false;
   }
@@ -201,6 +204,10 @@ parse_result parse_request(std::string_view body, msgpack::zone& zone) {
       break;
     case op_kind::debug_crash:
       if (!require(r.token, "token", result.why) || !require(r.target, "target", result.why))
+        return result;
+      break;
+    case op_kind::revoke_user:
+      if (!require(r.token, "token", result.why) || !require(r.user, "user", result.why))
         return result;
       break;
     case op_kind::debug_populate:

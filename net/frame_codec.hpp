@@ -43,7 +43,7 @@ void append_frame_header(std::string& out, uint32_t n);
 // Also the index of the op in request_stats: only ever append.
 enum class op_kind {
   ping, login, validate, refresh, logout, unknown, health, debug_crash, metrics_summary, debug_populate,
-  cluster_status
+  cluster_status, revoke_user
 };
 
 // A request decoded in place: string_views point into the frame body, which

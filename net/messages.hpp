@@ -47,6 +47,23 @@ struct validate_request {
   MSGPACK_DEFINE_MAP(id, op, token, consistency)
 };
 
+// Ends every session of `user`, on every member (an admin, or the user themself).
+struct revoke_user_request {
+  uint64_t id = 0;
+  std::string op = "revoke_user";
+  std::string token;  // the caller's
+  std::string user;
+  MSGPACK_DEFINE_MAP(id, op, token, user)
+};
+
+struct revoke_user_reply {
+  uint64_t id = 0;
+  bool ok = true;
+  std::string user;
+  uint64_t revoked = 0;  // sessions ended
+  MSGPACK_DEFINE_MAP(id, ok, user, revoked)
+};
+
 // Every member as the answering node sees it (`authctl cluster status`).
 struct cluster_status_request {
   uint64_t id = 0;

@@ -192,6 +192,23 @@ struct peer_limit_outcome {
   MSGPACK_DEFINE_MAP(keys, success, user, ip)
 };
 
+// revoke_user: end every session of `user` that the receiver owns (each end
+// replicated to its other holders); answered with how many, once durable.
+struct peer_revoke {
+  static constexpr std::string_view type = "revoke";
+  uint64_t batch = 0;
+  std::string user;
+  MSGPACK_DEFINE_MAP(batch, user)
+};
+
+struct peer_revoke_done {
+  static constexpr std::string_view type = "revoke_done";
+  uint64_t batch = 0;
+  bool ok = false;
+  uint64_t revoked = 0;
+  MSGPACK_DEFINE_MAP(batch, ok, revoked)
+};
+
 // Sent to a joining member once the sender has handed it every session the
 // joiner now holds; the joiner starts to own ranges when every member that
 // was up has said so.

@@ -23,6 +23,7 @@ std::string_view op_name(op_kind op) {
     case op_kind::debug_crash: return "debug_crash";
     case op_kind::metrics_summary: return "metrics_summary";
     case op_kind::cluster_status: return "cluster_status";
+    case op_kind::revoke_user: return "revoke_user";
     case op_kind::debug_populate: return "debug_populate";
   }
   return "unknown";

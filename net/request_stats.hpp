@@ -17,7 +17,7 @@
 
 namespace castellan::net {
 
-inline constexpr size_t op_kind_count = static_cast<size_t>(op_kind::cluster_status) + 1;
+inline constexpr size_t op_kind_count = static_cast<size_t>(op_kind::revoke_user) + 1;
 // Result 0 is ok; error code c is result c + 1.
 inline constexpr size_t result_count = static_cast<size_t>(error_code::unknown_op) + 2;
 inline constexpr uint8_t result_ok = 0;

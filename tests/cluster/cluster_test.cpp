@@ -210,6 +210,31 @@ TEST(ClusterTest, SigtermHandsTheRangesOverBeforeLeaving) {
   }
 }
 
+TEST(ClusterTest, RevokeUserEndsEverySessionOnEveryMember) {
+  test_cluster cluster;
+  await_converged(cluster);
+  std::vector<std::string> alice;
+  for (int i = 0; i < 30; ++i)
+    alice.push_back(login(cluster.client_port(i % 3), "alice", alice_password));
+  auto admin = login(cluster.client_port(0), "ops", ops_password);
+  auto c = net::client::connect("127.0.0.1", cluster.client_port(2), 5s);
+  auto r = c.call(net::revoke_user_request{0, "revoke_user", admin, "alice"});
+  ASSERT_TRUE(r.ok) << r.error << " " << r.message;
+  EXPECT_EQ(r.as<net::revoke_user_reply>().revoked, 30u);
+  for (size_t m = 0; m < 3; ++m) {
+    auto mc = net::client::connect("127.0.0.1", cluster.client_port(m), 5s);
+    for (auto& t : alice)  // replicas too: a local read finds no copy left
+      EXPECT_EQ(mc.call(net::validate_request{0, "validate", t, "local"}).error, "invalid_token")
+          << "member " << m;
+    EXPECT_TRUE(mc.validate(admin).ok);
+  }
+  // The revocation survives the death of any one member.
+  cluster.kill_hard(0);
+  ASSERT_TRUE(eventually([&] { return cluster.state_seen(1, "node-a") == "down"; }, 5s));
+  for (auto& t : alice)
+    EXPECT_EQ(validate(cluster.client_port(1), t).error, "invalid_token");
+}
+
 // A partition's minority side (here: the last member standing of three)
 // refuses logins and refreshes, so the two sides cannot fork a session; it
 // keeps answering validate and logout.

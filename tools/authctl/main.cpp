@@ -300,6 +300,22 @@ void add_client_commands(CLI::App& app, options& o, std::function<int()>& action
   app.add_subcommand("status", "Show the node's health, load, request rates and latencies, "
                                "restarts and mailboxes (exit 1 when not ready)")
       ->callback([&] { action = [&] { return show_status(o); }; });
+  auto* revoke = app.add_subcommand(
+      "revoke-user", "End every session of a user, on every cluster member (an admin's token, or "
+                     "the user's own); prints how many");
+  static std::string revoke_target;
+  revoke->add_option("user", revoke_target, "Whose sessions to end")->required();
+  revoke->add_option("token", token, "Your token (admin, or the user's own), or - for stdin")
+      ->required();
+  revoke->callback([&] {
+    action = [&] {
+      auto t = token_arg(token);
+      return run_request(o, [&](net::client& c) {
+        return c.call(net::revoke_user_request{0, "revoke_user", t, revoke_target},
+                      std::chrono::milliseconds(o.timeout_ms));
+      });
+    };
+  });
   auto* cluster = app.add_subcommand("cluster", "The cluster")->require_subcommand(1);
   cluster->add_subcommand("status", "Every member as this node sees it: state, last heard, load, "
                                     "restarts (exit 1 unless all are up)")
