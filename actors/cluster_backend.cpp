@@ -243,12 +243,17 @@ bool cluster_backend::replicate(const std::vector<net::auth_event>& events,
     return false;
   std::map<std::string, std::vector<net::auth_event>> parts;
   for (auto& e : events) {
-    if (!replicated_kind(e))
+    uint64_t h = 0;
+    if (replicated_kind(e)) {
+      auto key = net::session_key_from_digest(e.session);
+      if (!key)
+        continue;
+      h = net::ring_hash(*key);
+    } else if (auto limit = lockout_key(e)) {
+      h = limiter_ring_hash(*limit);  // lockouts live with their key's bucket
+    } else {
       continue;
-    auto key = net::session_key_from_digest(e.session);
-    if (!key)
-      continue;
-    uint64_t h = net::ring_hash(*key);
+    }
     // Every holder under both rings: a joiner hears writes before it owns.
     for (auto* ring : {view->holders.get(), view->owners.get()})
       if (ring)
@@ -277,8 +282,7 @@ std::string cluster_backend::limiter_owner(const limit_key& key) const {
   auto view = view_.load();
   if (!view || !node_ || !view->owners || view->owners->members().size() <= 1)
     return {};
-  std::string text = std::string(to_string(key.kind)) + ":" + key.value;
-  uint64_t h = net::ring_hash(text);
+  uint64_t h = limiter_ring_hash(key);
   return view->owns(h) ? std::string() : view->owner_of(h);
 }
 
@@ -316,11 +320,17 @@ struct apply_join {
 
 void cluster_backend::apply(std::vector<net::auth_event> events, std::function<void(bool)> done) {
   std::vector<std::vector<net::auth_event>> by_shard(shards_.size());
-  for (auto& e : events)
-    if (auto key = net::session_key_from_digest(e.session))
+  std::vector<std::vector<net::auth_event>> by_limiter(limiters_.size());
+  for (auto& e : events) {
+    if (auto limit = lockout_key(e))
+      by_limiter[limiter_index(*limit, limiters_.size())].push_back(std::move(e));
+    else if (auto key = net::session_key_from_digest(e.session))
       by_shard[shard_index(*key, shards_.size())].push_back(std::move(e));
+  }
   size_t parts = 0;
   for (auto& b : by_shard)
+    parts += !b.empty();
+  for (auto& b : by_limiter)
     parts += !b.empty();
   if (parts == 0) {
     done(true);
@@ -333,6 +343,10 @@ void cluster_backend::apply(std::vector<net::auth_event> events, std::function<v
     if (!by_shard[i].empty())
       caf::anon_send(shards_[i]->get(),
                      replica_apply{std::move(by_shard[i]), [join](bool ok) { join->arrive(ok); }});
+  for (size_t i = 0; i < by_limiter.size(); ++i)
+    if (!by_limiter[i].empty())
+      caf::anon_send(limiters_[i]->get(),
+                     lockout_apply{std::move(by_limiter[i]), [join](bool ok) { join->arrive(ok); }});
 }
 
 void cluster_backend::rebalance(std::shared_ptr<const net::ring> before,

@@ -13,6 +13,7 @@
 
 #include "actors/limiter_shard.hpp"
 #include "net/events.hpp"
+#include "net/ring.hpp"
 
 namespace castellan::actors {
 
@@ -37,6 +38,11 @@ class cluster_link {
   // Tells `member` a login's outcome for the keys it owns.
   virtual void teach_remote(const std::string& member, limit_outcome outcome) = 0;
 };
+
+// Where a rate-limit key sits on the ring (its owner holds its one bucket).
+inline uint64_t limiter_ring_hash(const limit_key& key) {
+  return net::ring_hash(std::string(to_string(key.kind)) + ":" + key.value);
+}
 
 // Whether an event changes a session that replicas must hear of.
 inline bool replicated_kind(const net::auth_event& e) {

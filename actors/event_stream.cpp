@@ -1,6 +1,7 @@
 // The event stream; see event_stream.hpp.
 #include "actors/event_stream.hpp"
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 
@@ -56,6 +57,11 @@ void event_stream::publish(std::vector<net::auth_event> events) {
   if (events.empty())
     return;
   teach_limiters(events);
+  // Lockouts go to the other holders of their key, so the next owner keeps
+  // enforcing them if this one dies (nobody waits: docs/cluster.md).
+  if (link_ && std::any_of(events.begin(), events.end(),
+                           [](const net::auth_event& e) { return lockout_key(e).has_value(); }))
+    link_->replicate(events, [](bool) {});
   caf::anon_send(writer_->get(), audit_append{std::move(events), nullptr, {}, {}, nullptr});
 }
 

@@ -116,6 +116,15 @@ limiter_impl::behavior_type limiter_behavior(limiter_impl::stateful_pointer<limi
       publish_changes(self->state, changes, o.user, o.ip);
     },
     [=](rate_policies& p) { self->state.table->set_policies(p); },
+    [=](lockout_apply& a) {
+      // A lockout ends by its own clock on every holder; an ended record
+      // never clears anything here (it could race a newer lockout).
+      for (auto& e : a.events)
+        if (auto key = lockout_key(e); key && e.type() == net::event_kind::lockout_started)
+          self->state.table->restore_lockout(*key, e.until_ms, 1);
+      // Recorded too, so this member's own recovery restores them.
+      self->state.events->append_durable(std::move(a.events), std::move(a.done));
+    },
     [=](crash_atom) { throw std::runtime_error("limiter shard crash (fault injection)"); },
     [=](sweep_atom) {
       std::vector<lockout_change> changes;

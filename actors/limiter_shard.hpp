@@ -60,6 +60,13 @@ struct limit_outcome {
   std::string ip;
 };
 
+// Lockouts another member started or ended for keys this node also holds
+// (cluster replication): applied to the table, recorded, then done(durable).
+struct lockout_apply {
+  std::vector<net::auth_event> events;
+  std::function<void(bool)> done;
+};
+
 struct limiter_settings {
   rate_policies policies;
   size_t max_keys = 1000000;         // this shard's share
@@ -78,6 +85,8 @@ using limiter_shard = caf::typed_actor<
   caf::reacts_to<limit_outcome>,
   // Replaces the policies (config reload).
   caf::reacts_to<rate_policies>,
+  // Cluster: a lockout the key's owner started or ended.
+  caf::reacts_to<lockout_apply>,
   // Fault injection: throws; the buckets survive (the table outlives the actor).
   caf::reacts_to<crash_atom>>;
 

@@ -90,6 +90,19 @@ size_t limiter_table::sweep(int64_t now, size_t budget, std::vector<lockout_chan
   return dropped;
 }
 
+std::optional<limit_key> lockout_key(const net::auth_event& e) {
+  auto kind = e.type();
+  if (kind != net::event_kind::lockout_started && kind != net::event_kind::lockout_ended)
+    return std::nullopt;
+  if (e.reason == "user")
+    return limit_key{key_kind::user, e.user};
+  if (e.reason == "ip")
+    return limit_key{key_kind::ip, e.ip};
+  if (e.reason == "user_ip")
+    return limit_key{key_kind::user_ip, e.user + "|" + e.ip};
+  return std::nullopt;
+}
+
 void limiter_table::restore_lockout(const limit_key& key, int64_t until_ms, uint32_t lockouts) {
   auto& e = touch(key);
   e.state.locked_until_ms = until_ms;

@@ -12,11 +12,13 @@
 #include <array>
 #include <cstdint>
 #include <list>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "actors/rate_policy.hpp"
+#include "net/events.hpp"
 
 namespace castellan::actors {
 
@@ -28,6 +30,11 @@ struct limit_key {
   key_kind kind = key_kind::user;
   std::string value;  // "alice", "10.0.0.7", "alice|10.0.0.7"
 };
+
+// The key a lockout_started / lockout_ended event is about (the event names
+// the user, the IP, or both, by the key's kind in `reason`); nullopt for any
+// other event.
+std::optional<limit_key> lockout_key(const net::auth_event& e);
 
 // Policies by key_kind.
 using rate_policies = std::array<rate_policy, key_kind_count>;

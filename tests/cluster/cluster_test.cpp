@@ -265,6 +265,30 @@ TEST(ClusterTest, AMinorityRefusesLoginsButValidatesAndLogsOut) {
   EXPECT_EQ(c.validate(held[1]).error, "invalid_token");
 }
 
+// The lockout lives with its key's bucket on the owner, and is replicated to
+// the key's other holder: the owner's death does not unlock the user.
+TEST(ClusterTest, ALockoutSurvivesTheDeathOfItsKeysOwner) {
+  test_cluster cluster(3,
+                       "[limiter.user]\nrate_per_s = 100\nburst = 100\nlockout_after = 3\n"
+                       "lockout_base_ms = 600000\n[limiter.user_ip]\nlockout_after = 0\nburst = 100\n");
+  await_converged(cluster);
+  auto c = net::client::connect("127.0.0.1", cluster.client_port(0), 5s);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(c.login("alice", "wrong").error, "bad_credentials");
+  auto locked = c.login("alice", alice_password);
+  ASSERT_EQ(locked.error, "rate_limited");
+  net::ring ring({"node-a", "node-b", "node-c"}, 2);
+  auto owner = ring.members()[ring.owner(net::ring_hash(std::string("user:alice")))];
+  size_t victim = static_cast<size_t>(owner[5] - 'a');
+  size_t survivor = (victim + 1) % 3;
+  cluster.kill_hard(victim);
+  ASSERT_TRUE(eventually([&] { return cluster.state_seen(survivor, owner) == "down"; }, 5s));
+  auto s = net::client::connect("127.0.0.1", cluster.client_port(survivor), 5s);
+  auto still = s.login("alice", alice_password);
+  EXPECT_EQ(still.error, "rate_limited") << "the right password got through a lockout: " << still.error;
+  EXPECT_GT(still.retry_after_ms, 60000u);
+}
+
 TEST(ClusterTest, WrongPasswordsSpreadOverThreeMembersShareOneBucket) {
   // Only the user bucket can refuse here (every attempt comes from 127.0.0.1).
   test_cluster cluster(3,
