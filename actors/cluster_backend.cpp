@@ -357,13 +357,17 @@ void cluster_backend::rebalance(std::shared_ptr<const net::ring> before,
     std::function<void()> done;
   };
   auto c = std::make_shared<counter>();
-  c->left = shards_.size();
+  c->left = shards_.size() + limiters_.size();
   c->done = std::move(done);
+  auto one_done = [c] {
+    if (--c->left == 0 && c->done)
+      c->done();
+  };
+  // Sessions and lockouts alike; limiter buckets start afresh on a new owner.
   for (auto& shard : shards_)
-    caf::anon_send(shard->get(), actors::rebalance{before, after, self_, send, [c] {
-                                             if (--c->left == 0 && c->done)
-                                               c->done();
-                                           }});
+    caf::anon_send(shard->get(), actors::rebalance{before, after, self_, send, one_done});
+  for (auto& limiter : limiters_)
+    caf::anon_send(limiter->get(), actors::rebalance{before, after, self_, send, one_done});
 }
 
 }  // namespace castellan::actors

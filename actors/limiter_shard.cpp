@@ -3,6 +3,7 @@
 #include "actors/limiter_shard.hpp"
 
 #include <chrono>
+#include <map>
 
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
@@ -11,6 +12,8 @@
 #include <prometheus/counter.h>
 
 #include "actors/caf_types.hpp"
+#include "actors/cluster_link.hpp"
+#include "actors/handover.hpp"
 #include "actors/mailbox_sample.hpp"
 #include "monitor/metrics.hpp"
 #include "actors/event_stream.hpp"
@@ -60,6 +63,20 @@ struct limiter_state {
   static inline const char* name = "limiter_shard";
 };
 
+// The record of a lockout of `c.key`: it names who is locked, the user, the
+// IP or both (the inverse of lockout_key()); `user`/`ip` of the login, when known.
+net::auth_event lockout_record(const event_stream& events, const lockout_change& c,
+                               const std::string& user, const std::string& ip) {
+  auto e = events.make(c.started ? net::event_kind::lockout_started : net::event_kind::lockout_ended);
+  e.reason = to_string(c.key.kind);
+  e.until_ms = c.until_ms;
+  e.user = c.key.kind == key_kind::ip ? "" : (user.empty() ? c.key.value.substr(0, c.key.value.find('|')) : user);
+  e.ip = c.key.kind == key_kind::user ? ip
+                                      : (c.key.kind == key_kind::ip ? c.key.value
+                                                                    : c.key.value.substr(c.key.value.find('|') + 1));
+  return e;
+}
+
 void publish_changes(limiter_state& st, const std::vector<lockout_change>& changes,
                      const std::string& user, const std::string& ip) {
   if (changes.empty())
@@ -68,17 +85,26 @@ void publish_changes(limiter_state& st, const std::vector<lockout_change>& chang
   for (auto& c : changes) {
     if (c.started && st.settings.metrics)
       st.settings.metrics->lockouts->Increment();
-    auto e = st.events->make(c.started ? net::event_kind::lockout_started : net::event_kind::lockout_ended);
-    e.reason = to_string(c.key.kind);
-    e.until_ms = c.until_ms;
-    // The key names who is locked: the user, the IP, or both.
-    e.user = c.key.kind == key_kind::ip ? "" : (user.empty() ? c.key.value.substr(0, c.key.value.find('|')) : user);
-    e.ip = c.key.kind == key_kind::user ? ip
-                                        : (c.key.kind == key_kind::ip ? c.key.value
-                                                                      : c.key.value.substr(c.key.value.find('|') + 1));
-    out.push_back(std::move(e));
+    out.push_back(lockout_record(*st.events, c, user, ip));
   }
   st.events->publish(std::move(out));
+}
+
+// Sends every lockout in force to the members that now hold its key too.
+void hand_over(limiter_state& st, rebalance& msg) {
+  std::map<std::string, std::vector<net::auth_event>> out;
+  st.table->for_each_lockout(wall_ms(), [&](const limit_key& key, int64_t until) {
+    for (auto& member :
+         handover_targets(msg.before.get(), *msg.after, msg.self, limiter_ring_hash(key))) {
+      auto e = lockout_record(*st.events, {key, true, until}, "", "");
+      e.reason = to_string(key.kind);
+      out[member].push_back(std::move(e));
+    }
+  });
+  for (auto& [member, records] : out)
+    msg.send(member, std::move(records));
+  if (msg.done)
+    msg.done();
 }
 
 limiter_impl::behavior_type limiter_behavior(limiter_impl::stateful_pointer<limiter_state> self,
@@ -116,6 +142,7 @@ limiter_impl::behavior_type limiter_behavior(limiter_impl::stateful_pointer<limi
       publish_changes(self->state, changes, o.user, o.ip);
     },
     [=](rate_policies& p) { self->state.table->set_policies(p); },
+    [=](rebalance& msg) { hand_over(self->state, msg); },
     [=](lockout_apply& a) {
       // A lockout ends by its own clock on every holder; an ended record
       // never clears anything here (it could race a newer lockout).

@@ -16,6 +16,7 @@
 #include "actors/atoms.hpp"
 
 #include "actors/limiter_table.hpp"
+#include "actors/shard_messages.hpp"
 
 namespace castellan::monitor {
 struct limiter_metrics;
@@ -87,6 +88,9 @@ using limiter_shard = caf::typed_actor<
   caf::reacts_to<rate_policies>,
   // Cluster: a lockout the key's owner started or ended.
   caf::reacts_to<lockout_apply>,
+  // Cluster: the holders changed; sends the lockouts in force to members
+  // that now hold their keys too (buckets are not handed over).
+  caf::reacts_to<rebalance>,
   // Fault injection: throws; the buckets survive (the table outlives the actor).
   caf::reacts_to<crash_atom>>;
 

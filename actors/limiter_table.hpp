@@ -61,6 +61,14 @@ class limiter_table {
   // its end is published once, as it would have been.
   void restore_lockout(const limit_key& key, int64_t until_ms, uint32_t lockouts);
 
+  // Every lockout in force at `now`: fn(key, until_ms). For hand-over.
+  template <class Fn>
+  void for_each_lockout(int64_t now, Fn&& fn) const {
+    for (auto& [k, e] : entries_)
+      if (e.state.locked_until_ms > now)
+        fn(limit_key{e.kind, k.substr(2)}, e.state.locked_until_ms);
+  }
+
   void set_policies(const rate_policies& p) { policies_ = p; }
   size_t size() const { return entries_.size(); }
   uint64_t evicted_busy() const { return evicted_busy_; }

@@ -17,6 +17,7 @@
 
 #include "actors/caf_types.hpp"
 #include "actors/crash_targets.hpp"
+#include "actors/handover.hpp"
 #include "actors/mailbox_sample.hpp"
 #include "monitor/metrics.hpp"
 #include "actors/event_stream.hpp"
@@ -256,28 +257,9 @@ void hand_over(shard_state& st, rebalance& msg) {
   std::map<std::string, std::vector<net::auth_event>> out;
   std::vector<net::session_key> drop;
   int self_after = msg.after->index_of(msg.self);
-  // One copy per new holder: the first of the key's old holders that is still
-  // a member sends it (with no old ring, say after a restart, everyone does).
-  auto i_send = [&](uint64_t h) {
-    if (!msg.before || msg.before->empty())
-      return true;
-    for (auto i : msg.before->place(h)) {
-      auto& m = msg.before->members()[i];
-      if (msg.after->index_of(m) >= 0)
-        return m == msg.self;
-    }
-    return true;  // every old holder is gone: whoever has a copy sends it
-  };
   auto visit = [&](const net::session_key& key, const session* live, int64_t until) {
     uint64_t h = net::ring_hash(key);
-    bool sender = i_send(h);
-    for (auto i : sender ? msg.after->place(h) : std::vector<uint32_t>{}) {
-      auto& member = msg.after->members()[i];
-      if (member == msg.self)
-        continue;
-      int before = msg.before ? msg.before->index_of(member) : -1;
-      if (before >= 0 && msg.before->holds(h, static_cast<uint32_t>(before)))
-        continue;  // it held the session already and heard every change
+    for (auto& member : handover_targets(msg.before.get(), *msg.after, msg.self, h)) {
       auto& batch = out[member];
       batch.push_back(state_record(st, key, live, until, msg.self));
       if (batch.size() >= chunk)

@@ -289,6 +289,34 @@ TEST(ClusterTest, ALockoutSurvivesTheDeathOfItsKeysOwner) {
   EXPECT_GT(still.retry_after_ms, 60000u);
 }
 
+// A member that joins and becomes a key's owner gets the key's lockout handed
+// over with the sessions it now holds.
+TEST(ClusterTest, ALockoutMovesWithItsKeyWhenAMemberJoins) {
+  test_cluster cluster(2,
+                       "[limiter.ip]\nrate_per_s = 100\nburst = 100\nlockout_after = 3\n"
+                       "lockout_base_ms = 600000\n[limiter.user_ip]\nlockout_after = 0\nburst = 100\n"
+                       "[limiter.user]\nlockout_after = 0\nburst = 100\n");
+  await_converged(cluster);
+  // An address whose key node-c will own once it has joined.
+  net::ring three({"node-a", "node-b", "node-c"}, 2);
+  std::string ip;
+  for (int i = 1; ip.empty(); ++i) {
+    auto candidate = "10.0.0." + std::to_string(i);
+    if (three.members()[three.owner(net::ring_hash("ip:" + candidate))] == "node-c")
+      ip = candidate;
+  }
+  auto c = net::client::connect("127.0.0.1", cluster.client_port(0), 5s);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(c.login("alice", "wrong", ip).error, "bad_credentials");
+  ASSERT_EQ(c.login("alice", alice_password, ip).error, "rate_limited");
+  cluster.start(2);
+  await_converged(cluster);
+  for (size_t m = 0; m < 3; ++m) {
+    auto mc = net::client::connect("127.0.0.1", cluster.client_port(m), 5s);
+    EXPECT_EQ(mc.login("alice", alice_password, ip).error, "rate_limited") << "via member " << m;
+  }
+}
+
 TEST(ClusterTest, WrongPasswordsSpreadOverThreeMembersShareOneBucket) {
   // Only the user bucket can refuse here (every attempt comes from 127.0.0.1).
   test_cluster cluster(3,
