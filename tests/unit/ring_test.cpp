@@ -1,10 +1,11 @@
-// Rendezvous placement: what every member must agree on without talking, and
-// how little moves when membership changes.
+// Rendezvous placement: what every member must agree on without talking, how
+// little moves when membership changes, and who hands what to whom then.
 #include <gtest/gtest.h>
 
 #include <map>
 #include <set>
 
+#include "actors/handover.hpp"
 #include "net/ring.hpp"
 #include "net/token.hpp"
 
@@ -64,3 +65,51 @@ TEST(Ring, IndexOfNamesMembersOnly) {
 
 }  // namespace
 }  // namespace castellan::net
+
+// Hand-over: every new holder of a key gets it from exactly one old holder.
+namespace castellan::actors {
+namespace {
+
+TEST(Handover, EachNewHolderGetsEachKeyFromExactlyOneOldHolder) {
+  net::ring before({"node-a", "node-b"}, 2);
+  net::ring after({"node-a", "node-b", "node-c"}, 2);
+  for (uint64_t k = 0; k < 2000; ++k) {
+    uint64_t h = net::ring_hash("key" + std::to_string(k));
+    size_t senders = 0;
+    for (auto& self : before.members()) {
+      auto targets = handover_targets(&before, after, self, h);
+      senders += !targets.empty();
+      for (auto& t : targets)
+        EXPECT_EQ(t, "node-c");  // a and b held everything already
+    }
+    bool c_holds = after.holds(h, static_cast<uint32_t>(after.index_of("node-c")));
+    EXPECT_EQ(senders, c_holds ? 1u : 0u);
+  }
+}
+
+TEST(Handover, AfterADeathTheSurvivorRestoresTheSecondCopy) {
+  net::ring before({"node-a", "node-b", "node-c"}, 2);
+  net::ring after({"node-a", "node-c"}, 2);
+  for (uint64_t k = 0; k < 2000; ++k) {
+    uint64_t h = net::ring_hash("key" + std::to_string(k));
+    if (!before.holds(h, static_cast<uint32_t>(before.index_of("node-b"))))
+      continue;  // node-b's death changes nothing for this key
+    size_t copies_sent = 0;
+    for (auto& self : after.members())
+      if (before.holds(h, static_cast<uint32_t>(before.index_of(self))))
+        copies_sent += handover_targets(&before, after, self, h).size();
+    EXPECT_EQ(copies_sent, 1u);  // the one survivor that held it sends it to the other
+  }
+}
+
+TEST(Handover, WithNoPreviousRingEveryoneSendsToEveryOtherHolder) {
+  net::ring after({"node-a", "node-b", "node-c"}, 2);
+  uint64_t h = net::ring_hash(std::string("k"));
+  auto holders = after.place(h);
+  auto& self = after.members()[holders[0]];
+  EXPECT_EQ(handover_targets(nullptr, after, self, h),
+            std::vector<std::string>{after.members()[holders[1]]});
+}
+
+}  // namespace
+}  // namespace castellan::actors
