@@ -265,7 +265,9 @@ void hand_over(shard_state& st, rebalance& msg) {
       if (batch.size() >= chunk)
         msg.send(member, std::exchange(batch, {}));
     }
-    if (self_after < 0 || !msg.after->holds(h, static_cast<uint32_t>(self_after)))
+    // A member leaving keeps its copies: requests forwarded to it before the
+    // others heard it leave still find them (it stops soon anyway).
+    if (self_after >= 0 && !msg.after->holds(h, static_cast<uint32_t>(self_after)))
       drop.push_back(key);
   };
   st.table->for_each([&](const net::session_key& k, const session& s) { visit(k, &s, 0); },
