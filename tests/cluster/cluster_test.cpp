@@ -1,5 +1,7 @@
 // The cluster end to end: real authd processes on 127.0.0.1, started from
 // examples/cluster-3, driven by the client library as a gateway would.
+#include <signal.h>
+
 #include <atomic>
 #include <set>
 #include <thread>
@@ -162,6 +164,27 @@ TEST(ClusterTest, KillingTheOwnerLosesNoSessionAndNoLogout) {
     EXPECT_EQ(valid, 900u) << "member " << i;
     EXPECT_EQ(invalid, 100u) << "member " << i;
   }
+}
+
+// A frozen member closes no connection: only the heartbeats tell. It goes
+// suspect, then down within cluster.down_after_ms, and comes back when it
+// thaws.
+TEST(ClusterTest, AFrozenMemberIsSuspectThenDownByHeartbeatsAndReturns) {
+  test_cluster cluster;
+  await_converged(cluster);
+  auto token = login(cluster.client_port(0), "alice", alice_password);
+  auto frozen_at = std::chrono::steady_clock::now();
+  ::kill(cluster.node(1).pid(), SIGSTOP);
+  EXPECT_TRUE(eventually([&] { return cluster.state_seen(0, "node-b") == "suspect"; }, 5s));
+  ASSERT_TRUE(eventually([&] {
+    return cluster.state_seen(0, "node-b") == "down" && cluster.state_seen(2, "node-b") == "down";
+  }, 5s));
+  auto took = std::chrono::steady_clock::now() - frozen_at;
+  EXPECT_LT(took, 2000ms + 1500ms) << "down_after_ms is 2000, heartbeats every 200";
+  EXPECT_TRUE(validate(cluster.client_port(2), token).ok);  // served by the survivors meanwhile
+  ::kill(cluster.node(1).pid(), SIGCONT);
+  await_converged(cluster);
+  EXPECT_TRUE(validate(cluster.client_port(1), token).ok);
 }
 
 TEST(ClusterTest, AKilledMemberRestartedRejoinsAndCatchesUp) {
