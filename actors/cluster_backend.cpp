@@ -15,6 +15,7 @@
 #include "actors/revoke_user.hpp"
 #include "net/messages.hpp"
 #include "net/owed_replies.hpp"
+#include "net/wall_clock.hpp"
 
 namespace castellan::actors {
 
@@ -229,8 +230,8 @@ void cluster_backend::cluster_status(uint64_t id, net::reply_buffer& out) const 
   reply.replicas = replicas_;
   for (auto& m : view->members)
     reply.members.push_back({m.info.name, m.info.address, m.info.client, m.info.state, m.self,
-                             m.heard_ms, m.load.ready, m.load.requests_per_s, m.load.sessions,
-                             m.load.restarts});
+                             m.self ? net::wall_ms() : m.heard_ms, m.load.ready,
+                             m.load.requests_per_s, m.load.sessions, m.load.restarts});
   out.add(reply);
 }
 
