@@ -40,8 +40,9 @@ cluster_host cluster_backend::host(std::function<net::member_load()> load) {
   h.apply = [this](std::vector<net::auth_event> events, std::function<void(bool)> done) {
     apply(std::move(events), std::move(done));
   };
-  h.rebalance = [this](auto before, auto after, auto send, auto done) {
-    rebalance(std::move(before), std::move(after), std::move(send), std::move(done));
+  h.rebalance = [this](auto before, auto after, auto owners, auto send, auto done) {
+    rebalance(std::move(before), std::move(after), std::move(owners), std::move(send),
+              std::move(done));
   };
   h.check_limits = [this](std::vector<limit_key> keys,
                           std::function<void(const decision&, key_kind)> done) {
@@ -85,15 +86,23 @@ constexpr const char* minority_refusal =
     "this member cannot reach a majority of the cluster; logins and refreshes are refused "
     "here until it can (validate and logout still work)";
 
+constexpr const char* unowned_refusal =
+    "this member is joining the cluster and no member owns sessions yet; retry shortly";
+
 }  // namespace
 
 void cluster_backend::submit_session_ops(net::op_batch&& batch) {
   auto view = view_.load();
-  bool minority = view && !view->majority();
-  if (!minority && (!view || !view->owners || view->owners->members().size() <= 1 || !node_)) {
+  if (!view || !node_) {
     router_.submit_session_ops(std::move(batch));
     return;
   }
+  if (!view->owned()) {  // a stale copy here must not answer for anyone
+    for (auto& op : batch.ops)
+      batch.owed[op.sink]->refuse({op.request_id}, unowned_refusal);
+    return;
+  }
+  bool minority = !view->majority();
   net::op_batch local;
   std::map<std::string, net::op_batch> remote;
   for (auto& op : batch.ops) {
@@ -123,6 +132,11 @@ void cluster_backend::submit_session_ops(net::op_batch&& batch) {
 // The password is checked where the client asked (argon2 spreads over the
 // cluster); the session opens on its owner (place_open).
 void cluster_backend::submit_login(net::login_job&& job, net::owed_ptr owed) {
+  if (auto view = view_.load(); view && node_ && !view->owned()) {
+    sodium_memzero(job.password.data(), job.password.size());
+    owed->refuse({job.request_id}, unowned_refusal);
+    return;
+  }
   if (auto view = view_.load(); view && !view->majority()) {
     sodium_memzero(job.password.data(), job.password.size());
     if (minority_refusals_)
@@ -138,6 +152,10 @@ bool cluster_backend::place_open(open_session& msg) {
   uint64_t h = net::ring_hash(msg.key);
   if (!view || !node_ || view->owns(h))
     return false;
+  if (!view->owned()) {  // every owner went away during the password check
+    msg.owed->refuse({msg.request_id}, unowned_refusal);
+    return true;
+  }
   net::peer_open open;
   open.request_id = msg.request_id;
   open.key.assign(reinterpret_cast<const char*>(msg.key.data()), msg.key.size());
@@ -203,8 +221,12 @@ void cluster_backend::revoke_owned_here(const std::string& user,
 void cluster_backend::revoke_everywhere(const std::string& user,
                                         std::function<void(uint64_t, bool)> done) {
   auto view = view_.load();
-  if (!view || !node_ || !view->owners || view->owners->members().size() <= 1) {
-    revoke_owned_here(user, std::move(done));
+  if (!view || !node_) {
+    router_.revoke_here(user, {}, std::move(done));
+    return;
+  }
+  if (!view->owned()) {
+    done(0, false);
     return;
   }
   auto& owners = view->owners->members();
@@ -240,8 +262,10 @@ void cluster_backend::cluster_status(uint64_t id, net::reply_buffer& out) const 
 bool cluster_backend::replicate(const std::vector<net::auth_event>& events,
                                 std::function<void(bool)> done) {
   auto view = view_.load();
-  if (!view || !node_ || !view->holders || view->holders->members().size() <= 1)
+  if (!view || !node_)
     return false;
+  // Every other holder under either ring (a joiner hears writes before it
+  // owns; a leaving member still sends what it changes), each event once.
   std::map<std::string, std::vector<net::auth_event>> parts;
   for (auto& e : events) {
     uint64_t h = 0;
@@ -255,15 +279,17 @@ bool cluster_backend::replicate(const std::vector<net::auth_event>& events,
     } else {
       continue;
     }
-    // Every holder under both rings: a joiner hears writes before it owns.
+    std::vector<const std::string*> targets;
     for (auto* ring : {view->holders.get(), view->owners.get()})
       if (ring)
-        for (auto i : ring->place(h))
-          if (ring->members()[i] != self_) {
-            auto& part = parts[ring->members()[i]];
-            if (part.empty() || part.back().session != e.session || part.back().kind != e.kind)
-              part.push_back(e);
-          }
+        for (auto i : ring->place(h)) {
+          auto* member = &ring->members()[i];
+          if (*member != self_ && std::none_of(targets.begin(), targets.end(),
+                                               [&](auto* t) { return *t == *member; }))
+            targets.push_back(member);
+        }
+    for (auto* member : targets)
+      parts[*member].push_back(e);
   }
   if (parts.empty())
     return false;
@@ -281,8 +307,8 @@ bool cluster_backend::replicate(const std::vector<net::auth_event>& events,
 // only one. A key whose owner dies starts afresh on the next (docs/cluster.md).
 std::string cluster_backend::limiter_owner(const limit_key& key) const {
   auto view = view_.load();
-  if (!view || !node_ || !view->owners || view->owners->members().size() <= 1)
-    return {};
+  if (!view || !node_ || !view->owned())
+    return {};  // no owner anywhere: logins are refused before they ask
   uint64_t h = limiter_ring_hash(key);
   return view->owns(h) ? std::string() : view->owner_of(h);
 }
@@ -351,7 +377,8 @@ void cluster_backend::apply(std::vector<net::auth_event> events, std::function<v
 }
 
 void cluster_backend::rebalance(std::shared_ptr<const net::ring> before,
-                                std::shared_ptr<const net::ring> after, cluster_host::send_fn send,
+                                std::shared_ptr<const net::ring> after,
+                                std::shared_ptr<const net::ring> owners, cluster_host::send_fn send,
                                 std::function<void()> done) {
   struct counter {
     std::atomic<size_t> left;
@@ -366,9 +393,9 @@ void cluster_backend::rebalance(std::shared_ptr<const net::ring> before,
   };
   // Sessions and lockouts alike; limiter buckets start afresh on a new owner.
   for (auto& shard : shards_)
-    caf::anon_send(shard->get(), actors::rebalance{before, after, self_, send, one_done});
+    caf::anon_send(shard->get(), actors::rebalance{before, after, owners, self_, send, one_done});
   for (auto& limiter : limiters_)
-    caf::anon_send(limiter->get(), actors::rebalance{before, after, self_, send, one_done});
+    caf::anon_send(limiter->get(), actors::rebalance{before, after, owners, self_, send, one_done});
 }
 
 }  // namespace castellan::actors

@@ -143,6 +143,14 @@ void publish_view(self_ptr self) {
       ++view->reachable;
     view->members.push_back(std::move(m));
   }
+  // Seeds count towards the majority even before we have met them: a member
+  // that restarts alone must not think itself a majority of one.
+  for (auto& seed : st.cfg.seeds) {
+    bool met = seed == st.self.address;
+    for (auto& [name, p] : st.peers)
+      met = met || p.info.address == seed;
+    view->known += !met;
+  }
   auto owners_ring = std::make_shared<const net::ring>(owners, st.cfg.replicas);
   auto holders_ring = std::make_shared<const net::ring>(holders, st.cfg.replicas);
   bool owners_changed = !st.owners || st.owners->members() != owners_ring->members();
@@ -188,7 +196,7 @@ void publish_view(self_ptr self) {
   auto me = caf::actor_cast<caf::actor>(self);
   uint64_t epoch = st.epoch;
   st.host.rebalance(
-      before, holders_ring,
+      before, holders_ring, st.owners,
       [me](const std::string& member, std::vector<net::auth_event> events) {
         caf::anon_send(me, handover_out{member, std::move(events)});
       },
@@ -273,19 +281,31 @@ void reconnect(self_ptr self) {
 // A joiner owns ranges once every member that is up has handed it its share
 // (or, with nobody up to ask, once it has waited a detection period: it is
 // the first node, or the whole cluster is starting together).
+// A joiner owns ranges only once it cannot be missing anything: every member
+// that is up (or suspect) has handed it its share. It first waits to learn
+// each member's state: admitted members until their first heartbeat, members
+// others report alive until it has met them (at most down_after_ms). With
+// nobody up to ask it waits down_after_ms: it is the first member, or the
+// whole cluster is starting together.
 void maybe_up(self_ptr self) {
   auto& st = self->state;
   if (st.self_state != "joining")
     return;
   auto now = steady::now();
+  auto wait = milliseconds(st.cfg.down_after_ms);
   size_t up = 0, handed = 0;
-  for (auto& [name, p] : st.peers)
-    if (state_of(st, p, now) == "up") {
+  for (auto& [name, p] : st.peers) {
+    auto state = state_of(st, p, now);
+    if (p.authenticated && !p.lost && !p.left && !p.heartbeat_seen)
+      return;  // its state is not known yet
+    if (!p.authenticated && p.reported_alive && now - p.learned < wait)
+      return;  // not met yet, but alive by others' account
+    if (state == "up" || state == "suspect") {
       ++up;
       handed += st.handover_from.count(name);
     }
-  bool alone_long_enough = now - st.started >= milliseconds(st.cfg.down_after_ms);
-  if ((up > 0 && handed == up) || (up == 0 && alone_long_enough)) {
+  }
+  if ((up > 0 && handed == up) || (up == 0 && now - st.started >= wait)) {
     st.self_state = "up";
     spdlog::info("cluster: {} is up ({} members handed over)", st.self.name, handed);
     publish_view(self);
@@ -372,6 +392,7 @@ void admit(self_ptr self, const caf::actor& handle, const caf::node_id& node,
       st.force_handover.insert(name);
     p.info.state = "joining";
     p.info.incarnation = 0;
+    p.heartbeat_seen = false;
     st.handover_from.erase(name);
   }
   if (p.handle != handle) {
@@ -438,6 +459,7 @@ void on_proof(self_ptr self, const caf::strong_actor_ptr& sender, const std::str
 void on_heartbeat(self_ptr self, peer& p, const std::string& body) {
   auto& st = self->state;
   auto hb = net::unpack_peer<net::peer_heartbeat>(body);
+  p.heartbeat_seen = true;
   bool restarted = p.info.incarnation && hb.self.incarnation != p.info.incarnation;
   p.info = hb.self;
   p.load = std::move(hb.load);
@@ -452,6 +474,8 @@ void on_heartbeat(self_ptr self, peer& p, const std::string& body) {
       auto& fresh = st.peers[m.name];
       fresh.info = m;
       fresh.info.state = "down";  // until it answers us itself
+      fresh.reported_alive = m.state == "up" || m.state == "suspect" || m.state == "joining";
+      fresh.learned = steady::now();
       spdlog::info("cluster: learned of {} at {} from {}", m.name, m.address, p.info.name);
       connect(self, m.address);
     }
@@ -580,6 +604,16 @@ caf::behavior cluster_behavior(self_ptr self, cluster_deps deps) {
   st.secret = std::move(deps.secret);
   st.self = std::move(deps.self);
   st.host = std::move(deps.host);
+  // Only this process may stop the cluster node: an exit from another node
+  // (which may not have passed the handshake) is logged and ignored. (CAF
+  // delivers exit_reason::kill regardless: docs/cluster.md, "Known limits".)
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    if (msg.source && msg.source.node() != self->node()) {
+      spdlog::warn("cluster: ignored an exit request from another node");
+      return;
+    }
+    self->quit(msg.reason);
+  });
   self->set_down_handler([self](caf::down_msg& msg) {
     for (auto& [name, p] : self->state.peers)
       if (p.handle && p.handle.address() == msg.source && !p.lost) {

@@ -36,7 +36,8 @@ struct cluster_host {
   using send_fn = std::function<void(const std::string& member, std::vector<net::auth_event>)>;
   // Holders changed: every shard sends what others now hold, then done().
   std::function<void(std::shared_ptr<const net::ring> before, std::shared_ptr<const net::ring> after,
-                     send_fn send, std::function<void()> done)>
+                     std::shared_ptr<const net::ring> owners, send_fn send,
+                     std::function<void()> done)>
       rebalance;
   // Checks limiter keys this node owns for a login served elsewhere.
   std::function<void(std::vector<limit_key>, std::function<void(const decision&, key_kind)>)>

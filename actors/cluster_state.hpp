@@ -31,6 +31,11 @@ struct peer {
   bool lost = false;            // connection lost (down_msg) since last heard
   steady::time_point heard{};   // last message of any kind
   int64_t heard_ms = 0;
+  bool heartbeat_seen = false;  // its own report of its state has arrived (this process)
+  // Learned through gossip, not met yet: whether the gossiper saw it alive,
+  // and when we learned of it (a joiner waits a while to meet it).
+  bool reported_alive = false;
+  steady::time_point learned{};
 };
 
 struct pending_forward {

@@ -74,9 +74,13 @@ void on_ops(self_ptr self, const std::string& member, const std::string& body) {
   auto ops = net::unpack_peer<net::peer_ops>(body);
   if (ops.ops.empty())
     return;
+  // Sinks index the asking member's connections of one event-loop turn:
+  // bounded by its connection cap, never by what a message claims.
+  constexpr uint32_t max_sinks = 1 << 20;
   uint32_t sinks = 0;
   for (auto& op : ops.ops)
-    sinks = std::max(sinks, op.sink + 1);
+    if (op.sink < max_sinks)
+      sinks = std::max(sinks, op.sink + 1);
   auto all = std::make_shared<forwarded_replies>(caf::actor_cast<caf::actor>(self), member,
                                                  ops.batch, sinks, ops.ops.size());
   net::op_batch batch;

@@ -41,9 +41,11 @@ struct cluster_view {
 
   // Whether requests for `key_hash` are this node's to answer.
   bool owns(uint64_t key_hash) const {
-    return !owners || owners->empty() || owners->members()[owners->owner(key_hash)] == self;
+    return owned() && owners->members()[owners->owner(key_hash)] == self;
   }
-  // The member a request for `key_hash` goes to.
+  // Whether any member owns ranges yet (none while everyone is joining).
+  bool owned() const { return owners && !owners->empty(); }
+  // The member a request for `key_hash` goes to (owned() must hold).
   const std::string& owner_of(uint64_t key_hash) const {
     return owners->members()[owners->owner(key_hash)];
   }

@@ -39,14 +39,15 @@ void event_stream::teach_limiters(const std::vector<net::auth_event>& events) {
       continue;
     std::vector<std::vector<limit_key>> by_shard(limiters_.size());
     std::map<std::string, std::vector<limit_key>> by_member;
+    auto* link = link_.load();
     for (auto& k : login_keys(e.user, e.ip)) {
-      if (auto owner = link_ ? link_->limiter_owner(k) : std::string(); !owner.empty())
+      if (auto owner = link ? link->limiter_owner(k) : std::string(); !owner.empty())
         by_member[owner].push_back(std::move(k));
       else
         by_shard[limiter_index(k, limiters_.size())].push_back(std::move(k));
     }
     for (auto& [member, keys] : by_member)
-      link_->teach_remote(member, limit_outcome{std::move(keys), success, e.user, e.ip});
+      link->teach_remote(member, limit_outcome{std::move(keys), success, e.user, e.ip});
     for (size_t i = 0; i < by_shard.size(); ++i)
       if (!by_shard[i].empty())
         caf::anon_send(limiters_[i]->get(), limit_outcome{std::move(by_shard[i]), success, e.user, e.ip});
@@ -59,9 +60,10 @@ void event_stream::publish(std::vector<net::auth_event> events) {
   teach_limiters(events);
   // Lockouts go to the other holders of their key, so the next owner keeps
   // enforcing them if this one dies (nobody waits: docs/cluster.md).
-  if (link_ && std::any_of(events.begin(), events.end(),
-                           [](const net::auth_event& e) { return lockout_key(e).has_value(); }))
-    link_->replicate(events, [](bool) {});
+  auto* link = link_.load();
+  if (link && std::any_of(events.begin(), events.end(),
+                          [](const net::auth_event& e) { return lockout_key(e).has_value(); }))
+    link->replicate(events, [](bool) {});
   caf::anon_send(writer_->get(), audit_append{std::move(events), nullptr, {}, {}, nullptr});
 }
 
@@ -136,7 +138,8 @@ void event_stream::publish_durable(std::vector<net::auth_event> events,
   teach_limiters(events);
   auto join = std::make_shared<durable_join>();
   join->done = std::move(done);
-  if (!link_ || !link_->replicate(events, [join](bool ok) { join->arrive(ok); }))
+  auto* link = link_.load();
+  if (!link || !link->replicate(events, [join](bool ok) { join->arrive(ok); }))
     join->waiting = 1;  // nobody else holds these sessions
   caf::anon_send(writer_->get(), audit_append{std::move(events), nullptr, {}, {}, nullptr,
                                               std::make_shared<durable_signal>(
@@ -158,9 +161,9 @@ void event_stream::publish_durable(std::vector<net::auth_event> events,
                                    std::vector<uint64_t> request_ids,
                                    std::function<void()> on_failure) {
   teach_limiters(events);
-  if (link_ && owed) {
+  if (auto* link = link_.load(); link && owed) {
     auto gate = std::make_shared<replication_gate>();
-    if (link_->replicate(events, [gate](bool ok) { gate->arrive(ok); })) {
+    if (link->replicate(events, [gate](bool ok) { gate->arrive(ok); })) {
       gate->arm(std::move(owed), std::move(replies), std::move(request_ids), std::move(on_failure));
       caf::anon_send(writer_->get(),
                      audit_append{std::move(events), nullptr, {}, {}, nullptr,

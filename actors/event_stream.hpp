@@ -4,6 +4,7 @@
 // limiter or the audit writer ad hoc. Thread-safe: it only sends messages.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -54,8 +55,8 @@ class event_stream {
   // nodes also hold is released only once they have it too, and login
   // outcomes teach the members that own their limiter keys. Set before
   // traffic; the link must outlive the stream's users.
-  void set_cluster_link(cluster_link* link) { link_ = link; }
-  cluster_link* link() const { return link_; }
+  void set_cluster_link(cluster_link* link) { link_.store(link); }
+  cluster_link* link() const { return link_.load(); }
 
   // The limiter keys of a login by `user` from `ip` (ip may be empty).
   static std::vector<limit_key> login_keys(const std::string& user, const std::string& ip);
@@ -68,7 +69,7 @@ class event_stream {
   std::string node_;
   slot_ptr<audit_writer> writer_;
   std::vector<slot_ptr<limiter_shard>> limiters_;
-  cluster_link* link_ = nullptr;
+  std::atomic<cluster_link*> link_{nullptr};  // set once the cluster node runs
 };
 
 }  // namespace castellan::actors

@@ -267,7 +267,9 @@ void hand_over(shard_state& st, rebalance& msg) {
     }
     // A member leaving keeps its copies: requests forwarded to it before the
     // others heard it leave still find them (it stops soon anyway).
-    if (self_after >= 0 && !msg.after->holds(h, static_cast<uint32_t>(self_after)))
+    int self_owner = msg.owners ? msg.owners->index_of(msg.self) : -1;
+    if (self_after >= 0 && !msg.after->holds(h, static_cast<uint32_t>(self_after)) &&
+        (self_owner < 0 || !msg.owners->holds(h, static_cast<uint32_t>(self_owner))))
       drop.push_back(key);
   };
   st.table->for_each([&](const net::session_key& k, const session& s) { visit(k, &s, 0); },

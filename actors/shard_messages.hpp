@@ -81,6 +81,9 @@ struct replica_apply {
 struct rebalance {
   std::shared_ptr<const net::ring> before;  // may be empty: send to every holder
   std::shared_ptr<const net::ring> after;
+  // Owners now: a member keeps what it holds under either ring (writes go
+  // to both, and an owner may take over before a joiner is up).
+  std::shared_ptr<const net::ring> owners;
   std::string self;
   std::function<void(const std::string& member, std::vector<net::auth_event>)> send;
   std::function<void()> done;
