@@ -122,6 +122,8 @@ struct node::impl {
   std::unique_ptr<password_pool> pool;
   std::unique_ptr<session_router> router;
   std::unique_ptr<cluster_backend> membership;  // null outside a cluster
+  // The same, for readers on other threads (monitor, HTTP) while it is set up.
+  std::atomic<const cluster_backend*> membership_view{nullptr};
   caf::actor cluster_node;
   caf::actor cluster_watcher;
   // Metrics first: every component gets its handles at construction.
@@ -400,10 +402,12 @@ struct node::impl {
     src.limiter = limiter_metrics.get();
     src.sessions = session_metrics.get();
     src.supervision = supervision_metrics.get();
-    src.not_ready = [audit = audit] {
+    src.not_ready = [this] {
       std::vector<std::string> reasons;
       if (!audit->writable())
         reasons.push_back("audit: " + audit->reason());
+      if (auto why = cluster_not_ready(); !why.empty())
+        reasons.push_back("cluster: " + why);
       return reasons;
     };
     src.board = board;
@@ -517,6 +521,7 @@ struct node::impl {
     deps.host = membership->host([this] { return member_load(); });
     cluster_node = spawn_cluster_node(*system, std::move(deps));
     membership->attach(cluster_node);
+    membership_view = membership.get();
     events->set_cluster_link(membership.get());
     auto published = system->middleman().publish(cluster_node, c.port, c.host.c_str(), true);
     if (!published)
@@ -587,10 +592,26 @@ struct node::impl {
   }
 
   // Ready when every write can be recorded; otherwise 503 with the reasons.
+  // Why this member cannot serve everything now ("" when it can).
+  std::string cluster_not_ready() const {
+    auto* m = membership_view.load();
+    auto view = m ? m->view() : nullptr;
+    if (!view)
+      return "";
+    auto& me = view->members.front().info.state;
+    if (me != "up")
+      return me == "joining" ? "joining: not owning ranges yet" : me;
+    if (!view->majority())
+      return "cannot reach a majority of the members: logins and refreshes are refused";
+    return "";
+  }
+
   monitor::http_response ready() {
     nlohmann::json reasons = nlohmann::json::array();
     if (!audit->writable())
       reasons.push_back({{"component", "audit"}, {"reason", audit->reason()}});
+    if (auto why = cluster_not_ready(); !why.empty())
+      reasons.push_back({{"component", "cluster"}, {"reason", why}});
     bool ok = reasons.empty();
     return json(ok ? 200 : 503, {{"status", ok ? "ready" : "not_ready"},
                                  {"node", settings.node.name},
@@ -643,6 +664,7 @@ struct node::impl {
     front_door.reset();        // only now: actors may have delivered until they quit
     if (events)
       events->set_cluster_link(nullptr);
+    membership_view = nullptr;
     membership.reset();
     router.reset();
     // Every strong handle must go before the actor system: its destructor

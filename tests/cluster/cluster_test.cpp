@@ -281,6 +281,9 @@ TEST(ClusterTest, AMinorityRefusesLoginsButValidatesAndLogsOut) {
   auto r = c.login("alice", alice_password);
   EXPECT_EQ(r.error, "unavailable");
   EXPECT_NE(r.message.find("majority"), std::string::npos) << r.message;
+  auto ready = http_get(cluster.monitor_port(0), "/health/ready");
+  EXPECT_NE(ready.find("503"), std::string::npos) << ready;
+  EXPECT_NE(ready.find("majority"), std::string::npos) << ready;
   EXPECT_EQ(c.call(net::token_request{0, "refresh", held[0]}).error, "unavailable");
   for (auto& t : held)
     EXPECT_TRUE(c.validate(t).ok);
