@@ -203,9 +203,40 @@ void publish_view(self_ptr self) {
       [me, epoch] { caf::anon_send(me, handover_finished{epoch}); });
 }
 
-void send_to(self_ptr self, const peer& p, std::string_view type, std::string body) {
-  if (p.handle && p.authenticated)
-    self->send(p.handle, cluster_atom_v, std::string(type), std::move(body));
+// The key two members share: from the secret, both names and both
+// incarnations, in an order both sides agree on (so either side's handshake,
+// or both at once, give the same key).
+std::string pair_key(const std::string& secret, const std::string& name_a, uint64_t inc_a,
+                     const std::string& name_b, uint64_t inc_b) {
+  auto a = name_a + "#" + std::to_string(inc_a), b = name_b + "#" + std::to_string(inc_b);
+  if (b < a)
+    std::swap(a, b);
+  return handshake_proof(secret, "castellan/pair", a, b);
+}
+
+std::string message_mac(const std::string& key, uint64_t seq, std::string_view type,
+                        std::string_view body) {
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, reinterpret_cast<const unsigned char*>(key.data()), key.size(), 16);
+  unsigned char n[8];
+  for (int i = 0; i < 8; ++i)
+    n[i] = static_cast<unsigned char>(seq >> (8 * i));
+  crypto_generichash_update(&st, n, sizeof n);
+  uint32_t len = static_cast<uint32_t>(type.size());
+  crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(&len), sizeof len);
+  crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(type.data()), type.size());
+  crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(body.data()), body.size());
+  std::string out(16, '\0');
+  crypto_generichash_final(&st, reinterpret_cast<unsigned char*>(out.data()), out.size());
+  return out;
+}
+
+void send_to(self_ptr self, peer& p, std::string_view type, std::string body) {
+  if (!p.handle || !p.authenticated)
+    return;
+  uint64_t seq = ++p.send_seq;
+  auto mac = message_mac(p.pair_key, seq, type, body);
+  self->send(p.handle, cluster_atom_v, std::string(type), std::move(body), seq, std::move(mac));
 }
 
 
@@ -255,7 +286,8 @@ void connect(self_ptr self, const std::string& address) {
             st.hello_sent[node] = nonce;
             self->monitor(handle);
             self->send(handle, cluster_atom_v, std::string(net::peer_hello::type),
-                       net::pack_peer(net::peer_hello{st.self.name, st.self.address, nonce}));
+                       net::pack_peer(net::peer_hello{st.self.name, st.self.address, nonce,
+                                                      st.self.incarnation}));
           },
           [self, address](caf::error&) { self->state.connecting.erase(address); });
 }
@@ -367,16 +399,18 @@ void on_hello(self_ptr self, const caf::strong_actor_ptr& sender, const std::str
   auto& st = self->state;
   auto hello = net::unpack_peer<net::peer_hello>(body);
   auto nonce = random_nonce();
-  st.challenged[sender->node()] = {hello.nonce, nonce, hello.name, hello.address};
+  st.challenged[sender->node()] = {hello.nonce, nonce, hello.name, hello.address,
+                                   hello.incarnation};
   net::peer_challenge c{st.self.name, st.self.address, nonce,
-                        handshake_proof(st.secret, "castellan/answer", hello.nonce, nonce)};
+                        handshake_proof(st.secret, "castellan/answer", hello.nonce, nonce),
+                        st.self.incarnation};
   self->send(caf::actor_cast<caf::actor>(sender), cluster_atom_v,
              std::string(net::peer_challenge::type), net::pack_peer(c));
 }
 
 // Records `name` as an authenticated member reachable through `handle`.
 void admit(self_ptr self, const caf::actor& handle, const caf::node_id& node,
-           const std::string& name, const std::string& address) {
+           const std::string& name, const std::string& address, uint64_t incarnation) {
   auto& st = self->state;
   if (name == st.self.name) {
     spdlog::error("cluster: a peer at {} uses this node's own name {}; refused", address, name);
@@ -400,6 +434,13 @@ void admit(self_ptr self, const caf::actor& handle, const caf::node_id& node,
     self->monitor(handle);
   }
   p.node = node;
+  if (p.pair_key.empty() || p.pair_incarnation != incarnation) {
+    // A new process on either side: a new key, and both counters start over.
+    p.pair_key = pair_key(st.secret, st.self.name, st.self.incarnation, name, incarnation);
+    p.pair_incarnation = incarnation;
+    p.send_seq = 0;
+    p.recv_seq = 0;
+  }
   p.authenticated = true;
   p.lost = false;
   p.left = false;
@@ -434,7 +475,7 @@ void on_challenge(self_ptr self, const caf::strong_actor_ptr& sender, const std:
   self->send(handle, cluster_atom_v, std::string(net::peer_proof::type),
              net::pack_peer(net::peer_proof{
                  st.self.name, handshake_proof(st.secret, "castellan/join", hello_nonce, c.nonce)}));
-  admit(self, handle, node, c.name, c.address);
+  admit(self, handle, node, c.name, c.address, c.incarnation);
 }
 
 void on_proof(self_ptr self, const caf::strong_actor_ptr& sender, const std::string& body) {
@@ -451,7 +492,8 @@ void on_proof(self_ptr self, const caf::strong_actor_ptr& sender, const std::str
     count(st, &monitor::cluster_metrics::peers_refused);
     return;
   }
-  admit(self, caf::actor_cast<caf::actor>(sender), sender->node(), in.name, in.address);
+  admit(self, caf::actor_cast<caf::actor>(sender), sender->node(), in.name, in.address,
+        in.incarnation);
 }
 
 // -- members' traffic ------------------------------------------------------------
@@ -534,34 +576,50 @@ const std::map<std::string_view, member_handler>& member_handlers() {
   return table;
 }
 
-void on_peer_message(self_ptr self, const std::string& type, const std::string& body) {
+// The handshake's three messages: the only ones accepted without a MAC.
+void on_handshake(self_ptr self, const std::string& type, const std::string& body) {
+  const auto& sender = self->current_sender();
+  if (!sender || body.size() > max_handshake_bytes)
+    return;
+  try {
+    if (type == net::peer_hello::type)
+      on_hello(self, sender, body);
+    else if (type == net::peer_challenge::type)
+      on_challenge(self, sender, body);
+    else if (type == net::peer_proof::type)
+      on_proof(self, sender, body);
+    else
+      spdlog::warn("cluster: dropped a `{}` message without a MAC", type);
+  } catch (const std::exception& e) {
+    spdlog::warn("cluster: malformed `{}` handshake message dropped: {}", type, e.what());
+  }
+}
+
+// A member's message: from an admitted node, in sequence, with a valid MAC.
+void on_peer_message(self_ptr self, const std::string& type, const std::string& body,
+                     uint64_t seq, const std::string& mac) {
   auto& st = self->state;
   const auto& sender = self->current_sender();
   if (!sender)
     return;  // anonymous: cannot be a member
+  auto who = st.authed.find(sender->node());
+  if (who == st.authed.end()) {
+    spdlog::warn("cluster: dropped a `{}` message from an unauthenticated node", type);
+    count(st, &monitor::cluster_metrics::peers_refused);
+    return;
+  }
+  auto& p = st.peers[who->second];
+  if (seq <= p.recv_seq || !same_proof(mac, message_mac(p.pair_key, seq, type, body))) {
+    spdlog::warn("cluster: dropped a `{}` message claiming to be from {}: bad MAC or replayed",
+                 type, who->second);
+    count(st, &monitor::cluster_metrics::peers_refused);
+    return;
+  }
+  p.recv_seq = seq;
+  p.heard = steady::now();
+  p.heard_ms = net::wall_ms();
+  p.lost = false;
   try {
-    if (type == net::peer_hello::type || type == net::peer_challenge::type ||
-        type == net::peer_proof::type) {
-      if (body.size() > max_handshake_bytes)
-        return;
-      if (type == net::peer_hello::type)
-        on_hello(self, sender, body);
-      else if (type == net::peer_challenge::type)
-        on_challenge(self, sender, body);
-      else
-        on_proof(self, sender, body);
-      return;
-    }
-    auto who = st.authed.find(sender->node());
-    if (who == st.authed.end()) {
-      spdlog::warn("cluster: dropped a `{}` message from an unauthenticated node", type);
-      count(st, &monitor::cluster_metrics::peers_refused);
-      return;
-    }
-    auto& p = st.peers[who->second];
-    p.heard = steady::now();
-    p.heard_ms = net::wall_ms();
-    p.lost = false;
     auto handler = member_handlers().find(type);
     if (handler == member_handlers().end())
       spdlog::warn("cluster: unknown message type `{}` from {}", type, who->second);
@@ -628,8 +686,10 @@ caf::behavior cluster_behavior(self_ptr self, cluster_deps deps) {
   self->delayed_send(self, milliseconds(st.cfg.heartbeat_interval_ms), tick_atom_v);
   return {
     [self](cluster_atom, const std::string& type, const std::string& body) {
-      on_peer_message(self, type, body);
+      on_handshake(self, type, body);
     },
+    [self](cluster_atom, const std::string& type, const std::string& body, uint64_t seq,
+           const std::string& mac) { on_peer_message(self, type, body, seq, mac); },
     [self](tick_atom) {
       tick(self);
       self->delayed_send(self, milliseconds(self->state.cfg.heartbeat_interval_ms), tick_atom_v);

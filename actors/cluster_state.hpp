@@ -32,6 +32,11 @@ struct peer {
   steady::time_point heard{};   // last message of any kind
   int64_t heard_ms = 0;
   bool heartbeat_seen = false;  // its own report of its state has arrived (this process)
+  // Message authentication with this member (both incarnations in the key).
+  std::string pair_key;
+  uint64_t pair_incarnation = 0;  // the member's incarnation the key is for
+  uint64_t send_seq = 0;
+  uint64_t recv_seq = 0;
   // Learned through gossip, not met yet: whether the gossiper saw it alive,
   // and when we learned of it (a joiner waits a while to meet it).
   bool reported_alive = false;
@@ -93,6 +98,7 @@ struct cluster_state {
   std::map<caf::node_id, std::string> hello_sent;  // node -> our hello nonce
   struct incoming {
     std::string hello_nonce, my_nonce, name, address;
+    uint64_t incarnation = 0;
   };
   std::map<caf::node_id, incoming> challenged;
   std::set<std::string> connecting;                // addresses with a connect in flight
@@ -121,8 +127,9 @@ inline void count(const cluster_state& st, prometheus::Counter* monitor::cluster
     (st.metrics->*which)->Increment(n);
 }
 
-// Sends `body` of `type` to a member that passed the handshake.
-void send_to(self_ptr self, const peer& p, std::string_view type, std::string body);
+// Sends `body` of `type` to a member that passed the handshake, with its
+// sequence number and MAC.
+void send_to(self_ptr self, peer& p, std::string_view type, std::string body);
 
 template <class Message>
 void send_to(self_ptr self, const std::string& member, const Message& m) {

@@ -27,7 +27,8 @@ struct peer_hello {
   std::string name;     // the joiner's node name
   std::string address;  // its cluster address, host:port
   std::string nonce;    // 32 random bytes
-  MSGPACK_DEFINE_MAP(name, address, nonce)
+  uint64_t incarnation = 0;  // its start time: a restart makes a new pair key
+  MSGPACK_DEFINE_MAP(name, address, nonce, incarnation)
 };
 
 struct peer_challenge {
@@ -36,7 +37,8 @@ struct peer_challenge {
   std::string address;
   std::string nonce;  // the answering side's 32 random bytes
   std::string proof;  // MAC(secret, "castellan/answer" | hello.nonce | nonce)
-  MSGPACK_DEFINE_MAP(name, address, nonce, proof)
+  uint64_t incarnation = 0;
+  MSGPACK_DEFINE_MAP(name, address, nonce, proof, incarnation)
 };
 
 struct peer_proof {
@@ -45,6 +47,12 @@ struct peer_proof {
   std::string proof;  // MAC(secret, "castellan/join" | hello.nonce | challenge.nonce)
   MSGPACK_DEFINE_MAP(name, proof)
 };
+
+// After the handshake every message between two members carries a sequence
+// number and a MAC (keyed BLAKE2b-128) under a key both derive from the
+// secret, both names and both incarnations: a host that merely reaches the
+// port, or impersonates a member's CAF node id, can neither forge nor replay
+// one (docs/cluster.md, "Wire").
 
 // -- membership --------------------------------------------------------------
 
