@@ -5,6 +5,7 @@
 // cluster_node.cpp expires what is not answered in time, and the client
 // hears `unavailable` (never silence).
 #include <cstring>
+#include <optional>
 #include <mutex>
 
 #include <caf/send.hpp>
@@ -17,6 +18,40 @@
 #include "net/owed_replies.hpp"
 
 namespace castellan::actors::cluster_detail {
+
+namespace {
+
+// The member a request goes to, counted as forwarded; null (and counted as
+// lost) when it cannot be reached now, and then whatever the request holds
+// (owed replies, a join) answers `unavailable` as it is dropped.
+peer* reachable(cluster_state& st, const std::string& member) {
+  count(st, &monitor::cluster_metrics::forwarded);
+  auto it = st.peers.find(member);
+  if (it == st.peers.end() || !it->second.authenticated || it->second.lost) {
+    count(st, &monitor::cluster_metrics::forward_lost);
+    return nullptr;
+  }
+  return &it->second;
+}
+
+// Removes and returns the pending entry of `batch` if `member` owes it (a
+// late or foreign answer finds nothing: its client already heard).
+template <class Pending>
+std::optional<Pending> take(std::map<uint64_t, Pending>& pending, uint64_t batch,
+                            const std::string& member) {
+  auto it = pending.find(batch);
+  if (it == pending.end() || it->second.member != member)
+    return std::nullopt;
+  auto entry = std::move(it->second);
+  pending.erase(it);
+  return entry;
+}
+
+steady::time_point deadline_of(const cluster_state& st) {
+  return steady::now() + milliseconds(st.cfg.request_timeout_ms);
+}
+
+}  // namespace
 
 // Collects the owner's replies to a forwarded batch, per connection, and
 // sends them back in one message once every op is answered.
@@ -136,11 +171,10 @@ net::reply_buffer with_token(const net::reply_part& part, const std::string& tok
 
 void on_replies(self_ptr self, const std::string& member, const std::string& body) {
   auto replies = net::unpack_peer<net::peer_replies>(body);
-  auto it = self->state.forwards.find(replies.batch);
-  if (it == self->state.forwards.end() || it->second.member != member)
+  auto found = take(self->state.forwards, replies.batch, member);
+  if (!found)
     return;  // timed out already: the client heard `unavailable`
-  auto pending = std::move(it->second);
-  self->state.forwards.erase(it);
+  auto& pending = *found;
   for (auto& part : replies.parts) {
     if (part.sink >= pending.owed.size())
       continue;
@@ -179,12 +213,8 @@ void on_ack(self_ptr self, const std::string& member, const std::string& body) {
     }
     return;
   }
-  auto it = st.acks.find(ack.batch);
-  if (it == st.acks.end() || it->second.member != member)
-    return;
-  auto join = it->second.join;
-  st.acks.erase(it);
-  join->arrive(ack.ok);
+  if (auto pending = take(st.acks, ack.batch, member))
+    pending->join->arrive(ack.ok);
 }
 
 std::vector<limit_key> keys_of(const std::vector<net::peer_limit_key>& keys) {
@@ -217,11 +247,10 @@ void on_limit_check(self_ptr self, const std::string& member, const std::string&
 
 void on_limit_decision(self_ptr self, const std::string& member, const std::string& body) {
   auto d = net::unpack_peer<net::peer_limit_decision>(body);
-  auto it = self->state.limits.find(d.batch);
-  if (it == self->state.limits.end() || it->second.member != member)
+  auto pending = take(self->state.limits, d.batch, member);
+  if (!pending)
     return;
-  auto join = std::move(it->second.join);
-  self->state.limits.erase(it);
+  auto join = std::move(pending->join);
   decision out;
   out.allowed = d.allowed;
   out.locked = d.locked;
@@ -238,16 +267,13 @@ void on_limit_outcome(self_ptr self, const std::string& body) {
 
 void forward(self_ptr self, forward_ops& msg) {
   auto& st = self->state;
-  auto it = st.peers.find(msg.member);
-  count(st, &monitor::cluster_metrics::forwarded);
-  if (it == st.peers.end() || !it->second.authenticated || it->second.lost) {
-    count(st, &monitor::cluster_metrics::forward_lost);
-    return;  // owed replies answer `unavailable`
-  }
+  auto* to = reachable(st, msg.member);
+  if (!to)
+    return;
   uint64_t batch = st.next_batch++;
   pending_forward pending;
   pending.member = msg.member;
-  pending.deadline = steady::now() + milliseconds(st.cfg.request_timeout_ms);
+  pending.deadline = deadline_of(st);
   pending.owed = std::move(msg.batch.owed);
   pending.ids.resize(pending.owed.size());
   net::peer_ops out{batch, {}};
@@ -258,28 +284,25 @@ void forward(self_ptr self, forward_ops& msg) {
     pending.ids[op.sink].push_back(op.request_id);
   }
   st.forwards.emplace(batch, std::move(pending));
-  send_to(self, it->second, net::peer_ops::type, net::pack_peer(out));
+  send_to(self, *to, net::peer_ops::type, net::pack_peer(out));
 }
 
 void forward_login(self_ptr self, forward_open& msg) {
   auto& st = self->state;
-  auto it = st.peers.find(msg.member);
-  count(st, &monitor::cluster_metrics::forwarded);
-  if (it == st.peers.end() || !it->second.authenticated || it->second.lost) {
-    count(st, &monitor::cluster_metrics::forward_lost);
+  auto* to = reachable(st, msg.member);
+  if (!to)
     return;
-  }
   uint64_t batch = st.next_batch++;
   msg.open.batch = batch;
   pending_forward pending;
   pending.member = msg.member;
-  pending.deadline = steady::now() + milliseconds(st.cfg.request_timeout_ms);
+  pending.deadline = deadline_of(st);
   pending.owed = {std::move(msg.owed)};
   pending.ids = {{msg.open.request_id}};
   pending.is_open = true;
   pending.token = std::move(msg.token);
   st.forwards.emplace(batch, std::move(pending));
-  send_to(self, it->second, net::peer_open::type, net::pack_peer(msg.open));
+  send_to(self, *to, net::peer_open::type, net::pack_peer(msg.open));
 }
 
 void replicate(self_ptr self, replicate_out& msg) {
@@ -292,7 +315,7 @@ void replicate(self_ptr self, replicate_out& msg) {
       (ok ? metrics->replicated : metrics->replication_failed)->Increment();
     done(ok);
   };
-  auto deadline = steady::now() + milliseconds(st.cfg.request_timeout_ms);
+  auto deadline = deadline_of(st);
   for (auto& [member, events] : msg.parts) {
     auto it = st.peers.find(member);
     if (it == st.peers.end() || !it->second.authenticated || it->second.lost) {
@@ -309,16 +332,12 @@ void replicate(self_ptr self, replicate_out& msg) {
 
 void check_limits_remotely(self_ptr self, limit_out& msg) {
   auto& st = self->state;
-  auto it = st.peers.find(msg.member);
-  count(st, &monitor::cluster_metrics::forwarded);
-  if (it == st.peers.end() || !it->second.authenticated || it->second.lost) {
-    count(st, &monitor::cluster_metrics::forward_lost);
+  auto* to = reachable(st, msg.member);
+  if (!to)
     return;  // the join goes unanswered: the login hears `unavailable`
-  }
   uint64_t batch = st.next_batch++;
-  auto deadline = steady::now() + milliseconds(st.cfg.request_timeout_ms);
-  st.limits.emplace(batch, pending_limit{msg.member, deadline, std::move(msg.join)});
-  send_to(self, it->second, net::peer_limit_check::type,
+  st.limits.emplace(batch, pending_limit{msg.member, deadline_of(st), std::move(msg.join)});
+  send_to(self, *to, net::peer_limit_check::type,
           net::pack_peer(net::peer_limit_check{batch, peer_keys_of(msg.keys)}));
 }
 
@@ -329,16 +348,12 @@ void teach_limits_remotely(self_ptr self, teach_out& msg) {
 
 void revoke_remotely(self_ptr self, revoke_out& msg) {
   auto& st = self->state;
-  auto it = st.peers.find(msg.member);
-  count(st, &monitor::cluster_metrics::forwarded);
-  if (it == st.peers.end() || !it->second.authenticated || it->second.lost) {
-    count(st, &monitor::cluster_metrics::forward_lost);
+  auto* to = reachable(st, msg.member);
+  if (!to)
     return;  // `done` is dropped: revoke_user hears of a failure
-  }
   uint64_t batch = st.next_batch++;
-  auto deadline = steady::now() + milliseconds(st.cfg.request_timeout_ms);
-  st.revokes.emplace(batch, pending_revoke{msg.member, deadline, std::move(msg.done)});
-  send_to(self, it->second, net::peer_revoke::type,
+  st.revokes.emplace(batch, pending_revoke{msg.member, deadline_of(st), std::move(msg.done)});
+  send_to(self, *to, net::peer_revoke::type,
           net::pack_peer(net::peer_revoke{batch, msg.user}));
 }
 
@@ -354,12 +369,8 @@ void on_revoke(self_ptr self, const std::string& member, const std::string& body
 
 void on_revoke_done(self_ptr self, const std::string& member, const std::string& body) {
   auto done = net::unpack_peer<net::peer_revoke_done>(body);
-  auto it = self->state.revokes.find(done.batch);
-  if (it == self->state.revokes.end() || it->second.member != member)
-    return;
-  auto f = std::move(it->second.done);
-  self->state.revokes.erase(it);
-  f(done.revoked, done.ok);
+  if (auto pending = take(self->state.revokes, done.batch, member))
+    pending->done(done.revoked, done.ok);
 }
 
 }  // namespace castellan::actors::cluster_detail
