@@ -199,11 +199,17 @@ void populate(shard_state& st, populate_sessions& p) {
 
 // -- cluster: replicas and hand-over ------------------------------------------
 
-// One change from another node; true if it took effect here.
-bool merge_one(shard_state& st, const net::auth_event& e, int64_t now) {
+// What one change from another node did here.
+enum class merge_result {
+  applied,    // took effect: record it
+  redundant,  // already known (or already over): nothing to record, nothing lost
+  refused,    // cannot be held here: the user is unknown or disabled in this users file
+};
+
+merge_result merge_one(shard_state& st, const net::auth_event& e, int64_t now) {
   auto key = net::session_key_from_digest(e.session);
   if (!key)
-    return false;
+    return merge_result::refused;
   auto kind = e.type();
   if (kind == net::event_kind::logout) {
     int64_t until = e.until_ms ? e.until_ms : now + int64_t{st.max_lifetime_s} * 1000;
@@ -211,28 +217,38 @@ bool merge_one(shard_state& st, const net::auth_event& e, int64_t now) {
     bool changed = st.table->merge_end(*key, until);
     if (live && st.metrics)
       st.metrics->active->Decrement();
-    return changed;
+    return changed ? merge_result::applied : merge_result::redundant;
   }
   if (kind != net::event_kind::login_ok && kind != net::event_kind::refresh)
-    return false;
+    return merge_result::redundant;
+  if (e.until_ms <= now)
+    return merge_result::redundant;  // already over: nothing to hold
   const auto* user = st.users->find(e.user);
-  if (!user || !user->enabled || e.until_ms <= now)
-    return false;  // users file differs here, or already over: nothing to hold
+  if (!user || !user->enabled)
+    return merge_result::refused;  // this member's users file differs (or has not reloaded yet)
   bool known = st.table->validate(*key, now).status == lookup_status::ok;
   bool changed = st.table->merge_live(*key, user_ref(st.users, user), e.time_ms, e.until_ms);
   if (changed && !known && st.metrics)
     st.metrics->active->Increment();
-  return changed;
+  return changed ? merge_result::applied : merge_result::redundant;
 }
 
 void apply_replica(shard_state& st, replica_apply& msg) {
   int64_t now = wall_ms();
   std::vector<net::auth_event> applied;
-  for (auto& e : msg.events)
-    if (merge_one(st, e, now))
+  bool refused = false;
+  for (auto& e : msg.events) {
+    auto result = merge_one(st, e, now);
+    refused = refused || result == merge_result::refused;
+    if (result == merge_result::applied)
       applied.push_back(std::move(e));
+  }
   // Recorded as the origin wrote them, so this node's recovery restores them.
-  st.events->append_durable(std::move(applied), std::move(msg.done));
+  // A record this member could not hold is reported: the write is then not
+  // on R members, and its client must not hear `ok`.
+  st.events->append_durable(std::move(applied), [refused, done = std::move(msg.done)](bool ok) {
+    done(ok && !refused);
+  });
 }
 
 // A session's state as a record another node can merge.
