@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "config/users_file.hpp"
 #include "net/messages.hpp"
 #include "tests/cluster/test_cluster.hpp"
 
@@ -256,6 +257,37 @@ TEST(ClusterTest, RevokeUserEndsEverySessionOnEveryMember) {
   ASSERT_TRUE(eventually([&] { return cluster.state_seen(1, "node-a") == "down"; }, 5s));
   for (auto& t : alice)
     EXPECT_EQ(validate(cluster.client_port(1), t).error, "invalid_token");
+}
+
+// A member whose users file lacks a user cannot hold that user's sessions: a
+// login whose session it would hold is refused, never acknowledged on fewer
+// than R members.
+TEST(ClusterTest, AWriteAMemberCannotHoldIsNotAcknowledged) {
+  test_cluster cluster(2);
+  await_converged(cluster);
+  auto partial = cluster.dir() / "users-without-alice.toml";
+  {
+    auto full = config::load_users((cluster.dir() / "users.toml").string());
+    full.by_name.erase("alice");
+    config::save_users(full, partial.string());
+  }
+  cluster.start(2, partial.string());
+  await_converged(cluster);
+  net::ring ring({"node-a", "node-b", "node-c"}, 2);
+  auto c_index = static_cast<uint32_t>(ring.index_of("node-c"));
+  auto gateway = net::client::connect("127.0.0.1", cluster.client_port(0), 5s);
+  size_t refused = 0;
+  for (int i = 0; i < 30; ++i) {
+    auto r = gateway.login("alice", alice_password);
+    if (r.ok) {  // only sessions node-c does not hold may be acknowledged
+      auto key = cluster.key_of(r.as<net::login_reply>().token);
+      EXPECT_FALSE(ring.holds(net::ring_hash(key), c_index));
+    } else {
+      EXPECT_EQ(r.error, "unavailable") << r.message;
+      ++refused;
+    }
+  }
+  EXPECT_GT(refused, 0u);  // two thirds of sessions have a copy on node-c
 }
 
 // A partition's minority side (here: the last member standing of three)

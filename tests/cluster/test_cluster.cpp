@@ -66,7 +66,8 @@ test_cluster::~test_cluster() {
     std::filesystem::remove_all(dir_);
 }
 
-std::string test_cluster::config_for(size_t i, const std::string& secret_file) const {
+std::string test_cluster::config_for(size_t i, const std::string& secret_file,
+                                     const std::string& users_file) const {
   auto example = std::filesystem::path(CASTELLAN_SOURCE_DIR) / "examples" / "cluster-3" /
                  ("node-" + std::string(1, char('a' + i)) + ".toml");
   auto text = read_file(example);
@@ -77,16 +78,19 @@ std::string test_cluster::config_for(size_t i, const std::string& secret_file) c
   for (size_t j = 0; j < 3; ++j)
     text = std::regex_replace(text, std::regex("127\\.0\\.0\\.1:751" + std::to_string(j + 1)),
                               "127.0.0.1:" + std::to_string(ports_[j].cluster));
+  if (!users_file.empty())
+    text = std::regex_replace(text, std::regex("\"cluster-3-data/users\\.toml\""),
+                              "\"" + users_file + "\"");
   text = std::regex_replace(text, std::regex("\"cluster-3-data/secret\""),
                             "\"" + (dir_ / secret_file).string() + "\"");
   text = std::regex_replace(text, std::regex("\"cluster-3-data/"), "\"" + dir_.string() + "/");
   return text + "\n" + extra_ + "\n";
 }
 
-void test_cluster::start(size_t i) {
+void test_cluster::start(size_t i, const std::string& users_file) {
   if (i != nodes_.size())
     throw std::logic_error("members start in order");
-  nodes_.push_back(authd_process::with_config(dir_ / name(i), config_for(i, "secret")));
+  nodes_.push_back(authd_process::with_config(dir_ / name(i), config_for(i, "secret", users_file)));
   nodes_.back()->keep_dir();
   running_.push_back(true);
 }

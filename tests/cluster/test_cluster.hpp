@@ -30,8 +30,9 @@ class test_cluster {
   uint16_t client_port(size_t i) const { return ports_.at(i).client; }
   uint16_t monitor_port(size_t i) const { return ports_.at(i).monitor; }
 
-  // Starts member i for the first time (the constructor started fewer).
-  void start(size_t i);
+  // Starts member i for the first time (the constructor started fewer);
+  // with `users_file`, it reads that users file instead of the shared one.
+  void start(size_t i, const std::string& users_file = "");
   // kill -9 / SIGTERM / start again on the same directory.
   void kill_hard(size_t i);
   int stop(size_t i);
@@ -57,7 +58,8 @@ class test_cluster {
   struct ports {
     uint16_t client, cluster, monitor;
   };
-  std::string config_for(size_t i, const std::string& secret_file) const;
+  std::string config_for(size_t i, const std::string& secret_file,
+                         const std::string& users_file = "") const;
 
   std::filesystem::path dir_;
   std::string extra_;
