@@ -212,6 +212,15 @@ owed_ptr connection::owe_one(const request_view& r) {
   return net::owe_one(shared_from_this(), r.id, r.kind, ctx_.stats, last_activity_);
 }
 
+// The session key of the token an op acts on behalf of; answers
+// invalid_token (and returns nothing) when the token does not verify.
+std::optional<session_key> connection::caller_key(const request_view& r) {
+  auto key = keys_->verify(r.token);
+  if (!key)
+    answer_error(r, error_code::invalid_token, "token is not valid");
+  return key;
+}
+
 void connection::dispatch(const request_view& r, std::vector<session_op>& ops) {
   switch (r.kind) {
     case op_kind::ping:
@@ -251,33 +260,18 @@ void connection::dispatch(const request_view& r, std::vector<session_op>& ops) {
       ctx_.backend->submit_login(std::move(job), owe_one(r));
       return;
     }
-    case op_kind::revoke_user: {
-      auto key = keys_->verify(r.token);
-      if (!key) {
-        answer_error(r, error_code::invalid_token, "token is not valid");
-        return;
-      }
-      ctx_.backend->revoke_user(*key, std::string(r.user), owe_one(r));
+    case op_kind::revoke_user:
+      if (auto key = caller_key(r))
+        ctx_.backend->revoke_user(*key, std::string(r.user), owe_one(r));
       return;
-    }
-    case op_kind::debug_crash: {
-      auto key = keys_->verify(r.token);
-      if (!key) {
-        answer_error(r, error_code::invalid_token, "token is not valid");
-        return;
-      }
-      ctx_.backend->debug_crash(*key, std::string(r.target), owe_one(r));
+    case op_kind::debug_crash:
+      if (auto key = caller_key(r))
+        ctx_.backend->debug_crash(*key, std::string(r.target), owe_one(r));
       return;
-    }
-    case op_kind::debug_populate: {
-      auto key = keys_->verify(r.token);
-      if (!key) {
-        answer_error(r, error_code::invalid_token, "token is not valid");
-        return;
-      }
-      ctx_.backend->debug_populate(*key, r.count, owe_one(r));
+    case op_kind::debug_populate:
+      if (auto key = caller_key(r))
+        ctx_.backend->debug_populate(*key, r.count, owe_one(r));
       return;
-    }
     case op_kind::unknown:
       answer_error(r, error_code::unknown_op,
                    "unknown op \"" + std::string(r.op.substr(0, 32)) + "\"");

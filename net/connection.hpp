@@ -10,6 +10,7 @@
 #include <array>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -79,6 +80,7 @@ class connection final : public reply_sink, public std::enable_shared_from_this<
   void dispatch(const request_view& r, std::vector<session_op>& ops);
   template <class Reply>
   void answer(op_kind op, const Reply& reply);
+  std::optional<session_key> caller_key(const request_view& r);
   void answer_error(const request_view& r, error_code code, std::string_view why);
   std::shared_ptr<owed_replies> owe_one(const request_view& r);  // counts it in flight
   void submit(std::vector<session_op>&& ops);
