@@ -5,12 +5,8 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 #include <nlohmann/json.hpp>
-#include <prometheus/counter.h>
-#include <prometheus/family.h>
-#include <prometheus/gauge.h>
 
-#include "actors/atoms.hpp"
-#include "monitor/metrics.hpp"
+#include "actors/runtime/atoms.hpp"
 #include "net/request_stats.hpp"
 #include "net/wall_clock.hpp"
 
@@ -76,20 +72,6 @@ std::vector<net::op_summary> op_summaries(const net::request_stats_view& now,
   return out;
 }
 
-std::vector<net::actor_kind_summary> actor_summaries(const supervision_metrics& m) {
-  std::vector<net::actor_kind_summary> out;
-  for (size_t i = 0; i < actor_kind_count; ++i)
-    out.push_back({actor_kinds[i], static_cast<uint64_t>(m.restarts[i]->Value()), 0});
-  for (auto& family : m.mailbox_depth->Collect())
-    for (auto& metric : family.metric)
-      for (auto& label : metric.label)
-        if (label.name == "kind")
-          for (auto& a : out)
-            if (a.kind == label.value)
-              a.mailbox_depth += static_cast<uint64_t>(metric.gauge.value);
-  return out;
-}
-
 void publish(monitor_state& st) {
   auto& src = st.src;
   auto now_at = steady_clock::now();
@@ -100,26 +82,13 @@ void publish(monitor_state& st) {
   summary->interval_s = seconds;
   summary->not_ready = src.not_ready ? src.not_ready() : std::vector<std::string>{};
   summary->ready = summary->not_ready.empty();
-  if (src.sessions)
-    summary->sessions_active = static_cast<uint64_t>(src.sessions->active->Value());
-  if (src.front_door)
-    summary->connections_open = static_cast<uint64_t>(src.front_door->connections_open->Value());
-  if (src.audit) {
-    summary->audit_writable = src.audit->writable->Value() > 0;
-    summary->audit_queue_depth = static_cast<uint64_t>(src.audit->queue_depth->Value());
-  }
-  if (src.limiter) {
-    for (auto* c : src.limiter->rejected)
-      summary->limiter_rejections += static_cast<uint64_t>(c->Value());
-    summary->lockouts = static_cast<uint64_t>(src.limiter->lockouts->Value());
-  }
+  if (src.read_gauges)
+    src.read_gauges(*summary);
   if (src.requests) {
     auto view = src.requests->read();
     summary->ops = op_summaries(view, st.last, seconds);
     st.last = view;
   }
-  if (src.supervision)
-    summary->actors = actor_summaries(*src.supervision);
   st.last_at = now_at;
   src.board->publish_summary(std::move(summary));
 }

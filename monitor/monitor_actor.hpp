@@ -24,12 +24,6 @@ class request_stats;
 
 namespace castellan::monitor {
 
-struct front_door_metrics;
-struct audit_metrics;
-struct limiter_metrics;
-struct session_metrics;
-struct supervision_metrics;
-
 // Everything the monitor reads; all of it outlives the actor.
 struct monitor_sources {
   std::string node;
@@ -37,11 +31,10 @@ struct monitor_sources {
   int64_t started_ms = 0;
   std::chrono::milliseconds interval{1000};
   const net::request_stats* requests = nullptr;  // null: request metrics off
-  const front_door_metrics* front_door = nullptr;
-  const audit_metrics* audit = nullptr;
-  const limiter_metrics* limiter = nullptr;
-  const session_metrics* sessions = nullptr;
-  const supervision_metrics* supervision = nullptr;
+  // Fills the summary's gauges (sessions, connections, audit, limiter,
+  // actors) from the components' own metrics: the monitor knows none of
+  // them. Cheap, any thread.
+  std::function<void(net::metrics_summary_reply&)> read_gauges;
   // Why the node is not ready (empty: ready). Cheap, any thread.
   std::function<std::vector<std::string>()> not_ready;
   std::shared_ptr<status_board> board;

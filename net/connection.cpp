@@ -16,7 +16,7 @@
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 
-#include "monitor/metrics.hpp"
+#include "net/front_door_metrics.hpp"
 #include "net/messages.hpp"
 #include "net/owed_replies.hpp"
 #include "net/wall_clock.hpp"
@@ -33,7 +33,7 @@ constexpr size_t max_batch_read = 64 * 1024;
 constexpr size_t max_unsent_reply_bytes = 4 * 1024 * 1024;
 
 template <class F>
-void count(monitor::front_door_metrics* m, F&& f) {
+void count(net::front_door_metrics* m, F&& f) {
   if (m)
     f(*m);
 }

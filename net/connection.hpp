@@ -22,10 +22,7 @@
 #include "net/backend.hpp"
 #include "net/owed_replies.hpp"
 #include "net/request_stats.hpp"
-
-namespace castellan::monitor {
-struct front_door_metrics;
-}
+#include "net/front_door_metrics.hpp"
 
 namespace castellan::net {
 
@@ -47,7 +44,7 @@ struct connection_context {
   // socket read takes the ring once.
   std::atomic<std::shared_ptr<const keyring>> keys;
   request_backend* backend = nullptr;
-  monitor::front_door_metrics* metrics = nullptr;
+  net::front_door_metrics* metrics = nullptr;
   request_stats* stats = nullptr;  // null: request metrics off
   std::atomic<uint32_t> open_connections{0};
 

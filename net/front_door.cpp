@@ -15,7 +15,7 @@
 #include <prometheus/counter.h>
 #include <spdlog/spdlog.h>
 
-#include "monitor/metrics.hpp"
+#include "net/front_door_metrics.hpp"
 #include "net/connection.hpp"
 
 namespace castellan::net {
@@ -158,7 +158,7 @@ struct front_door::impl {
 
 front_door::front_door(const config::server_config& cfg, std::string node_name,
                        std::shared_ptr<const keyring> keys, request_backend& backend,
-                       monitor::front_door_metrics* metrics, request_stats* stats)
+                       net::front_door_metrics* metrics, request_stats* stats)
     : impl_(std::make_unique<impl>()) {
   impl_->ctx.stats = stats;
   impl_->ctx.cfg = cfg;

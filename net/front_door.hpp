@@ -14,10 +14,7 @@
 #include "net/backend.hpp"
 #include "net/request_stats.hpp"
 #include "net/token.hpp"
-
-namespace castellan::monitor {
-struct front_door_metrics;
-}
+#include "net/front_door_metrics.hpp"
 
 namespace castellan::net {
 
@@ -26,7 +23,7 @@ class front_door {
   // `backend`, `metrics` and `stats` (either may be null) must outlive this object.
   front_door(const config::server_config& cfg, std::string node_name,
              std::shared_ptr<const keyring> keys, request_backend& backend,
-             monitor::front_door_metrics* metrics, request_stats* stats);
+             net::front_door_metrics* metrics, request_stats* stats);
   ~front_door();
   front_door(const front_door&) = delete;
   front_door& operator=(const front_door&) = delete;

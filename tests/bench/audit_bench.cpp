@@ -20,9 +20,8 @@
 #include <caf/send.hpp>
 #include <caf/typed_actor.hpp>
 
-#include "actors/audit_log.hpp"
-#include "actors/audit_writer.hpp"
-#include "actors/caf_types.hpp"
+#include "actors/storage/audit_log.hpp"
+#include "actors/audit/audit_writer.hpp"
 #include "net/events.hpp"
 #include "net/messages.hpp"
 

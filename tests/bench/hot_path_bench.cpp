@@ -4,8 +4,8 @@
 // where the time goes. Run: build/release/tests/hot_path_bench
 #include <benchmark/benchmark.h>
 
-#include "actors/limiter_table.hpp"
-#include "actors/session_table.hpp"
+#include "actors/limiter/limiter_table.hpp"
+#include "actors/sessions/session_table.hpp"
 #include "net/frame_codec.hpp"
 #include "net/messages.hpp"
 #include "net/token.hpp"

@@ -161,8 +161,8 @@ std::string test_cluster::owner_of(const net::session_key& key) const {
   std::vector<std::string> names;
   for (size_t i = 0; i < nodes_.size(); ++i)
     names.push_back(name(i));
-  net::ring ring(names, 2);
-  return ring.members()[ring.owner(net::ring_hash(key))];
+  actors::ring ring(names, 2);
+  return ring.members()[ring.owner(actors::ring_hash(key))];
 }
 
 }  // namespace castellan::test

@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "net/ring.hpp"
+#include "actors/runtime/ring.hpp"
 #include "net/token.hpp"
 #include "tests/e2e/authd_process.hpp"
 

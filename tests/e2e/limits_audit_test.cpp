@@ -15,7 +15,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "actors/audit_reader.hpp"
+#include "actors/storage/audit_reader.hpp"
 #include "net/key_file.hpp"
 #include "tests/e2e/authd_process.hpp"
 

@@ -13,7 +13,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "actors/session_snapshot.hpp"
+#include "actors/storage/session_snapshot.hpp"
 #include "tests/e2e/authd_process.hpp"
 
 namespace castellan::test {

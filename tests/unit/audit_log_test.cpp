@@ -9,9 +9,9 @@
 
 #include <gtest/gtest.h>
 
-#include "actors/audit_log.hpp"
-#include "actors/audit_reader.hpp"
-#include "actors/crc32c.hpp"
+#include "actors/storage/audit_log.hpp"
+#include "actors/storage/audit_reader.hpp"
+#include "actors/storage/crc32c.hpp"
 
 namespace castellan::actors {
 namespace {

@@ -5,6 +5,7 @@
 #include <prometheus/registry.h>
 
 #include "monitor/metrics.hpp"
+#include "net/front_door_metrics.hpp"
 #include "net/request_metrics.hpp"
 
 namespace castellan::monitor {
@@ -12,7 +13,7 @@ namespace {
 
 TEST(Metrics, FrontDoorAndRequestFamiliesRender) {
   prometheus::Registry registry;
-  auto m = make_front_door_metrics(registry);
+  auto m = net::make_front_door_metrics(registry);
   m->refused_too_large->Increment();
   net::request_stats stats;
   net::request_tally tally;

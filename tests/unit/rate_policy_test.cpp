@@ -1,8 +1,8 @@
 // GCRA and lockout arithmetic, driven by an explicit clock (ms).
 #include <gtest/gtest.h>
 
-#include "actors/limiter_table.hpp"
-#include "actors/rate_policy.hpp"
+#include "actors/limiter/limiter_table.hpp"
+#include "actors/limiter/rate_policy.hpp"
 
 namespace castellan::actors {
 namespace {

@@ -5,11 +5,11 @@
 #include <map>
 #include <set>
 
-#include "actors/handover.hpp"
-#include "net/ring.hpp"
+#include "actors/runtime/handover.hpp"
+#include "actors/runtime/ring.hpp"
 #include "net/token.hpp"
 
-namespace castellan::net {
+namespace castellan::actors {
 namespace {
 
 TEST(Ring, EveryMemberComputesTheSamePlacementWhateverTheOrder) {
@@ -39,7 +39,7 @@ TEST(Ring, SessionsSpreadEvenly) {
   ring r({"node-a", "node-b", "node-c"}, 1);
   std::map<uint32_t, int> owned;
   for (int i = 0; i < 30000; ++i)
-    ++owned[r.owner(ring_hash(random_session_id()))];
+    ++owned[r.owner(ring_hash(net::random_session_id()))];
   for (auto& [member, n] : owned)
     EXPECT_NEAR(n, 10000, 600) << r.members()[member];
 }
@@ -64,17 +64,17 @@ TEST(Ring, IndexOfNamesMembersOnly) {
 }
 
 }  // namespace
-}  // namespace castellan::net
+}  // namespace castellan::actors
 
 // Hand-over: every new holder of a key gets it from exactly one old holder.
 namespace castellan::actors {
 namespace {
 
 TEST(Handover, EachNewHolderGetsEachKeyFromExactlyOneOldHolder) {
-  net::ring before({"node-a", "node-b"}, 2);
-  net::ring after({"node-a", "node-b", "node-c"}, 2);
+  actors::ring before({"node-a", "node-b"}, 2);
+  actors::ring after({"node-a", "node-b", "node-c"}, 2);
   for (uint64_t k = 0; k < 2000; ++k) {
-    uint64_t h = net::ring_hash("key" + std::to_string(k));
+    uint64_t h = actors::ring_hash("key" + std::to_string(k));
     size_t senders = 0;
     for (auto& self : before.members()) {
       auto targets = handover_targets(&before, after, self, h);
@@ -88,10 +88,10 @@ TEST(Handover, EachNewHolderGetsEachKeyFromExactlyOneOldHolder) {
 }
 
 TEST(Handover, AfterADeathTheSurvivorRestoresTheSecondCopy) {
-  net::ring before({"node-a", "node-b", "node-c"}, 2);
-  net::ring after({"node-a", "node-c"}, 2);
+  actors::ring before({"node-a", "node-b", "node-c"}, 2);
+  actors::ring after({"node-a", "node-c"}, 2);
   for (uint64_t k = 0; k < 2000; ++k) {
-    uint64_t h = net::ring_hash("key" + std::to_string(k));
+    uint64_t h = actors::ring_hash("key" + std::to_string(k));
     if (!before.holds(h, static_cast<uint32_t>(before.index_of("node-b"))))
       continue;  // node-b's death changes nothing for this key
     size_t copies_sent = 0;
@@ -103,8 +103,8 @@ TEST(Handover, AfterADeathTheSurvivorRestoresTheSecondCopy) {
 }
 
 TEST(Handover, WithNoPreviousRingEveryoneSendsToEveryOtherHolder) {
-  net::ring after({"node-a", "node-b", "node-c"}, 2);
-  uint64_t h = net::ring_hash(std::string("k"));
+  actors::ring after({"node-a", "node-b", "node-c"}, 2);
+  uint64_t h = actors::ring_hash(std::string("k"));
   auto holders = after.place(h);
   auto& self = after.members()[holders[0]];
   EXPECT_EQ(handover_targets(nullptr, after, self, h),

@@ -10,8 +10,8 @@
 
 #include <gtest/gtest.h>
 
-#include "actors/crc32c.hpp"
-#include "actors/session_snapshot.hpp"
+#include "actors/storage/crc32c.hpp"
+#include "actors/storage/session_snapshot.hpp"
 
 namespace castellan::actors {
 namespace {

@@ -2,8 +2,8 @@
 // bulk sweeping, and users that are disabled or removed.
 #include <gtest/gtest.h>
 
-#include "actors/session_shard.hpp"
-#include "actors/session_table.hpp"
+#include "actors/sessions/session_shard.hpp"
+#include "actors/sessions/session_table.hpp"
 
 namespace castellan::actors {
 namespace {

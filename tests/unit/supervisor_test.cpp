@@ -9,8 +9,8 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
-#include "actors/caf_types.hpp"
-#include "actors/supervisor.hpp"
+#include "actors/runtime/atoms.hpp"
+#include "actors/runtime/supervisor.hpp"
 
 namespace castellan::actors {
 namespace {

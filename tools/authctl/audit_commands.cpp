@@ -10,7 +10,7 @@
 #include <msgpack.hpp>
 #include <nlohmann/json.hpp>
 
-#include "actors/audit_reader.hpp"
+#include "actors/storage/audit_reader.hpp"
 #include "net/events.hpp"
 #include "tools/authctl/output.hpp"
 

@@ -14,7 +14,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include "actors/node.hpp"
+#include "actors/node/node.hpp"
 #include "config/config.hpp"
 #include "config/users_file.hpp"
 

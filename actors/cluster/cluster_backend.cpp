@@ -1,0 +1,400 @@
+// Routing by ownership; see cluster_backend.hpp.
+#include "actors/cluster/cluster_backend.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <mutex>
+
+#include <caf/actor.hpp>
+#include <caf/send.hpp>
+#include <prometheus/counter.h>
+#include <sodium.h>
+
+#include "actors/sessions/revoke_user.hpp"
+#include "net/messages.hpp"
+#include "net/owed_replies.hpp"
+#include "net/wall_clock.hpp"
+
+namespace castellan::actors {
+
+cluster_backend::cluster_backend(session_router& router, std::vector<slot_ptr<session_shard>> shards,
+                                 std::vector<slot_ptr<limiter_shard>> limiters, std::string self,
+                                 uint32_t replicas, prometheus::Counter* minority_refusals)
+    : router_(router), shards_(std::move(shards)), limiters_(std::move(limiters)),
+      self_(std::move(self)), replicas_(replicas), minority_refusals_(minority_refusals) {
+  router_.set_open_placement([this](open_session& msg) { return place_open(msg); });
+}
+
+cluster_backend::~cluster_backend() = default;
+
+void cluster_backend::attach(caf::actor node) { node_ = std::make_unique<caf::actor>(std::move(node)); }
+
+cluster_host cluster_backend::host(std::function<net::member_load()> load) {
+  cluster_host h;
+  h.serve_ops = [this](net::op_batch&& batch) { router_.submit_session_ops(std::move(batch)); };
+  h.open_session = [this](const net::peer_open& open, net::owed_ptr owed) {
+    open_for_peer(open, std::move(owed));
+  };
+  h.apply = [this](std::vector<net::auth_event> events, std::function<void(bool)> done) {
+    apply(std::move(events), std::move(done));
+  };
+  h.rebalance = [this](auto before, auto after, auto owners, auto send, auto done) {
+    rebalance(std::move(before), std::move(after), std::move(owners), std::move(send),
+              std::move(done));
+  };
+  h.check_limits = [this](std::vector<limit_key> keys,
+                          std::function<void(const decision&, key_kind)> done) {
+    std::vector<std::vector<limit_key>> by_shard(limiters_.size());
+    for (auto& k : keys)
+      by_shard[limiter_index(k, limiters_.size())].push_back(std::move(k));
+    size_t parts = 0;
+    for (auto& b : by_shard)
+      parts += !b.empty();
+    if (parts == 0) {
+      done(decision{}, key_kind::user);
+      return;
+    }
+    auto join = std::make_shared<limit_join>(parts, std::move(done));
+    for (size_t i = 0; i < by_shard.size(); ++i)
+      if (!by_shard[i].empty())
+        caf::anon_send(limiters_[i]->get(), limit_check{std::move(by_shard[i]), join});
+  };
+  h.teach_limits = [this](limit_outcome outcome) {
+    std::vector<std::vector<limit_key>> by_shard(limiters_.size());
+    for (auto& k : outcome.keys)
+      by_shard[limiter_index(k, limiters_.size())].push_back(std::move(k));
+    for (size_t i = 0; i < by_shard.size(); ++i)
+      if (!by_shard[i].empty())
+        caf::anon_send(limiters_[i]->get(),
+                       limit_outcome{std::move(by_shard[i]), outcome.success, outcome.user, outcome.ip});
+  };
+  h.revoke = [this](const std::string& user, std::function<void(uint64_t, bool)> done) {
+    revoke_owned_here(user, std::move(done));
+  };
+  h.load = std::move(load);
+  h.publish = [this](cluster_view_ptr v) { view_.store(std::move(v)); };
+  return h;
+}
+
+// -- routing -------------------------------------------------------------------
+
+namespace {
+
+constexpr const char* minority_refusal =
+    "this member cannot reach a majority of the cluster; logins and refreshes are refused "
+    "here until it can (validate and logout still work)";
+
+constexpr const char* unowned_refusal =
+    "this member is joining the cluster and no member owns sessions yet; retry shortly";
+
+}  // namespace
+
+void cluster_backend::submit_session_ops(net::op_batch&& batch) {
+  auto view = view_.load();
+  if (!view || !node_) {
+    router_.submit_session_ops(std::move(batch));
+    return;
+  }
+  if (!view->owned()) {  // a stale copy here must not answer for anyone
+    for (auto& op : batch.ops)
+      batch.owed[op.sink]->refuse({op.request_id}, unowned_refusal);
+    return;
+  }
+  bool minority = !view->majority();
+  net::op_batch local;
+  std::map<std::string, net::op_batch> remote;
+  for (auto& op : batch.ops) {
+    if (minority && op.kind == net::op_kind::refresh) {
+      if (minority_refusals_)
+        minority_refusals_->Increment();
+      batch.owed[op.sink]->refuse({op.request_id}, minority_refusal);
+      continue;
+    }
+    uint64_t h = actors::ring_hash(op.key);
+    if (view->owns(h) || (op.local_read && view->holds(h))) {
+      local.ops.push_back(op);
+      continue;
+    }
+    remote[view->owner_of(h)].ops.push_back(op);
+  }
+  for (auto& [member, part] : remote) {
+    part.owed = batch.owed;  // sinks index the full list, as in the router
+    caf::anon_send(*node_, forward_ops{member, std::move(part)});
+  }
+  if (!local.ops.empty()) {
+    local.owed = std::move(batch.owed);
+    router_.submit_session_ops(std::move(local));
+  }
+}
+
+// The password is checked where the client asked (argon2 spreads over the
+// cluster); the session opens on its owner (place_open).
+void cluster_backend::submit_login(net::login_job&& job, net::owed_ptr owed) {
+  if (auto view = view_.load(); view && node_ && !view->owned()) {
+    sodium_memzero(job.password.data(), job.password.size());
+    owed->refuse({job.request_id}, unowned_refusal);
+    return;
+  }
+  if (auto view = view_.load(); view && !view->majority()) {
+    sodium_memzero(job.password.data(), job.password.size());
+    if (minority_refusals_)
+      minority_refusals_->Increment();
+    owed->refuse({job.request_id}, minority_refusal);
+    return;
+  }
+  router_.submit_login(std::move(job), std::move(owed));
+}
+
+bool cluster_backend::place_open(open_session& msg) {
+  auto view = view_.load();
+  uint64_t h = actors::ring_hash(msg.key);
+  if (!view || !node_ || view->owns(h))
+    return false;
+  if (!view->owned()) {  // every owner went away during the password check
+    msg.owed->refuse({msg.request_id}, unowned_refusal);
+    return true;
+  }
+  net::peer_open open;
+  open.request_id = msg.request_id;
+  open.key.assign(reinterpret_cast<const char*>(msg.key.data()), msg.key.size());
+  open.user = msg.user->name;
+  open.ip = msg.ip;
+  caf::anon_send(*node_, forward_open{view->owner_of(h), std::move(open), std::move(msg.token),
+                                      std::move(msg.owed)});
+  return true;
+}
+
+void cluster_backend::open_for_peer(const net::peer_open& open, net::owed_ptr owed) {
+  auto users = router_.users();
+  const auto* record = users->find(open.user);
+  if (!record) {
+    net::reply_buffer out;
+    out.add_error(open.request_id, net::error_code::unavailable,
+                  "the session's owner does not know this user (users files differ)");
+    owed->deliver(std::move(out), {open.request_id});
+    return;
+  }
+  open_session msg;
+  msg.request_id = open.request_id;
+  std::memcpy(msg.key.data(), open.key.data(), msg.key.size());
+  msg.user = user_ref(users, record);
+  msg.ip = open.ip;
+  msg.owed = std::move(owed);
+  router_.open_here(std::move(msg));
+}
+
+// Admin ops act on this node (their target is this process).
+void cluster_backend::debug_crash(const net::session_key& key, std::string target,
+                                  net::owed_ptr owed) {
+  router_.debug_crash(key, std::move(target), std::move(owed));
+}
+
+void cluster_backend::debug_populate(const net::session_key& key, uint64_t count,
+                                     net::owed_ptr owed) {
+  router_.debug_populate(key, count, std::move(owed));
+}
+
+void cluster_backend::revoke_user(const net::session_key& caller, std::string user,
+                                  net::owed_ptr owed) {
+  run_revoke_user(*this, router_.events(), caller, std::move(user), std::move(owed),
+                  [this](const std::string& u, std::function<void(uint64_t, bool)> done) {
+                    revoke_everywhere(u, std::move(done));
+                  });
+}
+
+void cluster_backend::revoke_owned_here(const std::string& user,
+                                        std::function<void(uint64_t, bool)> done) {
+  auto view = view_.load();
+  if (!view) {
+    router_.revoke_here(user, {}, std::move(done));
+    return;
+  }
+  router_.revoke_here(
+      user, [view](const net::session_key& key) { return view->owns(actors::ring_hash(key)); },
+      std::move(done));
+}
+
+// Each owner ends what it owns and replicates the ends to the other holders,
+// so every copy ends whether or not its holder is asked.
+void cluster_backend::revoke_everywhere(const std::string& user,
+                                        std::function<void(uint64_t, bool)> done) {
+  auto view = view_.load();
+  if (!view || !node_) {
+    router_.revoke_here(user, {}, std::move(done));
+    return;
+  }
+  if (!view->owned()) {
+    done(0, false);
+    return;
+  }
+  auto& owners = view->owners->members();
+  auto join = std::make_shared<revoke_join>(owners.size(), std::move(done));
+  for (auto& member : owners) {
+    if (member == self_)
+      revoke_owned_here(user, revoke_part(join));
+    else
+      caf::anon_send(*node_, revoke_out{member, user, revoke_part(join)});
+  }
+}
+
+void cluster_backend::cluster_status(uint64_t id, net::reply_buffer& out) const {
+  auto view = view_.load();
+  if (!view) {
+    router_.cluster_status(id, out);
+    return;
+  }
+  net::cluster_status_reply reply;
+  reply.id = id;
+  reply.node = self_;
+  reply.clustered = true;
+  reply.replicas = replicas_;
+  for (auto& m : view->members)
+    reply.members.push_back({m.info.name, m.info.address, m.info.client, m.info.state, m.self,
+                             m.self ? net::wall_ms() : m.heard_ms, m.load.ready,
+                             m.load.requests_per_s, m.load.sessions, m.load.restarts});
+  out.add(reply);
+}
+
+// -- replication ---------------------------------------------------------------
+
+bool cluster_backend::replicate(const std::vector<net::auth_event>& events,
+                                std::function<void(bool)> done) {
+  auto view = view_.load();
+  if (!view || !node_)
+    return false;
+  // Every other holder under either ring (a joiner hears writes before it
+  // owns; a leaving member still sends what it changes), each event once.
+  std::map<std::string, std::vector<net::auth_event>> parts;
+  for (auto& e : events) {
+    uint64_t h = 0;
+    if (replicated_kind(e)) {
+      auto key = net::session_key_from_digest(e.session);
+      if (!key)
+        continue;
+      h = actors::ring_hash(*key);
+    } else if (auto limit = lockout_key(e)) {
+      h = limiter_ring_hash(*limit);  // lockouts live with their key's bucket
+    } else {
+      continue;
+    }
+    std::vector<const std::string*> targets;
+    for (auto* ring : {view->holders.get(), view->owners.get()})
+      if (ring)
+        for (auto i : ring->place(h)) {
+          auto* member = &ring->members()[i];
+          if (*member != self_ && std::none_of(targets.begin(), targets.end(),
+                                               [&](auto* t) { return *t == *member; }))
+            targets.push_back(member);
+        }
+    for (auto* member : targets)
+      parts[*member].push_back(e);
+  }
+  if (parts.empty())
+    return false;
+  replicate_out out;
+  for (auto& [member, part] : parts)
+    out.parts.emplace_back(member, std::move(part));
+  out.done = std::move(done);
+  caf::anon_send(*node_, std::move(out));
+  return true;
+}
+
+// -- rate limiting: one bucket per key in the cluster ---------------------------
+
+// Limiter keys go by the owners ring, like sessions: the owner's bucket is the
+// only one. A key whose owner dies starts afresh on the next (docs/cluster.md).
+std::string cluster_backend::limiter_owner(const limit_key& key) const {
+  auto view = view_.load();
+  if (!view || !node_ || !view->owned())
+    return {};  // no owner anywhere: logins are refused before they ask
+  uint64_t h = limiter_ring_hash(key);
+  return view->owns(h) ? std::string() : view->owner_of(h);
+}
+
+void cluster_backend::check_remote(const std::string& member, std::vector<limit_key> keys,
+                                   std::shared_ptr<limit_join> join) {
+  caf::anon_send(*node_, limit_out{member, std::move(keys), std::move(join)});
+}
+
+void cluster_backend::teach_remote(const std::string& member, limit_outcome outcome) {
+  caf::anon_send(*node_, teach_out{member, std::move(outcome)});
+}
+
+namespace {
+
+// Counts the shards' answers to one apply; done(all durable) after the last.
+struct apply_join {
+  std::mutex mutex;
+  size_t waiting;
+  bool ok = true;
+  std::function<void(bool)> done;
+  void arrive(bool part_ok) {
+    std::function<void(bool)> f;
+    {
+      std::lock_guard<std::mutex> guard(mutex);
+      ok = ok && part_ok;
+      if (--waiting > 0)
+        return;
+      f = std::move(done);
+    }
+    f(ok);
+  }
+};
+
+}  // namespace
+
+void cluster_backend::apply(std::vector<net::auth_event> events, std::function<void(bool)> done) {
+  std::vector<std::vector<net::auth_event>> by_shard(shards_.size());
+  std::vector<std::vector<net::auth_event>> by_limiter(limiters_.size());
+  for (auto& e : events) {
+    if (auto limit = lockout_key(e))
+      by_limiter[limiter_index(*limit, limiters_.size())].push_back(std::move(e));
+    else if (auto key = net::session_key_from_digest(e.session))
+      by_shard[shard_index(*key, shards_.size())].push_back(std::move(e));
+  }
+  size_t parts = 0;
+  for (auto& b : by_shard)
+    parts += !b.empty();
+  for (auto& b : by_limiter)
+    parts += !b.empty();
+  if (parts == 0) {
+    done(true);
+    return;
+  }
+  auto join = std::make_shared<apply_join>();
+  join->waiting = parts;
+  join->done = std::move(done);
+  for (size_t i = 0; i < by_shard.size(); ++i)
+    if (!by_shard[i].empty())
+      caf::anon_send(shards_[i]->get(),
+                     replica_apply{std::move(by_shard[i]), [join](bool ok) { join->arrive(ok); }});
+  for (size_t i = 0; i < by_limiter.size(); ++i)
+    if (!by_limiter[i].empty())
+      caf::anon_send(limiters_[i]->get(),
+                     lockout_apply{std::move(by_limiter[i]), [join](bool ok) { join->arrive(ok); }});
+}
+
+void cluster_backend::rebalance(std::shared_ptr<const actors::ring> before,
+                                std::shared_ptr<const actors::ring> after,
+                                std::shared_ptr<const actors::ring> owners, cluster_host::send_fn send,
+                                std::function<void()> done) {
+  struct counter {
+    std::atomic<size_t> left;
+    std::function<void()> done;
+  };
+  auto c = std::make_shared<counter>();
+  c->left = shards_.size() + limiters_.size();
+  c->done = std::move(done);
+  auto one_done = [c] {
+    if (--c->left == 0 && c->done)
+      c->done();
+  };
+  // Sessions and lockouts alike; limiter buckets start afresh on a new owner.
+  for (auto& shard : shards_)
+    caf::anon_send(shard->get(), actors::rebalance{before, after, owners, self_, send, one_done});
+  for (auto& limiter : limiters_)
+    caf::anon_send(limiter->get(), actors::rebalance{before, after, owners, self_, send, one_done});
+}
+
+}  // namespace castellan::actors

@@ -1,0 +1,90 @@
+// The front door's backend when the node is a cluster member: a request for
+// a session this node does not own goes to its owner through the cluster
+// node; everything it owns goes to the local router as before. It is also the
+// event stream's replication_link (writes wait for the other holders) and
+// the limiter's limiter_link (keys are checked on their owners) and the
+// cluster node's host (what other members' traffic does here). Runs on the
+// front door's threads and only ever sends, like the router.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "actors/runtime/actor_slot.hpp"
+#include "actors/cluster/cluster_node.hpp"
+#include "actors/cluster/cluster_view.hpp"
+#include "actors/audit/replication_link.hpp"
+#include "actors/limiter/limiter_link.hpp"
+#include "actors/router/session_router.hpp"
+
+namespace prometheus {
+class Counter;
+}
+
+namespace castellan::actors {
+
+class cluster_backend final : public net::request_backend,
+                              public replication_link,
+                              public limiter_link {
+ public:
+  // `router`, `shards` and `minority_refusals` (may be null) outlive this backend.
+  cluster_backend(session_router& router, std::vector<slot_ptr<session_shard>> shards,
+                  std::vector<slot_ptr<limiter_shard>> limiters, std::string self, uint32_t replicas,
+                  prometheus::Counter* minority_refusals = nullptr);
+  ~cluster_backend() override;
+
+  // The cluster node requests go through; set before traffic.
+  void attach(caf::actor node);
+  // What the cluster node calls back (its cluster_host), bound to this.
+  cluster_host host(std::function<net::member_load()> load);
+
+  cluster_view_ptr view() const { return view_.load(); }
+
+  // request_backend
+  void submit_session_ops(net::op_batch&& batch) override;
+  void submit_login(net::login_job&& job, net::owed_ptr owed) override;
+  void debug_crash(const net::session_key& key, std::string target, net::owed_ptr owed) override;
+  void debug_populate(const net::session_key& key, uint64_t count, net::owed_ptr owed) override;
+  net::node_health health() const override { return router_.health(); }
+  void metrics_summary(uint64_t id, net::reply_buffer& out) const override {
+    router_.metrics_summary(id, out);
+  }
+  void cluster_status(uint64_t id, net::reply_buffer& out) const override;
+  void revoke_user(const net::session_key& caller, std::string user, net::owed_ptr owed) override;
+  void note_refused_tokens(const std::string& ip, uint64_t count) override {
+    router_.note_refused_tokens(ip, count);
+  }
+
+  // replication_link
+  bool replicate(const std::vector<net::auth_event>& events, std::function<void(bool)> done) override;
+
+  // limiter_link
+  std::string limiter_owner(const limit_key& key) const override;
+  void check_remote(const std::string& member, std::vector<limit_key> keys,
+                    std::shared_ptr<limit_join> join) override;
+  void teach_remote(const std::string& member, limit_outcome outcome) override;
+
+ private:
+  bool place_open(open_session& msg);
+  void rebalance(std::shared_ptr<const actors::ring> before, std::shared_ptr<const actors::ring> after,
+                 std::shared_ptr<const actors::ring> owners, cluster_host::send_fn send,
+                 std::function<void()> done);
+  void apply(std::vector<net::auth_event> events, std::function<void(bool)> done);
+  void open_for_peer(const net::peer_open& open, net::owed_ptr owed);
+  // revoke_user's reach: every owner ends the sessions it owns.
+  void revoke_everywhere(const std::string& user, std::function<void(uint64_t, bool)> done);
+  void revoke_owned_here(const std::string& user, std::function<void(uint64_t, bool)> done);
+
+  session_router& router_;
+  std::vector<slot_ptr<session_shard>> shards_;
+  std::vector<slot_ptr<limiter_shard>> limiters_;
+  std::string self_;
+  uint32_t replicas_;
+  prometheus::Counter* minority_refusals_;
+  std::unique_ptr<caf::actor> node_;
+  std::atomic<cluster_view_ptr> view_;
+};
+
+}  // namespace castellan::actors

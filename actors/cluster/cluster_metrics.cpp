@@ -1,0 +1,51 @@
+// Cluster metrics: registration of the families; see cluster_metrics.hpp.
+#include "actors/cluster/cluster_metrics.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/family.h>
+#include <prometheus/registry.h>
+
+namespace castellan::actors {
+
+const char* const member_states[member_state_count] = {"joining", "up",      "suspect",
+                                                      "down",    "leaving", "left"};
+
+std::unique_ptr<cluster_metrics> make_cluster_metrics(prometheus::Registry& r) {
+  auto m = std::make_unique<cluster_metrics>();
+  auto& members = prometheus::BuildGauge()
+                      .Name("castellan_cluster_members")
+                      .Help("Cluster members (this one included) by state, as this member sees them")
+                      .Register(r);
+  for (size_t i = 0; i < member_state_count; ++i)
+    m->members[i] = &members.Add({{"state", member_states[i]}});
+  auto counter = [&r](const char* name, const char* help) -> prometheus::Family<prometheus::Counter>& {
+    return prometheus::BuildCounter().Name(name).Help(help).Register(r);
+  };
+  auto& forwarded = counter("castellan_cluster_forwarded_total",
+                            "Requests this member sent to their owner (batches of ops, logins, limiter checks)");
+  m->forwarded = &forwarded.Add({});
+  m->forward_lost = &counter("castellan_cluster_forward_failures_total",
+                             "Forwarded requests answered unavailable: owner down or no answer in time")
+                         .Add({});
+  auto& replications = counter("castellan_cluster_replications_total",
+                               "Session changes sent to the other holders, by outcome");
+  m->replicated = &replications.Add({{"result", "ok"}});
+  m->replication_failed = &replications.Add({{"result", "failed"}});
+  auto& handover = counter("castellan_cluster_handover_records_total",
+                           "Sessions and tombstones handed over when holders changed, by direction");
+  m->handover_sent = &handover.Add({{"direction", "sent"}});
+  m->handover_received = &handover.Add({{"direction", "received"}});
+  m->peers_refused = &counter("castellan_cluster_peers_refused_total",
+                              "Nodes refused for failing the cluster-secret handshake, and messages "
+                              "dropped from unauthenticated nodes")
+                          .Add({});
+  m->self_lost_majority = &counter("castellan_cluster_minority_refusals_total",
+                                   "Logins and refreshes refused because this member could not reach "
+                                   "a majority of the cluster")
+                               .Add({});
+  return m;
+}
+
+}  // namespace castellan::actors

@@ -1,0 +1,36 @@
+// The cluster's metric families as this member sees it (docs/metrics.md,
+// "Cluster"): members by state, forwarding, replication, hand-over, refusals.
+// Handles are thread-safe; hot paths add once per batch, not once per request.
+#pragma once
+
+#include <memory>
+#include <string>
+
+namespace prometheus {
+class Counter;
+class Gauge;
+class Histogram;
+class Registry;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace castellan::actors {
+
+// The cluster, as this member sees it (actors/cluster_node.cpp).
+inline constexpr size_t member_state_count = 6;
+extern const char* const member_states[member_state_count];  // joining, up, suspect, down, leaving, left
+struct cluster_metrics {
+  prometheus::Gauge* members[member_state_count] = {};  // castellan_cluster_members{state}
+  prometheus::Counter* forwarded = nullptr;        // castellan_cluster_forwarded_total{kind="request"}
+  prometheus::Counter* forward_lost = nullptr;     // castellan_cluster_forward_failures_total
+  prometheus::Counter* replicated = nullptr;       // castellan_cluster_replications_total{result="ok"}
+  prometheus::Counter* replication_failed = nullptr;  // ...{result="failed"}
+  prometheus::Counter* handover_sent = nullptr;    // castellan_cluster_handover_records_total{direction}
+  prometheus::Counter* handover_received = nullptr;
+  prometheus::Counter* peers_refused = nullptr;    // castellan_cluster_peers_refused_total
+  prometheus::Counter* self_lost_majority = nullptr;  // castellan_cluster_minority_refusals_total
+};
+std::unique_ptr<cluster_metrics> make_cluster_metrics(prometheus::Registry& registry);
+
+}  // namespace castellan::actors

@@ -1,0 +1,159 @@
+// The cluster node's state and the functions its two files share
+// (cluster_node.cpp: membership and the handshake; cluster_traffic.cpp:
+// forwarded requests, replication and limiter checks). Private to those two
+// files: it pulls in CAF.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/cluster/cluster_node.hpp"
+#include "actors/cluster/cluster_metrics.hpp"
+
+namespace castellan::actors::cluster_detail {
+
+using steady = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+struct peer {
+  net::member_info info;        // as the peer last reported itself (state: its own)
+  net::member_load load;
+  caf::actor handle;            // its cluster node, once connected
+  caf::node_id node;
+  bool authenticated = false;
+  bool left = false;
+  bool lost = false;            // connection lost (down_msg) since last heard
+  steady::time_point heard{};   // last message of any kind
+  int64_t heard_ms = 0;
+  bool heartbeat_seen = false;  // its own report of its state has arrived (this process)
+  // Message authentication with this member (both incarnations in the key).
+  std::string pair_key;
+  uint64_t pair_incarnation = 0;  // the member's incarnation the key is for
+  uint64_t send_seq = 0;
+  uint64_t recv_seq = 0;
+  // Learned through gossip, not met yet: whether the gossiper saw it alive,
+  // and when we learned of it (a joiner waits a while to meet it).
+  bool reported_alive = false;
+  steady::time_point learned{};
+};
+
+struct pending_forward {
+  std::string member;
+  steady::time_point deadline;
+  // ops: per sink, the connection and the ids sent for it.
+  std::vector<net::owed_ptr> owed;
+  std::vector<std::vector<uint64_t>> ids;
+  // open: the token to put into the owner's reply.
+  bool is_open = false;
+  std::string token;
+};
+
+struct replicate_join {
+  size_t waiting = 0;
+  bool ok = true;
+  std::function<void(bool)> done;
+  void arrive(bool part_ok) {
+    ok = ok && part_ok;
+    if (--waiting == 0 && done) {
+      auto f = std::move(done);
+      f(ok);
+    }
+  }
+};
+
+struct pending_limit {
+  std::string member;
+  steady::time_point deadline;
+  std::shared_ptr<limit_join> join;  // dropped unanswered: the login hears `unavailable`
+};
+
+struct pending_revoke {
+  std::string member;
+  steady::time_point deadline;
+  std::function<void(uint64_t, bool)> done;  // dropping it reports a failure
+};
+
+struct pending_ack {
+  std::string member;
+  steady::time_point deadline;
+  std::shared_ptr<replicate_join> join;
+};
+
+struct cluster_state {
+  config::cluster_config cfg;
+  actors::cluster_metrics* metrics = nullptr;
+  std::string secret;
+  net::member_info self;
+  cluster_host host;
+  std::string self_state = "joining";
+  steady::time_point started = steady::now();
+  std::map<std::string, peer> peers;               // by name (never self)
+  std::map<caf::node_id, std::string> authed;      // node -> member name
+  std::map<caf::node_id, std::string> hello_sent;  // node -> our hello nonce
+  struct incoming {
+    std::string hello_nonce, my_nonce, name, address;
+    uint64_t incarnation = 0;
+  };
+  std::map<caf::node_id, incoming> challenged;
+  std::set<std::string> connecting;                // addresses with a connect in flight
+  std::set<std::string> handover_from;             // members that handed over to us
+  steady::time_point last_reconnect{};
+  uint64_t next_batch = 1;
+  std::map<uint64_t, pending_forward> forwards;
+  std::map<uint64_t, pending_ack> acks;
+  std::map<uint64_t, pending_limit> limits;
+  std::map<uint64_t, pending_revoke> revokes;
+  std::shared_ptr<const actors::ring> owners, holders;
+  uint64_t epoch = 0;
+  std::set<std::string> joiners_waiting;           // hand over to these when the rebalance is done
+  std::set<std::string> force_handover;            // restarted members that may have missed changes
+  std::function<void()> on_left;                   // leave(): all peers acknowledged
+  size_t leave_acks = 0;
+  static inline const char* name = "cluster_node";
+};
+
+using self_ptr = caf::stateful_actor<cluster_state>*;
+
+// Adds `n` to one of the cluster's counters (when metrics are on).
+inline void count(const cluster_state& st, prometheus::Counter* actors::cluster_metrics::*which,
+           double n = 1) {
+  if (st.metrics && n > 0)
+    (st.metrics->*which)->Increment(n);
+}
+
+// Sends `body` of `type` to a member that passed the handshake, with its
+// sequence number and MAC.
+void send_to(self_ptr self, peer& p, std::string_view type, std::string body);
+
+template <class Message>
+void send_to(self_ptr self, const std::string& member, const Message& m) {
+  auto it = self->state.peers.find(member);
+  if (it != self->state.peers.end())
+    send_to(self, it->second, Message::type, net::pack_peer(m));
+}
+
+// -- cluster_traffic.cpp: what members ask of each other -------------------------
+void on_ops(self_ptr self, const std::string& member, const std::string& body);
+void on_open(self_ptr self, const std::string& member, const std::string& body);
+void on_replies(self_ptr self, const std::string& member, const std::string& body);
+void on_replicate(self_ptr self, const std::string& member, const std::string& body);
+void on_ack(self_ptr self, const std::string& member, const std::string& body);
+void on_limit_check(self_ptr self, const std::string& member, const std::string& body);
+void on_limit_decision(self_ptr self, const std::string& member, const std::string& body);
+void on_limit_outcome(self_ptr self, const std::string& body);
+void forward(self_ptr self, forward_ops& msg);
+void forward_login(self_ptr self, forward_open& msg);
+void replicate(self_ptr self, replicate_out& msg);
+void check_limits_remotely(self_ptr self, limit_out& msg);
+void teach_limits_remotely(self_ptr self, teach_out& msg);
+void on_revoke(self_ptr self, const std::string& member, const std::string& body);
+void on_revoke_done(self_ptr self, const std::string& member, const std::string& body);
+void revoke_remotely(self_ptr self, revoke_out& msg);
+
+}  // namespace castellan::actors::cluster_detail

@@ -1,0 +1,375 @@
+// What cluster members ask of each other once admitted: requests forwarded
+// to their owner and the owner's replies, session changes for the other
+// holders and their acknowledgements, and rate-limit checks on the key's
+// owner. Every outgoing request is remembered with a deadline; the tick in
+// cluster_node.cpp expires what is not answered in time, and the client
+// hears `unavailable` (never silence).
+#include <cstring>
+#include <optional>
+#include <mutex>
+
+#include <caf/send.hpp>
+#include <prometheus/counter.h>
+
+#include "actors/cluster/cluster_state.hpp"
+#include "net/frame_codec.hpp"
+#include "net/messages.hpp"
+#include "net/owed_replies.hpp"
+
+namespace castellan::actors::cluster_detail {
+
+namespace {
+
+// The member a request goes to, counted as forwarded; null (and counted as
+// lost) when it cannot be reached now, and then whatever the request holds
+// (owed replies, a join) answers `unavailable` as it is dropped.
+peer* reachable(cluster_state& st, const std::string& member) {
+  count(st, &actors::cluster_metrics::forwarded);
+  auto it = st.peers.find(member);
+  if (it == st.peers.end() || !it->second.authenticated || it->second.lost) {
+    count(st, &actors::cluster_metrics::forward_lost);
+    return nullptr;
+  }
+  return &it->second;
+}
+
+// Removes and returns the pending entry of `batch` if `member` owes it (a
+// late or foreign answer finds nothing: its client already heard).
+template <class Pending>
+std::optional<Pending> take(std::map<uint64_t, Pending>& pending, uint64_t batch,
+                            const std::string& member) {
+  auto it = pending.find(batch);
+  if (it == pending.end() || it->second.member != member)
+    return std::nullopt;
+  auto entry = std::move(it->second);
+  pending.erase(it);
+  return entry;
+}
+
+steady::time_point deadline_of(const cluster_state& st) {
+  return steady::now() + milliseconds(st.cfg.request_timeout_ms);
+}
+
+}  // namespace
+
+// Collects the owner's replies to a forwarded batch, per connection, and
+// sends them back in one message once every op is answered.
+class forwarded_replies final : public net::reply_sink {
+ public:
+  forwarded_replies(caf::actor node, std::string member, uint64_t batch, size_t sinks, size_t ops)
+      : node_(std::move(node)), member_(std::move(member)), remaining_(ops) {
+    reply_.batch = batch;
+    reply_.parts.resize(sinks);
+    for (uint32_t i = 0; i < sinks; ++i)
+      reply_.parts[i].sink = i;
+  }
+
+  // One per connection of the batch: the reply_sink each owed_replies uses.
+  class part final : public net::reply_sink {
+   public:
+    part(std::shared_ptr<forwarded_replies> all, uint32_t sink) : all_(std::move(all)), sink_(sink) {}
+    void deliver(std::string&& frames, size_t count) override {
+      all_->add(sink_, frames, std::string(count, '\0'), count);
+    }
+    void deliver_replies(net::reply_buffer&& out) override {
+      auto& results = out.results();
+      std::string r(results.begin(), results.end());
+      size_t n = out.count();
+      all_->add(sink_, out.bytes(), std::move(r), n);
+    }
+
+   private:
+    std::shared_ptr<forwarded_replies> all_;
+    uint32_t sink_;
+  };
+
+  void deliver(std::string&&, size_t) override {}
+
+  void add(uint32_t sink, const std::string& frames, std::string results, size_t count) {
+    std::lock_guard<std::mutex> guard(mutex_);
+    auto& p = reply_.parts[sink];
+    p.frames += frames;
+    p.results += results;
+    remaining_ -= std::min(remaining_, count);
+    if (remaining_ == 0)
+      caf::anon_send(node_, peer_send{member_, std::string(net::peer_replies::type),
+                                      net::pack_peer(reply_)});
+  }
+
+ private:
+  std::mutex mutex_;
+  caf::actor node_;
+  std::string member_;
+  size_t remaining_;
+  net::peer_replies reply_;
+};
+
+void on_ops(self_ptr self, const std::string& member, const std::string& body) {
+  auto ops = net::unpack_peer<net::peer_ops>(body);
+  if (ops.ops.empty())
+    return;
+  // Sinks index the asking member's connections of one event-loop turn:
+  // bounded by its connection cap, never by what a message claims.
+  constexpr uint32_t max_sinks = 1 << 20;
+  uint32_t sinks = 0;
+  for (auto& op : ops.ops)
+    if (op.sink < max_sinks)
+      sinks = std::max(sinks, op.sink + 1);
+  auto all = std::make_shared<forwarded_replies>(caf::actor_cast<caf::actor>(self), member,
+                                                 ops.batch, sinks, ops.ops.size());
+  net::op_batch batch;
+  std::vector<std::vector<net::owed_request>> owed(sinks);
+  for (auto& op : ops.ops) {
+    if (op.key.size() != std::tuple_size_v<net::session_key> || op.sink >= sinks)
+      continue;
+    net::session_op local;
+    local.request_id = op.id;
+    local.kind = static_cast<net::op_kind>(op.kind);
+    local.sink = op.sink;
+    std::memcpy(local.key.data(), op.key.data(), local.key.size());
+    batch.ops.push_back(local);
+    owed[op.sink].push_back({op.id, local.kind});
+  }
+  for (uint32_t i = 0; i < sinks; ++i)
+    batch.owed.push_back(std::make_shared<net::owed_replies>(
+        std::make_shared<forwarded_replies::part>(all, i), std::move(owed[i])));
+  self->state.host.serve_ops(std::move(batch));
+}
+
+void on_open(self_ptr self, const std::string& member, const std::string& body) {
+  auto open = net::unpack_peer<net::peer_open>(body);
+  auto all = std::make_shared<forwarded_replies>(caf::actor_cast<caf::actor>(self), member,
+                                                 open.batch, 1, 1);
+  auto owed = std::make_shared<net::owed_replies>(
+      std::make_shared<forwarded_replies::part>(all, 0),
+      std::vector<net::owed_request>{{open.request_id, net::op_kind::login}});
+  if (open.key.size() != std::tuple_size_v<net::session_key>) {
+    owed->refuse({open.request_id}, "malformed forwarded login");
+    return;
+  }
+  self->state.host.open_session(open, std::move(owed));
+}
+
+// The owner's login_reply carries no token (it never saw it): put it back.
+net::reply_buffer with_token(const net::reply_part& part, const std::string& token) {
+  net::reply_buffer out;
+  try {
+    auto scan = net::scan_frame(part.frames, uint32_t(1) << 24);
+    auto reply = net::parse_reply(scan.body);
+    if (reply.ok) {
+      auto login = reply.as<net::login_reply>();
+      login.token = token;
+      out.add(login);
+      return out;
+    }
+  } catch (const std::exception&) {
+  }
+  out.append_encoded(part.frames, part.results);
+  return out;
+}
+
+void on_replies(self_ptr self, const std::string& member, const std::string& body) {
+  auto replies = net::unpack_peer<net::peer_replies>(body);
+  auto found = take(self->state.forwards, replies.batch, member);
+  if (!found)
+    return;  // timed out already: the client heard `unavailable`
+  auto& pending = *found;
+  for (auto& part : replies.parts) {
+    if (part.sink >= pending.owed.size())
+      continue;
+    if (pending.is_open) {
+      pending.owed[part.sink]->deliver(with_token(part, pending.token), pending.ids[part.sink]);
+      continue;
+    }
+    net::reply_buffer out;
+    out.append_encoded(part.frames, part.results);
+    pending.owed[part.sink]->deliver(std::move(out), pending.ids[part.sink]);
+  }
+}
+
+void on_replicate(self_ptr self, const std::string& member, const std::string& body) {
+  auto rep = net::unpack_peer<net::peer_replicate>(body);
+  if (rep.batch == 0)
+    count(self->state, &actors::cluster_metrics::handover_received,
+          static_cast<double>(rep.events.size()));
+  auto me = caf::actor_cast<caf::actor>(self);
+  uint64_t batch = rep.batch;
+  self->state.host.apply(std::move(rep.events), [me, member, batch](bool ok) {
+    if (batch)
+      caf::anon_send(me, peer_send{member, std::string(net::peer_ack::type),
+                                   net::pack_peer(net::peer_ack{batch, ok})});
+  });
+}
+
+void on_ack(self_ptr self, const std::string& member, const std::string& body) {
+  auto ack = net::unpack_peer<net::peer_ack>(body);
+  auto& st = self->state;
+  if (st.on_left && ack.batch == 0) {  // a peer heard our leave
+    if (st.leave_acks > 0 && --st.leave_acks == 0) {
+      auto f = std::move(st.on_left);
+      st.on_left = nullptr;
+      f();
+    }
+    return;
+  }
+  if (auto pending = take(st.acks, ack.batch, member))
+    pending->join->arrive(ack.ok);
+}
+
+std::vector<limit_key> keys_of(const std::vector<net::peer_limit_key>& keys) {
+  std::vector<limit_key> out;
+  for (auto& k : keys)
+    if (k.kind < key_kind_count)
+      out.push_back({static_cast<key_kind>(k.kind), k.value});
+  return out;
+}
+
+std::vector<net::peer_limit_key> peer_keys_of(const std::vector<limit_key>& keys) {
+  std::vector<net::peer_limit_key> out;
+  for (auto& k : keys)
+    out.push_back({static_cast<uint8_t>(k.kind), k.value});
+  return out;
+}
+
+void on_limit_check(self_ptr self, const std::string& member, const std::string& body) {
+  auto check = net::unpack_peer<net::peer_limit_check>(body);
+  auto me = caf::actor_cast<caf::actor>(self);
+  uint64_t batch = check.batch;
+  self->state.host.check_limits(keys_of(check.keys), [me, member, batch](const decision& d,
+                                                                        key_kind by) {
+    net::peer_limit_decision out{batch, d.allowed, d.locked, d.failed, d.retry_after_ms,
+                                 static_cast<uint8_t>(by)};
+    caf::anon_send(me, peer_send{member, std::string(net::peer_limit_decision::type),
+                                 net::pack_peer(out)});
+  });
+}
+
+void on_limit_decision(self_ptr self, const std::string& member, const std::string& body) {
+  auto d = net::unpack_peer<net::peer_limit_decision>(body);
+  auto pending = take(self->state.limits, d.batch, member);
+  if (!pending)
+    return;
+  auto join = std::move(pending->join);
+  decision out;
+  out.allowed = d.allowed;
+  out.locked = d.locked;
+  out.failed = d.failed;
+  out.retry_after_ms = d.retry_after_ms;
+  join->answer(out, d.refused_by < key_kind_count ? static_cast<key_kind>(d.refused_by)
+                                                  : key_kind::user);
+}
+
+void on_limit_outcome(self_ptr self, const std::string& body) {
+  auto o = net::unpack_peer<net::peer_limit_outcome>(body);
+  self->state.host.teach_limits(limit_outcome{keys_of(o.keys), o.success, o.user, o.ip});
+}
+
+void forward(self_ptr self, forward_ops& msg) {
+  auto& st = self->state;
+  auto* to = reachable(st, msg.member);
+  if (!to)
+    return;
+  uint64_t batch = st.next_batch++;
+  pending_forward pending;
+  pending.member = msg.member;
+  pending.deadline = deadline_of(st);
+  pending.owed = std::move(msg.batch.owed);
+  pending.ids.resize(pending.owed.size());
+  net::peer_ops out{batch, {}};
+  out.ops.reserve(msg.batch.ops.size());
+  for (auto& op : msg.batch.ops) {
+    out.ops.push_back({op.request_id, static_cast<uint8_t>(op.kind), op.sink,
+                       std::string(reinterpret_cast<const char*>(op.key.data()), op.key.size())});
+    pending.ids[op.sink].push_back(op.request_id);
+  }
+  st.forwards.emplace(batch, std::move(pending));
+  send_to(self, *to, net::peer_ops::type, net::pack_peer(out));
+}
+
+void forward_login(self_ptr self, forward_open& msg) {
+  auto& st = self->state;
+  auto* to = reachable(st, msg.member);
+  if (!to)
+    return;
+  uint64_t batch = st.next_batch++;
+  msg.open.batch = batch;
+  pending_forward pending;
+  pending.member = msg.member;
+  pending.deadline = deadline_of(st);
+  pending.owed = {std::move(msg.owed)};
+  pending.ids = {{msg.open.request_id}};
+  pending.is_open = true;
+  pending.token = std::move(msg.token);
+  st.forwards.emplace(batch, std::move(pending));
+  send_to(self, *to, net::peer_open::type, net::pack_peer(msg.open));
+}
+
+void replicate(self_ptr self, replicate_out& msg) {
+  auto& st = self->state;
+  auto join = std::make_shared<replicate_join>();
+  join->waiting = msg.parts.size() + 1;  // +1: released below, after every send
+  auto* metrics = st.metrics;
+  join->done = [metrics, done = std::move(msg.done)](bool ok) {
+    if (metrics)
+      (ok ? metrics->replicated : metrics->replication_failed)->Increment();
+    done(ok);
+  };
+  auto deadline = deadline_of(st);
+  for (auto& [member, events] : msg.parts) {
+    auto it = st.peers.find(member);
+    if (it == st.peers.end() || !it->second.authenticated || it->second.lost) {
+      join->arrive(false);
+      continue;
+    }
+    uint64_t batch = st.next_batch++;
+    st.acks.emplace(batch, pending_ack{member, deadline, join});
+    send_to(self, it->second, net::peer_replicate::type,
+            net::pack_peer(net::peer_replicate{batch, std::move(events)}));
+  }
+  join->arrive(true);
+}
+
+void check_limits_remotely(self_ptr self, limit_out& msg) {
+  auto& st = self->state;
+  auto* to = reachable(st, msg.member);
+  if (!to)
+    return;  // the join goes unanswered: the login hears `unavailable`
+  uint64_t batch = st.next_batch++;
+  st.limits.emplace(batch, pending_limit{msg.member, deadline_of(st), std::move(msg.join)});
+  send_to(self, *to, net::peer_limit_check::type,
+          net::pack_peer(net::peer_limit_check{batch, peer_keys_of(msg.keys)}));
+}
+
+void teach_limits_remotely(self_ptr self, teach_out& msg) {
+  auto& o = msg.outcome;
+  send_to(self, msg.member, net::peer_limit_outcome{peer_keys_of(o.keys), o.success, o.user, o.ip});
+}
+
+void revoke_remotely(self_ptr self, revoke_out& msg) {
+  auto& st = self->state;
+  auto* to = reachable(st, msg.member);
+  if (!to)
+    return;  // `done` is dropped: revoke_user hears of a failure
+  uint64_t batch = st.next_batch++;
+  st.revokes.emplace(batch, pending_revoke{msg.member, deadline_of(st), std::move(msg.done)});
+  send_to(self, *to, net::peer_revoke::type,
+          net::pack_peer(net::peer_revoke{batch, msg.user}));
+}
+
+void on_revoke(self_ptr self, const std::string& member, const std::string& body) {
+  auto revoke = net::unpack_peer<net::peer_revoke>(body);
+  auto me = caf::actor_cast<caf::actor>(self);
+  uint64_t batch = revoke.batch;
+  self->state.host.revoke(revoke.user, [me, member, batch](uint64_t n, bool ok) {
+    caf::anon_send(me, peer_send{member, std::string(net::peer_revoke_done::type),
+                                 net::pack_peer(net::peer_revoke_done{batch, ok, n})});
+  });
+}
+
+void on_revoke_done(self_ptr self, const std::string& member, const std::string& body) {
+  auto done = net::unpack_peer<net::peer_revoke_done>(body);
+  if (auto pending = take(self->state.revokes, done.batch, member))
+    pending->done(done.revoked, done.ok);
+}
+
+}  // namespace castellan::actors::cluster_detail

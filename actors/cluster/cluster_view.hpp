@@ -1,0 +1,64 @@
+// The cluster as one node sees it at one moment: every member with its state,
+// load and when it was last heard from, and the two rings derived from the
+// states. Immutable once published; readers (the front door's routing, the
+// monitor's /cluster, op cluster_status) load the newest without waiting on
+// the cluster actor. CAF-free.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "net/peer_messages.hpp"
+#include "actors/runtime/ring.hpp"
+
+namespace castellan::actors {
+
+struct cluster_member {
+  net::member_info info;
+  net::member_load load;
+  int64_t heard_ms = 0;  // Unix ms this node last heard from it (now, for itself)
+  bool self = false;
+};
+
+struct cluster_view {
+  std::string self;
+  std::vector<cluster_member> members;  // this node first, then by name
+  // Who serves: members up or suspect. A key's owner is the first of its
+  // placement here; reads and writes go there.
+  std::shared_ptr<const actors::ring> owners;
+  // Who receives writes: owners plus members still joining, so a joiner is
+  // current by the time it starts to own.
+  std::shared_ptr<const actors::ring> holders;
+  uint64_t epoch = 0;  // bumped whenever either ring changes
+  // Members this node can reach (itself included) and members it knows of
+  // that have not left: with no majority it is on the minority side of a
+  // partition, and refuses the writes that must not fork (docs/cluster.md).
+  size_t reachable = 1;
+  size_t known = 1;
+  bool majority() const { return reachable * 2 > known; }
+
+  // Whether requests for `key_hash` are this node's to answer.
+  bool owns(uint64_t key_hash) const {
+    return owned() && owners->members()[owners->owner(key_hash)] == self;
+  }
+  // Whether any member owns ranges yet (none while everyone is joining).
+  bool owned() const { return owners && !owners->empty(); }
+  // The member a request for `key_hash` goes to (owned() must hold).
+  const std::string& owner_of(uint64_t key_hash) const {
+    return owners->members()[owners->owner(key_hash)];
+  }
+  // Whether this node holds a copy (owner or replica) of `key_hash`.
+  bool holds(uint64_t key_hash) const {
+    int i = holders ? holders->index_of(self) : -1;
+    return i >= 0 && holders->holds(key_hash, static_cast<uint32_t>(i));
+  }
+};
+
+using cluster_view_ptr = std::shared_ptr<const cluster_view>;
+
+// The view as /cluster and `authctl cluster status` show it (JSON).
+std::string cluster_json(const cluster_view& view, int64_t now_ms);
+
+}  // namespace castellan::actors

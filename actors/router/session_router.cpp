@@ -1,0 +1,323 @@
+// Routing and login orchestration. The router is not an actor: it runs on the
+// front door's I/O threads, limiter shards and the password pool, and only
+// ever sends (never waits), so it neither blocks CAF's scheduler nor is
+// blocked by it.
+#include "actors/router/session_router.hpp"
+
+#include <map>
+
+#include <caf/send.hpp>
+#include <caf/typed_actor.hpp>
+#include <sodium.h>
+
+#include <prometheus/counter.h>
+
+#include "actors/sessions/revoke_user.hpp"
+#include "actors/limiter/limiter_metrics.hpp"
+#include "config/password_hash.hpp"
+#include "net/messages.hpp"
+#include "net/owed_replies.hpp"
+#include "net/wall_clock.hpp"
+
+namespace castellan::actors {
+
+namespace {
+
+// The costliest argon2 parameters among the users' hashes (`fallback` if none).
+config::argon2_params costliest(const config::users_table& users, config::argon2_params fallback) {
+  config::argon2_params best{0, 0};
+  for (auto& [name, u] : users.by_name)
+    if (auto p = config::params_of(u.password_hash);
+        p && uint64_t{p->memory_kib} * p->iterations > uint64_t{best.memory_kib} * best.iterations)
+      best = *p;
+  return best.memory_kib ? best : fallback;
+}
+
+}  // namespace
+
+session_router::session_router(std::vector<slot_ptr<session_shard>> shards,
+                               std::shared_ptr<const net::keyring> keys, password_pool& pool,
+                               std::shared_ptr<const config::users_table> users,
+                               config::argon2_params default_params,
+                               std::shared_ptr<event_stream> events,
+                               std::shared_ptr<login_limits> limits,
+                               std::shared_ptr<audit_health> audit,
+                               actors::limiter_metrics* limiter_metrics, bool fault_injection,
+                               bool populate)
+    : shards_(std::move(shards)), keys_(std::move(keys)), pool_(pool), default_params_(default_params),
+      events_(std::move(events)), limits_(std::move(limits)), audit_(std::move(audit)), limiter_metrics_(limiter_metrics),
+      fault_injection_(fault_injection), populate_(populate) {
+  set_users(std::move(users));
+}
+
+session_router::~session_router() = default;
+
+void session_router::set_users(std::shared_ptr<const config::users_table> users) {
+  auto params = costliest(*users, default_params_);
+  if (!dummy_hash_.load() || params.memory_kib != dummy_params_.memory_kib ||
+      params.iterations != dummy_params_.iterations) {
+    dummy_params_ = params;
+    dummy_hash_.store(std::make_shared<const std::string>(
+        config::hash_password(config::random_password(), params)));
+  }
+  users_.store(std::move(users));
+}
+
+void session_router::submit_session_ops(net::op_batch&& batch) {
+  if (shards_.size() == 1) {
+    caf::anon_send(shards_[0]->get(), session_batch{std::move(batch)});
+    return;
+  }
+  // Split by owner. Every sub-batch keeps the whole owed list (shared_ptr
+  // copies): cheaper than renumbering, and the shard only touches those used.
+  std::vector<net::op_batch> by_shard(shards_.size());
+  for (auto& op : batch.ops)
+    by_shard[shard_index(op.key, shards_.size())].ops.push_back(op);
+  for (size_t i = 0; i < by_shard.size(); ++i)
+    if (!by_shard[i].ops.empty()) {
+      by_shard[i].owed = batch.owed;
+      caf::anon_send(shards_[i]->get(), session_batch{std::move(by_shard[i])});
+    }
+}
+
+void session_router::debug_crash(const net::session_key& key, std::string target,
+                                 net::owed_ptr owed) {
+  uint64_t request_id = owed->first_id();
+  if (!fault_injection_) {
+    net::reply_buffer out;
+    out.add_error(request_id, net::error_code::forbidden,
+                  "fault injection is disabled (testing.fault_injection)");
+    owed->deliver(std::move(out), {request_id});
+    return;
+  }
+  caf::anon_send(shards_[shard_index(key, shards_.size())]->get(),
+                 crash_request{key, std::move(target), request_id, std::move(owed)});
+}
+
+namespace {
+
+// Gathers the shards' answers to one debug_populate: each shard's share
+// reports here (as a reply sink) once its records are durable, or is refused;
+// the client hears once, when the last share is in.
+class populate_join final : public net::reply_sink {
+ public:
+  populate_join(net::owed_ptr client, uint64_t request_id, size_t parts)
+      : client_(std::move(client)), request_id_(request_id), parts_(parts) {}
+
+  void deliver(std::string&& frames, size_t) override {
+    bool ok = false;
+    uint64_t created = 0;
+    try {
+      auto scan = net::scan_frame(frames, uint32_t(1) << 20);
+      auto reply = net::parse_reply(scan.body);
+      ok = reply.ok;
+      if (ok)
+        created = reply.as<net::debug_populate_reply>().created;
+    } catch (const std::exception&) {
+    }
+    std::lock_guard<std::mutex> guard(mutex_);
+    created_ += created;
+    failed_ = failed_ || !ok;
+    if (--parts_ > 0)
+      return;
+    net::reply_buffer out;
+    if (failed_)
+      out.add_error(request_id_, net::error_code::unavailable, "some sessions could not be recorded");
+    else
+      out.add(net::debug_populate_reply{request_id_, true, created_});
+    client_->deliver(std::move(out), {request_id_});
+  }
+
+ private:
+  std::mutex mutex_;
+  net::owed_ptr client_;
+  uint64_t request_id_;
+  size_t parts_;
+  uint64_t created_ = 0;
+  bool failed_ = false;
+};
+
+}  // namespace
+
+void session_router::debug_populate(const net::session_key& key, uint64_t count,
+                                    net::owed_ptr owed) {
+  uint64_t request_id = owed->first_id();
+  net::reply_buffer out;
+  if (!populate_) {
+    out.add_error(request_id, net::error_code::forbidden, "debug_populate is disabled (testing.populate)");
+  } else if (count > 100000) {
+    out.add_error(request_id, net::error_code::malformed, "count must be at most 100000 per request");
+  } else if (!audit_->writable()) {
+    out.add_error(request_id, net::error_code::unavailable, "audit log not writable");
+  } else {
+    // The admin's shard checks the role, then every shard opens its share.
+    auto on_admin = [this, count, request_id, owed](user_ref user) {
+      auto ring = keys_.load();
+      std::vector<std::vector<net::session_key>> by_shard(shards_.size());
+      for (uint64_t i = 0; i < count; ++i) {
+        auto key = ring->mint(net::random_session_id()).key;
+        by_shard[shard_index(key, shards_.size())].push_back(key);
+      }
+      auto join = std::make_shared<populate_join>(owed, request_id, shards_.size());
+      for (size_t i = 0; i < shards_.size(); ++i)
+        caf::anon_send(shards_[i]->get(),
+                       populate_sessions{user, std::move(by_shard[i]),
+                                         std::make_shared<net::owed_replies>(
+                                             join, std::vector<net::owed_request>{
+                                                       {0, net::op_kind::debug_populate}})});
+    };
+    caf::anon_send(shards_[shard_index(key, shards_.size())]->get(),
+                   populate_request{key, request_id, owed, std::move(on_admin)});
+    return;
+  }
+  owed->deliver(std::move(out), {request_id});
+}
+
+void session_router::metrics_summary(uint64_t id, net::reply_buffer& out) const {
+  auto summary = board_ ? board_->summary() : nullptr;
+  net::metrics_summary_reply reply = summary ? *summary : net::metrics_summary_reply{};
+  reply.id = id;
+  out.add(reply);
+}
+
+net::node_health session_router::health() const {
+  return {audit_->writable(), audit_->writable() ? std::string() : audit_->reason()};
+}
+
+void session_router::note_refused_tokens(const std::string& ip, uint64_t count) {
+  auto e = events_->make(net::event_kind::token_refused);
+  e.ip = ip;
+  e.count = count;
+  events_->publish({std::move(e)});
+}
+
+void session_router::submit_login(net::login_job&& job, net::owed_ptr owed) {
+  auto shared_job = std::make_shared<net::login_job>(std::move(job));
+  // Fail closed before spending anything: a login that cannot be recorded
+  // must not be granted.
+  if (!audit_->writable()) {
+    sodium_memzero(shared_job->password.data(), shared_job->password.size());
+    owed->refuse({shared_job->request_id}, "audit log not writable");
+    return;
+  }
+  ask_limiter(shared_job, owed);
+}
+
+// Asks every limiter shard that owns one of the login's keys; the last answer
+// decides. Runs before any argon2 work, so a flood of bad logins costs none.
+void session_router::ask_limiter(const job_ptr& job, const net::owed_ptr& owed) {
+  limits_->check(job->user, job->ip, [this, job, owed](const decision& d, key_kind by) {
+    if (d.failed) {  // a limiter shard dropped the check (it crashed or stopped)
+      sodium_memzero(job->password.data(), job->password.size());
+      owed->refuse({job->request_id}, "rate limiter unavailable; retry");
+      return;
+    }
+    if (d.allowed) {
+      check_password(job, owed);
+      return;
+    }
+    if (limiter_metrics_)
+      limiter_metrics_->rejected[static_cast<size_t>(by)]->Increment();
+    auto e = events_->make(net::event_kind::rate_limited);
+    e.user = job->user;
+    e.ip = job->ip;
+    e.reason = d.locked ? std::string("lockout:") + to_string(by) : to_string(by);
+    sodium_memzero(job->password.data(), job->password.size());
+    net::reply_buffer out;
+    out.add_rate_limited(job->request_id, d.locked ? "locked out after repeated failures"
+                                                   : "too many login attempts",
+                         static_cast<uint64_t>(d.retry_after_ms));
+    // Released once durable: a client told it is locked out can rely on the
+    // lockout surviving a crash (its lockout_started record was appended
+    // before, when the failure that started it was counted).
+    events_->publish_durable({std::move(e)}, owed, std::move(out), {job->request_id});
+  });
+}
+
+void session_router::check_password(const job_ptr& job, const net::owed_ptr& owed) {
+  bool queued = pool_.submit([this, job, owed] { finish_login(*job, owed); });
+  if (!queued) {
+    sodium_memzero(job->password.data(), job->password.size());
+    owed->refuse({job->request_id}, "too many logins in progress; retry later");
+  }
+}
+
+void session_router::refuse_login(net::login_job& job, const net::owed_ptr& owed,
+                                  net::error_code code, const char* message, const char* reason) {
+  auto e = events_->make(net::event_kind::login_failed);
+  e.user = job.user;
+  e.ip = job.ip;
+  e.reason = reason;
+  net::reply_buffer out;
+  out.add_error(job.request_id, code, message);
+  events_->publish_durable({std::move(e)}, owed, std::move(out), {job.request_id});
+}
+
+// Runs on a password pool thread.
+void session_router::finish_login(net::login_job& job, const net::owed_ptr& owed) {
+  auto users = users_.load();
+  auto dummy = dummy_hash_.load();
+  const auto* record = users->find(job.user);
+  bool match = config::verify_password(job.password, record ? record->password_hash : *dummy);
+  sodium_memzero(job.password.data(), job.password.size());
+  if (!record || !match) {
+    refuse_login(job, owed, net::error_code::bad_credentials, "wrong user or password",
+                 record ? "bad_password" : "unknown_user");
+    return;
+  }
+  if (!record->enabled) {
+    refuse_login(job, owed, net::error_code::forbidden, "user is disabled", "user_disabled");
+    return;
+  }
+  // The session is named by its token's MAC tag from here on; the id itself
+  // leaves the node only inside the token.
+  auto minted = keys_.load()->mint(net::random_session_id());
+  open_session msg{job.request_id, minted.key, std::move(minted.token), user_ref(users, record),
+                   job.ip, owed};
+  if (place_open_ && place_open_(msg))
+    return;
+  open_here(std::move(msg));
+}
+
+void session_router::open_here(open_session&& msg) {
+  auto shard = shards_[shard_index(msg.key, shards_.size())]->get();
+  caf::anon_send(shard, std::move(msg));
+}
+
+void session_router::revoke_user(const net::session_key& caller, std::string user,
+                                  net::owed_ptr owed) {
+  run_revoke_user(*this, events_, caller, std::move(user), std::move(owed),
+                  [this](const std::string& u, std::function<void(uint64_t, bool)> done) {
+                    revoke_here(u, {}, std::move(done));
+                  });
+}
+
+void session_router::revoke_here(const std::string& user,
+                                 std::function<bool(const net::session_key&)> owned,
+                                 std::function<void(uint64_t, bool)> done) {
+  auto join = std::make_shared<revoke_join>(shards_.size(), std::move(done));
+  for (auto& shard : shards_)
+    caf::anon_send(shard->get(), revoke_sessions{user, owned, revoke_part(join)});
+}
+
+void session_router::cluster_status(uint64_t id, net::reply_buffer& out) const {
+  net::cluster_status_reply reply;
+  reply.id = id;
+  auto summary = board_ ? board_->summary() : nullptr;
+  net::member_status me;
+  if (summary) {
+    reply.node = summary->node;
+    me.name = summary->node;
+    me.ready = summary->ready;
+    me.sessions = summary->sessions_active;
+    for (auto& o : summary->ops)
+      me.requests_per_s += o.rate_per_s;
+  }
+  me.state = "up";
+  me.self = true;
+  me.last_heard_ms = net::wall_ms();
+  reply.members.push_back(std::move(me));
+  out.add(reply);
+}
+
+}  // namespace castellan::actors

@@ -1,0 +1,49 @@
+// revoke_user; see revoke_user.hpp.
+#include "actors/sessions/revoke_user.hpp"
+
+#include <algorithm>
+
+#include "actors/audit/event_stream.hpp"
+#include "net/messages.hpp"
+#include "net/owed_replies.hpp"
+#include "actors/sessions/session_lookup.hpp"
+
+namespace castellan::actors {
+
+void run_revoke_user(net::request_backend& backend, std::shared_ptr<event_stream> events,
+                     const net::session_key& caller, std::string user, net::owed_ptr owed,
+                     revoke_spread spread) {
+  uint64_t id = owed->first_id();
+  actors::lookup_session(backend, caller, [=](const net::reply_view& who) {
+    net::reply_buffer out;
+    if (!who.ok) {
+      auto code = net::error_code_from_string(who.error).value_or(net::error_code::unavailable);
+      out.add_error(id, code, who.message);
+      owed->deliver(std::move(out), {id});
+      return;
+    }
+    auto caller_session = who.as<net::validate_reply>();
+    bool admin = std::find(caller_session.roles.begin(), caller_session.roles.end(), "admin") !=
+                 caller_session.roles.end();
+    if (!admin && caller_session.user != user) {
+      out.add_error(id, net::error_code::forbidden, "revoke_user needs the admin role, or your own user");
+      owed->deliver(std::move(out), {id});
+      return;
+    }
+    spread(user, [=, by = caller_session.user](uint64_t count, bool ok) {
+      if (!ok) {
+        owed->refuse({id}, "not every session could be ended durably everywhere; retry");
+        return;
+      }
+      auto e = events->make(net::event_kind::sessions_revoked);
+      e.user = user;
+      e.reason = "by=" + by;
+      e.count = count;
+      net::reply_buffer done;
+      done.add(net::revoke_user_reply{id, true, user, count});
+      events->publish_durable({std::move(e)}, owed, std::move(done), {id});
+    });
+  });
+}
+
+}  // namespace castellan::actors

@@ -1,0 +1,29 @@
+// The session shards' metric families (docs/metrics.md, "Sessions"): sessions
+// held, opened and ended by reason.
+// Handles are thread-safe; hot paths add once per batch, not once per request.
+#pragma once
+
+#include <memory>
+#include <string>
+
+namespace prometheus {
+class Counter;
+class Gauge;
+class Histogram;
+class Registry;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace castellan::actors {
+
+struct session_metrics {
+  prometheus::Gauge* active = nullptr;             // castellan_sessions_active
+  prometheus::Counter* opened = nullptr;           // castellan_sessions_opened_total
+  prometheus::Counter* logged_out = nullptr;       // castellan_sessions_ended_total{reason="logout"}
+  prometheus::Counter* expired = nullptr;          // ...{reason="expired"}
+  prometheus::Counter* removed = nullptr;          // ...{reason="user_removed"} (disabled/removed users)
+};
+std::unique_ptr<session_metrics> make_session_metrics(prometheus::Registry& registry);
+
+}  // namespace castellan::actors

@@ -1,0 +1,470 @@
+// Session shard actor: a thin behavior around session_table. Work arrives in
+// batches (one per client socket read) and leaves as one buffer of encoded
+// reply frames, so a busy connection costs one message each way per read.
+#include "actors/sessions/session_shard.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+
+#include "actors/runtime/crash_targets.hpp"
+#include "actors/runtime/handover.hpp"
+#include "actors/runtime/mailbox_sample.hpp"
+#include "actors/sessions/session_metrics.hpp"
+#include "actors/audit/event_stream.hpp"
+#include "actors/sessions/session_table.hpp"
+#include "net/messages.hpp"
+#include "net/wall_clock.hpp"
+
+namespace castellan::actors {
+
+using net::wall_ms;
+namespace {
+
+using namespace std::chrono;
+
+// The shard's own self-messages live on an untyped extension of its interface.
+using shard_impl = session_shard::extend<caf::reacts_to<sweep_atom>>;
+
+struct shard_state {
+  // Owned outside the actor (like an ETS table with an heir): a restarted
+  // shard continues with the same sessions. Every table operation either
+  // completes or throws before changing anything.
+  std::shared_ptr<session_table> table;
+  std::shared_ptr<event_stream> events;
+  std::shared_ptr<audit_health> audit;
+  // The newest users snapshot this shard has applied. A login checked its
+  // password against an older one; open() looks the user up again here, so
+  // a user disabled meanwhile never gets a session.
+  std::shared_ptr<const config::users_table> users;
+  actors::session_metrics* metrics = nullptr;  // thread-safe handles, may be null
+  prometheus::Gauge* mailbox_depth = nullptr;
+  std::shared_ptr<const crash_targets> crash;
+  milliseconds sweep_interval{1000};
+  uint32_t max_lifetime_s = 43200;
+  size_t capacity = 0;
+  static inline const char* name = "session_shard";
+};
+
+// Replies of one batch: reads leave at once, writes once they are durable.
+struct batch_replies {
+  net::reply_buffer now;
+  std::vector<uint64_t> now_ids;
+  net::reply_buffer durable;
+  std::vector<uint64_t> durable_ids;
+  std::vector<net::auth_event> events;
+};
+
+void answer_lookup_failure(lookup_status status, uint64_t id, batch_replies& r) {
+  if (status == lookup_status::expired)
+    r.now.add_error(id, net::error_code::expired, "session expired");
+  else
+    r.now.add_error(id, net::error_code::invalid_token, "no such session");
+  r.now_ids.push_back(id);
+}
+
+void answer_write(shard_state& st, const net::session_op& op, int64_t now, batch_replies& r) {
+  if (!st.audit->writable()) {
+    r.now.add_error(op.request_id, net::error_code::unavailable, "audit log not writable");
+    r.now_ids.push_back(op.request_id);
+    return;
+  }
+  std::string user;
+  if (op.kind == net::op_kind::refresh) {
+    auto found = st.table->refresh(op.key, now);
+    if (found.status != lookup_status::ok)
+      return answer_lookup_failure(found.status, op.request_id, r);
+    r.durable.add(net::refresh_reply{op.request_id, true, found.found->expires_ms});
+    auto e = st.events->make(net::event_kind::refresh);
+    e.user = found.found->user->name;
+    e.until_ms = found.found->expires_ms;
+    e.session = net::session_digest(op.key);
+    r.events.push_back(std::move(e));
+  } else {
+    auto found = st.table->validate(op.key, now);
+    if (found.status != lookup_status::ok)
+      return answer_lookup_failure(found.status, op.request_id, r);
+    auto e = st.events->make(net::event_kind::logout);
+    e.user = found.found->user->name;
+    e.session = net::session_digest(op.key);
+    r.events.push_back(std::move(e));
+    st.table->logout(op.key);
+    if (st.metrics) {
+      st.metrics->logged_out->Increment();
+      st.metrics->active->Decrement();
+    }
+    r.durable.add(net::logout_reply{op.request_id, true});
+  }
+  r.durable_ids.push_back(op.request_id);
+}
+
+void answer(shard_state& st, const net::session_op& op, int64_t now, batch_replies& r) {
+  if (op.kind == net::op_kind::refresh || op.kind == net::op_kind::logout)
+    return answer_write(st, op, now, r);
+  if (op.kind != net::op_kind::validate) {
+    r.now.add_error(op.request_id, net::error_code::malformed, "not a session op");
+    r.now_ids.push_back(op.request_id);
+    return;
+  }
+  auto found = st.table->validate(op.key, now);
+  if (found.status != lookup_status::ok)
+    return answer_lookup_failure(found.status, op.request_id, r);
+  r.now.add(net::validate_reply{op.request_id, true, found.found->user->name,
+                                found.found->user->roles, found.found->expires_ms});
+  r.now_ids.push_back(op.request_id);
+}
+
+void open(shard_impl::stateful_pointer<shard_state> self, open_session& req) {
+  auto& st = self->state;
+  net::reply_buffer out;
+  if (st.table->size() >= st.capacity) {
+    st.table->sweep(wall_ms());  // make room from what is already due
+    if (st.table->size() >= st.capacity) {
+      req.owed->refuse({req.request_id}, "session table full");
+      return;
+    }
+  }
+  const auto* current = st.users->find(req.user->name);
+  if (!current || !current->enabled) {
+    auto e = st.events->make(net::event_kind::login_failed);
+    e.user = req.user->name;
+    e.ip = req.ip;
+    e.reason = current ? "user_disabled" : "unknown_user";
+    if (current)
+      out.add_error(req.request_id, net::error_code::forbidden, "user is disabled");
+    else
+      out.add_error(req.request_id, net::error_code::bad_credentials, "wrong user or password");
+    st.events->publish_durable({std::move(e)}, req.owed, std::move(out), {req.request_id});
+    return;
+  }
+  auto& s = st.table->open(req.key, user_ref(st.users, current), wall_ms());
+  if (st.metrics) {
+    st.metrics->opened->Increment();
+    st.metrics->active->Increment();
+  }
+  out.add(net::login_reply{req.request_id, true, std::move(req.token), s.user->name,
+                           s.user->roles, s.expires_ms});
+  auto e = st.events->make(net::event_kind::login_ok);
+  e.user = s.user->name;
+  e.ip = req.ip;
+  e.session = net::session_digest(req.key);
+  e.until_ms = s.expires_ms;
+  // If the record cannot be made durable the client hears `unavailable`,
+  // so the session it never received must go.
+  auto me = caf::actor_cast<session_shard>(self);
+  st.events->publish_durable({std::move(e)}, req.owed, std::move(out), {req.request_id},
+                             [me, key = req.key] { caf::anon_send(me, drop_session{key}); });
+}
+
+bool is_admin(const config::user_record& user) {
+  return std::find(user.roles.begin(), user.roles.end(), "admin") != user.roles.end();
+}
+
+// Opens the sessions as logins would (same table, same login_ok records),
+// minus the password check; `done` is answered once the records are durable.
+void populate(shard_state& st, populate_sessions& p) {
+  int64_t now = wall_ms();
+  std::vector<net::auth_event> events;
+  events.reserve(p.keys.size());
+  size_t opened = 0;
+  for (auto& key : p.keys) {
+    if (st.table->size() >= st.capacity)
+      break;
+    auto& s = st.table->open(key, p.user, now);
+    auto e = st.events->make(net::event_kind::login_ok);
+    e.user = s.user->name;
+    e.reason = "populate";
+    e.session = net::session_digest(key);
+    e.until_ms = s.expires_ms;
+    events.push_back(std::move(e));
+    ++opened;
+  }
+  if (st.metrics) {
+    st.metrics->opened->Increment(static_cast<double>(opened));
+    st.metrics->active->Increment(static_cast<double>(opened));
+  }
+  net::reply_buffer out;
+  out.add(net::debug_populate_reply{0, true, opened});
+  st.events->publish_durable(std::move(events), p.done, std::move(out), {0});
+}
+
+// -- cluster: replicas and hand-over ------------------------------------------
+
+// What one change from another node did here.
+enum class merge_result {
+  applied,    // took effect: record it
+  redundant,  // already known (or already over): nothing to record, nothing lost
+  refused,    // cannot be held here: the user is unknown or disabled in this users file
+};
+
+merge_result merge_one(shard_state& st, const net::auth_event& e, int64_t now) {
+  auto key = net::session_key_from_digest(e.session);
+  if (!key)
+    return merge_result::refused;
+  auto kind = e.type();
+  if (kind == net::event_kind::logout) {
+    int64_t until = e.until_ms ? e.until_ms : now + int64_t{st.max_lifetime_s} * 1000;
+    bool live = st.table->validate(*key, now).status == lookup_status::ok;
+    bool changed = st.table->merge_end(*key, until);
+    if (live && st.metrics)
+      st.metrics->active->Decrement();
+    return changed ? merge_result::applied : merge_result::redundant;
+  }
+  if (kind != net::event_kind::login_ok && kind != net::event_kind::refresh)
+    return merge_result::redundant;
+  if (e.until_ms <= now)
+    return merge_result::redundant;  // already over: nothing to hold
+  const auto* user = st.users->find(e.user);
+  if (!user || !user->enabled)
+    return merge_result::refused;  // this member's users file differs (or has not reloaded yet)
+  bool known = st.table->validate(*key, now).status == lookup_status::ok;
+  bool changed = st.table->merge_live(*key, user_ref(st.users, user), e.time_ms, e.until_ms);
+  if (changed && !known && st.metrics)
+    st.metrics->active->Increment();
+  return changed ? merge_result::applied : merge_result::redundant;
+}
+
+void apply_replica(shard_state& st, replica_apply& msg) {
+  int64_t now = wall_ms();
+  std::vector<net::auth_event> applied;
+  bool refused = false;
+  for (auto& e : msg.events) {
+    auto result = merge_one(st, e, now);
+    refused = refused || result == merge_result::refused;
+    if (result == merge_result::applied)
+      applied.push_back(std::move(e));
+  }
+  // Recorded as the origin wrote them, so this node's recovery restores them.
+  // A record this member could not hold is reported: the write is then not
+  // on R members, and its client must not hear `ok`.
+  st.events->append_durable(std::move(applied), [refused, done = std::move(msg.done)](bool ok) {
+    done(ok && !refused);
+  });
+}
+
+// A session's state as a record another node can merge.
+net::auth_event state_record(shard_state& st, const net::session_key& key, const session* live,
+                             int64_t until, const std::string& self) {
+  auto e = st.events->make(live ? net::event_kind::login_ok : net::event_kind::logout);
+  e.session = net::session_digest(key);
+  e.reason = "handover";
+  e.node = self;
+  if (live) {
+    e.user = live->user->name;
+    e.time_ms = live->created_ms;
+    e.until_ms = live->expires_ms;
+  } else {
+    e.until_ms = until;
+  }
+  return e;
+}
+
+void hand_over(shard_state& st, rebalance& msg) {
+  constexpr size_t chunk = 10000;  // records per message to one member
+  std::map<std::string, std::vector<net::auth_event>> out;
+  std::vector<net::session_key> drop;
+  int self_after = msg.after->index_of(msg.self);
+  auto visit = [&](const net::session_key& key, const session* live, int64_t until) {
+    uint64_t h = actors::ring_hash(key);
+    for (auto& member : handover_targets(msg.before.get(), *msg.after, msg.self, h)) {
+      auto& batch = out[member];
+      batch.push_back(state_record(st, key, live, until, msg.self));
+      if (batch.size() >= chunk)
+        msg.send(member, std::exchange(batch, {}));
+    }
+    // A member leaving keeps its copies: requests forwarded to it before the
+    // others heard it leave still find them (it stops soon anyway).
+    int self_owner = msg.owners ? msg.owners->index_of(msg.self) : -1;
+    if (self_after >= 0 && !msg.after->holds(h, static_cast<uint32_t>(self_after)) &&
+        (self_owner < 0 || !msg.owners->holds(h, static_cast<uint32_t>(self_owner))))
+      drop.push_back(key);
+  };
+  st.table->for_each([&](const net::session_key& k, const session& s) { visit(k, &s, 0); },
+                     [&](const net::session_key& k, int64_t until) { visit(k, nullptr, until); });
+  for (auto& [member, batch] : out)
+    if (!batch.empty())
+      msg.send(member, std::move(batch));
+  size_t live_dropped = 0;
+  int64_t now = wall_ms();
+  for (auto& k : drop) {
+    live_dropped += st.table->validate(k, now).status == lookup_status::ok;
+    st.table->forget(k);
+  }
+  if (st.metrics && live_dropped)
+    st.metrics->active->Decrement(static_cast<double>(live_dropped));
+  if (msg.done)
+    msg.done();
+}
+
+void revoke(shard_state& st, revoke_sessions& msg) {
+  std::vector<std::pair<net::session_key, int64_t>> ending;  // key, expiry
+  st.table->for_each(
+      [&](const net::session_key& key, const session& s) {
+        if (s.user->name == msg.user && (!msg.owned || msg.owned(key)))
+          ending.emplace_back(key, s.expires_ms);
+      },
+      [](const net::session_key&, int64_t) {});
+  std::vector<net::auth_event> events;
+  for (auto& [key, expires] : ending) {
+    auto e = st.events->make(net::event_kind::logout);
+    e.user = msg.user;
+    e.session = net::session_digest(key);
+    e.reason = "revoked";
+    e.until_ms = expires;  // replicas keep the tombstone this long
+    events.push_back(std::move(e));
+    st.table->logout(key);
+  }
+  if (st.metrics && !ending.empty()) {
+    st.metrics->logged_out->Increment(static_cast<double>(ending.size()));
+    st.metrics->active->Decrement(static_cast<double>(ending.size()));
+  }
+  if (events.empty()) {
+    msg.done(0, true);
+    return;
+  }
+  uint64_t n = ending.size();
+  st.events->publish_durable(std::move(events), [n, done = std::move(msg.done)](bool ok) {
+    done(n, ok);
+  });
+}
+
+void sweep(shard_state& st) {
+  std::vector<session_table::expired_session> expired;
+  st.table->sweep(wall_ms(), &expired);
+  if (expired.empty())
+    return;
+  if (st.metrics) {
+    st.metrics->expired->Increment(static_cast<double>(expired.size()));
+    st.metrics->active->Decrement(static_cast<double>(expired.size()));
+  }
+  std::vector<net::auth_event> events;
+  events.reserve(expired.size());
+  for (auto& x : expired) {
+    auto e = st.events->make(net::event_kind::session_expired);
+    e.user = std::move(x.user);
+    e.session = net::session_digest(x.key);
+    events.push_back(std::move(e));
+  }
+  st.events->publish(std::move(events));
+}
+
+// Spawned with arguments, not a capturing lambda: CAF 0.17's init_fun_factory
+// binds a reference through a null pointer when an actor function takes none
+// (caught by UBSan).
+shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_state> self,
+                                         session_shard_deps deps) {
+  auto& st = self->state;
+  st.users = std::move(deps.users);
+  st.metrics = deps.metrics;
+  st.mailbox_depth = deps.mailbox_depth;
+  st.crash = std::move(deps.crash);
+  st.table = std::move(deps.table);
+  st.table->apply_users(st.users);  // a restart may come after a reload it missed
+  st.capacity = deps.capacity;
+  st.events = std::move(deps.events);
+  st.audit = std::move(deps.audit);
+  st.sweep_interval = milliseconds(deps.cfg.sweep_interval_ms);
+  st.max_lifetime_s = deps.cfg.max_lifetime_s;
+  self->delayed_send(self, st.sweep_interval, sweep_atom_v);
+  return {
+    [=](session_batch& msg) {
+      auto& batch = msg.batch;
+      // Replies are gathered per connection: one write (and one durable
+      // release) per connection per batch.
+      std::vector<batch_replies> replies(batch.owed.size());
+      int64_t now = wall_ms();
+      for (auto& op : batch.ops)
+        answer(self->state, op, now, replies[op.sink]);
+      for (size_t i = 0; i < replies.size(); ++i) {
+        auto& r = replies[i];
+        if (!r.now_ids.empty())
+          batch.owed[i]->deliver(std::move(r.now), r.now_ids);
+        if (!r.durable_ids.empty())
+          self->state.events->publish_durable(std::move(r.events), batch.owed[i], std::move(r.durable),
+                                              std::move(r.durable_ids));
+      }
+      sample_mailbox(self, self->state.mailbox_depth);
+    },
+    [=](open_session& req) { open(self, req); },
+    [=](users_update& update) {
+      self->state.users = update.users;
+      auto removed = self->state.table->apply_users(update.users);
+      if (self->state.metrics && removed) {
+        self->state.metrics->removed->Increment(static_cast<double>(removed));
+        self->state.metrics->active->Decrement(static_cast<double>(removed));
+      }
+    },
+    [=](crash_atom) { throw std::runtime_error("session shard crash (fault injection)"); },
+    [=](crash_request& req) {
+      auto& st = self->state;
+      auto found = st.table->validate(req.key, wall_ms());
+      net::reply_buffer out;
+      if (found.status != lookup_status::ok) {
+        out.add_error(req.request_id, net::error_code::invalid_token, "no such session");
+      } else if (!is_admin(*found.found->user)) {
+        out.add_error(req.request_id, net::error_code::forbidden, "debug_crash needs the admin role");
+      } else if (!st.crash || !st.crash->known(req.target)) {
+        out.add_error(req.request_id, net::error_code::malformed,
+                      "target must be one of: " + (st.crash ? st.crash->names() : "session_shard"));
+      } else {
+        out.add(net::debug_crash_reply{req.request_id, true, req.target});
+        req.owed->deliver(std::move(out), {req.request_id});
+        if (req.target == "session_shard")
+          throw std::runtime_error("session shard crash (fault injection)");
+        st.crash->crash(req.target);
+        return;
+      }
+      req.owed->deliver(std::move(out), {req.request_id});
+    },
+    [=](populate_request& req) {
+      auto found = self->state.table->validate(req.admin, wall_ms());
+      net::reply_buffer out;
+      if (found.status != lookup_status::ok) {
+        out.add_error(req.request_id, net::error_code::invalid_token, "no such session");
+      } else if (!is_admin(*found.found->user)) {
+        out.add_error(req.request_id, net::error_code::forbidden, "debug_populate needs the admin role");
+      } else {
+        req.on_admin(found.found->user);  // the router sends every shard its share
+        return;
+      }
+      req.owed->deliver(std::move(out), {req.request_id});
+    },
+    [=](populate_sessions& p) { populate(self->state, p); },
+    [=](replica_apply& msg) {
+      apply_replica(self->state, msg);
+      sample_mailbox(self, self->state.mailbox_depth);
+    },
+    [=](rebalance& msg) { hand_over(self->state, msg); },
+    [=](revoke_sessions& msg) { revoke(self->state, msg); },
+    [=](drop_session& d) {
+      if (self->state.table->logout(d.key, false) && self->state.metrics)
+        self->state.metrics->active->Decrement();
+    },
+    [=](sweep_atom) {
+      sweep(self->state);
+      self->delayed_send(self, self->state.sweep_interval, sweep_atom_v);
+    },
+  };
+}
+
+}  // namespace
+
+session_shard spawn_session_shard(caf::actor_system& sys, session_shard_deps deps) {
+  return caf::actor_cast<session_shard>(sys.spawn(shard_behavior, std::move(deps)));
+}
+
+size_t shard_index(const net::session_key& key, size_t shard_count) {
+  uint64_t h;
+  std::memcpy(&h, key.data() + 8, sizeof h);  // bytes 0-7 feed the table's hash
+  return static_cast<size_t>(h % shard_count);
+}
+
+}  // namespace castellan::actors

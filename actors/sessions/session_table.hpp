@@ -1,0 +1,125 @@
+// The sessions one shard owns, as a plain data structure with an explicit
+// clock argument: the shard actor wraps it, tests drive it directly. Expired
+// sessions are found through an index of one-second expiry buckets, so a
+// sweep touches only what is due, never a timer per session.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <unordered_map>
+#include <vector>
+
+#include "actors/sessions/session_messages.hpp"
+#include "config/config.hpp"
+
+namespace castellan::actors {
+
+struct session {
+  user_ref user;
+  int64_t created_ms = 0;
+  int64_t expires_ms = 0;  // sliding: min(last refresh + ttl, created + max_lifetime)
+};
+
+enum class lookup_status { ok, unknown, expired };
+
+struct lookup_result {
+  lookup_status status = lookup_status::unknown;
+  const session* found = nullptr;
+};
+
+class session_table {
+ public:
+  explicit session_table(const config::sessions_config& cfg) : cfg_(cfg) {}
+
+  // Opens a session for `user` at `now_ms`; returns it.
+  const session& open(const net::session_key& key, user_ref user, int64_t now_ms);
+
+  // Recovery: puts back a session as the log last described it. `user`
+  // must point into `users`, the snapshot apply_users would apply.
+  void restore(const net::session_key& key, user_ref user, int64_t created_ms, int64_t expires_ms);
+  void reserve(size_t sessions) { sessions_.reserve(sessions); }
+  void restored_with(std::shared_ptr<const config::users_table> users) { applied_ = std::move(users); }
+
+  // The live session, or why not. An expired session is erased on sight.
+  lookup_result validate(const net::session_key& key, int64_t now_ms);
+
+  // Slides the expiry (capped by max lifetime); same statuses as validate.
+  lookup_result refresh(const net::session_key& key, int64_t now_ms);
+
+  // Ends the session; false if it did not exist. With `tombstone` (the
+  // session was ended, not merely forgotten), the key is remembered as ended
+  // until the session would have expired, so a late copy from another node
+  // cannot bring it back.
+  bool logout(const net::session_key& key, bool tombstone = true);
+
+  // -- replication (cluster): merges that commute, so copies converge ------
+  // Live state merges by the later expiry; an end beats any live state.
+
+  // A session as another node holds it; false if nothing changed (ended
+  // here, or already known with this expiry or a later one).
+  bool merge_live(const net::session_key& key, user_ref user, int64_t created_ms,
+                  int64_t expires_ms);
+  // A session another node ended (`until_ms`: when its tombstone may go);
+  // false if it was already ended here.
+  bool merge_end(const net::session_key& key, int64_t until_ms);
+  // Forgets a session and its tombstone without ending it (its range moved
+  // to other nodes); no event.
+  void forget(const net::session_key& key);
+  bool ended(const net::session_key& key) const { return ended_.count(key) > 0; }
+
+  // Every live session and every tombstone, for hand-over to other nodes.
+  template <class LiveFn, class EndedFn>
+  void for_each(LiveFn&& live, EndedFn&& gone) const {
+    for (auto& [key, s] : sessions_)
+      live(key, s);
+    for (auto& [key, until] : ended_)
+      gone(key, until);
+  }
+  size_t tombstones() const { return ended_.size(); }
+
+  // Erases sessions whose expiry has passed; returns how many. With `expired`,
+  // also reports which (for session_expired events).
+  struct expired_session {
+    net::session_key key;
+    std::string user;
+  };
+  size_t sweep(int64_t now_ms, std::vector<expired_session>* expired = nullptr);
+
+  // Re-points sessions at the new snapshot's users; erases sessions of users
+  // that are gone or disabled. Returns how many were erased.
+  size_t apply_users(const std::shared_ptr<const config::users_table>& users);
+
+  size_t size() const { return sessions_.size(); }
+
+  // Entries in the expiry index (tests: it must stay bounded by size()).
+  size_t indexed() const {
+    size_t n = 0;
+    for (auto& [second, keys] : expiry_index_)
+      n += keys.size();
+    return n;
+  }
+
+ private:
+  struct key_hash {
+    size_t operator()(const net::session_key& key) const {
+      uint64_t h;  // ids are random and MAC-protected: any 8 bytes are a fine hash
+      std::memcpy(&h, key.data(), sizeof h);
+      return static_cast<size_t>(h);
+    }
+  };
+  void index_expiry(const net::session_key& key, int64_t expires_ms);
+
+  config::sessions_config cfg_;
+  std::shared_ptr<const config::users_table> applied_;  // the users every session points into
+  std::unordered_map<net::session_key, session, key_hash> sessions_;
+  // Expiry second -> sessions due then. Every live session has exactly one
+  // entry, at or before its real expiry: refresh does not touch the index;
+  // sweep re-files a session whose expiry moved. So the index never holds
+  // more entries than sessions created within one TTL.
+  std::map<int64_t, std::vector<net::session_key>> expiry_index_;
+  // Ended sessions -> when they would have expired. Swept with the sessions.
+  std::unordered_map<net::session_key, int64_t, key_hash> ended_;
+};
+
+}  // namespace castellan::actors

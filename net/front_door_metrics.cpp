@@ -1,0 +1,49 @@
+// Front door metrics: registration of the families; see front_door_metrics.hpp.
+#include "net/front_door_metrics.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/family.h>
+#include <prometheus/registry.h>
+
+namespace castellan::net {
+
+std::unique_ptr<front_door_metrics> make_front_door_metrics(prometheus::Registry& r) {
+  auto m = std::make_unique<front_door_metrics>();
+  m->connections_accepted = &prometheus::BuildCounter()
+                                 .Name("castellan_connections_accepted_total")
+                                 .Help("Client connections accepted")
+                                 .Register(r)
+                                 .Add({});
+  m->connections_rejected = &prometheus::BuildCounter()
+                                 .Name("castellan_connections_rejected_total")
+                                 .Help("Client connections refused because max_connections was reached")
+                                 .Register(r)
+                                 .Add({});
+  m->connections_open = &prometheus::BuildGauge()
+                             .Name("castellan_connections_open")
+                             .Help("Client connections currently open")
+                             .Register(r)
+                             .Add({});
+  m->idle_closed = &prometheus::BuildCounter()
+                        .Name("castellan_connections_idle_closed_total")
+                        .Help("Client connections closed after idle_timeout_ms without traffic")
+                        .Register(r)
+                        .Add({});
+  auto& refused = prometheus::BuildCounter()
+                      .Name("castellan_frames_refused_total")
+                      .Help("Frames refused by the front door, by reason")
+                      .Register(r);
+  m->refused_too_large = &refused.Add({{"reason", "too_large"}});
+  m->refused_not_msgpack = &refused.Add({{"reason", "not_msgpack"}});
+  m->refused_bad_request = &refused.Add({{"reason", "bad_request"}});
+  m->refused_bad_token = &prometheus::BuildCounter()
+                              .Name("castellan_tokens_refused_total")
+                              .Help("Tokens refused at the front door (bad MAC, unknown key, damaged)")
+                              .Register(r)
+                              .Add({});
+  return m;
+}
+
+}  // namespace castellan::net

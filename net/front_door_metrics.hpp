@@ -1,0 +1,34 @@
+// The front door's metric families (docs/metrics.md, "Front door"): connections
+// and frames refused. Declared beside the component that counts them.
+// Handles are thread-safe; hot paths add once per batch, not once per request.
+#pragma once
+
+#include <memory>
+#include <string>
+
+namespace prometheus {
+class Counter;
+class Gauge;
+class Histogram;
+class Registry;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace castellan::net {
+
+struct front_door_metrics {
+  prometheus::Counter* connections_accepted = nullptr;  // castellan_connections_accepted_total
+  prometheus::Gauge* connections_open = nullptr;        // castellan_connections_open
+  prometheus::Counter* connections_rejected = nullptr;  // ..._connections_rejected_total (cap)
+  prometheus::Counter* refused_too_large = nullptr;     // castellan_frames_refused_total{reason}
+  prometheus::Counter* refused_not_msgpack = nullptr;
+  prometheus::Counter* refused_bad_request = nullptr;
+  prometheus::Counter* refused_bad_token = nullptr;     // castellan_tokens_refused_total
+  prometheus::Counter* idle_closed = nullptr;           // castellan_connections_idle_closed_total
+};
+
+// Registers the front door's families in `registry`.
+std::unique_ptr<front_door_metrics> make_front_door_metrics(prometheus::Registry& registry);
+
+}  // namespace castellan::net
