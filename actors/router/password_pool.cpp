@@ -3,8 +3,14 @@
 
 namespace castellan::actors {
 
-password_pool::password_pool(unsigned threads, size_t max_queued) : max_queued_(max_queued) {
-  for (unsigned i = 0; i < std::max(1u, threads); ++i)
+password_pool::password_pool(unsigned threads, size_t max_queued)
+    : thread_count_(std::max(1u, threads)), max_queued_(max_queued) {}
+
+void password_pool::start() {
+  std::lock_guard<std::mutex> guard(mutex_);
+  if (!threads_.empty() || stopping_)
+    return;
+  for (unsigned i = 0; i < thread_count_; ++i)
     threads_.emplace_back([this] { run(); });
 }
 

@@ -15,6 +15,9 @@ namespace castellan::actors {
 
 class password_pool {
  public:
+  // Threads start with start(), so the node can order the pool's stop
+  // between the front door's and the actor tree's (jobs queued before then
+  // wait).
   password_pool(unsigned threads, size_t max_queued);
   ~password_pool();
   password_pool(const password_pool&) = delete;
@@ -22,6 +25,9 @@ class password_pool {
 
   // Queues `job`; false (and `job` not run) if the queue is full or stopped.
   bool submit(std::function<void()> job);
+
+  // Starts the threads. Once.
+  void start();
 
   // Runs what is queued, then joins the threads. Idempotent.
   void stop();
@@ -32,6 +38,7 @@ class password_pool {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<std::function<void()>> queue_;
+  unsigned thread_count_;
   size_t max_queued_;
   bool stopping_ = false;
   std::vector<std::thread> threads_;

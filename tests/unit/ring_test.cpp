@@ -51,8 +51,9 @@ TEST(Ring, ALeavingMemberMovesOnlyItsOwnKeys) {
     uint64_t h = ring_hash("ip:10.0.0." + std::to_string(k));
     auto was = before.members()[before.owner(h)];
     auto now = after.members()[after.owner(h)];
-    if (was != "node-c")
+    if (was != "node-c") {
       EXPECT_EQ(was, now);  // nobody else's keys move
+    }
   }
 }
 

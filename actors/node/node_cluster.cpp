@@ -1,0 +1,122 @@
+// The node as a cluster member: joining through the seeds, leaving on
+// SIGTERM, and the cluster as this member sees it (readiness, /cluster).
+// Outside a cluster a node is a one-member view of itself, up.
+#include <caf/actor_system.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <prometheus/gauge.h>
+#include <spdlog/spdlog.h>
+
+#include "actors/node/node_impl.hpp"
+#include "actors/runtime/atoms.hpp"
+#include "net/wall_clock.hpp"
+
+namespace castellan::actors {
+
+// Joins through the seeds; from here on the front door routes by owner
+// and writes wait for their replicas. The cluster node is unsupervised: it
+// holds no state worth restarting for, and its death fails the node (exit 3)
+// rather than leaving a member that silently stopped replicating.
+void node::impl::start_cluster() {
+  if (!settings.cluster.enabled) {
+    metrics.cluster->members[1]->Set(1);  // "up": itself
+    return;
+  }
+  auto& c = settings.cluster;
+  membership = std::make_unique<cluster_backend>(*router, actors.shards, actors.limiters,
+                                                 settings.node.name, c.replicas,
+                                                 metrics.cluster->self_lost_majority);
+  cluster_deps deps;
+  deps.cfg = c;
+  deps.metrics = metrics.cluster.get();
+  deps.secret = settings.cluster_secret();
+  deps.self.name = settings.node.name;
+  deps.self.address = c.host + ":" + std::to_string(c.port);
+  deps.self.client = settings.server.host + ":" + std::to_string(settings.server.port);
+  deps.self.incarnation = static_cast<uint64_t>(started_ms);
+  deps.self.state = "joining";
+  deps.host = membership->host([this] { return member_load(); });
+  cluster_node = spawn_cluster_node(*system, std::move(deps));
+  membership->attach(cluster_node);
+  membership_view = membership.get();
+  events->set_replication(membership.get());
+  limits->set_link(membership.get());
+  stops.push("cluster node", [this] {
+    stopping = true;  // its death is no failure now
+    caf::scoped_actor self{*system};
+    self->send_exit(cluster_node, caf::exit_reason::user_shutdown);
+    self->wait_for(cluster_node);
+  });
+  auto published = system->middleman().publish(cluster_node, c.port, c.host.c_str(), true);
+  if (!published)
+    throw std::runtime_error("cannot open the cluster port " + c.host + ":" +
+                             std::to_string(c.port) + ": " + system->render(published.error()));
+  cluster_watcher = watch_for_failure(*system, cluster_node, &on_failure, &stopping);
+  spdlog::info("cluster: {} listening on {}:{}, seeds: {}", settings.node.name, c.host, c.port,
+               c.seeds.size());
+}
+
+// What this member tells the others of its load (from the monitor's summary).
+net::member_load node::impl::member_load() {
+  net::member_load load;
+  auto s = board->summary();
+  if (!s)
+    return load;
+  load.ready = s->ready;
+  load.not_ready = s->not_ready;
+  load.sessions = s->sessions_active;
+  double errors = 0;
+  for (auto& o : s->ops) {
+    load.requests_per_s += o.rate_per_s;
+    load.p99_ms = std::max(load.p99_ms, o.p99_ms);
+    errors += o.rate_per_s * o.error_ratio;
+  }
+  load.error_share = load.requests_per_s > 0 ? errors / load.requests_per_s : 0;
+  for (auto& a : s->actors)
+    load.restarts += a.restarts;
+  return load;
+}
+
+// SIGTERM: stop owning, hand every range over, tell the members; bounded.
+void node::impl::leave_cluster() {
+  if (!cluster_node)
+    return;
+  caf::scoped_actor self{*system};
+  bool left = false;
+  self->request(cluster_node, std::chrono::milliseconds(settings.cluster.leave_timeout_ms),
+                leave_atom_v)
+      .receive([&](bool) { left = true; },
+               [&](caf::error& err) {
+                 spdlog::warn("cluster: leaving did not complete: {}", system->render(err));
+               });
+  if (left)
+    spdlog::info("cluster: left; every range handed over");
+}
+
+// Why this member cannot serve everything now ("" when it can).
+std::string node::impl::cluster_not_ready() const {
+  auto* m = membership_view.load();
+  auto view = m ? m->view() : nullptr;
+  if (!view)
+    return "";
+  auto& me = view->members.front().info.state;
+  if (me != "up")
+    return me == "joining" ? "joining: not owning ranges yet" : me;
+  if (!view->majority())
+    return "cannot reach a majority of the members: logins and refreshes are refused";
+  return "";
+}
+
+// Every member as this node sees it; "" while nothing is known yet.
+std::string node::impl::cluster_json() {
+  if (auto* m = membership_view.load())
+    if (auto view = m->view())
+      return actors::cluster_json(*view, net::wall_ms());
+  auto summary = board->summary();
+  if (!summary)
+    return "";
+  return monitor::cluster_json(monitor_sources(), *summary);
+}
+
+}  // namespace castellan::actors
