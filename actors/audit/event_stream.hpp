@@ -11,11 +11,8 @@
 #include <string>
 #include <vector>
 
-// Holds actor handles by value: include only from actors/*.cpp.
-#include <caf/typed_actor.hpp>
-
-#include "actors/runtime/actor_slot.hpp"
 #include "actors/audit/audit_writer.hpp"
+#include "actors/runtime/actor_slot.hpp"
 #include "actors/audit/replication_link.hpp"
 #include "net/events.hpp"
 
