@@ -232,6 +232,16 @@ TEST(SessionProjection, ALockoutStartedAgainBeforeItEndedIsTheNextLevelOfBackoff
   EXPECT_EQ(after_end.lockouts().begin()->second.level, 1u);
 }
 
+TEST(SessionProjection, ALockoutStartedAfterThePreviousOneWasOverStartsAgainAtLevelOne) {
+  // No lockout_ended between them: the node was down when the first ran out,
+  // and recovery did not restore it, so the limiter never saw it end.
+  auto next = lockout(event_kind::lockout_started, "user", "bob", "", t0 + 20'000);
+  next.time_ms = t0 + 10'000;
+  auto p = fold({lockout(event_kind::lockout_started, "user", "bob", "", t0 + 1000), next});
+  EXPECT_EQ(p.lockouts().begin()->second.level, 1u);
+  EXPECT_EQ(p.lockouts().begin()->second.until_ms, t0 + 20'000);
+}
+
 // -- what is written and restored: in force at `now` ----------------------------
 
 TEST(SessionProjection, TheImageLeavesOutExpiredSessionsAndEndedLockouts) {
@@ -394,6 +404,21 @@ TEST_F(ReplayTest, ADamagedNewestSnapshotFallsBackToTheOlderOneAndStillAgrees) {
   auto whole = fold(concat(concat(a, b), c));
   EXPECT_EQ(sessions_in(p.image(now)), sessions_in(whole.image(now)));
   EXPECT_EQ(lockouts_in(p.image(now)), lockouts_in(whole.image(now)));
+}
+
+TEST_F(ReplayTest, ASnapshotTakenAfterALockoutRanOutAgreesWithTheLogAboutTheNextOne) {
+  std::vector<net::auth_event> head = {
+      lockout(event_kind::lockout_started, "user", "bob", "", t0 + 1000)};
+  auto again = lockout(event_kind::lockout_started, "user", "bob", "", t0 + 20'000);
+  again.time_ms = t0 + 10'000;
+  write(head);
+  write_snapshot(snapshot_dir, fold(head).image(t0 + 5000), 2);  // the first is over: left out
+  write({again});
+  replay_report report;
+  auto p = replay_all(report);
+  ASSERT_FALSE(report.snapshot_file.empty());
+  auto whole = fold({head[0], again});
+  EXPECT_EQ(lockouts_in(p.image(t0 + 10'000)), lockouts_in(whole.image(t0 + 10'000)));
 }
 
 TEST_F(ReplayTest, ReplayStopsBeforeTheRecordItWasToldTo) {
