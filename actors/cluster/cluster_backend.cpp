@@ -90,33 +90,57 @@ constexpr const char* unowned_refusal =
 
 }  // namespace
 
+op_route route_session_op(const cluster_view& view, net::op_kind kind, bool local_read,
+                          uint64_t key_hash) {
+  if (!view.owned())  // a stale copy here must not answer for anyone
+    return op_route::refuse_unowned;
+  if (!view.majority() && kind == net::op_kind::refresh)
+    return op_route::refuse_minority;
+  if (view.owns(key_hash) || (local_read && view.holds(key_hash)))
+    return op_route::here;
+  return op_route::owner;
+}
+
+open_route route_open(const cluster_view& view, uint64_t key_hash) {
+  if (view.owns(key_hash))
+    return open_route::here;
+  if (!view.owned())  // every owner went away during the password check
+    return open_route::refuse_unowned;
+  return open_route::owner;
+}
+
+std::string remote_owner(const cluster_view& view, uint64_t key_hash) {
+  if (!view.owned() || view.owns(key_hash))
+    return {};
+  return view.owner_of(key_hash);
+}
+
 void cluster_backend::submit_session_ops(net::op_batch&& batch) {
   auto view = view_.load();
   if (!view || !node_) {
     router_.submit_session_ops(std::move(batch));
     return;
   }
-  if (!view->owned()) {  // a stale copy here must not answer for anyone
-    for (auto& op : batch.ops)
-      batch.owed[op.sink]->refuse({op.request_id}, unowned_refusal);
-    return;
-  }
-  bool minority = !view->majority();
   net::op_batch local;
   std::map<std::string, net::op_batch> remote;
   for (auto& op : batch.ops) {
-    if (minority && op.kind == net::op_kind::refresh) {
-      if (minority_refusals_)
-        minority_refusals_->Increment();
-      batch.owed[op.sink]->refuse({op.request_id}, minority_refusal);
-      continue;
-    }
     uint64_t h = actors::ring_hash(op.key);
-    if (view->owns(h) || (op.local_read && view->holds(h))) {
-      local.ops.push_back(op);
-      continue;
+    switch (route_session_op(*view, op.kind, op.local_read, h)) {
+      case op_route::refuse_unowned:
+        batch.owed[op.sink]->refuse({op.request_id}, unowned_refusal);
+        break;
+      case op_route::refuse_minority:
+        if (minority_refusals_)
+          minority_refusals_->Increment();
+        batch.owed[op.sink]->refuse({op.request_id}, minority_refusal);
+        break;
+      case op_route::here:
+        local.ops.push_back(op);
+        break;
+      case op_route::owner:
+        remote[view->owner_of(h)].ops.push_back(op);
+        break;
     }
-    remote[view->owner_of(h)].ops.push_back(op);
   }
   for (auto& [member, part] : remote) {
     part.owed = batch.owed;  // sinks index the full list, as in the router
@@ -149,11 +173,16 @@ void cluster_backend::submit_login(net::login_job&& job, net::owed_ptr owed) {
 bool cluster_backend::place_open(open_session& msg) {
   auto view = view_.load();
   uint64_t h = actors::ring_hash(msg.key);
-  if (!view || !node_ || view->owns(h))
+  if (!view || !node_)
     return false;
-  if (!view->owned()) {  // every owner went away during the password check
-    msg.owed->refuse({msg.request_id}, unowned_refusal);
-    return true;
+  switch (route_open(*view, h)) {
+    case open_route::here:
+      return false;
+    case open_route::refuse_unowned:
+      msg.owed->refuse({msg.request_id}, unowned_refusal);
+      return true;
+    case open_route::owner:
+      break;
   }
   net::peer_open open;
   open.request_id = msg.request_id;
@@ -258,38 +287,41 @@ void cluster_backend::cluster_status(uint64_t id, net::reply_buffer& out) const 
 
 // -- replication ---------------------------------------------------------------
 
+std::optional<uint64_t> replication_hash(const net::auth_event& e) {
+  if (replicated_kind(e)) {
+    auto key = net::session_key_from_digest(e.session);
+    if (!key)
+      return std::nullopt;
+    return actors::ring_hash(*key);
+  }
+  if (auto limit = lockout_key(e))
+    return limiter_ring_hash(*limit);  // lockouts live with their key's bucket
+  return std::nullopt;
+}
+
+std::vector<const std::string*> replica_targets(const cluster_view& view, uint64_t key_hash) {
+  std::vector<const std::string*> targets;
+  for (auto* ring : {view.holders.get(), view.owners.get()})
+    if (ring)
+      for (auto i : ring->place(key_hash)) {
+        auto* member = &ring->members()[i];
+        if (*member != view.self && std::none_of(targets.begin(), targets.end(),
+                                                 [&](auto* t) { return *t == *member; }))
+          targets.push_back(member);
+      }
+  return targets;
+}
+
 bool cluster_backend::replicate(const std::vector<net::auth_event>& events,
                                 std::function<void(bool)> done) {
   auto view = view_.load();
   if (!view || !node_)
     return false;
-  // Every other holder under either ring (a joiner hears writes before it
-  // owns; a leaving member still sends what it changes), each event once.
   std::map<std::string, std::vector<net::auth_event>> parts;
-  for (auto& e : events) {
-    uint64_t h = 0;
-    if (replicated_kind(e)) {
-      auto key = net::session_key_from_digest(e.session);
-      if (!key)
-        continue;
-      h = actors::ring_hash(*key);
-    } else if (auto limit = lockout_key(e)) {
-      h = limiter_ring_hash(*limit);  // lockouts live with their key's bucket
-    } else {
-      continue;
-    }
-    std::vector<const std::string*> targets;
-    for (auto* ring : {view->holders.get(), view->owners.get()})
-      if (ring)
-        for (auto i : ring->place(h)) {
-          auto* member = &ring->members()[i];
-          if (*member != self_ && std::none_of(targets.begin(), targets.end(),
-                                               [&](auto* t) { return *t == *member; }))
-            targets.push_back(member);
-        }
-    for (auto* member : targets)
-      parts[*member].push_back(e);
-  }
+  for (auto& e : events)
+    if (auto h = replication_hash(e))
+      for (auto* member : replica_targets(*view, *h))
+        parts[*member].push_back(e);
   if (parts.empty())
     return false;
   replicate_out out;
@@ -306,10 +338,10 @@ bool cluster_backend::replicate(const std::vector<net::auth_event>& events,
 // only one. A key whose owner dies starts afresh on the next (docs/cluster.md).
 std::string cluster_backend::limiter_owner(const limit_key& key) const {
   auto view = view_.load();
-  if (!view || !node_ || !view->owned())
-    return {};  // no owner anywhere: logins are refused before they ask
-  uint64_t h = limiter_ring_hash(key);
-  return view->owns(h) ? std::string() : view->owner_of(h);
+  if (!view || !node_)
+    return {};
+  // No owner anywhere also gives "": logins are refused before they ask.
+  return remote_owner(*view, limiter_ring_hash(key));
 }
 
 void cluster_backend::check_remote(const std::string& member, std::vector<limit_key> keys,

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,36 @@ class Counter;
 }
 
 namespace castellan::actors {
+
+// -- routing decisions: plain functions of one cluster view -------------------
+
+// Where a session op (validate, refresh, logout) goes.
+enum class op_route {
+  here,             // this node owns the key, or holds a copy and the op reads from any copy
+  owner,            // forwarded to view.owner_of(key_hash)
+  refuse_unowned,   // no member owns sessions yet (everyone is joining)
+  refuse_minority,  // a refresh on the minority side of a partition
+};
+op_route route_session_op(const cluster_view& view, net::op_kind kind, bool local_read,
+                          uint64_t key_hash);
+
+// Where a login's new session opens (the password was checked where the
+// client asked): on the key's owner.
+enum class open_route { here, owner, refuse_unowned };
+open_route route_open(const cluster_view& view, uint64_t key_hash);
+
+// The owner of `key_hash` when that is another member; empty when this node
+// answers for the key itself (it owns it, or nobody owns anything yet).
+std::string remote_owner(const cluster_view& view, uint64_t key_hash);
+
+// The position a record replicates under: a session change by its session
+// key, a lockout by its limiter key's bucket; nothing for any other record.
+std::optional<uint64_t> replication_hash(const net::auth_event& e);
+
+// The other members that must hold a copy of a change at `key_hash`: its
+// holders under either ring (a joiner hears writes before it owns; a leaving
+// member still sends what it changes), each once, never this node.
+std::vector<const std::string*> replica_targets(const cluster_view& view, uint64_t key_hash);
 
 class cluster_backend final : public net::request_backend,
                               public replication_link,

@@ -80,8 +80,11 @@ void session_projection::apply(uint64_t index, const net::auth_event& e) {
     case net::event_kind::lockout_started: {
       lockout_id id;
       if (lockout_of(e, id)) {
+        // One still in force when this started makes this the next level of
+        // backoff. One already over has ended, recorded or not: image() left
+        // it out from then on, so a snapshot and a full replay agree.
         auto& l = lockouts_[id];
-        l.level = l.until_ms ? l.level + 1 : 1;
+        l.level = l.until_ms > e.time_ms ? l.level + 1 : 1;
         l.until_ms = e.until_ms;
       }
       return;

@@ -122,11 +122,16 @@ void answer(shard_state& st, const net::session_op& op, int64_t now, batch_repli
   r.now_ids.push_back(op.request_id);
 }
 
+// Erases the sessions due by now, counting each as expired and recording it
+// as session_expired (defined with the periodic sweep below): a full shard
+// making room for a login ends sessions no other way than the sweeper does.
+void sweep(shard_state& st);
+
 void open(shard_impl::stateful_pointer<shard_state> self, open_session& req) {
   auto& st = self->state;
   net::reply_buffer out;
   if (st.table->size() >= st.capacity) {
-    st.table->sweep(wall_ms());  // make room from what is already due
+    sweep(st);  // make room from what is already due
     if (st.table->size() >= st.capacity) {
       req.owed->refuse({req.request_id}, "session table full");
       return;

@@ -1,9 +1,11 @@
 // Logins and sessions end to end: what a trading gateway relies on.
 #include <fstream>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "config/password_hash.hpp"
 #include "config/users_file.hpp"
@@ -195,6 +197,48 @@ TEST(SessionLimits, LoginsBeyondMaxSessionsAreUnavailable) {
   EXPECT_EQ(third.message, "session table full");
   EXPECT_TRUE(c.logout(first.as<net::login_reply>().token).ok);
   EXPECT_TRUE(c.login("alice", alice_password).ok);  // room again
+}
+
+// One shard of two sessions whose sweeper never runs during the test: the
+// only sweep is the one a login into the full shard makes. What it ends is
+// counted and recorded as the sweeper's would be.
+TEST(SessionLimits, ExpiredSessionsAFullShardSweepsAreCountedAndRecordedAsExpired) {
+  authd_process node(
+      "[actors]\nsession_shards = 1\n[sessions]\nmax_sessions = 2\nttl_s = 1\nmax_lifetime_s = 1\n"
+      "sweep_interval_ms = 3600000\n"
+      "[limiter.user]\nrate_per_s = 100000\nburst = 100000\nlockout_after = 0\n"
+      "[limiter.ip]\nrate_per_s = 100000\nburst = 100000\nlockout_after = 0\n"
+      "[limiter.user_ip]\nrate_per_s = 100000\nburst = 100000\nlockout_after = 0\n");
+  auto c = node.connect();
+  ASSERT_TRUE(c.login("alice", alice_password).ok);
+  ASSERT_TRUE(c.login("alice", alice_password).ok);
+  std::string refusal;
+  // Full until both are due (within about two seconds); never validated, so
+  // only the sweep can end them.
+  ASSERT_TRUE(eventually([&] {
+    auto r = c.login("alice", alice_password);
+    if (!r.ok)
+      refusal = r.message;
+    return r.ok;
+  }));
+  EXPECT_EQ(refusal, "session table full");
+  auto response = http_get(node.monitor_port(), "/metrics");
+  EXPECT_NE(response.find("\ncastellan_sessions_active 1\n"), std::string::npos) << response;
+  EXPECT_NE(response.find("castellan_sessions_ended_total{reason=\"expired\"} 2\n"), std::string::npos)
+      << response;
+  // The third login's record is durable, and the writer had the sweep's first.
+  auto tail = run_program(
+      {CASTELLAN_AUTHCTL, "--json", "audit", "tail", node.audit_dir(), "--kind", "session_expired"});
+  ASSERT_EQ(tail.exit_code, 0) << tail.err;
+  std::set<std::string> expired;
+  std::istringstream lines(tail.out);
+  for (std::string line; std::getline(lines, line);)
+    if (!line.empty()) {
+      auto record = nlohmann::json::parse(line);
+      EXPECT_EQ(record.at("user"), "alice");
+      expired.insert(record.at("session").get<std::string>());
+    }
+  EXPECT_EQ(expired.size(), 2u) << tail.out;
 }
 
 TEST(UserChanges, DisablingAUserEndsTheirSessions) {

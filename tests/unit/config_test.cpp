@@ -129,3 +129,50 @@ TEST(ConfigCluster, BadClusterKeysAreNamedAndTheSecretIsNeverQuoted) {
 
 }  // namespace
 }  // namespace castellan::config
+
+// -- SIGHUP: what a reload says took effect and what needs a restart ----------
+
+namespace castellan::config {
+namespace {
+
+using sections = std::vector<std::string>;
+
+sections changed_by(const std::string& toml) {
+  return changed_sections(node_settings{}, parse(toml, "reloaded.toml"));
+}
+
+TEST(ConfigReload, AnUnchangedFileChangesNoSection) {
+  EXPECT_EQ(changed_sections(node_settings{}, parse(default_toml(), "same.toml")), sections{});
+}
+
+TEST(ConfigReload, EverySectionThatNeedsARestartIsNamedWhenItChanges) {
+  EXPECT_EQ(changed_by("[node]\nname = \"other\"\n"), sections{"node"});
+  EXPECT_EQ(changed_by("[server]\nio_threads = 7\n"), sections{"server"});
+  EXPECT_EQ(changed_by("[actors]\nsession_shards = 3\n"), sections{"actors"});
+  EXPECT_EQ(changed_by("[sessions]\nttl_s = 5\n"), sections{"sessions"});
+  EXPECT_EQ(changed_by("[tokens]\nrotation_grace_s = 5\n"), sections{"tokens"});
+  EXPECT_EQ(changed_by("[users]\nmax_pending_logins = 5\n"), sections{"users"});
+  EXPECT_EQ(changed_by("[audit]\nretain_segments = 5\n"), sections{"audit"});
+  EXPECT_EQ(changed_by("[snapshots]\nkeep = 5\n"), sections{"snapshots"});
+  EXPECT_EQ(changed_by("[monitor]\nsummary_interval_ms = 500\n"), sections{"monitor"});
+  EXPECT_EQ(changed_by("[cluster]\nreplicas = 3\n"), sections{"cluster"});
+}
+
+TEST(ConfigReload, SupervisionAndTestingChangesAreNamedForARestart) {
+  EXPECT_EQ(changed_by("[supervision]\nmax_restarts = 2\n"), sections{"supervision"});
+  EXPECT_EQ(changed_by("[supervision]\nroot_period_ms = 1000\n"), sections{"supervision"});
+  EXPECT_EQ(changed_by("[testing]\nfault_injection = true\n"), sections{"testing"});
+  EXPECT_EQ(changed_by("[testing]\npopulate = true\n"), sections{"testing"});
+  EXPECT_EQ(changed_by("[sessions]\nttl_s = 5\n[supervision]\nperiod_ms = 5\n"
+                       "[testing]\npopulate = true\n"),
+            (sections{"sessions", "supervision", "testing"}));
+}
+
+TEST(ConfigReload, LimiterAndLogReloadLiveSoTheyNeverNeedARestart) {
+  EXPECT_EQ(changed_by("[limiter]\nmax_keys = 5000\n[limiter.ip]\nburst = 3\n"
+                       "[log]\nlevel = \"debug\"\n"),
+            sections{});
+}
+
+}  // namespace
+}  // namespace castellan::config

@@ -1,5 +1,7 @@
 // Session lifetime with an explicit clock: sliding TTL, the absolute cap,
 // bulk sweeping, and users that are disabled or removed.
+#include <map>
+
 #include <gtest/gtest.h>
 
 #include "actors/sessions/session_shard.hpp"
@@ -90,6 +92,39 @@ TEST(SessionTable, SweepErasesOnlyWhatIsDue) {
   EXPECT_EQ(t.validate(early[0], 15001).status, lookup_status::ok);
   EXPECT_EQ(t.sweep(19000), 1u);
   EXPECT_EQ(t.size(), 0u);
+}
+
+// What a shard needs to account for a sweep as it does for the periodic one
+// (castellan_sessions_active down, ended_total{reason="expired"} up, one
+// session_expired record each): exactly the sessions erased, with their users.
+TEST(SessionTable, SweepNamesEverySessionItErasesAndNoOther) {
+  fixture f;
+  session_table t(lifetimes());
+  auto due = net::random_session_id(), also_due = net::random_session_id();
+  auto refreshed = net::random_session_id(), logged_out = net::random_session_id();
+  auto seen_expired = net::random_session_id();
+  t.open(due, f.ref("alice"), 0);
+  t.open(also_due, f.ref("bob"), 0);
+  t.open(refreshed, f.ref("alice"), 0);
+  t.open(logged_out, f.ref("bob"), 0);
+  t.open(seen_expired, f.ref("bob"), 0);
+  t.refresh(refreshed, 5000);  // due at 15 s now
+  t.logout(logged_out);        // its tombstone goes at 10 s, but it is no session
+  std::vector<session_table::expired_session> expired;
+  EXPECT_EQ(t.sweep(9999, &expired), 0u);
+  EXPECT_TRUE(expired.empty());
+  ASSERT_EQ(t.validate(seen_expired, 10000).status, lookup_status::expired);  // erased on sight
+  EXPECT_EQ(t.sweep(10000, &expired), 2u);
+  ASSERT_EQ(expired.size(), 2u);
+  std::map<net::session_key, std::string> named;
+  for (auto& x : expired)
+    named[x.key] = x.user;
+  EXPECT_EQ(named, (std::map<net::session_key, std::string>{{due, "alice"}, {also_due, "bob"}}));
+  EXPECT_EQ(t.size(), 1u);
+  expired.clear();
+  EXPECT_EQ(t.sweep(15000, &expired), 1u);
+  ASSERT_EQ(expired.size(), 1u);
+  EXPECT_EQ(expired[0].key, refreshed);
 }
 
 TEST(SessionTable, DisabledOrRemovedUsersLoseTheirSessions) {

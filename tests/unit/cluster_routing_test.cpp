@@ -1,0 +1,181 @@
+// Where a cluster member sends each request, as docs/cluster.md describes it,
+// decided from one view of the cluster without any process or socket: ops go
+// to the key's owner (reads marked local to any holder), refreshes stop on the
+// minority side of a partition, nothing is served while nobody owns, and a
+// change replicates to every other holder under either ring, once each.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "actors/cluster/cluster_backend.hpp"
+#include "actors/limiter/limiter_link.hpp"
+#include "net/token.hpp"
+
+namespace castellan::actors {
+namespace {
+
+using net::op_kind;
+
+std::shared_ptr<const ring> ring_of(std::vector<std::string> members, size_t replicas = 2) {
+  return std::make_shared<const ring>(std::move(members), replicas);
+}
+
+// `self`'s view: `owners` serve, `holders` receive writes (owners + joiners).
+cluster_view view_of(const std::string& self, std::vector<std::string> owners,
+                     std::vector<std::string> holders, size_t reachable = 3, size_t known = 3) {
+  cluster_view v;
+  v.self = self;
+  v.owners = ring_of(std::move(owners));
+  v.holders = ring_of(std::move(holders));
+  v.reachable = reachable;
+  v.known = known;
+  return v;
+}
+
+const std::string& owner_in(const ring& r, uint64_t h) { return r.members()[r.owner(h)]; }
+bool holder_in(const ring& r, const std::string& name, uint64_t h) {
+  int i = r.index_of(name);
+  return i >= 0 && r.holds(h, static_cast<uint32_t>(i));
+}
+std::vector<uint64_t> sample_keys(int n = 300) {
+  std::vector<uint64_t> out;
+  for (int i = 0; i < n; ++i)
+    out.push_back(ring_hash(net::random_session_id()));
+  return out;
+}
+std::set<std::string> names(const std::vector<const std::string*>& members) {
+  std::set<std::string> out;
+  for (auto* m : members)
+    out.insert(*m);
+  return out;
+}
+
+const std::vector<std::string> abc = {"node-a", "node-b", "node-c"};
+
+// -- session ops and logins ----------------------------------------------------
+
+TEST(ClusterRouting, AKeyThisMemberOwnsIsAnsweredHereAndAnyOtherGoesToItsOwner) {
+  auto v = view_of("node-a", abc, abc);
+  int here = 0;
+  for (auto h : sample_keys()) {
+    bool mine = owner_in(*v.owners, h) == "node-a";
+    for (auto kind : {op_kind::validate, op_kind::refresh, op_kind::logout})
+      EXPECT_EQ(route_session_op(v, kind, false, h), mine ? op_route::here : op_route::owner);
+    EXPECT_EQ(route_open(v, h), mine ? open_route::here : open_route::owner);  // a new session
+    if (!mine) {
+      EXPECT_EQ(v.owner_of(h), owner_in(*v.owners, h));
+    }
+    here += mine;
+  }
+  EXPECT_GT(here, 50);  // about a third of the keys
+  EXPECT_LT(here, 150);
+}
+
+TEST(ClusterRouting, ALocalReadIsAnsweredByAnyHolderButWritesGoToTheOwner) {
+  auto v = view_of("node-a", abc, abc);
+  int replica_reads = 0;
+  for (auto h : sample_keys()) {
+    if (owner_in(*v.owners, h) == "node-a")
+      continue;
+    bool copy_here = holder_in(*v.holders, "node-a", h);
+    EXPECT_EQ(route_session_op(v, op_kind::validate, true, h),
+              copy_here ? op_route::here : op_route::owner);
+    EXPECT_EQ(route_session_op(v, op_kind::validate, false, h), op_route::owner);
+    EXPECT_EQ(route_session_op(v, op_kind::refresh, false, h), op_route::owner);
+    replica_reads += copy_here;
+  }
+  EXPECT_GT(replica_reads, 0);
+}
+
+TEST(ClusterRouting, WhileNoMemberOwnsSessionsNothingIsServedFromAStaleCopy) {
+  auto v = view_of("node-a", {}, abc);  // everyone is still joining
+  for (auto h : sample_keys(20)) {
+    for (auto kind : {op_kind::validate, op_kind::refresh, op_kind::logout}) {
+      EXPECT_EQ(route_session_op(v, kind, false, h), op_route::refuse_unowned);
+      EXPECT_EQ(route_session_op(v, kind, true, h), op_route::refuse_unowned);
+    }
+    EXPECT_EQ(route_open(v, h), open_route::refuse_unowned);
+    EXPECT_EQ(remote_owner(v, h), "");  // the limiter checks here; logins are refused anyway
+  }
+}
+
+TEST(ClusterRouting, OnTheMinoritySideRefreshesAreRefusedWhileValidateAndLogoutStillWork) {
+  auto v = view_of("node-a", abc, abc, /*reachable=*/1, /*known=*/3);
+  ASSERT_FALSE(v.majority());
+  for (auto h : sample_keys(50)) {
+    bool mine = owner_in(*v.owners, h) == "node-a";
+    EXPECT_EQ(route_session_op(v, op_kind::refresh, false, h), op_route::refuse_minority);
+    EXPECT_EQ(route_session_op(v, op_kind::validate, false, h), mine ? op_route::here : op_route::owner);
+    EXPECT_EQ(route_session_op(v, op_kind::logout, false, h), mine ? op_route::here : op_route::owner);
+  }
+  auto two_of_three = view_of("node-a", abc, abc, 2, 3);
+  EXPECT_NE(route_session_op(two_of_three, op_kind::refresh, false, sample_keys(1)[0]),
+            op_route::refuse_minority);
+}
+
+TEST(ClusterRouting, LimiterKeysAreCheckedOnTheirOwner) {
+  auto v = view_of("node-b", abc, abc);
+  for (int i = 0; i < 100; ++i) {
+    uint64_t h = limiter_ring_hash({key_kind::ip, "10.0.0." + std::to_string(i)});
+    auto owner = owner_in(*v.owners, h);
+    EXPECT_EQ(remote_owner(v, h), owner == "node-b" ? "" : owner);
+  }
+}
+
+// -- replication -----------------------------------------------------------------
+
+TEST(ClusterRouting, AChangeGoesToEveryOtherHolderUnderEitherRingOnce) {
+  // node-d is joining: it holds (hears writes) before it owns.
+  auto v = view_of("node-a", abc, {"node-a", "node-b", "node-c", "node-d"});
+  int to_joiner = 0;
+  for (auto h : sample_keys()) {
+    auto targets = replica_targets(v, h);
+    std::set<std::string> expected;
+    for (auto* r : {v.holders.get(), v.owners.get()})
+      for (auto i : r->place(h))
+        if (r->members()[i] != "node-a")
+          expected.insert(r->members()[i]);
+    EXPECT_EQ(names(targets), expected);
+    EXPECT_EQ(targets.size(), expected.size()) << "a member named twice";
+    to_joiner += expected.count("node-d") > 0;
+  }
+  EXPECT_GT(to_joiner, 0);
+}
+
+TEST(ClusterRouting, ALeavingMemberStillSendsWhatItChangesToEveryHolder) {
+  auto v = view_of("node-a", {"node-b", "node-c"}, {"node-b", "node-c"});
+  for (auto h : sample_keys(20))
+    EXPECT_EQ(names(replica_targets(v, h)), (std::set<std::string>{"node-b", "node-c"}));
+}
+
+TEST(ClusterRouting, AloneThereIsNobodyToReplicateTo) {
+  auto v = view_of("node-a", {"node-a"}, {"node-a"});
+  for (auto h : sample_keys(20))
+    EXPECT_TRUE(replica_targets(v, h).empty());
+}
+
+TEST(ClusterRouting, SessionChangesReplicateUnderTheirSessionAndLockoutsUnderTheirKey) {
+  auto key = net::random_session_id();
+  for (auto kind : {net::event_kind::login_ok, net::event_kind::refresh, net::event_kind::logout}) {
+    auto e = net::make_event(kind, "node-a");
+    e.session = net::session_digest(key);
+    EXPECT_EQ(replication_hash(e), ring_hash(key)) << e.kind;
+  }
+  auto lockout = net::make_event(net::event_kind::lockout_started, "node-a");
+  lockout.reason = "user_ip";
+  lockout.user = "alice";
+  lockout.ip = "10.0.0.7";
+  EXPECT_EQ(replication_hash(lockout), limiter_ring_hash({key_kind::user_ip, "alice|10.0.0.7"}));
+  // Expiry is each holder's own sweep; failures and refusals concern no copy.
+  auto swept = net::make_event(net::event_kind::session_expired, "node-a");
+  swept.session = net::session_digest(key);
+  EXPECT_FALSE(replication_hash(swept));
+  EXPECT_FALSE(replication_hash(net::make_event(net::event_kind::login_failed, "node-a")));
+  auto garbled = net::make_event(net::event_kind::login_ok, "node-a");
+  garbled.session = "zz";
+  EXPECT_FALSE(replication_hash(garbled));
+}
+
+}  // namespace
+}  // namespace castellan::actors
