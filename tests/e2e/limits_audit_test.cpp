@@ -186,6 +186,57 @@ TEST(Audit, KillDashNineDuringLoginsLosesNoAcknowledgedLogin) {
   fs::remove_all(dir);
 }
 
+// SIGTERM stops the node in reverse start order: the front door closes
+// first, queued work finishes, and the audit writer, which started first,
+// commits everything and stops last. So under load every acknowledged login
+// is in the log, and the log ends with node_stopping.
+TEST(Audit, SigtermDuringLoginsKeepsEveryAcknowledgedLoginAndEndsTheLog) {
+  auto node = std::make_unique<authd_process>(generous_limits);
+  node->keep_dir();
+  auto dir = node->dir();
+  std::mutex mutex;
+  std::vector<std::string> tokens;
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 8; ++i)
+    clients.emplace_back([&] {
+      try {
+        auto c = node->connect();
+        while (!stop) {
+          auto r = c.login("alice", alice_password, "", 5s);
+          if (!r.ok)
+            continue;
+          std::lock_guard<std::mutex> guard(mutex);
+          tokens.push_back(r.as<net::login_reply>().token);
+        }
+      } catch (const net::client_error&) {
+        // the node closed the connection while stopping: expected
+      }
+    });
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard<std::mutex> guard(mutex);
+    return tokens.size() >= 100;
+  }, 30s));
+  EXPECT_EQ(node->stop(), 0);
+  stop = true;
+  for (auto& t : clients)
+    t.join();
+  auto audit_dir = node->audit_dir();
+  node.reset();
+  auto verify = run_program({CASTELLAN_AUTHCTL, "audit", "verify", audit_dir});
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  auto keys = net::load_key_file((dir / "keys.json").string());
+  auto recorded = login_digests(audit_dir);
+  size_t missing = 0;
+  for (auto& t : tokens)
+    missing += !recorded.count(digest_of(keys, t));
+  EXPECT_EQ(missing, 0u) << "of " << tokens.size() << " acknowledged logins";
+  auto last = run_program({CASTELLAN_AUTHCTL, "--json", "audit", "tail", audit_dir, "-n", "1"});
+  ASSERT_EQ(last.exit_code, 0) << last.err;
+  EXPECT_EQ(nlohmann::json::parse(last.out).at("kind"), "node_stopping") << last.out;
+  fs::remove_all(dir);
+}
+
 TEST(Audit, VerifyNamesARecordWithAFlippedByte) {
   authd_process node(generous_limits);
   auto c = node.connect();
