@@ -1,19 +1,11 @@
 // The front door's metric families (docs/metrics.md, "Front door"): connections
 // and frames refused. Declared beside the component that counts them.
-// Handles are thread-safe; hot paths add once per batch, not once per request.
 #pragma once
 
 #include <memory>
 #include <string>
 
-namespace prometheus {
-class Counter;
-class Gauge;
-class Histogram;
-class Registry;
-template <typename T>
-class Family;
-}  // namespace prometheus
+#include "net/prometheus_fwd.hpp"
 
 namespace castellan::net {
 

@@ -1,19 +1,11 @@
 // The cluster's metric families as this member sees it (docs/metrics.md,
 // "Cluster"): members by state, forwarding, replication, hand-over, refusals.
-// Handles are thread-safe; hot paths add once per batch, not once per request.
 #pragma once
 
 #include <memory>
 #include <string>
 
-namespace prometheus {
-class Counter;
-class Gauge;
-class Histogram;
-class Registry;
-template <typename T>
-class Family;
-}  // namespace prometheus
+#include "net/prometheus_fwd.hpp"
 
 namespace castellan::actors {
 

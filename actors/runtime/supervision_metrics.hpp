@@ -1,6 +1,5 @@
 // Supervision's metric families (docs/metrics.md, "Supervision"): restarts
 // by actor kind and mailbox depth by actor.
-// Handles are thread-safe; hot paths add once per batch, not once per request.
 #pragma once
 
 #include <array>
@@ -10,14 +9,7 @@
 
 #include "net/messages.hpp"
 
-namespace prometheus {
-class Counter;
-class Gauge;
-class Histogram;
-class Registry;
-template <typename T>
-class Family;
-}  // namespace prometheus
+#include "net/prometheus_fwd.hpp"
 
 namespace castellan::actors {
 

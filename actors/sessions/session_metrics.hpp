@@ -1,19 +1,11 @@
 // The session shards' metric families (docs/metrics.md, "Sessions"): sessions
 // held, opened and ended by reason.
-// Handles are thread-safe; hot paths add once per batch, not once per request.
 #pragma once
 
 #include <memory>
 #include <string>
 
-namespace prometheus {
-class Counter;
-class Gauge;
-class Histogram;
-class Registry;
-template <typename T>
-class Family;
-}  // namespace prometheus
+#include "net/prometheus_fwd.hpp"
 
 namespace castellan::actors {
 

@@ -140,37 +140,64 @@ TEST(RateLimits, SighupAppliesNewPoliciesAndRecordsTheReload) {
   EXPECT_NE(events.out.find("applied=limiter"), std::string::npos) << events.out;
 }
 
+// `clients` connections logging alice in as fast as they can, keeping the
+// token of every acknowledged login, until finish(); the node may die or
+// stop under them (their connection then ends: expected).
+class login_load {
+ public:
+  login_load(authd_process& node, int clients) {
+    for (int i = 0; i < clients; ++i)
+      clients_.emplace_back([this, &node] { run(node); });
+  }
+  ~login_load() { finish(); }
+
+  // Whether `count` logins were acknowledged within 30 s.
+  bool await(size_t count) {
+    return eventually([&] {
+      std::lock_guard<std::mutex> guard(mutex_);
+      return tokens_.size() >= count;
+    }, 30s);
+  }
+
+  // Stops the clients; the tokens of every acknowledged login.
+  std::vector<std::string> finish() {
+    stop_ = true;
+    for (auto& t : clients_)
+      if (t.joinable())
+        t.join();
+    std::lock_guard<std::mutex> guard(mutex_);
+    return tokens_;
+  }
+
+ private:
+  void run(authd_process& node) {
+    try {
+      auto c = node.connect();
+      while (!stop_) {
+        auto r = c.login("alice", alice_password, "", 5s);
+        if (!r.ok)
+          continue;
+        std::lock_guard<std::mutex> guard(mutex_);
+        tokens_.push_back(r.as<net::login_reply>().token);
+      }
+    } catch (const net::client_error&) {
+    }
+  }
+
+  std::mutex mutex_;
+  std::vector<std::string> tokens_;
+  std::atomic<bool> stop_{false};
+  std::vector<std::thread> clients_;
+};
+
 TEST(Audit, KillDashNineDuringLoginsLosesNoAcknowledgedLogin) {
   auto node = std::make_unique<authd_process>(generous_limits);
   node->keep_dir();
   auto dir = node->dir();
-  std::mutex mutex;
-  std::vector<std::string> tokens;
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> clients;
-  for (int i = 0; i < 8; ++i)
-    clients.emplace_back([&] {
-      try {
-        auto c = node->connect();
-        while (!stop) {
-          auto r = c.login("alice", alice_password, "", 5s);
-          if (!r.ok)
-            continue;
-          std::lock_guard<std::mutex> guard(mutex);
-          tokens.push_back(r.as<net::login_reply>().token);
-        }
-      } catch (const net::client_error&) {
-        // the node died under us: expected
-      }
-    });
-  ASSERT_TRUE(eventually([&] {
-    std::lock_guard<std::mutex> guard(mutex);
-    return tokens.size() >= 200;
-  }, 30s));
+  login_load load(*node, 8);
+  ASSERT_TRUE(load.await(200));
   node->kill_hard();
-  stop = true;
-  for (auto& t : clients)
-    t.join();
+  auto tokens = load.finish();
   node.reset();
   auto restarted = authd_process::restart_in(dir);
   auto verify = run_program({CASTELLAN_AUTHCTL, "audit", "verify", restarted->audit_dir()});
@@ -194,33 +221,10 @@ TEST(Audit, SigtermDuringLoginsKeepsEveryAcknowledgedLoginAndEndsTheLog) {
   auto node = std::make_unique<authd_process>(generous_limits);
   node->keep_dir();
   auto dir = node->dir();
-  std::mutex mutex;
-  std::vector<std::string> tokens;
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> clients;
-  for (int i = 0; i < 8; ++i)
-    clients.emplace_back([&] {
-      try {
-        auto c = node->connect();
-        while (!stop) {
-          auto r = c.login("alice", alice_password, "", 5s);
-          if (!r.ok)
-            continue;
-          std::lock_guard<std::mutex> guard(mutex);
-          tokens.push_back(r.as<net::login_reply>().token);
-        }
-      } catch (const net::client_error&) {
-        // the node closed the connection while stopping: expected
-      }
-    });
-  ASSERT_TRUE(eventually([&] {
-    std::lock_guard<std::mutex> guard(mutex);
-    return tokens.size() >= 100;
-  }, 30s));
+  login_load load(*node, 8);
+  ASSERT_TRUE(load.await(100));
   EXPECT_EQ(node->stop(), 0);
-  stop = true;
-  for (auto& t : clients)
-    t.join();
+  auto tokens = load.finish();
   auto audit_dir = node->audit_dir();
   node.reset();
   auto verify = run_program({CASTELLAN_AUTHCTL, "audit", "verify", audit_dir});
