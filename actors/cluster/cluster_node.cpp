@@ -58,6 +58,7 @@ namespace cluster_detail {
 
 using steady = std::chrono::steady_clock;
 using std::chrono::milliseconds;
+using net::member_state;
 
 std::string random_nonce() {
   std::string n(32, '\0');
@@ -75,28 +76,27 @@ constexpr size_t max_handshake_bytes = 4096;
 void count_states(const cluster_state& st, const cluster_view& view) {
   if (!st.metrics)
     return;
-  double by_state[actors::member_state_count] = {};
+  double by_state[net::member_state_count] = {};
   for (auto& m : view.members)
-    for (size_t i = 0; i < actors::member_state_count; ++i)
-      by_state[i] += m.info.state == actors::member_states[i];
-  for (size_t i = 0; i < actors::member_state_count; ++i)
-    st.metrics->members[i]->Set(by_state[i]);
+    by_state[net::index_of(m.info.state)] += 1;
+  for (auto state : net::all_member_states)
+    st.metrics->members_in(state)->Set(by_state[net::index_of(state)]);
 }
 
 // -- membership ------------------------------------------------------------------
 
 // This node's opinion of a peer's state.
-std::string state_of(const cluster_state& st, const peer& p, steady::time_point now) {
+member_state state_of(const cluster_state& st, const peer& p, steady::time_point now) {
   if (p.left)
-    return "left";
+    return member_state::left;
   if (!p.authenticated || p.lost)
-    return "down";
+    return member_state::down;
   auto silent = now - p.heard;
   if (silent >= milliseconds(st.cfg.down_after_ms))
-    return "down";
+    return member_state::down;
   if (silent >= milliseconds(st.cfg.suspect_after_ms))
-    return "suspect";
-  return p.info.state == "leaving" ? "leaving" : p.info.state;
+    return member_state::suspect;
+  return p.info.state;
 }
 
 std::vector<net::member_info> known_members(const cluster_state& st, steady::time_point now) {
@@ -118,9 +118,9 @@ void publish_view(self_ptr self) {
   auto& st = self->state;
   auto now = steady::now();
   std::vector<std::string> owners, holders;
-  if (st.self_state == "up")
+  if (st.self_state == member_state::up)
     owners.push_back(st.self.name);
-  if (st.self_state == "up" || st.self_state == "joining")
+  if (st.self_state == member_state::up || st.self_state == member_state::joining)
     holders.push_back(st.self.name);
   auto view = std::make_shared<cluster_view>();
   view->self = st.self.name;
@@ -130,15 +130,16 @@ void publish_view(self_ptr self) {
   view->members.push_back(std::move(myself));
   for (auto& [name, p] : st.peers) {
     auto state = state_of(st, p, now);
-    if (state == "up" || state == "suspect")
+    if (state == member_state::up || state == member_state::suspect)
       owners.push_back(name);
-    if (state == "up" || state == "suspect" || state == "joining")
+    if (state == member_state::up || state == member_state::suspect || state == member_state::joining)
       holders.push_back(name);
     cluster_member m{p.info, p.load, p.heard_ms, false};
     m.info.state = state;
-    if (state != "left")
+    if (state != member_state::left)
       ++view->known;
-    if (state == "up" || state == "suspect" || state == "joining" || state == "leaving")
+    if (state == member_state::up || state == member_state::suspect ||
+        state == member_state::joining || state == member_state::leaving)
       ++view->reachable;
     view->members.push_back(std::move(m));
   }
@@ -184,7 +185,7 @@ void publish_view(self_ptr self) {
   if (before)
     for (auto& m : holders_ring->members())
       if (m != st.self.name && before->index_of(m) < 0 && st.peers.count(m) &&
-          state_of(st, st.peers[m], now) == "joining")
+          state_of(st, st.peers[m], now) == member_state::joining)
         st.joiners_waiting.insert(m);
   spdlog::info("cluster: holders now [{}] (epoch {})", [&] {
     std::string s;
@@ -320,7 +321,7 @@ void reconnect(self_ptr self) {
 // whole cluster is starting together.
 void maybe_up(self_ptr self) {
   auto& st = self->state;
-  if (st.self_state != "joining")
+  if (st.self_state != member_state::joining)
     return;
   auto now = steady::now();
   auto wait = milliseconds(st.cfg.down_after_ms);
@@ -331,13 +332,13 @@ void maybe_up(self_ptr self) {
       return;  // its state is not known yet
     if (!p.authenticated && p.reported_alive && now - p.learned < wait)
       return;  // not met yet, but alive by others' account
-    if (state == "up" || state == "suspect") {
+    if (state == member_state::up || state == member_state::suspect) {
       ++up;
       handed += st.handover_from.count(name);
     }
   }
   if ((up > 0 && handed == up) || (up == 0 && now - st.started >= wait)) {
-    st.self_state = "up";
+    st.self_state = member_state::up;
     spdlog::info("cluster: {} is up ({} members handed over)", st.self.name, handed);
     publish_view(self);
     heartbeat(self);
@@ -379,7 +380,7 @@ void tick(self_ptr self) {
   auto now = steady::now();
   // A member that goes down takes its in-flight requests with it.
   for (auto& [name, p] : st.peers)
-    if (p.authenticated && state_of(st, p, now) == "down" && !p.lost) {
+    if (p.authenticated && state_of(st, p, now) == member_state::down && !p.lost) {
       spdlog::warn("cluster: {} is down (silent for {} ms)", name,
                    std::chrono::duration_cast<milliseconds>(now - p.heard).count());
       p.lost = true;
@@ -423,7 +424,7 @@ void admit(self_ptr self, const caf::actor& handle, const caf::node_id& node,
     // gets everything it holds handed over again).
     if (!p.lost)
       st.force_handover.insert(name);
-    p.info.state = "joining";
+    p.info.state = member_state::joining;
     p.info.incarnation = 0;
     p.heartbeat_seen = false;
     st.handover_from.erase(name);
@@ -446,8 +447,8 @@ void admit(self_ptr self, const caf::actor& handle, const caf::node_id& node,
   p.info.name = name;
   if (!address.empty())
     p.info.address = address;
-  if (p.info.state.empty() || p.info.state == "down" || p.info.state == "left")
-    p.info.state = "joining";
+  if (p.info.state == member_state::down || p.info.state == member_state::left)
+    p.info.state = member_state::joining;
   p.heard = steady::now();
   p.heard_ms = net::wall_ms();
   spdlog::info("cluster: {} at {} authenticated", name, p.info.address);
@@ -510,12 +511,13 @@ void on_heartbeat(self_ptr self, peer& p, const std::string& body) {
     st.force_handover.insert(p.info.name);
   }
   for (auto& m : hb.members)  // gossip: learn members we have not met
-    if (m.name != st.self.name && !st.peers.count(m.name) && m.state != "left" &&
+    if (m.name != st.self.name && !st.peers.count(m.name) && m.state != member_state::left &&
         !m.address.empty()) {
       auto& fresh = st.peers[m.name];
       fresh.info = m;
-      fresh.info.state = "down";  // until it answers us itself
-      fresh.reported_alive = m.state == "up" || m.state == "suspect" || m.state == "joining";
+      fresh.info.state = member_state::down;  // until it answers us itself
+      fresh.reported_alive = m.state == member_state::up || m.state == member_state::suspect ||
+                             m.state == member_state::joining;
       fresh.learned = steady::now();
       spdlog::info("cluster: learned of {} at {} from {}", m.name, m.address, p.info.name);
       connect(self, m.address);
@@ -526,7 +528,7 @@ void on_leave(self_ptr self, peer& p, const std::string& body) {
   auto leave = net::unpack_peer<net::peer_leave>(body);
   spdlog::info("cluster: {} left", p.info.name);
   p.left = true;
-  p.info.state = "left";
+  p.info.state = member_state::left;
   expire_pending(self, p.info.name);
   send_to(self, p, net::peer_ack::type, net::pack_peer(net::peer_ack{0, true}));
   publish_view(self);
@@ -637,7 +639,7 @@ void handover_complete(self_ptr self, uint64_t epoch) {
   for (auto& member : st.joiners_waiting)
     send_to(self, member, net::peer_handover_done{st.self.name});
   st.joiners_waiting.clear();
-  if (st.self_state == "leaving" && st.on_left) {
+  if (st.self_state == member_state::leaving && st.on_left) {
     // Everything handed over: tell everyone, then let the node stop.
     st.leave_acks = 0;
     for (auto& [name, p] : st.peers)
@@ -716,7 +718,7 @@ caf::behavior cluster_behavior(self_ptr self, cluster_deps deps) {
     [self](leave_atom) -> caf::result<bool> {
       auto& st = self->state;
       auto promise = self->make_response_promise<bool>();
-      st.self_state = "leaving";
+      st.self_state = member_state::leaving;
       st.on_left = [promise]() mutable { promise.deliver(true); };
       heartbeat(self);
       auto epoch = st.epoch;

@@ -91,7 +91,7 @@ struct cluster_state {
   std::string secret;
   net::member_info self;
   cluster_host host;
-  std::string self_state = "joining";
+  net::member_state self_state = net::member_state::joining;
   steady::time_point started = steady::now();
   std::map<std::string, peer> peers;               // by name (never self)
   std::map<caf::node_id, std::string> authed;      // node -> member name

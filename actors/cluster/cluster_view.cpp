@@ -10,7 +10,7 @@ std::string cluster_json(const cluster_view& view, int64_t now_ms) {
   for (auto& m : view.members)
     members.push_back({{"name", m.info.name},
                        {"self", m.self},
-                       {"state", m.info.state},
+                       {"state", std::string(net::to_string(m.info.state))},
                        {"address", m.info.address},
                        {"client", m.info.client},
                        {"incarnation", m.info.incarnation},

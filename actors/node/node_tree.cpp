@@ -533,7 +533,7 @@ struct node::impl {
     deps.self.address = c.host + ":" + std::to_string(c.port);
     deps.self.client = settings.server.host + ":" + std::to_string(settings.server.port);
     deps.self.incarnation = static_cast<uint64_t>(started_ms);
-    deps.self.state = "joining";
+    deps.self.state = net::member_state::joining;
     deps.host = membership->host([this] { return member_load(); });
     cluster_node = spawn_cluster_node(*system, std::move(deps));
     membership->attach(cluster_node);
@@ -615,9 +615,10 @@ struct node::impl {
     auto view = m ? m->view() : nullptr;
     if (!view)
       return "";
-    auto& me = view->members.front().info.state;
-    if (me != "up")
-      return me == "joining" ? "joining: not owning ranges yet" : me;
+    auto me = view->members.front().info.state;
+    if (me != net::member_state::up)
+      return me == net::member_state::joining ? "joining: not owning ranges yet"
+                                              : std::string(net::to_string(me));
     if (!view->majority())
       return "cannot reach a majority of the members: logins and refreshes are refused";
     return "";
