@@ -96,7 +96,7 @@ cluster_view_ptr make_view(const cluster_state& st, steady::time_point now) {
   view->members.push_back({members.self(), st.host.load ? st.host.load() : net::member_load{},
                            net::wall_ms(), true});
   for (auto& [name, m] : members.members()) {
-    cluster_member seen{m.info, m.load, m.heard_ms, false};
+    monitor::member_status seen{m.info, m.load, m.heard_ms, false};
     seen.info.state = members.state_of(m, now);
     view->members.push_back(std::move(seen));
   }

@@ -636,15 +636,19 @@ struct node::impl {
                                  {"reasons", reasons}});
   }
 
-  // Every member as this node sees it (the monitor actor's last view).
+  // Every member as this node sees it; a node alone is a one-member cluster
+  // of itself, from the monitor's latest summary. One shape either way.
   monitor::http_response cluster() {
+    auto now = net::wall_ms();
     if (membership)
       if (auto view = membership->view())
-        return {200, "application/json", cluster_json(*view, net::wall_ms())};
+        return {200, "application/json", monitor::cluster_json(status_of(*view), now)};
     auto summary = board->summary();
     if (!summary)
       return json(503, {{"error", "the monitor has not reported yet"}});
-    return {200, "application/json", monitor::cluster_json(monitor_sources(), *summary)};
+    auto src = monitor_sources();
+    auto alone = monitor::lone_node_status(src.node, src.address(), src.started_ms, *summary, now);
+    return {200, "application/json", monitor::cluster_json(alone, now)};
   }
 
   // Stops whatever has been started, in reverse order; safe after a start
