@@ -17,9 +17,9 @@ namespace castellan::monitor {
 
 // One member as the reporting node sees it.
 struct member_status {
-  net::member_info info;  // name, cluster address, client address, state (this node's opinion), incarnation
+  net::member_info info;  // name, addresses, incarnation; state: the reporting node's opinion
   net::member_load load;  // as the member last reported it
-  int64_t heard_ms = 0;   // Unix ms the reporting node last heard from it (0: never); now, for itself
+  int64_t heard_ms = 0;   // Unix ms the reporting node last heard from it (0: never; now: itself)
   bool self = false;      // the reporting node
 };
 

@@ -51,7 +51,8 @@ namespace adaptor {
 
 template <>
 struct convert<castellan::net::member_state> {
-  const msgpack::object& operator()(const msgpack::object& o, castellan::net::member_state& v) const {
+  const msgpack::object& operator()(const msgpack::object& o,
+                                    castellan::net::member_state& v) const {
     if (o.type != msgpack::type::STR)
       throw msgpack::type_error();
     v = castellan::net::member_state_from(std::string_view(o.via.str.ptr, o.via.str.size))
@@ -63,7 +64,8 @@ struct convert<castellan::net::member_state> {
 template <>
 struct pack<castellan::net::member_state> {
   template <class Stream>
-  msgpack::packer<Stream>& operator()(msgpack::packer<Stream>& o, castellan::net::member_state v) const {
+  msgpack::packer<Stream>& operator()(msgpack::packer<Stream>& o,
+                                      castellan::net::member_state v) const {
     auto name = castellan::net::to_string(v);
     o.pack_str(static_cast<uint32_t>(name.size()));
     o.pack_str_body(name.data(), static_cast<uint32_t>(name.size()));

@@ -242,7 +242,9 @@ size_t membership::known_count(clock::time_point now) const {
 // -- rings ------------------------------------------------------------------------------
 
 std::vector<std::string> membership::ring_members(clock::time_point now, bool with_joiners) const {
-  auto in_ring = [with_joiners](member_state s) { return with_joiners ? holds_data(s) : owns_ranges(s); };
+  auto in_ring = [with_joiners](member_state s) {
+    return with_joiners ? holds_data(s) : owns_ranges(s);
+  };
   std::vector<std::string> out;
   if (in_ring(self_.state))
     out.push_back(self_.name);

@@ -5,8 +5,8 @@
 // cluster node actor feeds it events and does the I/O, and tests drive it
 // without processes.
 //
-// The states, as this member sees another member (this member's own state
-// only ever goes joining -> up -> leaving; it never sees itself otherwise):
+// The states, as this member sees another member (its own state only goes
+// joining -> up, and either -> leaving; it never sees itself otherwise):
 //
 //   learned by gossip        handshake passed
 //   ----------------> down ------------------> joining
@@ -25,9 +25,11 @@
 //
 //   joining, up --SIGTERM--> leaving --everything handed over, `leave` sent--> left
 //
-// A restarted process under a known name (new CAF node or new incarnation)
-// goes back to joining and is handed everything it holds again. `left` is
-// final until the member is admitted again.
+// Silence and a lost connection act on every state but `left` the same way
+// as on `up` (drawn once), and a member heard again (the same process, after
+// a pause or a partition) is back at its own word. A restarted process under
+// a known name (new CAF node or new incarnation) goes back to joining and is
+// handed everything it holds again. `left` is final until it is admitted again.
 //
 // Rings: owners = members up or suspect (suspect keeps its ranges, to ride out
 // a pause); holders = owners plus members joining (a joiner hears every write

@@ -40,8 +40,10 @@ cluster_status two_members() {
   status.replicas = 2;
   status.owners = {"node-a"};
   status.holders = {"node-a", "node-b"};
-  member_status a{{"node-a", "127.0.0.1:7511", "127.0.0.1:7411", member_state::up, 11}, {}, 1000, true};
-  member_status b{{"node-b", "127.0.0.1:7512", "127.0.0.1:7412", member_state::joining, 12}, {}, 900, false};
+  member_status a{{"node-a", "127.0.0.1:7511", "127.0.0.1:7411", member_state::up, 11}, {}, 1000,
+                  true};
+  member_status b{{"node-b", "127.0.0.1:7512", "127.0.0.1:7412", member_state::joining, 12}, {},
+                  900, false};
   member_status c{{"node-c", "127.0.0.1:7513", "", member_state::down, 0}, {}, 0, false};
   status.members = {a, b, c};
   return status;

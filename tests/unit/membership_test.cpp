@@ -61,7 +61,8 @@ TEST(MemberStateNames, AreTheDocumentedOnesInOrder) {
   std::vector<std::string> seen;
   for (auto s : net::all_member_states)
     seen.emplace_back(net::to_string(s));
-  EXPECT_EQ(seen, (std::vector<std::string>{"joining", "up", "suspect", "down", "leaving", "left"}));
+  EXPECT_EQ(seen,
+            (std::vector<std::string>{"joining", "up", "suspect", "down", "leaving", "left"}));
 }
 
 TEST(MemberStateNames, RoundTrip) {
