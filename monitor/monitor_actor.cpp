@@ -4,7 +4,6 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
-#include <nlohmann/json.hpp>
 
 #include "actors/runtime/atoms.hpp"
 #include "net/request_stats.hpp"
@@ -109,29 +108,6 @@ caf::behavior monitor_behavior(caf::stateful_actor<monitor_state>* self, monitor
 }
 
 }  // namespace
-
-std::string cluster_json(const monitor_sources& src, const net::metrics_summary_reply& s) {
-  nlohmann::json self{{"name", src.node},
-                      {"address", src.address ? src.address() : std::string()},
-                      {"state", s.ready ? "up" : "degraded"},
-                      {"started_ms", src.started_ms},
-                      {"last_heard_ms", wall_ms()},
-                      {"load", {{"connections_open", s.connections_open},
-                                {"sessions_active", s.sessions_active},
-                                {"requests_per_s", [&] {
-                                   double r = 0;
-                                   for (auto& o : s.ops)
-                                     r += o.rate_per_s;
-                                   return r;
-                                 }()}}},
-                      {"restarts", [&] {
-                         uint64_t n = 0;
-                         for (auto& a : s.actors)
-                           n += a.restarts;
-                         return n;
-                       }()}};
-  return nlohmann::json{{"node", src.node}, {"members", {self}}}.dump() + "\n";
-}
 
 caf::actor spawn_monitor(caf::actor_system& sys, monitor_sources sources) {
   return sys.spawn(monitor_behavior, std::move(sources));

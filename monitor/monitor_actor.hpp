@@ -3,8 +3,7 @@
 // turns totals into rates and last-interval latency quantiles, and
 // publishes the result on the status_board, where op `metrics_summary`,
 // `authctl status` and /cluster read it without waiting on any actor.
-// /cluster lists the members this node knows; the cluster issue adds peers'
-// heartbeats to what the monitor aggregates.
+// (/cluster's model and renderer are cluster_status.hpp.)
 #pragma once
 
 #include <chrono>
@@ -43,8 +42,5 @@ struct monitor_sources {
 // Spawns the monitor; it publishes a first summary before its first tick.
 caf::actor spawn_monitor(caf::actor_system& sys, monitor_sources sources);
 
-// /cluster's JSON body: every member this node knows, from the monitor's
-// latest summary (on one node: itself).
-std::string cluster_json(const monitor_sources& sources, const net::metrics_summary_reply& summary);
 
 }  // namespace castellan::monitor

@@ -14,6 +14,7 @@
 #include <msgpack.hpp>
 
 #include "net/events.hpp"
+#include "net/member_state.hpp"
 
 namespace castellan::net {
 
@@ -62,7 +63,7 @@ struct member_info {
   std::string name;
   std::string address;    // cluster host:port
   std::string client;     // client host:port (what authctl and clients use)
-  std::string state;      // joining, up, suspect, down, left
+  member_state state = member_state::joining;  // on the wire by name (member_state.hpp)
   uint64_t incarnation = 0;  // the member's start time (Unix ms): a restart is a new incarnation
   MSGPACK_DEFINE_MAP(name, address, client, state, incarnation)
 };

@@ -279,7 +279,8 @@ void cluster_backend::cluster_status(uint64_t id, net::reply_buffer& out) const 
   reply.clustered = true;
   reply.replicas = replicas_;
   for (auto& m : view->members)
-    reply.members.push_back({m.info.name, m.info.address, m.info.client, m.info.state, m.self,
+    reply.members.push_back({m.info.name, m.info.address, m.info.client,
+                             std::string(net::to_string(m.info.state)), m.self,
                              m.self ? net::wall_ms() : m.heard_ms, m.load.ready,
                              m.load.requests_per_s, m.load.sessions, m.load.restarts});
   out.add(reply);

@@ -9,8 +9,8 @@
 
 namespace castellan::actors {
 
-const char* const member_states[member_state_count] = {"joining", "up",      "suspect",
-                                                      "down",    "leaving", "left"};
+// node_tree.cpp counts a node outside a cluster as members[1], up.
+static_assert(net::index_of(net::member_state::up) == 1);
 
 std::unique_ptr<cluster_metrics> make_cluster_metrics(prometheus::Registry& r) {
   auto m = std::make_unique<cluster_metrics>();
@@ -18,8 +18,8 @@ std::unique_ptr<cluster_metrics> make_cluster_metrics(prometheus::Registry& r) {
                       .Name("castellan_cluster_members")
                       .Help("Cluster members (this one included) by state, as this member sees them")
                       .Register(r);
-  for (size_t i = 0; i < member_state_count; ++i)
-    m->members[i] = &members.Add({{"state", member_states[i]}});
+  for (auto state : net::all_member_states)
+    m->members[net::index_of(state)] = &members.Add({{"state", std::string(net::to_string(state))}});
   auto counter = [&r](const char* name, const char* help) -> prometheus::Family<prometheus::Counter>& {
     return prometheus::BuildCounter().Name(name).Help(help).Register(r);
   };

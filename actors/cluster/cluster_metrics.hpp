@@ -5,15 +5,16 @@
 #include <memory>
 #include <string>
 
+#include "net/member_state.hpp"
 #include "net/prometheus_fwd.hpp"
 
 namespace castellan::actors {
 
 // The cluster, as this member sees it (actors/cluster_node.cpp).
-inline constexpr size_t member_state_count = 6;
-extern const char* const member_states[member_state_count];  // joining, up, suspect, down, leaving, left
 struct cluster_metrics {
-  prometheus::Gauge* members[member_state_count] = {};  // castellan_cluster_members{state}
+  // castellan_cluster_members{state}, indexed by net::index_of(state).
+  prometheus::Gauge* members[net::member_state_count] = {};
+  prometheus::Gauge* members_in(net::member_state s) const { return members[net::index_of(s)]; }
   prometheus::Counter* forwarded = nullptr;        // castellan_cluster_forwarded_total{kind="request"}
   prometheus::Counter* forward_lost = nullptr;     // castellan_cluster_forward_failures_total
   prometheus::Counter* replicated = nullptr;       // castellan_cluster_replications_total{result="ok"}

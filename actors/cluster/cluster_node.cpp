@@ -5,7 +5,10 @@
 // down_msg arrives at once) and heartbeats (a frozen or partitioned peer says
 // nothing: silent for suspect_after_ms is suspect, for down_after_ms down).
 // Heartbeats gossip the member list, so a node that joined through one seed
-// learns, connects to and authenticates with every other member.
+// learns, connects to and authenticates with every other member. What those
+// signals mean (each member's state, when this one goes up, the rings) is
+// decided by the membership object (membership.hpp, no CAF); this actor feeds
+// it events and does the I/O.
 //
 // Nothing from a peer is acted on before it has proved the cluster secret in
 // a challenge-response (hello / challenge / proof); the proof binds both
@@ -58,6 +61,7 @@ namespace cluster_detail {
 
 using steady = std::chrono::steady_clock;
 using std::chrono::milliseconds;
+using net::member_state;
 
 std::string random_nonce() {
   std::string n(32, '\0');
@@ -75,131 +79,70 @@ constexpr size_t max_handshake_bytes = 4096;
 void count_states(const cluster_state& st, const cluster_view& view) {
   if (!st.metrics)
     return;
-  double by_state[actors::member_state_count] = {};
+  double by_state[net::member_state_count] = {};
   for (auto& m : view.members)
-    for (size_t i = 0; i < actors::member_state_count; ++i)
-      by_state[i] += m.info.state == actors::member_states[i];
-  for (size_t i = 0; i < actors::member_state_count; ++i)
-    st.metrics->members[i]->Set(by_state[i]);
+    by_state[net::index_of(m.info.state)] += 1;
+  for (auto state : net::all_member_states)
+    st.metrics->members_in(state)->Set(by_state[net::index_of(state)]);
 }
 
-// -- membership ------------------------------------------------------------------
+// -- the view: what the membership decided, for readers on other threads -------
 
-// This node's opinion of a peer's state.
-std::string state_of(const cluster_state& st, const peer& p, steady::time_point now) {
-  if (p.left)
-    return "left";
-  if (!p.authenticated || p.lost)
-    return "down";
-  auto silent = now - p.heard;
-  if (silent >= milliseconds(st.cfg.down_after_ms))
-    return "down";
-  if (silent >= milliseconds(st.cfg.suspect_after_ms))
-    return "suspect";
-  return p.info.state == "leaving" ? "leaving" : p.info.state;
-}
-
-std::vector<net::member_info> known_members(const cluster_state& st, steady::time_point now) {
-  std::vector<net::member_info> out;
-  auto me = st.self;
-  me.state = st.self_state;
-  out.push_back(me);
-  for (auto& [name, p] : st.peers) {
-    auto info = p.info;
-    info.state = state_of(st, p, now);
-    out.push_back(std::move(info));
-  }
-  return out;
-}
-
-// Recomputes the rings and the view; starts a rebalance when the holders
-// changed. Cheap enough to run on every tick.
-void publish_view(self_ptr self) {
-  auto& st = self->state;
-  auto now = steady::now();
-  std::vector<std::string> owners, holders;
-  if (st.self_state == "up")
-    owners.push_back(st.self.name);
-  if (st.self_state == "up" || st.self_state == "joining")
-    holders.push_back(st.self.name);
+// Every member with this node's opinion of its state, and the current rings.
+cluster_view_ptr make_view(const cluster_state& st, steady::time_point now) {
+  auto& members = st.members;
   auto view = std::make_shared<cluster_view>();
-  view->self = st.self.name;
-  cluster_member myself{st.self, st.host.load ? st.host.load() : net::member_load{},
-                        net::wall_ms(), true};
-  myself.info.state = st.self_state;
-  view->members.push_back(std::move(myself));
-  for (auto& [name, p] : st.peers) {
-    auto state = state_of(st, p, now);
-    if (state == "up" || state == "suspect")
-      owners.push_back(name);
-    if (state == "up" || state == "suspect" || state == "joining")
-      holders.push_back(name);
-    cluster_member m{p.info, p.load, p.heard_ms, false};
-    m.info.state = state;
-    if (state != "left")
-      ++view->known;
-    if (state == "up" || state == "suspect" || state == "joining" || state == "leaving")
-      ++view->reachable;
-    view->members.push_back(std::move(m));
+  view->self = members.name();
+  view->members.push_back({members.self(), st.host.load ? st.host.load() : net::member_load{},
+                           net::wall_ms(), true});
+  for (auto& [name, m] : members.members()) {
+    monitor::member_status seen{m.info, m.load, m.heard_ms, false};
+    seen.info.state = members.state_of(m, now);
+    view->members.push_back(std::move(seen));
   }
-  // Seeds count towards the majority even before we have met them: a member
-  // that restarts alone must not think itself a majority of one.
-  for (auto& seed : st.cfg.seeds) {
-    bool met = seed == st.self.address;
-    for (auto& [name, p] : st.peers)
-      met = met || p.info.address == seed;
-    view->known += !met;
-  }
-  auto owners_ring = std::make_shared<const actors::ring>(owners, st.cfg.replicas);
-  auto holders_ring = std::make_shared<const actors::ring>(holders, st.cfg.replicas);
-  bool owners_changed = !st.owners || st.owners->members() != owners_ring->members();
-  bool holders_changed = !st.holders || st.holders->members() != holders_ring->members();
-  auto before = st.holders;
-  if (!st.force_handover.empty() && before) {
-    // A member that restarted while we still counted it as holding data
-    // missed changes: hand over to it as if it had just joined.
-    std::vector<std::string> kept;
-    for (auto& m : before->members())
-      if (!st.force_handover.count(m))
-        kept.push_back(m);
-    before = std::make_shared<const actors::ring>(kept, st.cfg.replicas);
-    st.force_handover.clear();
-    holders_changed = true;
-  }
-  if (owners_changed)
-    st.owners = owners_ring;
-  if (holders_changed)
-    st.holders = holders_ring;
-  if (owners_changed || holders_changed)
-    ++st.epoch;
-  view->owners = st.owners;
-  view->holders = st.holders;
-  view->epoch = st.epoch;
-  count_states(st, *view);
-  st.host.publish(view);
-  if (!holders_changed || !st.host.rebalance)
-    return;
-  // Members now holding data they did not: hand it to them, then tell the
-  // joiners among them that they are current.
-  if (before)
-    for (auto& m : holders_ring->members())
-      if (m != st.self.name && before->index_of(m) < 0 && st.peers.count(m) &&
-          state_of(st, st.peers[m], now) == "joining")
-        st.joiners_waiting.insert(m);
-  spdlog::info("cluster: holders now [{}] (epoch {})", [&] {
-    std::string s;
-    for (auto& m : holders_ring->members())
-      s += (s.empty() ? "" : ", ") + m;
-    return s;
-  }(), st.epoch);
+  view->reachable = members.reachable_count(now);
+  view->known = members.known_count(now);
+  view->owners = members.owners();
+  view->holders = members.holders();
+  view->epoch = members.epoch();
+  return view;
+}
+
+void log_holders(const cluster_state& st) {
+  std::string names;
+  for (auto& m : st.members.holders()->members())
+    names += (names.empty() ? "" : ", ") + m;
+  spdlog::info("cluster: holders now [{}] (epoch {})", names, st.members.epoch());
+}
+
+// The holders changed: the shards and limiters hand what moved to the
+// members now holding it; the joiners among them hear handover_done once
+// every part is sent (handover_complete).
+void start_rebalance(self_ptr self, const membership::ring_change& change) {
+  auto& st = self->state;
+  st.joiners_waiting.insert(change.new_joiners.begin(), change.new_joiners.end());
+  log_holders(st);
   auto me = caf::actor_cast<caf::actor>(self);
-  uint64_t epoch = st.epoch;
+  uint64_t epoch = st.members.epoch();
   st.host.rebalance(
-      before, holders_ring, st.owners,
+      change.before, st.members.holders(), st.members.owners(),
       [me](const std::string& member, std::vector<net::auth_event> events) {
         caf::anon_send(me, handover_out{member, std::move(events)});
       },
       [me, epoch] { caf::anon_send(me, handover_finished{epoch}); });
+}
+
+// Recomputes the rings and publishes the view; starts a rebalance when the
+// holders changed. Cheap enough to run on every tick.
+void publish_view(self_ptr self) {
+  auto& st = self->state;
+  auto now = steady::now();
+  auto change = st.members.update_rings(now);
+  auto view = make_view(st, now);
+  count_states(st, *view);
+  st.host.publish(std::move(view));
+  if (change.holders_changed && st.host.rebalance)
+    start_rebalance(self, change);
 }
 
 // The key two members share: from the secret, both names and both
@@ -230,27 +173,30 @@ std::string message_mac(const std::string& key, uint64_t seq, std::string_view t
   return out;
 }
 
-void send_to(self_ptr self, peer& p, std::string_view type, std::string body) {
-  if (!p.handle || !p.authenticated)
+// A link exists only for a member that passed the handshake.
+void send_to(self_ptr self, member_link& to, std::string_view type, std::string body) {
+  if (!to.handle)
     return;
-  uint64_t seq = ++p.send_seq;
-  auto mac = message_mac(p.pair_key, seq, type, body);
-  self->send(p.handle, cluster_atom_v, std::string(type), std::move(body), seq, std::move(mac));
+  uint64_t seq = ++to.send_seq;
+  auto mac = message_mac(to.pair_key, seq, type, body);
+  self->send(to.handle, cluster_atom_v, std::string(type), std::move(body), seq, std::move(mac));
 }
 
+// Sends `body` of `type` to every member in touch (connected, not left).
+void send_to_all(self_ptr self, std::string_view type, const std::string& body) {
+  auto& st = self->state;
+  for (auto& name : st.members.in_touch())
+    if (auto it = st.links.find(name); it != st.links.end())
+      send_to(self, it->second, type, body);
+}
 
 void heartbeat(self_ptr self) {
   auto& st = self->state;
-  auto now = steady::now();
   net::peer_heartbeat hb;
-  hb.self = st.self;
-  hb.self.state = st.self_state;
+  hb.self = st.members.self();
   hb.load = st.host.load ? st.host.load() : net::member_load{};
-  hb.members = known_members(st, now);
-  auto body = net::pack_peer(hb);
-  for (auto& [name, p] : st.peers)
-    if (!p.left && !p.lost)
-      send_to(self, p, net::peer_heartbeat::type, body);
+  hb.members = st.members.gossip(steady::now());
+  send_to_all(self, net::peer_heartbeat::type, net::pack_peer(hb));
 }
 
 // Connects to `address` (host:port) unless already connected or trying.
@@ -273,20 +219,20 @@ void connect(self_ptr self, const std::string& address) {
             auto handle = caf::actor_cast<caf::actor>(ptr);
             if (auto known = st.authed.find(node); known != st.authed.end()) {
               // The same process, a new connection: no new handshake needed.
-              auto& p = st.peers[known->second];
-              if (p.handle != handle) {
-                p.handle = handle;
+              auto& to = st.links[known->second];
+              if (to.handle != handle) {
+                to.handle = handle;
                 self->monitor(handle);
               }
-              p.lost = false;
+              st.members.reconnected(known->second);
               return;
             }
             auto nonce = random_nonce();
             st.hello_sent[node] = nonce;
             self->monitor(handle);
+            auto& me = st.members.self();
             self->send(handle, cluster_atom_v, std::string(net::peer_hello::type),
-                       net::pack_peer(net::peer_hello{st.self.name, st.self.address, nonce,
-                                                      st.self.incarnation}));
+                       net::pack_peer(net::peer_hello{me.name, me.address, nonce, me.incarnation}));
           },
           [self, address](caf::error&) { self->state.connecting.erase(address); });
 }
@@ -297,51 +243,22 @@ void reconnect(self_ptr self) {
   if (now - st.last_reconnect < milliseconds(st.cfg.reconnect_interval_ms))
     return;
   st.last_reconnect = now;
-  std::set<std::string> connected;
-  for (auto& [name, p] : st.peers)
-    if (p.authenticated && !p.lost)
-      connected.insert(p.info.address);
-  for (auto& seed : st.cfg.seeds)
-    if (seed != st.self.address && !connected.count(seed))
-      connect(self, seed);
-  for (auto& [name, p] : st.peers)
-    if (!p.left && !connected.count(p.info.address) && !p.info.address.empty())
-      connect(self, p.info.address);
+  for (auto& address : st.members.addresses_to_dial())
+    connect(self, address);
 }
 
-// A joiner owns ranges once every member that is up has handed it its share
-// (or, with nobody up to ask, once it has waited a detection period: it is
-// the first node, or the whole cluster is starting together).
-// A joiner owns ranges only once it cannot be missing anything: every member
-// that is up (or suspect) has handed it its share. It first waits to learn
-// each member's state: admitted members until their first heartbeat, members
-// others report alive until it has met them (at most down_after_ms). With
-// nobody up to ask it waits down_after_ms: it is the first member, or the
-// whole cluster is starting together.
+// A joiner goes up (owns ranges) when the membership says it cannot be
+// missing anything (membership::may_go_up), and tells everyone at once.
 void maybe_up(self_ptr self) {
   auto& st = self->state;
-  if (st.self_state != "joining")
-    return;
   auto now = steady::now();
-  auto wait = milliseconds(st.cfg.down_after_ms);
-  size_t up = 0, handed = 0;
-  for (auto& [name, p] : st.peers) {
-    auto state = state_of(st, p, now);
-    if (p.authenticated && !p.lost && !p.left && !p.heartbeat_seen)
-      return;  // its state is not known yet
-    if (!p.authenticated && p.reported_alive && now - p.learned < wait)
-      return;  // not met yet, but alive by others' account
-    if (state == "up" || state == "suspect") {
-      ++up;
-      handed += st.handover_from.count(name);
-    }
-  }
-  if ((up > 0 && handed == up) || (up == 0 && now - st.started >= wait)) {
-    st.self_state = "up";
-    spdlog::info("cluster: {} is up ({} members handed over)", st.self.name, handed);
-    publish_view(self);
-    heartbeat(self);
-  }
+  if (!st.members.may_go_up(now))
+    return;
+  st.members.go_up();
+  spdlog::info("cluster: {} is up ({} members handed over)", st.members.name(),
+               st.members.handed_over_count(now));
+  publish_view(self);
+  heartbeat(self);
 }
 
 void expire_pending(self_ptr self, const std::string& only_member = {}) {
@@ -378,13 +295,11 @@ void tick(self_ptr self) {
   auto& st = self->state;
   auto now = steady::now();
   // A member that goes down takes its in-flight requests with it.
-  for (auto& [name, p] : st.peers)
-    if (p.authenticated && state_of(st, p, now) == "down" && !p.lost) {
-      spdlog::warn("cluster: {} is down (silent for {} ms)", name,
-                   std::chrono::duration_cast<milliseconds>(now - p.heard).count());
-      p.lost = true;
-      expire_pending(self, name);
-    }
+  for (auto& name : st.members.detect_down(now)) {
+    spdlog::warn("cluster: {} is down (silent for {} ms)", name,
+                 std::chrono::duration_cast<milliseconds>(now - st.members.find(name)->heard).count());
+    expire_pending(self, name);
+  }
   expire_pending(self);
   reconnect(self);
   heartbeat(self);
@@ -400,57 +315,47 @@ void on_hello(self_ptr self, const caf::strong_actor_ptr& sender, const std::str
   auto nonce = random_nonce();
   st.challenged[sender->node()] = {hello.nonce, nonce, hello.name, hello.address,
                                    hello.incarnation};
-  net::peer_challenge c{st.self.name, st.self.address, nonce,
+  auto& me = st.members.self();
+  net::peer_challenge c{me.name, me.address, nonce,
                         handshake_proof(st.secret, "castellan/answer", hello.nonce, nonce),
-                        st.self.incarnation};
+                        me.incarnation};
   self->send(caf::actor_cast<caf::actor>(sender), cluster_atom_v,
              std::string(net::peer_challenge::type), net::pack_peer(c));
+}
+
+// Connects the link to `name` to its cluster node, with a fresh key when
+// either side is a new process.
+void link_to(self_ptr self, member_link& to, const caf::actor& handle, const caf::node_id& node,
+             const std::string& name, uint64_t incarnation) {
+  auto& st = self->state;
+  if (to.handle != handle) {
+    to.handle = handle;
+    self->monitor(handle);
+  }
+  to.node = node;
+  if (to.pair_key.empty() || to.pair_incarnation != incarnation) {
+    // A new process on either side: a new key, and both counters start over.
+    auto& me = st.members.self();
+    to.pair_key = pair_key(st.secret, me.name, me.incarnation, name, incarnation);
+    to.pair_incarnation = incarnation;
+    to.send_seq = 0;
+    to.recv_seq = 0;
+  }
 }
 
 // Records `name` as an authenticated member reachable through `handle`.
 void admit(self_ptr self, const caf::actor& handle, const caf::node_id& node,
            const std::string& name, const std::string& address, uint64_t incarnation) {
   auto& st = self->state;
-  if (name == st.self.name) {
+  auto known = st.links.find(name);
+  bool new_process = known != st.links.end() && known->second.node != node;
+  if (!st.members.admit(name, address, new_process, steady::now(), net::wall_ms())) {
     spdlog::error("cluster: a peer at {} uses this node's own name {}; refused", address, name);
     return;
   }
   st.authed[node] = name;
-  auto& p = st.peers[name];
-  if (p.authenticated && p.node != node) {
-    // A new process under a known name: it restarted and missed changes
-    // while it was away, so it joins afresh (and, if we never saw it go,
-    // gets everything it holds handed over again).
-    if (!p.lost)
-      st.force_handover.insert(name);
-    p.info.state = "joining";
-    p.info.incarnation = 0;
-    p.heartbeat_seen = false;
-    st.handover_from.erase(name);
-  }
-  if (p.handle != handle) {
-    p.handle = handle;
-    self->monitor(handle);
-  }
-  p.node = node;
-  if (p.pair_key.empty() || p.pair_incarnation != incarnation) {
-    // A new process on either side: a new key, and both counters start over.
-    p.pair_key = pair_key(st.secret, st.self.name, st.self.incarnation, name, incarnation);
-    p.pair_incarnation = incarnation;
-    p.send_seq = 0;
-    p.recv_seq = 0;
-  }
-  p.authenticated = true;
-  p.lost = false;
-  p.left = false;
-  p.info.name = name;
-  if (!address.empty())
-    p.info.address = address;
-  if (p.info.state.empty() || p.info.state == "down" || p.info.state == "left")
-    p.info.state = "joining";
-  p.heard = steady::now();
-  p.heard_ms = net::wall_ms();
-  spdlog::info("cluster: {} at {} authenticated", name, p.info.address);
+  link_to(self, st.links[name], handle, node, name, incarnation);
+  spdlog::info("cluster: {} at {} authenticated", name, st.members.find(name)->info.address);
   heartbeat(self);
   publish_view(self);
 }
@@ -473,7 +378,8 @@ void on_challenge(self_ptr self, const caf::strong_actor_ptr& sender, const std:
   auto handle = caf::actor_cast<caf::actor>(sender);
   self->send(handle, cluster_atom_v, std::string(net::peer_proof::type),
              net::pack_peer(net::peer_proof{
-                 st.self.name, handshake_proof(st.secret, "castellan/join", hello_nonce, c.nonce)}));
+                 st.members.name(),
+                 handshake_proof(st.secret, "castellan/join", hello_nonce, c.nonce)}));
   admit(self, handle, node, c.name, c.address, c.incarnation);
 }
 
@@ -497,80 +403,48 @@ void on_proof(self_ptr self, const caf::strong_actor_ptr& sender, const std::str
 
 // -- members' traffic ------------------------------------------------------------
 
-void on_heartbeat(self_ptr self, peer& p, const std::string& body) {
-  auto& st = self->state;
-  auto hb = net::unpack_peer<net::peer_heartbeat>(body);
-  p.heartbeat_seen = true;
-  bool restarted = p.info.incarnation && hb.self.incarnation != p.info.incarnation;
-  p.info = hb.self;
-  p.load = std::move(hb.load);
-  if (restarted) {
-    spdlog::info("cluster: {} restarted (incarnation {})", p.info.name, p.info.incarnation);
-    st.handover_from.erase(p.info.name);
-    st.force_handover.insert(p.info.name);
+void on_heartbeat(self_ptr self, const std::string& member, const std::string& body) {
+  auto news = self->state.members.heartbeat(member, net::unpack_peer<net::peer_heartbeat>(body),
+                                            steady::now());
+  if (news.restarted)
+    spdlog::info("cluster: {} restarted (incarnation {})", member,
+                 self->state.members.find(member)->info.incarnation);
+  for (auto& m : news.learned) {
+    spdlog::info("cluster: learned of {} at {} from {}", m.name, m.address, member);
+    connect(self, m.address);
   }
-  for (auto& m : hb.members)  // gossip: learn members we have not met
-    if (m.name != st.self.name && !st.peers.count(m.name) && m.state != "left" &&
-        !m.address.empty()) {
-      auto& fresh = st.peers[m.name];
-      fresh.info = m;
-      fresh.info.state = "down";  // until it answers us itself
-      fresh.reported_alive = m.state == "up" || m.state == "suspect" || m.state == "joining";
-      fresh.learned = steady::now();
-      spdlog::info("cluster: learned of {} at {} from {}", m.name, m.address, p.info.name);
-      connect(self, m.address);
-    }
 }
 
-void on_leave(self_ptr self, peer& p, const std::string& body) {
-  auto leave = net::unpack_peer<net::peer_leave>(body);
-  spdlog::info("cluster: {} left", p.info.name);
-  p.left = true;
-  p.info.state = "left";
-  expire_pending(self, p.info.name);
-  send_to(self, p, net::peer_ack::type, net::pack_peer(net::peer_ack{0, true}));
+void on_leave(self_ptr self, const std::string& member, const std::string& body) {
+  net::unpack_peer<net::peer_leave>(body);  // malformed: dropped before acting on it
+  spdlog::info("cluster: {} left", member);
+  self->state.members.left(member);
+  expire_pending(self, member);
+  send_to(self, member, net::peer_ack{0, true});
   publish_view(self);
 }
 
 // What an admitted member may send, by type; the handshake's three types are
 // handled before admission.
-using member_handler = void (*)(self_ptr, peer&, const std::string& member, const std::string& body);
+using member_handler = void (*)(self_ptr, const std::string& member, const std::string& body);
 
 const std::map<std::string_view, member_handler>& member_handlers() {
   static const std::map<std::string_view, member_handler> table = {
-    {net::peer_heartbeat::type, [](self_ptr s, peer& p, const std::string&, const std::string& b) {
-       on_heartbeat(s, p, b);
-     }},
-    {net::peer_ops::type, [](self_ptr s, peer&, const std::string& m, const std::string& b) { on_ops(s, m, b); }},
-    {net::peer_replies::type, [](self_ptr s, peer&, const std::string& m, const std::string& b) {
-       on_replies(s, m, b);
-     }},
-    {net::peer_open::type, [](self_ptr s, peer&, const std::string& m, const std::string& b) { on_open(s, m, b); }},
-    {net::peer_replicate::type, [](self_ptr s, peer&, const std::string& m, const std::string& b) {
-       on_replicate(s, m, b);
-     }},
-    {net::peer_ack::type, [](self_ptr s, peer&, const std::string& m, const std::string& b) { on_ack(s, m, b); }},
-    {net::peer_limit_check::type, [](self_ptr s, peer&, const std::string& m, const std::string& b) {
-       on_limit_check(s, m, b);
-     }},
-    {net::peer_limit_decision::type, [](self_ptr s, peer&, const std::string& m, const std::string& b) {
-       on_limit_decision(s, m, b);
-     }},
-    {net::peer_limit_outcome::type, [](self_ptr s, peer&, const std::string&, const std::string& b) {
-       on_limit_outcome(s, b);
-     }},
-    {net::peer_revoke::type, [](self_ptr s, peer&, const std::string& m, const std::string& b) {
-       on_revoke(s, m, b);
-     }},
-    {net::peer_revoke_done::type, [](self_ptr s, peer&, const std::string& m, const std::string& b) {
-       on_revoke_done(s, m, b);
-     }},
-    {net::peer_handover_done::type, [](self_ptr s, peer&, const std::string& m, const std::string&) {
-       s->state.handover_from.insert(m);
-     }},
-    {net::peer_leave::type, [](self_ptr s, peer& p, const std::string&, const std::string& b) {
-       on_leave(s, p, b);
-     }},
+    {net::peer_heartbeat::type, on_heartbeat},
+    {net::peer_ops::type, on_ops},
+    {net::peer_replies::type, on_replies},
+    {net::peer_open::type, on_open},
+    {net::peer_replicate::type, on_replicate},
+    {net::peer_ack::type, on_ack},
+    {net::peer_limit_check::type, on_limit_check},
+    {net::peer_limit_decision::type, on_limit_decision},
+    {net::peer_limit_outcome::type,
+     [](self_ptr s, const std::string&, const std::string& b) { on_limit_outcome(s, b); }},
+    {net::peer_revoke::type, on_revoke},
+    {net::peer_revoke_done::type, on_revoke_done},
+    {net::peer_handover_done::type,
+     [](self_ptr s, const std::string& m, const std::string&) { s->state.members.handed_over(m); }},
+    {net::peer_leave::type, on_leave},
   };
   return table;
 }
@@ -607,79 +481,107 @@ void on_peer_message(self_ptr self, const std::string& type, const std::string& 
     count(st, &actors::cluster_metrics::peers_refused);
     return;
   }
-  auto& p = st.peers[who->second];
-  if (seq <= p.recv_seq || !same_proof(mac, message_mac(p.pair_key, seq, type, body))) {
+  auto& from = st.links[who->second];
+  if (seq <= from.recv_seq || !same_proof(mac, message_mac(from.pair_key, seq, type, body))) {
     spdlog::warn("cluster: dropped a `{}` message claiming to be from {}: bad MAC or replayed",
                  type, who->second);
     count(st, &actors::cluster_metrics::peers_refused);
     return;
   }
-  p.recv_seq = seq;
-  p.heard = steady::now();
-  p.heard_ms = net::wall_ms();
-  p.lost = false;
+  from.recv_seq = seq;
+  st.members.heard(who->second, steady::now(), net::wall_ms());
   try {
     auto handler = member_handlers().find(type);
     if (handler == member_handlers().end())
       spdlog::warn("cluster: unknown message type `{}` from {}", type, who->second);
     else
-      handler->second(self, p, who->second, body);
+      handler->second(self, who->second, body);
   } catch (const std::exception& e) {
     // A member's bad message must not take this node (and its clients) down.
     spdlog::warn("cluster: malformed `{}` message dropped: {}", type, e.what());
   }
 }
 
+// Leaving, with everything handed over: tell every member in touch, then
+// let the node stop once they all acknowledged (on_ack) or nobody is left.
+void announce_leave(self_ptr self) {
+  auto& st = self->state;
+  auto& me = st.members.self();
+  auto in_touch = st.members.in_touch();
+  st.leave_acks = in_touch.size();
+  for (auto& member : in_touch)
+    send_to(self, member, net::peer_leave{me.name, me.incarnation, 0});
+  if (st.leave_acks == 0) {
+    auto f = std::move(st.on_left);
+    st.on_left = nullptr;
+    f();
+  }
+}
+
 void handover_complete(self_ptr self, uint64_t epoch) {
   auto& st = self->state;
-  if (epoch != st.epoch)
+  if (epoch != st.members.epoch())
     return;  // a newer rebalance is running; it will report
   for (auto& member : st.joiners_waiting)
-    send_to(self, member, net::peer_handover_done{st.self.name});
+    send_to(self, member, net::peer_handover_done{st.members.name()});
   st.joiners_waiting.clear();
-  if (st.self_state == "leaving" && st.on_left) {
-    // Everything handed over: tell everyone, then let the node stop.
-    st.leave_acks = 0;
-    for (auto& [name, p] : st.peers)
-      if (p.authenticated && !p.lost && !p.left) {
-        ++st.leave_acks;
-        send_to(self, p, net::peer_leave::type,
-                net::pack_peer(net::peer_leave{st.self.name, st.self.incarnation, 0}));
-      }
-    if (st.leave_acks == 0) {
-      auto f = std::move(st.on_left);
-      st.on_left = nullptr;
-      f();
+  if (st.members.self_state() == member_state::leaving && st.on_left)
+    announce_leave(self);
+}
+
+// Graceful leave (SIGTERM): stop owning, hand everything over, tell every
+// member; the reply comes once they all heard (or the caller's timeout
+// passes).
+caf::result<bool> leave(self_ptr self) {
+  auto& st = self->state;
+  auto promise = self->make_response_promise<bool>();
+  st.members.start_leaving();
+  st.on_left = [promise]() mutable { promise.deliver(true); };
+  heartbeat(self);
+  auto epoch = st.members.epoch();
+  publish_view(self);  // self out of the rings: the rebalance hands everything over
+  if (epoch == st.members.epoch())
+    handover_complete(self, epoch);  // held nothing: nothing to hand over
+  return promise;
+}
+
+// A member's cluster node went away (its process died or the connection
+// dropped): it is down at once, and its in-flight requests fail.
+void on_down(self_ptr self, const caf::down_msg& msg) {
+  for (auto& [name, to] : self->state.links)
+    if (to.handle && to.handle.address() == msg.source && self->state.members.lose(name)) {
+      spdlog::warn("cluster: lost the connection to {}", name);
+      expire_pending(self, name);
+      publish_view(self);
     }
+}
+
+// Only this process may stop the cluster node: an exit from another node
+// (which may not have passed the handshake) is logged and ignored. (CAF
+// delivers exit_reason::kill regardless: docs/cluster.md, "Known limits".)
+void on_exit(self_ptr self, const caf::exit_msg& msg) {
+  if (msg.source && msg.source.node() != self->node()) {
+    spdlog::warn("cluster: ignored an exit request from another node");
+    return;
   }
+  self->quit(msg.reason);
+}
+
+void init_state(cluster_state& st, cluster_deps deps) {
+  st.cfg = std::move(deps.cfg);
+  st.metrics = deps.metrics;
+  st.secret = std::move(deps.secret);
+  st.host = std::move(deps.host);
+  st.members = membership({std::move(deps.self), st.cfg.seeds, st.cfg.replicas,
+                           milliseconds(st.cfg.suspect_after_ms), milliseconds(st.cfg.down_after_ms)},
+                          steady::now());
 }
 
 caf::behavior cluster_behavior(self_ptr self, cluster_deps deps) {
   auto& st = self->state;
-  st.cfg = std::move(deps.cfg);
-  st.metrics = deps.metrics;
-  st.secret = std::move(deps.secret);
-  st.self = std::move(deps.self);
-  st.host = std::move(deps.host);
-  // Only this process may stop the cluster node: an exit from another node
-  // (which may not have passed the handshake) is logged and ignored. (CAF
-  // delivers exit_reason::kill regardless: docs/cluster.md, "Known limits".)
-  self->set_exit_handler([self](caf::exit_msg& msg) {
-    if (msg.source && msg.source.node() != self->node()) {
-      spdlog::warn("cluster: ignored an exit request from another node");
-      return;
-    }
-    self->quit(msg.reason);
-  });
-  self->set_down_handler([self](caf::down_msg& msg) {
-    for (auto& [name, p] : self->state.peers)
-      if (p.handle && p.handle.address() == msg.source && !p.lost) {
-        spdlog::warn("cluster: lost the connection to {}", name);
-        p.lost = true;
-        expire_pending(self, name);
-        publish_view(self);
-      }
-  });
+  init_state(st, std::move(deps));
+  self->set_exit_handler([self](caf::exit_msg& msg) { on_exit(self, msg); });
+  self->set_down_handler([self](caf::down_msg& msg) { on_down(self, msg); });
   publish_view(self);
   reconnect(self);
   self->delayed_send(self, milliseconds(st.cfg.heartbeat_interval_ms), tick_atom_v);
@@ -706,25 +608,11 @@ caf::behavior cluster_behavior(self_ptr self, cluster_deps deps) {
     [self](teach_out& msg) { teach_limits_remotely(self, msg); },
     [self](revoke_out& msg) { revoke_remotely(self, msg); },
     [self](peer_send& msg) {
-      auto it = self->state.peers.find(msg.member);
-      if (it != self->state.peers.end())
+      auto it = self->state.links.find(msg.member);
+      if (it != self->state.links.end())
         send_to(self, it->second, msg.type, std::move(msg.body));
     },
-    // Graceful leave (SIGTERM): stop owning, hand everything over, tell
-    // every member; the reply comes once they all heard (or the caller's
-    // timeout passes).
-    [self](leave_atom) -> caf::result<bool> {
-      auto& st = self->state;
-      auto promise = self->make_response_promise<bool>();
-      st.self_state = "leaving";
-      st.on_left = [promise]() mutable { promise.deliver(true); };
-      heartbeat(self);
-      auto epoch = st.epoch;
-      publish_view(self);  // self out of the rings: the rebalance hands everything over
-      if (epoch == st.epoch)
-        handover_complete(self, st.epoch);  // held nothing: nothing to hand over
-      return promise;
-    },
+    [self](leave_atom) { return leave(self); },
   };
 }
 

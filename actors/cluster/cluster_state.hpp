@@ -1,7 +1,8 @@
 // The cluster node's state and the functions its two files share
 // (cluster_node.cpp: membership and the handshake; cluster_traffic.cpp:
 // forwarded requests, replication and limiter checks). Private to those two
-// files: it pulls in CAF.
+// files: it pulls in CAF. Who is in what state is the membership object's
+// (membership.hpp, no CAF); this state keeps the connections to members.
 #pragma once
 
 #include <chrono>
@@ -15,32 +16,22 @@
 
 #include "actors/cluster/cluster_node.hpp"
 #include "actors/cluster/cluster_metrics.hpp"
+#include "actors/cluster/membership.hpp"
 
 namespace castellan::actors::cluster_detail {
 
 using steady = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-struct peer {
-  net::member_info info;        // as the peer last reported itself (state: its own)
-  net::member_load load;
-  caf::actor handle;            // its cluster node, once connected
+// The connection to an admitted member: its cluster node and the key that
+// authenticates its messages (both incarnations in the key).
+struct member_link {
+  caf::actor handle;              // its cluster node
   caf::node_id node;
-  bool authenticated = false;
-  bool left = false;
-  bool lost = false;            // connection lost (down_msg) since last heard
-  steady::time_point heard{};   // last message of any kind
-  int64_t heard_ms = 0;
-  bool heartbeat_seen = false;  // its own report of its state has arrived (this process)
-  // Message authentication with this member (both incarnations in the key).
   std::string pair_key;
   uint64_t pair_incarnation = 0;  // the member's incarnation the key is for
   uint64_t send_seq = 0;
   uint64_t recv_seq = 0;
-  // Learned through gossip, not met yet: whether the gossiper saw it alive,
-  // and when we learned of it (a joiner waits a while to meet it).
-  bool reported_alive = false;
-  steady::time_point learned{};
 };
 
 struct pending_forward {
@@ -89,11 +80,9 @@ struct cluster_state {
   config::cluster_config cfg;
   actors::cluster_metrics* metrics = nullptr;
   std::string secret;
-  net::member_info self;
   cluster_host host;
-  std::string self_state = "joining";
-  steady::time_point started = steady::now();
-  std::map<std::string, peer> peers;               // by name (never self)
+  actors::membership members{{}, steady::now()};   // every member's state, the rings
+  std::map<std::string, member_link> links;        // by member name, once admitted
   std::map<caf::node_id, std::string> authed;      // node -> member name
   std::map<caf::node_id, std::string> hello_sent;  // node -> our hello nonce
   struct incoming {
@@ -102,17 +91,13 @@ struct cluster_state {
   };
   std::map<caf::node_id, incoming> challenged;
   std::set<std::string> connecting;                // addresses with a connect in flight
-  std::set<std::string> handover_from;             // members that handed over to us
   steady::time_point last_reconnect{};
   uint64_t next_batch = 1;
   std::map<uint64_t, pending_forward> forwards;
   std::map<uint64_t, pending_ack> acks;
   std::map<uint64_t, pending_limit> limits;
   std::map<uint64_t, pending_revoke> revokes;
-  std::shared_ptr<const actors::ring> owners, holders;
-  uint64_t epoch = 0;
   std::set<std::string> joiners_waiting;           // hand over to these when the rebalance is done
-  std::set<std::string> force_handover;            // restarted members that may have missed changes
   std::function<void()> on_left;                   // leave(): all peers acknowledged
   size_t leave_acks = 0;
   static inline const char* name = "cluster_node";
@@ -129,12 +114,12 @@ inline void count(const cluster_state& st, prometheus::Counter* actors::cluster_
 
 // Sends `body` of `type` to a member that passed the handshake, with its
 // sequence number and MAC.
-void send_to(self_ptr self, peer& p, std::string_view type, std::string body);
+void send_to(self_ptr self, member_link& to, std::string_view type, std::string body);
 
 template <class Message>
 void send_to(self_ptr self, const std::string& member, const Message& m) {
-  auto it = self->state.peers.find(member);
-  if (it != self->state.peers.end())
+  auto it = self->state.links.find(member);
+  if (it != self->state.links.end())
     send_to(self, it->second, Message::type, net::pack_peer(m));
 }
 

@@ -23,10 +23,10 @@ namespace {
 // The member a request goes to, counted as forwarded; null (and counted as
 // lost) when it cannot be reached now, and then whatever the request holds
 // (owed replies, a join) answers `unavailable` as it is dropped.
-peer* reachable(cluster_state& st, const std::string& member) {
+member_link* reachable(cluster_state& st, const std::string& member) {
   count(st, &actors::cluster_metrics::forwarded);
-  auto it = st.peers.find(member);
-  if (it == st.peers.end() || !it->second.authenticated || it->second.lost) {
+  auto it = st.links.find(member);
+  if (it == st.links.end() || !st.members.connected(member)) {
     count(st, &actors::cluster_metrics::forward_lost);
     return nullptr;
   }
@@ -316,8 +316,8 @@ void replicate(self_ptr self, replicate_out& msg) {
   };
   auto deadline = deadline_of(st);
   for (auto& [member, events] : msg.parts) {
-    auto it = st.peers.find(member);
-    if (it == st.peers.end() || !it->second.authenticated || it->second.lost) {
+    auto it = st.links.find(member);
+    if (it == st.links.end() || !st.members.connected(member)) {
       join->arrive(false);
       continue;
     }

@@ -2,7 +2,8 @@
 // load and when it was last heard from, and the two rings derived from the
 // states. Immutable once published; readers (the front door's routing, the
 // monitor's /cluster, op cluster_status) load the newest without waiting on
-// the cluster actor. CAF-free.
+// the cluster actor. CAF-free. Members are the monitor's member_status, so
+// /cluster renders a cluster member and a node alone with one function.
 #pragma once
 
 #include <cstdint>
@@ -10,21 +11,15 @@
 #include <string>
 #include <vector>
 
-#include "net/peer_messages.hpp"
 #include "actors/runtime/ring.hpp"
+#include "monitor/cluster_status.hpp"
+#include "net/peer_messages.hpp"
 
 namespace castellan::actors {
 
-struct cluster_member {
-  net::member_info info;
-  net::member_load load;
-  int64_t heard_ms = 0;  // Unix ms this node last heard from it (now, for itself)
-  bool self = false;
-};
-
 struct cluster_view {
   std::string self;
-  std::vector<cluster_member> members;  // this node first, then by name
+  std::vector<monitor::member_status> members;  // this node first, then by name
   // Who serves: members up or suspect. A key's owner is the first of its
   // placement here; reads and writes go there.
   std::shared_ptr<const actors::ring> owners;
@@ -58,7 +53,7 @@ struct cluster_view {
 
 using cluster_view_ptr = std::shared_ptr<const cluster_view>;
 
-// The view as /cluster and `authctl cluster status` show it (JSON).
-std::string cluster_json(const cluster_view& view, int64_t now_ms);
+// The view as /cluster shows it (monitor::cluster_json renders it).
+monitor::cluster_status status_of(const cluster_view& view);
 
 }  // namespace castellan::actors

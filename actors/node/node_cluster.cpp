@@ -10,6 +10,7 @@
 
 #include "actors/node/node_impl.hpp"
 #include "actors/runtime/atoms.hpp"
+#include "monitor/cluster_status.hpp"
 #include "net/wall_clock.hpp"
 
 namespace castellan::actors {
@@ -20,7 +21,7 @@ namespace castellan::actors {
 // rather than leaving a member that silently stopped replicating.
 void node::impl::start_cluster() {
   if (!settings.cluster.enabled) {
-    metrics.cluster->members[1]->Set(1);  // "up": itself
+    metrics.cluster->members_in(net::member_state::up)->Set(1);  // itself
     return;
   }
   auto& c = settings.cluster;
@@ -35,8 +36,7 @@ void node::impl::start_cluster() {
   deps.self.address = c.host + ":" + std::to_string(c.port);
   deps.self.client = settings.server.host + ":" + std::to_string(settings.server.port);
   deps.self.incarnation = static_cast<uint64_t>(started_ms);
-  deps.self.state = "joining";
-  deps.host = membership->host([this] { return member_load(); });
+    deps.host = membership->host([this] { return member_load(); });
   cluster_node = spawn_cluster_node(*system, std::move(deps));
   membership->attach(cluster_node);
   membership_view = membership.get();
@@ -59,23 +59,8 @@ void node::impl::start_cluster() {
 
 // What this member tells the others of its load (from the monitor's summary).
 net::member_load node::impl::member_load() {
-  net::member_load load;
   auto s = board->summary();
-  if (!s)
-    return load;
-  load.ready = s->ready;
-  load.not_ready = s->not_ready;
-  load.sessions = s->sessions_active;
-  double errors = 0;
-  for (auto& o : s->ops) {
-    load.requests_per_s += o.rate_per_s;
-    load.p99_ms = std::max(load.p99_ms, o.p99_ms);
-    errors += o.rate_per_s * o.error_ratio;
-  }
-  load.error_share = load.requests_per_s > 0 ? errors / load.requests_per_s : 0;
-  for (auto& a : s->actors)
-    load.restarts += a.restarts;
-  return load;
+  return s ? monitor::load_of(*s) : net::member_load{};
 }
 
 // SIGTERM: stop owning, hand every range over, tell the members; bounded.
@@ -100,23 +85,29 @@ std::string node::impl::cluster_not_ready() const {
   auto view = m ? m->view() : nullptr;
   if (!view)
     return "";
-  auto& me = view->members.front().info.state;
-  if (me != "up")
-    return me == "joining" ? "joining: not owning ranges yet" : me;
+  auto me = view->members.front().info.state;
+  if (me != net::member_state::up)
+    return me == net::member_state::joining ? "joining: not owning ranges yet"
+                                            : std::string(net::to_string(me));
   if (!view->majority())
     return "cannot reach a majority of the members: logins and refreshes are refused";
   return "";
 }
 
-// Every member as this node sees it; "" while nothing is known yet.
+// Every member as this node sees it; a node alone is a one-member cluster of
+// itself, from the monitor's latest summary. One shape either way; "" while
+// nothing is known yet.
 std::string node::impl::cluster_json() {
+  auto now = net::wall_ms();
   if (auto* m = membership_view.load())
     if (auto view = m->view())
-      return actors::cluster_json(*view, net::wall_ms());
+      return monitor::cluster_json(status_of(*view), now);
   auto summary = board->summary();
   if (!summary)
     return "";
-  return monitor::cluster_json(monitor_sources(), *summary);
+  auto src = monitor_sources();
+  auto alone = monitor::lone_node_status(src.node, src.address(), src.started_ms, *summary, now);
+  return monitor::cluster_json(alone, now);
 }
 
 }  // namespace castellan::actors

@@ -15,6 +15,7 @@
 #include "actors/sessions/revoke_user.hpp"
 #include "actors/limiter/limiter_metrics.hpp"
 #include "config/password_hash.hpp"
+#include "net/member_state.hpp"
 #include "net/messages.hpp"
 #include "net/owed_replies.hpp"
 #include "net/wall_clock.hpp"
@@ -313,7 +314,7 @@ void session_router::cluster_status(uint64_t id, net::reply_buffer& out) const {
     for (auto& o : summary->ops)
       me.requests_per_s += o.rate_per_s;
   }
-  me.state = "up";
+  me.state = net::to_string(net::member_state::up);
   me.self = true;
   me.last_heard_ms = net::wall_ms();
   reply.members.push_back(std::move(me));

@@ -103,7 +103,7 @@ int handover(uint64_t sessions) {
   auto t0 = steady_clock::now();
   cluster.start(2);
   double started = ms_since(t0);
-  test::eventually([&] { return cluster.state_seen(2, "node-c") == "up"; }, seconds(120));
+  test::eventually([&] { return cluster.state_seen(2, "node-c") == net::member_state::up; }, seconds(120));
   double up = ms_since(t0);
   const std::string received =
       "castellan_cluster_handover_records_total{direction=\"received\"}";

@@ -16,6 +16,7 @@ namespace castellan::test {
 namespace {
 
 using namespace std::chrono_literals;
+using net::member_state;
 
 std::string login(uint16_t port, const std::string& user, const std::string& password) {
   auto c = net::client::connect("127.0.0.1", port, 5s);
@@ -75,7 +76,7 @@ TEST(ClusterTest, EveryMemberListsEveryMemberAndAuthctlPrintsIt) {
     auto view = cluster.cluster_of(i);
     ASSERT_EQ(view["members"].size(), 3u) << view.dump();
     for (auto& m : view["members"]) {
-      EXPECT_EQ(m["state"], "up");
+      EXPECT_EQ(net::member_state_from(m.value("state", "")), member_state::up);
       EXPECT_TRUE(m.contains("load"));
       EXPECT_TRUE(m.contains("restarts"));
       EXPECT_GT(m["last_heard_ms"].get<int64_t>(), 0);
@@ -85,14 +86,16 @@ TEST(ClusterTest, EveryMemberListsEveryMemberAndAuthctlPrintsIt) {
   for (size_t i = 0; i < 3; ++i)
     ASSERT_TRUE(validate(cluster.client_port(i), token).ok);
   auto metrics = http_get(cluster.monitor_port(0), "/metrics");
-  EXPECT_NE(metrics.find("castellan_cluster_members{state=\"up\"} 3"), std::string::npos) << metrics;
+  auto all_up =
+      "castellan_cluster_members{state=\"" + std::string(net::to_string(member_state::up)) + "\"} 3";
+  EXPECT_NE(metrics.find(all_up), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("castellan_cluster_replications_total{result=\"ok\"}"), std::string::npos);
   auto r = run_program({CASTELLAN_AUTHCTL, "--port", std::to_string(cluster.client_port(1)),
                         "cluster", "status"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   for (auto name : {"node-a", "node-b", "node-c"})
     EXPECT_NE(r.out.find(name), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("up"), std::string::npos);
+  EXPECT_NE(r.out.find(net::to_string(member_state::up)), std::string::npos);
 }
 
 TEST(ClusterTest, AMemberWithoutTheSecretCannotJoin) {
@@ -109,7 +112,7 @@ TEST(ClusterTest, AMemberWithoutTheSecretCannotJoin) {
       << intruder->stderr_text();
   // ...and neither lists it as a member, nor it them.
   for (size_t i = 0; i < 2; ++i)
-    EXPECT_NE(cluster.state_seen(i, "node-c"), "up");
+    EXPECT_NE(cluster.state_seen(i, "node-c"), member_state::up);
   auto seen = http_get(intruder->monitor_port(), "/cluster");
   auto view = nlohmann::json::parse(seen.substr(seen.find("\r\n\r\n") + 4));
   EXPECT_EQ(view["members"].size(), 1u) << view.dump();  // it admitted nobody: only itself
@@ -150,7 +153,8 @@ TEST(ClusterTest, KillingTheOwnerLosesNoSessionAndNoLogout) {
   });
   cluster.kill_hard(1);
   EXPECT_TRUE(eventually([&] {
-    return cluster.state_seen(0, "node-b") == "down" && cluster.state_seen(2, "node-b") == "down";
+    return cluster.state_seen(0, "node-b") == member_state::down &&
+           cluster.state_seen(2, "node-b") == member_state::down;
   }, 5s));
   running = false;
   load.join();
@@ -179,9 +183,10 @@ TEST(ClusterTest, AFrozenMemberIsSuspectThenDownByHeartbeatsAndReturns) {
   auto token = login(cluster.client_port(0), "alice", alice_password);
   auto frozen_at = std::chrono::steady_clock::now();
   ::kill(cluster.node(1).pid(), SIGSTOP);
-  EXPECT_TRUE(eventually([&] { return cluster.state_seen(0, "node-b") == "suspect"; }, 5s));
+  EXPECT_TRUE(eventually([&] { return cluster.state_seen(0, "node-b") == member_state::suspect; }, 5s));
   ASSERT_TRUE(eventually([&] {
-    return cluster.state_seen(0, "node-b") == "down" && cluster.state_seen(2, "node-b") == "down";
+    return cluster.state_seen(0, "node-b") == member_state::down &&
+           cluster.state_seen(2, "node-b") == member_state::down;
   }, 5s));
   auto took = std::chrono::steady_clock::now() - frozen_at;
   EXPECT_LT(took, 2000ms + 1500ms) << "down_after_ms is 2000, heartbeats every 200";
@@ -198,7 +203,7 @@ TEST(ClusterTest, AKilledMemberRestartedRejoinsAndCatchesUp) {
   for (int i = 0; i < 30; ++i)
     tokens.push_back(login(cluster.client_port(i % 3), "alice", alice_password));
   cluster.kill_hard(2);
-  ASSERT_TRUE(eventually([&] { return cluster.state_seen(0, "node-c") == "down"; }, 5s));
+  ASSERT_TRUE(eventually([&] { return cluster.state_seen(0, "node-c") == member_state::down; }, 5s));
   // Changes while it is away: logouts and new sessions.
   auto c = net::client::connect("127.0.0.1", cluster.client_port(0), 5s);
   for (int i = 0; i < 10; ++i)
@@ -226,7 +231,7 @@ TEST(ClusterTest, SigtermHandsTheRangesOverBeforeLeaving) {
   for (int i = 0; i < 60; ++i)
     tokens.push_back(login(cluster.client_port(i % 3), "alice", alice_password));
   EXPECT_EQ(cluster.stop(0), 0);
-  EXPECT_TRUE(eventually([&] { return cluster.state_seen(1, "node-a") == "left"; }, 5s));
+  EXPECT_TRUE(eventually([&] { return cluster.state_seen(1, "node-a") == member_state::left; }, 5s));
   // Kill one of the two left: had the leaver not handed its ranges over,
   // sessions it held with this one would be gone.
   cluster.kill_hard(2);
@@ -257,7 +262,7 @@ TEST(ClusterTest, RevokeUserEndsEverySessionOnEveryMember) {
   }
   // The revocation survives the death of any one member.
   cluster.kill_hard(0);
-  ASSERT_TRUE(eventually([&] { return cluster.state_seen(1, "node-a") == "down"; }, 5s));
+  ASSERT_TRUE(eventually([&] { return cluster.state_seen(1, "node-a") == member_state::down; }, 5s));
   for (auto& t : alice)
     EXPECT_EQ(validate(cluster.client_port(1), t).error, "invalid_token");
 }
@@ -316,7 +321,8 @@ TEST(ClusterTest, AMinorityRefusesLoginsButValidatesAndLogsOut) {
   cluster.kill_hard(1);
   cluster.kill_hard(2);
   ASSERT_TRUE(eventually([&] {
-    return cluster.state_seen(0, "node-b") == "down" && cluster.state_seen(0, "node-c") == "down";
+    return cluster.state_seen(0, "node-b") == member_state::down &&
+           cluster.state_seen(0, "node-c") == member_state::down;
   }, 5s));
   auto r = c.login("alice", alice_password);
   EXPECT_EQ(r.error, "unavailable");
@@ -348,7 +354,7 @@ TEST(ClusterTest, ALockoutSurvivesTheDeathOfItsKeysOwner) {
   size_t victim = static_cast<size_t>(owner[5] - 'a');
   size_t survivor = (victim + 1) % 3;
   cluster.kill_hard(victim);
-  ASSERT_TRUE(eventually([&] { return cluster.state_seen(survivor, owner) == "down"; }, 5s));
+  ASSERT_TRUE(eventually([&] { return cluster.state_seen(survivor, owner) == member_state::down; }, 5s));
   auto s = net::client::connect("127.0.0.1", cluster.client_port(survivor), 5s);
   auto still = s.login("alice", alice_password);
   EXPECT_EQ(still.error, "rate_limited") << "the right password got through a lockout: " << still.error;

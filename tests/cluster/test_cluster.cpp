@@ -130,12 +130,13 @@ nlohmann::json test_cluster::cluster_of(size_t i) const {
   }
 }
 
-std::string test_cluster::state_seen(size_t i, const std::string& who) const {
+// Null when node i does not list `who`.
+std::optional<net::member_state> test_cluster::state_seen(size_t i, const std::string& who) const {
   auto view = cluster_of(i);
   for (auto& m : view.value("members", nlohmann::json::array()))
     if (m.value("name", "") == who)
-      return m.value("state", "");
-  return "";
+      return net::member_state_from(m.value("state", ""));
+  return std::nullopt;
 }
 
 bool test_cluster::converged() const {
@@ -143,7 +144,7 @@ bool test_cluster::converged() const {
     if (!running_[i])
       continue;
     for (size_t j = 0; j < nodes_.size(); ++j)
-      if (running_[j] && state_seen(i, name(j)) != "up")
+      if (running_[j] && state_seen(i, name(j)) != net::member_state::up)
         return false;
   }
   return true;

@@ -6,12 +6,14 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "actors/runtime/ring.hpp"
+#include "net/member_state.hpp"
 #include "net/token.hpp"
 #include "tests/e2e/authd_process.hpp"
 
@@ -43,7 +45,7 @@ class test_cluster {
   // GET /cluster on member i (empty object when it does not answer).
   nlohmann::json cluster_of(size_t i) const;
   // Member `who`'s state as member i sees it ("" when unknown).
-  std::string state_seen(size_t i, const std::string& who) const;
+  std::optional<net::member_state> state_seen(size_t i, const std::string& who) const;
   // Every running member sees every running member up.
   bool converged() const;
 

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "net/member_state.hpp"
 #include "tests/e2e/authd_process.hpp"
 
 namespace castellan::test {
@@ -155,7 +156,7 @@ TEST(Monitor, HealthAndClusterEndpoints) {
   ASSERT_EQ(json.at("members").size(), 1u);
   auto& self = json["members"][0];
   EXPECT_EQ(self.at("name"), "test-node");
-  EXPECT_EQ(self.at("state"), "up");
+  EXPECT_EQ(net::member_state_from(self.value("state", "")), net::member_state::up);
   EXPECT_EQ(self.at("address"), "127.0.0.1:" + std::to_string(node.port()));
   EXPECT_NE(http_get(node.monitor_port(), "/nope").find("404"), std::string::npos);
 }

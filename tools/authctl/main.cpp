@@ -18,6 +18,7 @@
 #include "config/users_file.hpp"
 #include "net/client.hpp"
 #include "net/key_file.hpp"
+#include "net/member_state.hpp"
 #include "tools/authctl/audit_commands.hpp"
 #include "tools/authctl/output.hpp"
 #include "tools/authctl/status.hpp"
@@ -173,7 +174,7 @@ int show_cluster(const options& o) {
   return show_report(o, net::cluster_status_request{}, print_cluster_status,
                      [](const nlohmann::json& s) {
                        for (auto& m : s.value("members", nlohmann::json::array()))
-                         if (m.value("state", "") != "up")
+                         if (net::member_state_from(m.value("state", "")) != net::member_state::up)
                            return false;
                        return true;
                      });

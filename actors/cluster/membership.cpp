@@ -1,0 +1,299 @@
+// Membership decisions; see membership.hpp for the state machine. Every
+// function here decides from facts and `now` only: no message is sent and no
+// clock read, so each rule can be tested alone.
+#include "actors/cluster/membership.hpp"
+
+#include <algorithm>
+
+namespace castellan::actors {
+
+using net::member_state;
+
+membership::membership(settings s, clock::time_point started)
+    : cfg_(std::move(s)), self_(cfg_.self), started_(started) {
+  self_.state = member_state::joining;
+}
+
+// -- this member ------------------------------------------------------------------
+
+// A joiner owns ranges only once it cannot be missing anything: every member
+// that is up (or suspect) has handed it its share. It first waits to learn
+// each member's state: admitted members until their first heartbeat, members
+// others report alive until it has met them (at most down_after_ms). With
+// nobody up to ask it waits down_after_ms: it is the first member, or the
+// whole cluster is starting together.
+bool membership::may_go_up(clock::time_point now) const {
+  if (self_.state != member_state::joining)
+    return false;
+  size_t up = 0, handed = 0;
+  for (auto& [name, m] : members_) {
+    if (m.authenticated && !m.lost && !m.left && !m.heartbeat_seen)
+      return false;  // its state is not known yet
+    if (!m.authenticated && m.reported_alive && now - m.learned < cfg_.down_after)
+      return false;  // not met yet, but alive by others' account
+    if (owns_ranges(state_of(m, now))) {
+      ++up;
+      handed += m.handed_over;
+    }
+  }
+  if (up > 0)
+    return handed == up;
+  return now - started_ >= cfg_.down_after;
+}
+
+size_t membership::handed_over_count(clock::time_point now) const {
+  size_t n = 0;
+  for (auto& [name, m] : members_)
+    n += m.handed_over && owns_ranges(state_of(m, now));
+  return n;
+}
+
+// -- events from other members ----------------------------------------------------
+
+bool membership::admit(const std::string& name, const std::string& address, bool new_process,
+                       clock::time_point now, int64_t now_ms) {
+  if (name == self_.name)
+    return false;
+  auto& m = members_[name];
+  if (m.authenticated && new_process) {
+    // It restarted and missed changes while it was away, so it joins afresh
+    // and (if we never saw it go) gets everything it holds handed over again.
+    if (!m.lost)
+      force_handover_.insert(name);
+    m.info.state = member_state::joining;
+    m.info.incarnation = 0;
+    m.heartbeat_seen = false;
+    m.handed_over = false;
+  }
+  m.authenticated = true;
+  m.lost = false;
+  m.left = false;
+  m.info.name = name;
+  if (!address.empty())
+    m.info.address = address;
+  if (m.info.state == member_state::down || m.info.state == member_state::left)
+    m.info.state = member_state::joining;  // until its first heartbeat says otherwise
+  m.heard = now;
+  m.heard_ms = now_ms;
+  return true;
+}
+
+void membership::heard(const std::string& name, clock::time_point now, int64_t now_ms) {
+  if (auto* m = entry(name)) {
+    m->heard = now;
+    m->heard_ms = now_ms;
+    m->lost = false;
+  }
+}
+
+membership::heartbeat_news membership::heartbeat(const std::string& name, net::peer_heartbeat hb,
+                                                 clock::time_point now) {
+  heartbeat_news news;
+  auto* m = entry(name);
+  if (!m)
+    return news;
+  m->heartbeat_seen = true;
+  news.restarted = m->info.incarnation && hb.self.incarnation != m->info.incarnation;
+  m->info = std::move(hb.self);
+  m->load = std::move(hb.load);
+  if (news.restarted) {
+    m->handed_over = false;
+    force_handover_.insert(name);
+  }
+  for (auto& other : hb.members) {  // gossip: learn members we have not met
+    if (other.name == self_.name || members_.count(other.name) ||
+        other.state == member_state::left || other.address.empty())
+      continue;
+    auto& fresh = members_[other.name];
+    fresh.info = other;
+    fresh.info.state = member_state::down;  // until it answers us itself
+    fresh.reported_alive = holds_data(other.state);
+    fresh.learned = now;
+    news.learned.push_back(other);
+  }
+  return news;
+}
+
+void membership::handed_over(const std::string& name) {
+  if (auto* m = entry(name))
+    m->handed_over = true;
+}
+
+void membership::left(const std::string& name) {
+  if (auto* m = entry(name)) {
+    m->left = true;
+    m->info.state = member_state::left;
+  }
+}
+
+bool membership::lose(const std::string& name) {
+  auto* m = entry(name);
+  if (!m || m->lost)
+    return false;
+  m->lost = true;
+  return true;
+}
+
+void membership::reconnected(const std::string& name) {
+  if (auto* m = entry(name))
+    m->lost = false;
+}
+
+std::vector<std::string> membership::detect_down(clock::time_point now) {
+  std::vector<std::string> out;
+  for (auto& [name, m] : members_)
+    if (m.authenticated && !m.lost && state_of(m, now) == member_state::down) {
+      m.lost = true;
+      out.push_back(name);
+    }
+  return out;
+}
+
+// -- reading --------------------------------------------------------------------------
+
+// This member's opinion: its own signals (connection, silence, `leave`)
+// override what the member last said of itself.
+member_state membership::state_of(const member& m, clock::time_point now) const {
+  if (m.left)
+    return member_state::left;
+  if (!m.authenticated || m.lost)
+    return member_state::down;
+  auto silent = now - m.heard;
+  if (silent >= cfg_.down_after)
+    return member_state::down;
+  if (silent >= cfg_.suspect_after)
+    return member_state::suspect;
+  return m.info.state;
+}
+
+const membership::member* membership::find(const std::string& name) const {
+  auto it = members_.find(name);
+  return it == members_.end() ? nullptr : &it->second;
+}
+
+membership::member* membership::entry(const std::string& name) {
+  auto it = members_.find(name);
+  return it == members_.end() ? nullptr : &it->second;
+}
+
+bool membership::connected(const std::string& name) const {
+  auto* m = find(name);
+  return m && m->authenticated && !m->lost;
+}
+
+std::vector<std::string> membership::in_touch() const {
+  std::vector<std::string> out;
+  for (auto& [name, m] : members_)
+    if (m.authenticated && !m.lost && !m.left)
+      out.push_back(name);
+  return out;
+}
+
+std::vector<net::member_info> membership::gossip(clock::time_point now) const {
+  std::vector<net::member_info> out{self_};
+  for (auto& [name, m] : members_) {
+    out.push_back(m.info);
+    out.back().state = state_of(m, now);
+  }
+  return out;
+}
+
+std::vector<std::string> membership::addresses_to_dial() const {
+  std::set<std::string> connected_to;
+  for (auto& [name, m] : members_)
+    if (m.authenticated && !m.lost)
+      connected_to.insert(m.info.address);
+  std::vector<std::string> out;
+  auto add = [&](const std::string& address) {
+    if (!address.empty() && address != self_.address && !connected_to.count(address) &&
+        std::find(out.begin(), out.end(), address) == out.end())
+      out.push_back(address);
+  };
+  for (auto& seed : cfg_.seeds)
+    add(seed);
+  for (auto& [name, m] : members_)
+    if (!m.left)
+      add(m.info.address);
+  return out;
+}
+
+size_t membership::reachable_count(clock::time_point now) const {
+  size_t n = 1;
+  for (auto& [name, m] : members_) {
+    auto s = state_of(m, now);
+    n += holds_data(s) || s == member_state::leaving;
+  }
+  return n;
+}
+
+size_t membership::known_count(clock::time_point now) const {
+  size_t n = 1;
+  for (auto& [name, m] : members_)
+    n += state_of(m, now) != member_state::left;
+  for (auto& seed : cfg_.seeds) {
+    bool met = seed == self_.address;
+    for (auto& [name, m] : members_)
+      met = met || m.info.address == seed;
+    n += !met;
+  }
+  return n;
+}
+
+// -- rings ------------------------------------------------------------------------------
+
+std::vector<std::string> membership::ring_members(clock::time_point now, bool with_joiners) const {
+  auto in_ring = [with_joiners](member_state s) {
+    return with_joiners ? holds_data(s) : owns_ranges(s);
+  };
+  std::vector<std::string> out;
+  if (in_ring(self_.state))
+    out.push_back(self_.name);
+  for (auto& [name, m] : members_)
+    if (in_ring(state_of(m, now)))
+      out.push_back(name);
+  return out;
+}
+
+// Members of `after` that `before` did not have and that are still joining:
+// they hear handover_done once the rebalance has sent them their share.
+std::vector<std::string> membership::joiners_new_to(const ring& before, const ring& after,
+                                                    clock::time_point now) const {
+  std::vector<std::string> out;
+  for (auto& name : after.members()) {
+    auto* m = find(name);
+    if (m && before.index_of(name) < 0 && state_of(*m, now) == member_state::joining)
+      out.push_back(name);
+  }
+  return out;
+}
+
+membership::ring_change membership::update_rings(clock::time_point now) {
+  auto owners = std::make_shared<const ring>(ring_members(now, false), cfg_.replicas);
+  auto holders = std::make_shared<const ring>(ring_members(now, true), cfg_.replicas);
+  ring_change change;
+  change.owners_changed = !owners_ || owners_->members() != owners->members();
+  change.holders_changed = !holders_ || holders_->members() != holders->members();
+  change.before = holders_;
+  if (!force_handover_.empty() && change.before) {
+    // A member that restarted while we still counted it as holding data
+    // missed changes: hand over to it as if it had just joined.
+    std::vector<std::string> kept;
+    for (auto& name : change.before->members())
+      if (!force_handover_.count(name))
+        kept.push_back(name);
+    change.before = std::make_shared<const ring>(kept, cfg_.replicas);
+    force_handover_.clear();
+    change.holders_changed = true;
+  }
+  if (change.owners_changed)
+    owners_ = owners;
+  if (change.holders_changed)
+    holders_ = holders;
+  if (change.owners_changed || change.holders_changed)
+    ++epoch_;
+  if (change.holders_changed && change.before)
+    change.new_joiners = joiners_new_to(*change.before, *holders_, now);
+  return change;
+}
+
+}  // namespace castellan::actors

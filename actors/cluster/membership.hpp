@@ -1,0 +1,181 @@
+// Cluster membership as one member sees it: the state of every member, when
+// this member (a joiner) may go up, and the two rings derived from the states
+// (docs/cluster.md, "Membership" and "The ring"). A plain class with no CAF
+// and no clock of its own: every call that depends on time takes `now`, so the
+// cluster node actor feeds it events and does the I/O, and tests drive it
+// without processes.
+//
+// The states, as this member sees another member (its own state only goes
+// joining -> up, and either -> leaving; it never sees itself otherwise):
+//
+//   learned by gossip        handshake passed
+//   ----------------> down ------------------> joining
+//                      ^                          |
+//                      |                          | its heartbeat says up (for itself:
+//                      |                          | every up or suspect member handed over,
+//                      |                          | or nobody up after down_after_ms)
+//                      |                          v
+//                      |  lost, or silent         up <------------.
+//                      |  down_after_ms           |                | heard again
+//                      +--------------------------+                |
+//                      |                          | silent suspect_after_ms
+//                      |                          v                |
+//                      +----------------------- suspect -----------'
+//                         silent down_after_ms
+//
+//   joining, up --SIGTERM--> leaving --everything handed over, `leave` sent--> left
+//
+// Silence and a lost connection act on every state but `left` the same way
+// as on `up` (drawn once), and a member heard again (the same process, after
+// a pause or a partition) is back at its own word. A restarted process under
+// a known name (new CAF node or new incarnation) goes back to joining and is
+// handed everything it holds again. `left` is final until it is admitted again.
+//
+// Rings: owners = members up or suspect (suspect keeps its ranges, to ride out
+// a pause); holders = owners plus members joining (a joiner hears every write
+// before it starts to own). Both leave out down, leaving and left members.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "actors/runtime/ring.hpp"
+#include "net/member_state.hpp"
+#include "net/peer_messages.hpp"
+
+namespace castellan::actors {
+
+class membership {
+ public:
+  using clock = std::chrono::steady_clock;
+  using milliseconds = std::chrono::milliseconds;
+
+  struct settings {
+    net::member_info self;            // this member's identity; its state starts joining
+    std::vector<std::string> seeds;   // cluster addresses, host:port
+    size_t replicas = 2;              // R
+    milliseconds suspect_after{1000};
+    milliseconds down_after{2000};
+  };
+
+  // Another member: what this member knows of it. Its state is derived from
+  // these facts by state_of(), never stored, so it cannot go stale.
+  struct member {
+    net::member_info info;         // as it last reported itself (state: its own word)
+    net::member_load load;
+    bool authenticated = false;    // passed the handshake with this process
+    bool left = false;             // said `leave`
+    bool lost = false;             // connection lost, or found silent, since last heard
+    bool heartbeat_seen = false;   // its own report of its state has arrived
+    bool handed_over = false;      // sent handover_done to this process
+    bool reported_alive = false;   // learned by gossip, and the gossiper saw it alive
+    clock::time_point heard{};     // its last message of any kind
+    clock::time_point learned{};   // when gossip told of it
+    int64_t heard_ms = 0;          // the same as `heard`, Unix ms (for /cluster)
+  };
+
+  // What a heartbeat taught.
+  struct heartbeat_news {
+    bool restarted = false;                // the sender is a new incarnation
+    std::vector<net::member_info> learned; // members met for the first time: connect to them
+  };
+
+  // What update_rings() changed. When the holders changed, a rebalance hands
+  // the data from `before` to the new holders, then the new joiners hear
+  // handover_done.
+  struct ring_change {
+    bool owners_changed = false;
+    bool holders_changed = false;
+    std::shared_ptr<const ring> before;    // previous holders, restarted members taken out
+    std::vector<std::string> new_joiners;  // joining members that hold what they did not
+  };
+
+  membership(settings s, clock::time_point started);
+
+  // -- this member ------------------------------------------------------------
+  const std::string& name() const { return self_.name; }
+  // Its identity with its current state.
+  const net::member_info& self() const { return self_; }
+  net::member_state self_state() const { return self_.state; }
+  // Whether a joiner cannot be missing anything any more, so may own ranges.
+  bool may_go_up(clock::time_point now) const;
+  // Up or suspect members that have handed over to this member.
+  size_t handed_over_count(clock::time_point now) const;
+  void go_up() { self_.state = net::member_state::up; }
+  // SIGTERM: out of both rings, so the next rebalance hands everything over.
+  void start_leaving() { self_.state = net::member_state::leaving; }
+
+  // -- events from other members ---------------------------------------------
+  // `name` passed the handshake; `new_process`: a member already admitted,
+  // now from another process (it restarted). False when `name` is this
+  // member's own: a misconfigured peer, refused.
+  bool admit(const std::string& name, const std::string& address, bool new_process,
+             clock::time_point now, int64_t now_ms);
+  // Any authenticated message from `name`.
+  void heard(const std::string& name, clock::time_point now, int64_t now_ms);
+  heartbeat_news heartbeat(const std::string& name, net::peer_heartbeat hb, clock::time_point now);
+  void handed_over(const std::string& name);
+  void left(const std::string& name);
+  // The connection to `name` is lost; true when it was not already.
+  bool lose(const std::string& name);
+  // A new connection to an admitted member (same process).
+  void reconnected(const std::string& name);
+  // Members silent past down_after_ms, not yet marked lost: now they are.
+  std::vector<std::string> detect_down(clock::time_point now);
+
+  // -- reading ------------------------------------------------------------------
+  net::member_state state_of(const member& m, clock::time_point now) const;
+  const std::map<std::string, member>& members() const { return members_; }
+  const member* find(const std::string& name) const;
+  // Authenticated and not lost: requests and writes may go to it.
+  bool connected(const std::string& name) const;
+  // Connected and not left: heartbeats and `leave` go to these.
+  std::vector<std::string> in_touch() const;
+  // This member and every other with this member's opinion of its state:
+  // what a heartbeat gossips.
+  std::vector<net::member_info> gossip(clock::time_point now) const;
+  // Seeds and known members this member is not connected to: dial these.
+  std::vector<std::string> addresses_to_dial() const;
+  // For the majority rule (cluster_view::majority): members reachable, this
+  // one included, and members known that have not left, counting seeds not
+  // met yet (a member that restarts alone must not be a majority of one).
+  size_t reachable_count(clock::time_point now) const;
+  size_t known_count(clock::time_point now) const;
+
+  // -- rings ----------------------------------------------------------------------
+  // Recomputes both rings from the states; bumps the epoch when either changed.
+  ring_change update_rings(clock::time_point now);
+  std::shared_ptr<const ring> owners() const { return owners_; }
+  std::shared_ptr<const ring> holders() const { return holders_; }
+  uint64_t epoch() const { return epoch_; }
+
+ private:
+  member* entry(const std::string& name);  // find(), to change
+  std::vector<std::string> ring_members(clock::time_point now, bool with_joiners) const;
+  std::vector<std::string> joiners_new_to(const ring& before, const ring& after,
+                                          clock::time_point now) const;
+
+  settings cfg_;
+  net::member_info self_;
+  clock::time_point started_;
+  std::map<std::string, member> members_;   // by name, never this member
+  std::set<std::string> force_handover_;    // restarted while counted as holding data
+  std::shared_ptr<const ring> owners_, holders_;
+  uint64_t epoch_ = 0;
+};
+
+// Whether a member in `s` owns ranges (owners ring) / receives writes (holders).
+constexpr bool owns_ranges(net::member_state s) {
+  return s == net::member_state::up || s == net::member_state::suspect;
+}
+constexpr bool holds_data(net::member_state s) {
+  return owns_ranges(s) || s == net::member_state::joining;
+}
+
+}  // namespace castellan::actors

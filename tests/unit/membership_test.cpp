@@ -1,0 +1,353 @@
+// Membership without processes: the state machine of actors/cluster/membership.hpp
+// driven by hand-made events and a hand-moved clock, and the one table of
+// state names the wire, the metrics and /cluster share (docs/cluster.md).
+#include <algorithm>
+
+#include <gtest/gtest.h>
+#include <msgpack.hpp>
+
+#include "actors/cluster/membership.hpp"
+#include "net/member_state.hpp"
+#include "net/peer_messages.hpp"
+
+namespace castellan::actors {
+namespace {
+
+using namespace std::chrono_literals;
+using net::member_state;
+using clock = membership::clock;
+
+const clock::time_point t0 = clock::time_point{} + 1h;
+
+membership::settings settings_for(const std::string& name, std::vector<std::string> seeds = {}) {
+  membership::settings s;
+  s.self.name = name;
+  s.self.address = name + ":7500";
+  s.seeds = std::move(seeds);
+  s.replicas = 2;
+  s.suspect_after = 1000ms;
+  s.down_after = 2000ms;
+  return s;
+}
+
+net::peer_heartbeat heartbeat_of(const std::string& name, member_state state,
+                                 uint64_t incarnation = 1) {
+  net::peer_heartbeat hb;
+  hb.self.name = name;
+  hb.self.address = name + ":7500";
+  hb.self.state = state;
+  hb.self.incarnation = incarnation;
+  return hb;
+}
+
+// Admits `name` and lets it report `state` at `at`.
+void meet(membership& m, const std::string& name, member_state state, clock::time_point at) {
+  ASSERT_TRUE(m.admit(name, name + ":7500", false, at, 1));
+  m.heard(name, at, 1);
+  m.heartbeat(name, heartbeat_of(name, state), at);
+}
+
+member_state state_seen(const membership& m, const std::string& name, clock::time_point now) {
+  return m.state_of(*m.find(name), now);
+}
+
+std::vector<std::string> names(const std::shared_ptr<const ring>& r) {
+  return r ? r->members() : std::vector<std::string>{};
+}
+
+// -- the name table -------------------------------------------------------------------
+
+TEST(MemberStateNames, AreTheDocumentedOnesInOrder) {
+  std::vector<std::string> seen;
+  for (auto s : net::all_member_states)
+    seen.emplace_back(net::to_string(s));
+  EXPECT_EQ(seen,
+            (std::vector<std::string>{"joining", "up", "suspect", "down", "leaving", "left"}));
+}
+
+TEST(MemberStateNames, RoundTrip) {
+  for (auto s : net::all_member_states)
+    EXPECT_EQ(net::member_state_from(net::to_string(s)), s);
+  EXPECT_EQ(net::member_state_from("degraded"), std::nullopt);
+  EXPECT_EQ(net::member_state_from(""), std::nullopt);
+}
+
+TEST(MemberStateNames, TravelAsStringsOnTheWire) {
+  net::member_info info;
+  info.name = "node-b";
+  info.state = member_state::suspect;
+  auto body = net::pack_peer(info);
+  auto handle = msgpack::unpack(body.data(), body.size());
+  auto map = handle.get().as<std::map<std::string, msgpack::object>>();
+  EXPECT_EQ(map.at("state").as<std::string>(), "suspect");
+  EXPECT_EQ(net::unpack_peer<net::member_info>(body).state, member_state::suspect);
+}
+
+TEST(MemberStateNames, AnUnknownNameOnTheWireReadsAsDown) {
+  msgpack::sbuffer buf;
+  msgpack::packer<msgpack::sbuffer> pk(buf);
+  pk.pack_map(2);
+  pk.pack(std::string("name"));
+  pk.pack(std::string("node-z"));
+  pk.pack(std::string("state"));
+  pk.pack(std::string("hibernating"));
+  auto info = net::unpack_peer<net::member_info>(std::string(buf.data(), buf.size()));
+  EXPECT_EQ(info.name, "node-z");
+  EXPECT_EQ(info.state, member_state::down);
+}
+
+// -- a joiner going up ------------------------------------------------------------------
+
+TEST(Membership, AJoinerGoesUpOnlyOnceEveryUpMemberHandedOver) {
+  membership m(settings_for("node-a"), t0);
+  meet(m, "node-b", member_state::up, t0);
+  meet(m, "node-c", member_state::up, t0);
+  EXPECT_EQ(m.self_state(), member_state::joining);
+  EXPECT_FALSE(m.may_go_up(t0 + 10ms));
+  m.handed_over("node-b");
+  EXPECT_FALSE(m.may_go_up(t0 + 10ms));  // node-c has not handed over yet
+  m.handed_over("node-c");
+  EXPECT_TRUE(m.may_go_up(t0 + 10ms));
+  EXPECT_EQ(m.handed_over_count(t0 + 10ms), 2u);
+  m.go_up();
+  EXPECT_EQ(m.self_state(), member_state::up);
+  EXPECT_FALSE(m.may_go_up(t0 + 10ms));  // only a joiner goes up
+}
+
+TEST(Membership, AJoinerWaitsForAnAdmittedMembersFirstHeartbeat) {
+  membership m(settings_for("node-a"), t0);
+  ASSERT_TRUE(m.admit("node-b", "node-b:7500", false, t0, 1));
+  m.heard("node-b", t0 + 5s, 1);
+  EXPECT_FALSE(m.may_go_up(t0 + 5s));  // node-b's own state is unknown
+  m.heartbeat("node-b", heartbeat_of("node-b", member_state::joining), t0 + 5s);
+  EXPECT_TRUE(m.may_go_up(t0 + 5s));   // nobody up, and down_after_ms passed
+}
+
+TEST(Membership, TheFirstMemberWaitsADetectionPeriodThenGoesUp) {
+  membership m(settings_for("node-a"), t0);
+  EXPECT_FALSE(m.may_go_up(t0 + 1999ms));
+  EXPECT_TRUE(m.may_go_up(t0 + 2000ms));
+}
+
+TEST(Membership, AJoinerWaitsToMeetAMemberOthersReportAlive) {
+  membership m(settings_for("node-a"), t0);
+  meet(m, "node-b", member_state::up, t0);
+  auto hb = heartbeat_of("node-b", member_state::up);
+  net::member_info c{"node-c", "node-c:7500", "", member_state::up, 1};
+  hb.members = {hb.self, c};
+  auto news = m.heartbeat("node-b", hb, t0);
+  ASSERT_EQ(news.learned.size(), 1u);
+  EXPECT_EQ(news.learned[0].name, "node-c");
+  EXPECT_EQ(state_seen(m, "node-c", t0), member_state::down);  // until it answers us
+  m.handed_over("node-b");
+  EXPECT_FALSE(m.may_go_up(t0 + 100ms));  // node-c may be up and hold data
+  m.heard("node-b", t0 + 2000ms, 1);
+  EXPECT_TRUE(m.may_go_up(t0 + 2000ms));  // never met within down_after_ms: stop waiting
+}
+
+TEST(Membership, ASuspectMembersHandOverCountsAndADownOnesDoesNotBlock) {
+  membership m(settings_for("node-a"), t0);
+  meet(m, "node-b", member_state::up, t0);
+  meet(m, "node-c", member_state::up, t0);
+  m.handed_over("node-b");
+  m.heard("node-b", t0 + 1500ms, 1);
+  // node-c is silent: suspect still owns, so the joiner waits for it...
+  EXPECT_EQ(state_seen(m, "node-c", t0 + 1500ms), member_state::suspect);
+  EXPECT_FALSE(m.may_go_up(t0 + 1500ms));
+  // ...until it is down: then it holds nothing to hand over.
+  m.heard("node-b", t0 + 2500ms, 1);
+  EXPECT_EQ(state_seen(m, "node-c", t0 + 2500ms), member_state::down);
+  EXPECT_TRUE(m.may_go_up(t0 + 2500ms));
+}
+
+// -- states and rings -----------------------------------------------------------------------
+
+TEST(Membership, SilenceMakesSuspectThenDownAndHearingAgainUp) {
+  membership m(settings_for("node-a"), t0);
+  meet(m, "node-b", member_state::up, t0);
+  EXPECT_EQ(state_seen(m, "node-b", t0 + 999ms), member_state::up);
+  EXPECT_EQ(state_seen(m, "node-b", t0 + 1000ms), member_state::suspect);
+  EXPECT_EQ(state_seen(m, "node-b", t0 + 2000ms), member_state::down);
+  m.heard("node-b", t0 + 1500ms, 1);
+  EXPECT_EQ(state_seen(m, "node-b", t0 + 1600ms), member_state::up);
+}
+
+TEST(Membership, ASuspectMemberKeepsItsRanges) {
+  membership m(settings_for("node-a"), t0);
+  m.go_up();
+  meet(m, "node-b", member_state::up, t0);
+  m.update_rings(t0);
+  auto change = m.update_rings(t0 + 1500ms);  // node-b suspect
+  EXPECT_FALSE(change.owners_changed);
+  EXPECT_FALSE(change.holders_changed);
+  EXPECT_EQ(names(m.owners()), (std::vector<std::string>{"node-a", "node-b"}));
+  EXPECT_EQ(names(m.holders()), (std::vector<std::string>{"node-a", "node-b"}));
+}
+
+TEST(Membership, ADownMemberLosesItsRangesAtOnce) {
+  membership m(settings_for("node-a"), t0);
+  m.go_up();
+  meet(m, "node-b", member_state::up, t0);
+  m.update_rings(t0);
+  auto epoch = m.epoch();
+  EXPECT_TRUE(m.lose("node-b"));   // its connection closed: no waiting for silence
+  EXPECT_FALSE(m.lose("node-b"));  // once
+  EXPECT_EQ(state_seen(m, "node-b", t0), member_state::down);
+  auto change = m.update_rings(t0);
+  EXPECT_TRUE(change.owners_changed);
+  EXPECT_TRUE(change.holders_changed);
+  EXPECT_EQ(m.epoch(), epoch + 1);
+  EXPECT_EQ(names(m.owners()), (std::vector<std::string>{"node-a"}));
+  EXPECT_EQ(names(m.holders()), (std::vector<std::string>{"node-a"}));
+  EXPECT_FALSE(m.connected("node-b"));
+}
+
+TEST(Membership, SilencePastDownAfterIsDetectedOnce) {
+  membership m(settings_for("node-a"), t0);
+  meet(m, "node-b", member_state::up, t0);
+  EXPECT_TRUE(m.detect_down(t0 + 1999ms).empty());
+  EXPECT_EQ(m.detect_down(t0 + 2000ms), (std::vector<std::string>{"node-b"}));
+  EXPECT_TRUE(m.detect_down(t0 + 3000ms).empty());
+  m.heard("node-b", t0 + 3000ms, 1);  // it speaks again: back
+  EXPECT_EQ(state_seen(m, "node-b", t0 + 3000ms), member_state::up);
+}
+
+TEST(Membership, TheRingsAreWhatTheDocsSay) {
+  // owners = up + suspect; holders = owners + joining; down, leaving, left in neither.
+  membership m(settings_for("me"), t0);
+  m.go_up();
+  meet(m, "up", member_state::up, t0);
+  meet(m, "suspect", member_state::up, t0 - 1500ms);
+  meet(m, "joining", member_state::joining, t0);
+  meet(m, "leaving", member_state::leaving, t0);
+  meet(m, "down", member_state::up, t0);
+  m.lose("down");
+  meet(m, "left", member_state::up, t0);
+  m.left("left");
+  EXPECT_EQ(state_seen(m, "suspect", t0), member_state::suspect);
+  EXPECT_EQ(state_seen(m, "leaving", t0), member_state::leaving);
+  EXPECT_EQ(state_seen(m, "left", t0), member_state::left);
+  m.update_rings(t0);
+  EXPECT_EQ(names(m.owners()), (std::vector<std::string>{"me", "suspect", "up"}));
+  EXPECT_EQ(names(m.holders()), (std::vector<std::string>{"joining", "me", "suspect", "up"}));
+  EXPECT_EQ(m.owners()->replicas(), 2u);
+  // Reachable: everyone not down or left; known: everyone not left.
+  EXPECT_EQ(m.reachable_count(t0), 5u);
+  EXPECT_EQ(m.known_count(t0), 6u);
+}
+
+TEST(Membership, AJoinerHoldsBeforeItOwnsAndIsToldWhenCurrent) {
+  membership m(settings_for("node-a"), t0);
+  m.go_up();
+  m.update_rings(t0);
+  meet(m, "node-b", member_state::joining, t0);
+  auto change = m.update_rings(t0);
+  EXPECT_FALSE(change.owners_changed);
+  EXPECT_TRUE(change.holders_changed);
+  EXPECT_EQ(names(change.before), (std::vector<std::string>{"node-a"}));
+  EXPECT_EQ(change.new_joiners, (std::vector<std::string>{"node-b"}));
+  EXPECT_EQ(names(m.owners()), (std::vector<std::string>{"node-a"}));
+  EXPECT_EQ(names(m.holders()), (std::vector<std::string>{"node-a", "node-b"}));
+  // It goes up: now it owns; nothing new to hand over.
+  m.heartbeat("node-b", heartbeat_of("node-b", member_state::up), t0);
+  change = m.update_rings(t0);
+  EXPECT_TRUE(change.owners_changed);
+  EXPECT_FALSE(change.holders_changed);
+  EXPECT_EQ(names(m.owners()), (std::vector<std::string>{"node-a", "node-b"}));
+}
+
+TEST(Membership, TheEpochMovesOnlyWhenARingChanges) {
+  membership m(settings_for("node-a"), t0);
+  m.update_rings(t0);
+  auto epoch = m.epoch();
+  m.update_rings(t0 + 10ms);
+  EXPECT_EQ(m.epoch(), epoch);
+  m.go_up();
+  m.update_rings(t0 + 20ms);
+  EXPECT_EQ(m.epoch(), epoch + 1);
+}
+
+TEST(Membership, ALeavingMemberLeavesBothRingsThenIsLeft) {
+  membership m(settings_for("node-a"), t0);
+  m.go_up();
+  meet(m, "node-b", member_state::up, t0);
+  m.update_rings(t0);
+  m.start_leaving();
+  EXPECT_EQ(m.self_state(), member_state::leaving);
+  auto change = m.update_rings(t0);
+  EXPECT_TRUE(change.holders_changed);  // the rebalance hands everything to node-b
+  EXPECT_EQ(names(m.owners()), (std::vector<std::string>{"node-b"}));
+  EXPECT_EQ(names(m.holders()), (std::vector<std::string>{"node-b"}));
+  // A peer that leaves: first leaving (its word), then left (its `leave`).
+  m.heartbeat("node-b", heartbeat_of("node-b", member_state::leaving), t0);
+  EXPECT_EQ(state_seen(m, "node-b", t0), member_state::leaving);
+  m.left("node-b");
+  EXPECT_EQ(state_seen(m, "node-b", t0 + 10s), member_state::left);
+  EXPECT_TRUE(m.in_touch().empty());
+  EXPECT_EQ(m.known_count(t0), 1u);  // a left member no longer counts towards a majority
+  // Admitted again later: it joins afresh.
+  ASSERT_TRUE(m.admit("node-b", "node-b:7500", true, t0 + 20s, 1));
+  EXPECT_EQ(state_seen(m, "node-b", t0 + 20s), member_state::joining);
+}
+
+TEST(Membership, ARestartedMemberIsHandedEverythingAgain) {
+  membership m(settings_for("node-a"), t0);
+  m.go_up();
+  meet(m, "node-b", member_state::up, t0);
+  m.handed_over("node-b");
+  m.update_rings(t0);
+  auto news = m.heartbeat("node-b", heartbeat_of("node-b", member_state::up, 2), t0 + 10ms);
+  EXPECT_TRUE(news.restarted);
+  auto change = m.update_rings(t0 + 10ms);
+  EXPECT_TRUE(change.holders_changed);
+  EXPECT_EQ(names(change.before), (std::vector<std::string>{"node-a"}));  // as if it just joined
+  EXPECT_EQ(m.handed_over_count(t0 + 10ms), 0u);
+}
+
+TEST(Membership, ANewProcessUnderAKnownNameJoinsAfresh) {
+  membership m(settings_for("node-a"), t0);
+  meet(m, "node-b", member_state::up, t0);
+  m.handed_over("node-b");
+  ASSERT_TRUE(m.admit("node-b", "", true, t0 + 1s, 2));
+  EXPECT_EQ(state_seen(m, "node-b", t0 + 1s), member_state::joining);
+  EXPECT_EQ(m.find("node-b")->info.address, "node-b:7500");  // kept: none given
+  EXPECT_FALSE(m.may_go_up(t0 + 1s));  // its first heartbeat is awaited again
+}
+
+TEST(Membership, ItsOwnNameIsRefused) {
+  membership m(settings_for("node-a"), t0);
+  EXPECT_FALSE(m.admit("node-a", "elsewhere:7500", false, t0, 1));
+  EXPECT_TRUE(m.members().empty());
+}
+
+TEST(Membership, UnmetSeedsCountTowardsTheMajority) {
+  membership m(settings_for("node-a", {"node-a:7500", "node-b:7500", "node-c:7500"}), t0);
+  EXPECT_EQ(m.known_count(t0), 3u);  // itself and two seeds it has not met
+  EXPECT_EQ(m.reachable_count(t0), 1u);
+  meet(m, "node-b", member_state::up, t0);
+  EXPECT_EQ(m.known_count(t0), 3u);
+  EXPECT_EQ(m.reachable_count(t0), 2u);
+}
+
+TEST(Membership, ItDialsSeedsAndKnownMembersItIsNotConnectedTo) {
+  membership m(settings_for("node-a", {"node-a:7500", "node-b:7500", "node-c:7500"}), t0);
+  EXPECT_EQ(m.addresses_to_dial(), (std::vector<std::string>{"node-b:7500", "node-c:7500"}));
+  meet(m, "node-b", member_state::up, t0);
+  EXPECT_EQ(m.addresses_to_dial(), (std::vector<std::string>{"node-c:7500"}));
+  m.lose("node-b");
+  EXPECT_EQ(m.addresses_to_dial(), (std::vector<std::string>{"node-b:7500", "node-c:7500"}));
+}
+
+TEST(Membership, GossipCarriesThisMembersOpinion) {
+  membership m(settings_for("node-a"), t0);
+  meet(m, "node-b", member_state::up, t0);
+  auto list = m.gossip(t0 + 1500ms);
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].name, "node-a");
+  EXPECT_EQ(list[0].state, member_state::joining);
+  EXPECT_EQ(list[1].name, "node-b");
+  EXPECT_EQ(list[1].state, member_state::suspect);
+}
+
+}  // namespace
+}  // namespace castellan::actors
