@@ -63,7 +63,7 @@ class cluster_backend final : public net::request_backend,
   // limiter_link
   std::string limiter_owner(const limit_key& key) const override;
   void check_remote(const std::string& member, std::vector<limit_key> keys,
-                    std::shared_ptr<limit_join> join) override;
+                    limit_part part) override;
   void teach_remote(const std::string& member, limit_outcome outcome) override;
 
  private:

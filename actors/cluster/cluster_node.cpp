@@ -365,13 +365,10 @@ void expire_pending(self_ptr self, const std::string& only_member = {}) {
     else
       ++it;
   for (auto it = st.acks.begin(); it != st.acks.end();)
-    if ((only_member.empty() && it->second.deadline <= now) || it->second.member == only_member) {
-      auto join = it->second.join;
-      it = st.acks.erase(it);
-      join->arrive(false);
-    } else {
+    if ((only_member.empty() && it->second.deadline <= now) || it->second.member == only_member)
+      it = st.acks.erase(it);  // its part reports the failure as it goes
+    else
       ++it;
-    }
 }
 
 void tick(self_ptr self) {

@@ -95,7 +95,7 @@ struct replicate_out {
 struct limit_out {
   std::string member;
   std::vector<limit_key> keys;
-  std::shared_ptr<limit_join> join;
+  limit_part part;  // dropped unanswered (unreachable, timed out): failed
 };
 
 // A login's outcome for the limiter keys `member` owns.

@@ -14,6 +14,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/cluster/cluster_node.hpp"
+#include "actors/runtime/fan_in.hpp"
 #include "actors/cluster/cluster_metrics.hpp"
 
 namespace castellan::actors::cluster_detail {
@@ -54,23 +55,10 @@ struct pending_forward {
   std::string token;
 };
 
-struct replicate_join {
-  size_t waiting = 0;
-  bool ok = true;
-  std::function<void(bool)> done;
-  void arrive(bool part_ok) {
-    ok = ok && part_ok;
-    if (--waiting == 0 && done) {
-      auto f = std::move(done);
-      f(ok);
-    }
-  }
-};
-
 struct pending_limit {
   std::string member;
   steady::time_point deadline;
-  std::shared_ptr<limit_join> join;  // dropped unanswered: the login hears `unavailable`
+  limit_part part;  // dropped unanswered: the login hears `unavailable`
 };
 
 struct pending_revoke {
@@ -82,7 +70,7 @@ struct pending_revoke {
 struct pending_ack {
   std::string member;
   steady::time_point deadline;
-  std::shared_ptr<replicate_join> join;
+  fan_in<bool>::part part;  // this member's share of a replicate; dropped unanswered: failed
 };
 
 struct cluster_state {

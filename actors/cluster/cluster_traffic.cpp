@@ -213,7 +213,7 @@ void on_ack(self_ptr self, const std::string& member, const std::string& body) {
     return;
   }
   if (auto pending = take(st.acks, ack.batch, member))
-    pending->join->arrive(ack.ok);
+    pending->part(ack.ok);
 }
 
 std::vector<limit_key> keys_of(const std::vector<net::peer_limit_key>& keys) {
@@ -249,14 +249,13 @@ void on_limit_decision(self_ptr self, const std::string& member, const std::stri
   auto pending = take(self->state.limits, d.batch, member);
   if (!pending)
     return;
-  auto join = std::move(pending->join);
-  decision out;
-  out.allowed = d.allowed;
-  out.locked = d.locked;
-  out.failed = d.failed;
-  out.retry_after_ms = d.retry_after_ms;
-  join->answer(out, d.refused_by < key_kind_count ? static_cast<key_kind>(d.refused_by)
-                                                  : key_kind::user);
+  limit_answer out;
+  out.d.allowed = d.allowed;
+  out.d.locked = d.locked;
+  out.d.failed = d.failed;
+  out.d.retry_after_ms = d.retry_after_ms;
+  out.refused_by = d.refused_by < key_kind_count ? static_cast<key_kind>(d.refused_by) : key_kind::user;
+  pending->part(std::move(out));
 }
 
 void on_limit_outcome(self_ptr self, const std::string& body) {
@@ -306,36 +305,33 @@ void forward_login(self_ptr self, forward_open& msg) {
 
 void replicate(self_ptr self, replicate_out& msg) {
   auto& st = self->state;
-  auto join = std::make_shared<replicate_join>();
-  join->waiting = msg.parts.size() + 1;  // +1: released below, after every send
   auto* metrics = st.metrics;
-  join->done = [metrics, done = std::move(msg.done)](bool ok) {
+  auto join = all_ok([metrics, done = std::move(msg.done)](bool ok) {
     if (metrics)
       (ok ? metrics->replicated : metrics->replication_failed)->Increment();
     done(ok);
-  };
+  });
   auto deadline = deadline_of(st);
   for (auto& [member, events] : msg.parts) {
+    auto part = join.add();  // dropped here if the member cannot be reached: failed
     auto it = st.peers.find(member);
-    if (it == st.peers.end() || !it->second.authenticated || it->second.lost) {
-      join->arrive(false);
+    if (it == st.peers.end() || !it->second.authenticated || it->second.lost)
       continue;
-    }
     uint64_t batch = st.next_batch++;
-    st.acks.emplace(batch, pending_ack{member, deadline, join});
+    st.acks.emplace(batch, pending_ack{member, deadline, std::move(part)});
     send_to(self, it->second, net::peer_replicate::type,
             net::pack_peer(net::peer_replicate{batch, std::move(events)}));
   }
-  join->arrive(true);
+  join.seal();
 }
 
 void check_limits_remotely(self_ptr self, limit_out& msg) {
   auto& st = self->state;
   auto* to = reachable(st, msg.member);
   if (!to)
-    return;  // the join goes unanswered: the login hears `unavailable`
+    return;  // the part is dropped unanswered: the login hears `unavailable`
   uint64_t batch = st.next_batch++;
-  st.limits.emplace(batch, pending_limit{msg.member, deadline_of(st), std::move(msg.join)});
+  st.limits.emplace(batch, pending_limit{msg.member, deadline_of(st), std::move(msg.part)});
   send_to(self, *to, net::peer_limit_check::type,
           net::pack_peer(net::peer_limit_check{batch, peer_keys_of(msg.keys)}));
 }
