@@ -340,23 +340,15 @@ void cluster_backend::apply(std::vector<net::auth_event> events, std::function<v
 void cluster_backend::rebalance(std::shared_ptr<const actors::ring> before,
                                 std::shared_ptr<const actors::ring> after,
                                 std::shared_ptr<const actors::ring> owners, cluster_host::send_fn send,
-                                std::function<void()> done) {
-  struct counter {
-    std::atomic<size_t> left;
-    std::function<void()> done;
-  };
-  auto c = std::make_shared<counter>();
-  c->left = shards_.size() + limiters_.size();
-  c->done = std::move(done);
-  auto one_done = [c] {
-    if (--c->left == 0 && c->done)
-      c->done();
-  };
+                                std::function<void(bool)> done) {
   // Sessions and lockouts alike; limiter buckets start afresh on a new owner.
+  // A shard that dies with its share reports false through its part.
+  auto join = all_ok(std::move(done));
   for (auto& shard : shards_)
-    caf::anon_send(shard->get(), actors::rebalance{before, after, owners, self_, send, one_done});
+    caf::anon_send(shard->get(), actors::rebalance{before, after, owners, self_, send, join.add()});
   for (auto& limiter : limiters_)
-    caf::anon_send(limiter->get(), actors::rebalance{before, after, owners, self_, send, one_done});
+    caf::anon_send(limiter->get(), actors::rebalance{before, after, owners, self_, send, join.add()});
+  join.seal();
 }
 
 }  // namespace castellan::actors

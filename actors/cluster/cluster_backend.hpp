@@ -70,7 +70,7 @@ class cluster_backend final : public net::request_backend,
   bool place_open(open_session& msg);
   void rebalance(std::shared_ptr<const actors::ring> before, std::shared_ptr<const actors::ring> after,
                  std::shared_ptr<const actors::ring> owners, cluster_host::send_fn send,
-                 std::function<void()> done);
+                 std::function<void(bool)> done);
   void apply(std::vector<net::auth_event> events, std::function<void(bool)> done);
   void open_for_peer(const net::peer_open& open, net::owed_ptr owed);
   // revoke_user's reach: every owner ends the sessions it owns.

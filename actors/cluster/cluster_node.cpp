@@ -112,6 +112,21 @@ std::vector<net::member_info> known_members(const cluster_state& st, steady::tim
   return out;
 }
 
+// Asks every shard to send what members now hold (st.holders) that they did
+// not under `before`, as run number N; handover_finished{N, ok} says it is over.
+void start_handover(self_ptr self, std::shared_ptr<const actors::ring> before) {
+  auto& st = self->state;
+  uint64_t run = ++st.handover_runs;
+  st.handovers.emplace(run, before);
+  auto me = caf::actor_cast<caf::actor>(self);
+  st.host.rebalance(
+      std::move(before), st.holders, st.owners,
+      [me](const std::string& member, std::vector<net::auth_event> events) {
+        caf::anon_send(me, handover_out{member, std::move(events)});
+      },
+      [me, run](bool ok) { caf::anon_send(me, handover_finished{run, ok}); });
+}
+
 // Recomputes the rings and the view; starts a rebalance when the holders
 // changed. Cheap enough to run on every tick.
 void publish_view(self_ptr self) {
@@ -192,14 +207,7 @@ void publish_view(self_ptr self) {
       s += (s.empty() ? "" : ", ") + m;
     return s;
   }(), st.epoch);
-  auto me = caf::actor_cast<caf::actor>(self);
-  uint64_t epoch = st.epoch;
-  st.host.rebalance(
-      before, holders_ring, st.owners,
-      [me](const std::string& member, std::vector<net::auth_event> events) {
-        caf::anon_send(me, handover_out{member, std::move(events)});
-      },
-      [me, epoch] { caf::anon_send(me, handover_finished{epoch}); });
+  start_handover(self, std::move(before));
 }
 
 // The key two members share: from the secret, both names and both
@@ -387,6 +395,10 @@ void tick(self_ptr self) {
   heartbeat(self);
   maybe_up(self);
   publish_view(self);
+  if (st.handover_redo && st.holders && st.host.rebalance) {
+    st.handover_redo = false;
+    start_handover(self, std::move(st.redo_before));
+  }
 }
 
 // -- the handshake -----------------------------------------------------------------
@@ -627,10 +639,11 @@ void on_peer_message(self_ptr self, const std::string& type, const std::string& 
   }
 }
 
-void handover_complete(self_ptr self, uint64_t epoch) {
+// Once no run is in flight or waiting to be redone: joiners are current.
+void handover_complete(self_ptr self) {
   auto& st = self->state;
-  if (epoch != st.epoch)
-    return;  // a newer rebalance is running; it will report
+  if (!st.handovers.empty() || st.handover_redo)
+    return;  // the last run to finish reports
   for (auto& member : st.joiners_waiting)
     send_to(self, member, net::peer_handover_done{st.self.name});
   st.joiners_waiting.clear();
@@ -649,6 +662,29 @@ void handover_complete(self_ptr self, uint64_t epoch) {
       f();
     }
   }
+}
+
+// A shard lost its share of a run: what it had to send may never have left,
+// so the run is redone (every shard; merges make repeats harmless) on the
+// next tick, once the supervisor has restarted it. A redo goes from the
+// failed run's ring to the holders of that moment, which covers the runs
+// since; two failed runs from different rings are redone from none (every
+// holder is sent everything), as a ring between them would miss keys.
+void on_handover_finished(self_ptr self, const handover_finished& msg) {
+  auto& st = self->state;
+  auto it = st.handovers.find(msg.run);
+  if (it == st.handovers.end())
+    return;
+  if (!msg.ok) {
+    spdlog::warn("cluster: a shard was lost during hand-over {}; redoing it", msg.run);
+    if (!st.handover_redo)
+      st.redo_before = it->second;
+    else if (st.redo_before != it->second)
+      st.redo_before = nullptr;
+    st.handover_redo = true;
+  }
+  st.handovers.erase(it);
+  handover_complete(self);
 }
 
 caf::behavior cluster_behavior(self_ptr self, cluster_deps deps) {
@@ -698,7 +734,7 @@ caf::behavior cluster_behavior(self_ptr self, cluster_deps deps) {
             static_cast<double>(msg.events.size()));
       send_to(self, msg.member, net::peer_replicate{0, std::move(msg.events)});
     },
-    [self](handover_finished& msg) { handover_complete(self, msg.epoch); },
+    [self](handover_finished& msg) { on_handover_finished(self, msg); },
     [self](limit_out& msg) { check_limits_remotely(self, msg); },
     [self](teach_out& msg) { teach_limits_remotely(self, msg); },
     [self](revoke_out& msg) { revoke_remotely(self, msg); },
@@ -716,10 +752,8 @@ caf::behavior cluster_behavior(self_ptr self, cluster_deps deps) {
       st.self_state = "leaving";
       st.on_left = [promise]() mutable { promise.deliver(true); };
       heartbeat(self);
-      auto epoch = st.epoch;
       publish_view(self);  // self out of the rings: the rebalance hands everything over
-      if (epoch == st.epoch)
-        handover_complete(self, st.epoch);  // held nothing: nothing to hand over
+      handover_complete(self);  // at once if there was nothing to hand over
       return promise;
     },
   };

@@ -100,6 +100,14 @@ struct cluster_state {
   std::shared_ptr<const actors::ring> owners, holders;
   uint64_t epoch = 0;
   std::set<std::string> joiners_waiting;           // hand over to these when the rebalance is done
+  // Hand-over runs in flight, by number, with the ring each started from;
+  // joiners hear handover_done only once none is in flight or to be redone.
+  uint64_t handover_runs = 0;
+  std::map<uint64_t, std::shared_ptr<const actors::ring>> handovers;
+  // A run that lost a shard's share is redone on the next tick, from the
+  // ring it started from to the holders then (docs/cluster.md, "Change").
+  bool handover_redo = false;
+  std::shared_ptr<const actors::ring> redo_before;
   std::set<std::string> force_handover;            // restarted members that may have missed changes
   std::function<void()> on_left;                   // leave(): all peers acknowledged
   size_t leave_acks = 0;

@@ -94,8 +94,7 @@ void hand_over(limiter_state& st, rebalance& msg) {
   });
   for (auto& [member, records] : out)
     msg.send(member, std::move(records));
-  if (msg.done)
-    msg.done();
+  msg.done(true);
 }
 
 limiter_impl::behavior_type limiter_behavior(limiter_impl::stateful_pointer<limiter_state> self,

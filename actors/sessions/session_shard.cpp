@@ -300,8 +300,7 @@ void hand_over(shard_state& st, rebalance& msg) {
   }
   if (st.metrics && live_dropped)
     st.metrics->active->Decrement(static_cast<double>(live_dropped));
-  if (msg.done)
-    msg.done();
+  msg.done(true);
 }
 
 void revoke(shard_state& st, revoke_sessions& msg) {
