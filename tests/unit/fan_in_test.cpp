@@ -1,8 +1,11 @@
 // The fan-in primitive (actors/runtime/fan_in.hpp): the completion runs once,
 // after the last part, with every value folded in; a part dropped unanswered
-// counts as a failure; arrivals from many threads at once lose nothing.
+// (also in the mailbox of an actor that dies) counts as a failure; arrivals
+// from many threads at once lose nothing.
 #include <atomic>
+#include <chrono>
 #include <functional>
+#include <future>
 #include <optional>
 #include <string>
 #include <thread>
@@ -10,7 +13,24 @@
 
 #include <gtest/gtest.h>
 
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+
+#include "actors/runtime/atoms.hpp"
 #include "actors/runtime/fan_in.hpp"
+
+namespace castellan::actors {
+namespace {
+struct carried_part {
+  fan_in<bool>::part part;
+};
+}  // namespace
+}  // namespace castellan::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(castellan::actors::carried_part)
 
 namespace castellan::actors {
 namespace {
@@ -176,6 +196,40 @@ TEST(FanIn, ACompletionMayStartAnotherFanIn) {
   };
   start();
   EXPECT_EQ(rounds, 3);
+}
+
+// An actor that, asked to crash, first waits for `gate`: whatever is sent
+// to it meanwhile is still in its mailbox when it dies.
+caf::behavior dies_when_let_go(caf::event_based_actor*, std::shared_future<void> gate) {
+  return {
+    [gate](crash_atom) {
+      gate.wait();
+      throw std::runtime_error("crash requested by the test");
+    },
+    [](carried_part& c) { c.part(true); },
+  };
+}
+
+TEST(FanIn, APartInTheMailboxOfAnActorThatDiesArrivesAsAFailure) {
+  caf::actor_system_config cfg;
+  cfg.set("logger.console-verbosity", caf::atom("quiet"));
+  cfg.set("logger.file-verbosity", caf::atom("quiet"));
+  caf::actor_system sys(cfg);
+  std::promise<void> let_go;
+  std::promise<bool> result;
+  auto heard = result.get_future();
+  {
+    auto join = all_ok([&](bool ok) { result.set_value(ok); });
+    auto doomed = sys.spawn<caf::detached>(dies_when_let_go, let_go.get_future().share());
+    caf::anon_send(doomed, crash_atom_v);
+    caf::anon_send(doomed, carried_part{join.add()});  // queued behind the crash
+    join.seal();
+  }
+  let_go.set_value();
+  ASSERT_EQ(heard.wait_for(std::chrono::seconds(10)), std::future_status::ready)
+      << "a part lost in a dead actor's mailbox was never heard of";
+  EXPECT_FALSE(heard.get());
+  sys.await_all_actors_done();
 }
 
 }  // namespace
