@@ -2,10 +2,11 @@
 #include "actors/audit/event_stream.hpp"
 
 #include <algorithm>
-#include <mutex>
 
 #include <caf/send.hpp>
 #include <caf/typed_actor.hpp>
+
+#include "actors/runtime/fan_in.hpp"
 
 
 namespace castellan::actors {
@@ -28,81 +29,32 @@ void event_stream::publish(std::vector<net::auth_event> events) {
 
 namespace {
 
-// Holds a write's replies until this node's log and every replica have the
-// records: the client hears `ok` only for what survives a node's death.
-// A replica may answer before arm(); it cannot finish the gate, because the
-// local log is only asked after arm().
-class replication_gate {
- public:
-  void arm(std::shared_ptr<net::owed_replies> owed, net::reply_buffer replies,
-           std::vector<uint64_t> ids, std::function<void()> on_failure) {
-    std::lock_guard<std::mutex> guard(mutex_);
-    owed_ = std::move(owed);
-    replies_ = std::move(replies);
-    ids_ = std::move(ids);
-    on_failure_ = std::move(on_failure);
-  }
+// Where the other holders' share of a durable publish goes: through the link
+// when there is one and any other member holds what the events change;
+// otherwise nobody else holds them and that share is trivially done.
+void replicate_share(replication_link* link, const std::vector<net::auth_event>& events,
+                     fan_in<bool>::part replicas) {
+  if (!link || !link->replicate(events, replicas))
+    replicas(true);
+}
 
-  void arrive(bool ok) {
-    {
-      std::lock_guard<std::mutex> guard(mutex_);
-      ok_ = ok_ && ok;
-      if (--waiting_ > 0)
-        return;
-    }
-    if (ok_) {
-      owed_->deliver(std::move(replies_), ids_);
-      return;
-    }
-    owed_->refuse(ids_, "the change could not be made durable on every replica; retry");
-    if (on_failure_)
-      on_failure_();
-  }
-
- private:
-  std::mutex mutex_;
-  int waiting_ = 2;  // the local log, the replicas
-  bool ok_ = true;
-  std::shared_ptr<net::owed_replies> owed_;
-  net::reply_buffer replies_;
-  std::vector<uint64_t> ids_;
-  std::function<void()> on_failure_;
-};
-
-}  // namespace
-
-namespace {
-
-// Two parts (the local log, the replicas) must both say durable.
-struct durable_join {
-  std::mutex mutex;
-  int waiting = 2;
-  bool ok = true;
-  std::function<void(bool)> done;
-  void arrive(bool part_ok) {
-    {
-      std::lock_guard<std::mutex> guard(mutex);
-      ok = ok && part_ok;
-      if (--waiting > 0)
-        return;
-    }
-    done(ok);
-  }
-};
+// The local log's share: the writer answers it after its group commit (or
+// drops it unanswered if it dies first: a failure, fan_in.hpp).
+audit_append local_share(std::vector<net::auth_event> events, fan_in<bool>::part local) {
+  return audit_append{std::move(events), nullptr, {}, {}, nullptr,
+                      std::make_shared<durable_signal>(std::move(local))};
+}
 
 }  // namespace
 
 void event_stream::publish_durable(std::vector<net::auth_event> events,
                                    std::function<void(bool)> done) {
   tell_listener(events);
-  auto join = std::make_shared<durable_join>();
-  join->done = std::move(done);
-  auto* link = link_.load();
-  if (!link || !link->replicate(events, [join](bool ok) { join->arrive(ok); }))
-    join->waiting = 1;  // nobody else holds these sessions
-  caf::anon_send(writer_->get(), audit_append{std::move(events), nullptr, {}, {}, nullptr,
-                                              std::make_shared<durable_signal>(
-                                                  [join](bool ok) { join->arrive(ok); })});
+  // Durable only once this node's log and every other holder have them.
+  auto join = all_ok(std::move(done));
+  replicate_share(link_.load(), events, join.add());
+  caf::anon_send(writer_->get(), local_share(std::move(events), join.add()));
+  join.seal();
 }
 
 void event_stream::append_durable(std::vector<net::auth_event> events,
@@ -121,15 +73,23 @@ void event_stream::publish_durable(std::vector<net::auth_event> events,
                                    std::function<void()> on_failure) {
   tell_listener(events);
   if (auto* link = link_.load(); link && owed) {
-    auto gate = std::make_shared<replication_gate>();
-    if (link->replicate(events, [gate](bool ok) { gate->arrive(ok); })) {
-      gate->arm(std::move(owed), std::move(replies), std::move(request_ids), std::move(on_failure));
-      caf::anon_send(writer_->get(),
-                     audit_append{std::move(events), nullptr, {}, {}, nullptr,
-                                  std::make_shared<durable_signal>(
-                                      [gate](bool ok) { gate->arrive(ok); })});
-      return;
-    }
+    // The replies wait for this node's log and every replica: the client
+    // hears `ok` only for what survives a node's death. A share lost on the
+    // way (a writer or a cluster node that died with it) fails the write.
+    auto join = all_ok([owed, replies = std::move(replies), ids = std::move(request_ids),
+                        on_failure = std::move(on_failure)](bool ok) mutable {
+      if (ok) {
+        owed->deliver(std::move(replies), ids);
+        return;
+      }
+      owed->refuse(ids, "the change could not be made durable on every holder; retry");
+      if (on_failure)
+        on_failure();
+    });
+    replicate_share(link, events, join.add());
+    caf::anon_send(writer_->get(), local_share(std::move(events), join.add()));
+    join.seal();
+    return;
   }
   auto undo = on_failure ? std::make_shared<undo_guard>(std::move(on_failure)) : nullptr;
   caf::anon_send(writer_->get(), audit_append{std::move(events), std::move(owed),

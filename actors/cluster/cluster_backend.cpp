@@ -48,17 +48,11 @@ cluster_host cluster_backend::host(std::function<net::member_load()> load) {
     std::vector<std::vector<limit_key>> by_shard(limiters_.size());
     for (auto& k : keys)
       by_shard[limiter_index(k, limiters_.size())].push_back(std::move(k));
-    size_t parts = 0;
-    for (auto& b : by_shard)
-      parts += !b.empty();
-    if (parts == 0) {
-      done(decision{}, key_kind::user);
-      return;
-    }
-    auto join = std::make_shared<limit_join>(parts, std::move(done));
+    auto join = make_limit_join(std::move(done));  // no keys: allowed at once
     for (size_t i = 0; i < by_shard.size(); ++i)
       if (!by_shard[i].empty())
-        caf::anon_send(limiters_[i]->get(), limit_check{std::move(by_shard[i]), join});
+        caf::anon_send(limiters_[i]->get(), limit_check{std::move(by_shard[i]), join.add()});
+    join.seal();
   };
   h.teach_limits = [this](limit_outcome outcome) {
     std::vector<std::vector<limit_key>> by_shard(limiters_.size());
@@ -258,13 +252,14 @@ void cluster_backend::revoke_everywhere(const std::string& user,
     return;
   }
   auto& owners = view->owners->members();
-  auto join = std::make_shared<revoke_join>(owners.size(), std::move(done));
+  auto join = make_revoke_join(std::move(done));
   for (auto& member : owners) {
     if (member == self_)
       revoke_owned_here(user, revoke_part(join));
     else
       caf::anon_send(*node_, revoke_out{member, user, revoke_part(join)});
   }
+  join.seal();
 }
 
 void cluster_backend::cluster_status(uint64_t id, net::reply_buffer& out) const {
@@ -346,36 +341,13 @@ std::string cluster_backend::limiter_owner(const limit_key& key) const {
 }
 
 void cluster_backend::check_remote(const std::string& member, std::vector<limit_key> keys,
-                                   std::shared_ptr<limit_join> join) {
-  caf::anon_send(*node_, limit_out{member, std::move(keys), std::move(join)});
+                                   limit_part part) {
+  caf::anon_send(*node_, limit_out{member, std::move(keys), std::move(part)});
 }
 
 void cluster_backend::teach_remote(const std::string& member, limit_outcome outcome) {
   caf::anon_send(*node_, teach_out{member, std::move(outcome)});
 }
-
-namespace {
-
-// Counts the shards' answers to one apply; done(all durable) after the last.
-struct apply_join {
-  std::mutex mutex;
-  size_t waiting;
-  bool ok = true;
-  std::function<void(bool)> done;
-  void arrive(bool part_ok) {
-    std::function<void(bool)> f;
-    {
-      std::lock_guard<std::mutex> guard(mutex);
-      ok = ok && part_ok;
-      if (--waiting > 0)
-        return;
-      f = std::move(done);
-    }
-    f(ok);
-  }
-};
-
-}  // namespace
 
 void cluster_backend::apply(std::vector<net::auth_event> events, std::function<void(bool)> done) {
   std::vector<std::vector<net::auth_event>> by_shard(shards_.size());
@@ -386,48 +358,30 @@ void cluster_backend::apply(std::vector<net::auth_event> events, std::function<v
     else if (auto key = net::session_key_from_digest(e.session))
       by_shard[shard_index(*key, shards_.size())].push_back(std::move(e));
   }
-  size_t parts = 0;
-  for (auto& b : by_shard)
-    parts += !b.empty();
-  for (auto& b : by_limiter)
-    parts += !b.empty();
-  if (parts == 0) {
-    done(true);
-    return;
-  }
-  auto join = std::make_shared<apply_join>();
-  join->waiting = parts;
-  join->done = std::move(done);
+  // Durable only if every shard made its share durable; a share lost with
+  // its shard is a failure (the sender then fails the write, fan_in.hpp).
+  auto join = all_ok(std::move(done));
   for (size_t i = 0; i < by_shard.size(); ++i)
     if (!by_shard[i].empty())
-      caf::anon_send(shards_[i]->get(),
-                     replica_apply{std::move(by_shard[i]), [join](bool ok) { join->arrive(ok); }});
+      caf::anon_send(shards_[i]->get(), replica_apply{std::move(by_shard[i]), join.add()});
   for (size_t i = 0; i < by_limiter.size(); ++i)
     if (!by_limiter[i].empty())
-      caf::anon_send(limiters_[i]->get(),
-                     lockout_apply{std::move(by_limiter[i]), [join](bool ok) { join->arrive(ok); }});
+      caf::anon_send(limiters_[i]->get(), lockout_apply{std::move(by_limiter[i]), join.add()});
+  join.seal();
 }
 
 void cluster_backend::rebalance(std::shared_ptr<const actors::ring> before,
                                 std::shared_ptr<const actors::ring> after,
                                 std::shared_ptr<const actors::ring> owners, cluster_host::send_fn send,
-                                std::function<void()> done) {
-  struct counter {
-    std::atomic<size_t> left;
-    std::function<void()> done;
-  };
-  auto c = std::make_shared<counter>();
-  c->left = shards_.size() + limiters_.size();
-  c->done = std::move(done);
-  auto one_done = [c] {
-    if (--c->left == 0 && c->done)
-      c->done();
-  };
+                                std::function<void(bool)> done) {
   // Sessions and lockouts alike; limiter buckets start afresh on a new owner.
+  // A shard that dies with its share reports false through its part.
+  auto join = all_ok(std::move(done));
   for (auto& shard : shards_)
-    caf::anon_send(shard->get(), actors::rebalance{before, after, owners, self_, send, one_done});
+    caf::anon_send(shard->get(), actors::rebalance{before, after, owners, self_, send, join.add()});
   for (auto& limiter : limiters_)
-    caf::anon_send(limiter->get(), actors::rebalance{before, after, owners, self_, send, one_done});
+    caf::anon_send(limiter->get(), actors::rebalance{before, after, owners, self_, send, join.add()});
+  join.seal();
 }
 
 }  // namespace castellan::actors

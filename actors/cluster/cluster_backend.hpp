@@ -94,14 +94,14 @@ class cluster_backend final : public net::request_backend,
   // limiter_link
   std::string limiter_owner(const limit_key& key) const override;
   void check_remote(const std::string& member, std::vector<limit_key> keys,
-                    std::shared_ptr<limit_join> join) override;
+                    limit_part part) override;
   void teach_remote(const std::string& member, limit_outcome outcome) override;
 
  private:
   bool place_open(open_session& msg);
   void rebalance(std::shared_ptr<const actors::ring> before, std::shared_ptr<const actors::ring> after,
                  std::shared_ptr<const actors::ring> owners, cluster_host::send_fn send,
-                 std::function<void()> done);
+                 std::function<void(bool)> done);
   void apply(std::vector<net::auth_event> events, std::function<void(bool)> done);
   void open_for_peer(const net::peer_open& open, net::owed_ptr owed);
   // revoke_user's reach: every owner ends the sessions it owns.

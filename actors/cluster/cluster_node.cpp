@@ -115,21 +115,29 @@ void log_holders(const cluster_state& st) {
   spdlog::info("cluster: holders now [{}] (epoch {})", names, st.members.epoch());
 }
 
+// Asks every shard to send what members now hold that they did not under
+// `before`, as run number N; handover_finished{N, ok} says it is over.
+void start_handover(self_ptr self, std::shared_ptr<const actors::ring> before) {
+  auto& st = self->state;
+  uint64_t run = ++st.handover_runs;
+  st.handovers.emplace(run, before);
+  auto me = caf::actor_cast<caf::actor>(self);
+  st.host.rebalance(
+      std::move(before), st.members.holders(), st.members.owners(),
+      [me](const std::string& member, std::vector<net::auth_event> events) {
+        caf::anon_send(me, handover_out{member, std::move(events)});
+      },
+      [me, run](bool ok) { caf::anon_send(me, handover_finished{run, ok}); });
+}
+
 // The holders changed: the shards and limiters hand what moved to the
 // members now holding it; the joiners among them hear handover_done once
-// every part is sent (handover_complete).
+// no run is in flight or to be redone (handover_complete).
 void start_rebalance(self_ptr self, const membership::ring_change& change) {
   auto& st = self->state;
   st.joiners_waiting.insert(change.new_joiners.begin(), change.new_joiners.end());
   log_holders(st);
-  auto me = caf::actor_cast<caf::actor>(self);
-  uint64_t epoch = st.members.epoch();
-  st.host.rebalance(
-      change.before, st.members.holders(), st.members.owners(),
-      [me](const std::string& member, std::vector<net::auth_event> events) {
-        caf::anon_send(me, handover_out{member, std::move(events)});
-      },
-      [me, epoch] { caf::anon_send(me, handover_finished{epoch}); });
+  start_handover(self, change.before);
 }
 
 // Recomputes the rings and publishes the view; starts a rebalance when the
@@ -282,13 +290,10 @@ void expire_pending(self_ptr self, const std::string& only_member = {}) {
     else
       ++it;
   for (auto it = st.acks.begin(); it != st.acks.end();)
-    if ((only_member.empty() && it->second.deadline <= now) || it->second.member == only_member) {
-      auto join = it->second.join;
-      it = st.acks.erase(it);
-      join->arrive(false);
-    } else {
+    if ((only_member.empty() && it->second.deadline <= now) || it->second.member == only_member)
+      it = st.acks.erase(it);  // its part reports the failure as it goes
+    else
       ++it;
-    }
 }
 
 void tick(self_ptr self) {
@@ -305,6 +310,10 @@ void tick(self_ptr self) {
   heartbeat(self);
   maybe_up(self);
   publish_view(self);
+  if (st.handover_redo && st.members.holders() && st.host.rebalance) {
+    st.handover_redo = false;
+    start_handover(self, std::move(st.redo_before));
+  }
 }
 
 // -- the handshake -----------------------------------------------------------------
@@ -518,15 +527,39 @@ void announce_leave(self_ptr self) {
   }
 }
 
-void handover_complete(self_ptr self, uint64_t epoch) {
+// Once no run is in flight or waiting to be redone: joiners are current.
+void handover_complete(self_ptr self) {
   auto& st = self->state;
-  if (epoch != st.members.epoch())
-    return;  // a newer rebalance is running; it will report
+  if (!st.handovers.empty() || st.handover_redo)
+    return;  // the last run to finish reports
   for (auto& member : st.joiners_waiting)
     send_to(self, member, net::peer_handover_done{st.members.name()});
   st.joiners_waiting.clear();
   if (st.members.self_state() == member_state::leaving && st.on_left)
     announce_leave(self);
+}
+
+// A shard lost its share of a run: what it had to send may never have left,
+// so the run is redone (every shard; merges make repeats harmless) on the
+// next tick, once the supervisor has restarted it. A redo goes from the
+// failed run's ring to the holders of that moment, which covers the runs
+// since; two failed runs from different rings are redone from none (every
+// holder is sent everything), as a ring between them would miss keys.
+void on_handover_finished(self_ptr self, const handover_finished& msg) {
+  auto& st = self->state;
+  auto it = st.handovers.find(msg.run);
+  if (it == st.handovers.end())
+    return;
+  if (!msg.ok) {
+    spdlog::warn("cluster: a shard was lost during hand-over {}; redoing it", msg.run);
+    if (!st.handover_redo)
+      st.redo_before = it->second;
+    else if (st.redo_before != it->second)
+      st.redo_before = nullptr;
+    st.handover_redo = true;
+  }
+  st.handovers.erase(it);
+  handover_complete(self);
 }
 
 // Graceful leave (SIGTERM): stop owning, hand everything over, tell every
@@ -538,10 +571,8 @@ caf::result<bool> leave(self_ptr self) {
   st.members.start_leaving();
   st.on_left = [promise]() mutable { promise.deliver(true); };
   heartbeat(self);
-  auto epoch = st.members.epoch();
   publish_view(self);  // self out of the rings: the rebalance hands everything over
-  if (epoch == st.members.epoch())
-    handover_complete(self, epoch);  // held nothing: nothing to hand over
+  handover_complete(self);  // at once if there was nothing to hand over
   return promise;
 }
 
@@ -603,7 +634,7 @@ caf::behavior cluster_behavior(self_ptr self, cluster_deps deps) {
             static_cast<double>(msg.events.size()));
       send_to(self, msg.member, net::peer_replicate{0, std::move(msg.events)});
     },
-    [self](handover_finished& msg) { handover_complete(self, msg.epoch); },
+    [self](handover_finished& msg) { on_handover_finished(self, msg); },
     [self](limit_out& msg) { check_limits_remotely(self, msg); },
     [self](teach_out& msg) { teach_limits_remotely(self, msg); },
     [self](revoke_out& msg) { revoke_remotely(self, msg); },

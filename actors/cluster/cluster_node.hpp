@@ -36,10 +36,11 @@ struct cluster_host {
   // Merges another member's session changes; done(durable).
   std::function<void(std::vector<net::auth_event>, std::function<void(bool)>)> apply;
   using send_fn = std::function<void(const std::string& member, std::vector<net::auth_event>)>;
-  // Holders changed: every shard sends what others now hold, then done().
+  // Holders changed: every shard sends what others now hold, then
+  // done(true); done(false) if a shard died before it had sent its share.
   std::function<void(std::shared_ptr<const actors::ring> before, std::shared_ptr<const actors::ring> after,
                      std::shared_ptr<const actors::ring> owners, send_fn send,
-                     std::function<void()> done)>
+                     std::function<void(bool)> done)>
       rebalance;
   // Checks limiter keys this node owns for a login served elsewhere.
   std::function<void(std::vector<limit_key>, std::function<void(const decision&, key_kind)>)>
@@ -95,7 +96,7 @@ struct replicate_out {
 struct limit_out {
   std::string member;
   std::vector<limit_key> keys;
-  std::shared_ptr<limit_join> join;
+  limit_part part;  // dropped unanswered (unreachable, timed out): failed
 };
 
 // A login's outcome for the limiter keys `member` owns.
@@ -117,9 +118,11 @@ struct handover_out {
   std::vector<net::auth_event> events;
 };
 
-// Every shard has sent its share of a rebalance.
+// Hand-over `run` is over: every shard has sent its share (ok), or one died
+// before it had (not ok: the run is redone).
 struct handover_finished {
-  uint64_t epoch = 0;
+  uint64_t run = 0;
+  bool ok = false;
 };
 
 // A message for a member, to be sent with the cluster node as its sender

@@ -15,6 +15,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/cluster/cluster_node.hpp"
+#include "actors/runtime/fan_in.hpp"
 #include "actors/cluster/cluster_metrics.hpp"
 #include "actors/cluster/membership.hpp"
 
@@ -45,23 +46,10 @@ struct pending_forward {
   std::string token;
 };
 
-struct replicate_join {
-  size_t waiting = 0;
-  bool ok = true;
-  std::function<void(bool)> done;
-  void arrive(bool part_ok) {
-    ok = ok && part_ok;
-    if (--waiting == 0 && done) {
-      auto f = std::move(done);
-      f(ok);
-    }
-  }
-};
-
 struct pending_limit {
   std::string member;
   steady::time_point deadline;
-  std::shared_ptr<limit_join> join;  // dropped unanswered: the login hears `unavailable`
+  limit_part part;  // dropped unanswered: the login hears `unavailable`
 };
 
 struct pending_revoke {
@@ -73,7 +61,7 @@ struct pending_revoke {
 struct pending_ack {
   std::string member;
   steady::time_point deadline;
-  std::shared_ptr<replicate_join> join;
+  fan_in<bool>::part part;  // this member's share of a replicate; dropped unanswered: failed
 };
 
 struct cluster_state {
@@ -98,6 +86,14 @@ struct cluster_state {
   std::map<uint64_t, pending_limit> limits;
   std::map<uint64_t, pending_revoke> revokes;
   std::set<std::string> joiners_waiting;           // hand over to these when the rebalance is done
+  // Hand-over runs in flight, by number, with the ring each started from;
+  // joiners hear handover_done only once none is in flight or to be redone.
+  uint64_t handover_runs = 0;
+  std::map<uint64_t, std::shared_ptr<const actors::ring>> handovers;
+  // A run that lost a shard's share is redone on the next tick, from the
+  // ring it started from to the holders then (docs/cluster.md, "Change").
+  bool handover_redo = false;
+  std::shared_ptr<const actors::ring> redo_before;
   std::function<void()> on_left;                   // leave(): all peers acknowledged
   size_t leave_acks = 0;
   static inline const char* name = "cluster_node";

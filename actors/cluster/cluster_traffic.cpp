@@ -5,6 +5,7 @@
 // cluster_node.cpp expires what is not answered in time, and the client
 // hears `unavailable` (never silence).
 #include <cstring>
+#include <limits>
 #include <optional>
 #include <mutex>
 
@@ -52,56 +53,65 @@ steady::time_point deadline_of(const cluster_state& st) {
 
 }  // namespace
 
-// Collects the owner's replies to a forwarded batch, per connection, and
-// sends them back in one message once every op is answered.
-class forwarded_replies final : public net::reply_sink {
+// The owner's replies to one forwarded batch go back in one message once
+// every connection's share of it is in (fan_in.hpp). A share is answered
+// through its owed replies, which answer `unavailable` for whatever their
+// holders drop, so it always completes; a share lost all the same is left out
+// of the message, and the asking member answers its ops `unavailable`.
+using forwarded_join = fan_in<net::reply_part, net::peer_replies>;
+constexpr uint32_t lost_share = std::numeric_limits<uint32_t>::max();
+
+forwarded_join make_forwarded_join(caf::actor node, std::string member, uint64_t batch) {
+  net::peer_replies start;
+  start.batch = batch;
+  net::reply_part lost;
+  lost.sink = lost_share;
+  return forwarded_join(
+      {std::move(start), std::move(lost),
+       [](net::peer_replies& all, net::reply_part&& share) {
+         if (share.sink != lost_share)
+           all.parts.push_back(std::move(share));
+       }},
+      [node = std::move(node), member = std::move(member)](net::peer_replies all) {
+        caf::anon_send(node, peer_send{member, std::string(net::peer_replies::type),
+                                       net::pack_peer(all)});
+      });
+}
+
+// One connection's share: the reply_sink its owed replies use. Its replies
+// come in pieces (reads at once, writes once durable, from several threads);
+// the share arrives when the last of its `ops` is answered.
+class forwarded_share final : public net::reply_sink {
  public:
-  forwarded_replies(caf::actor node, std::string member, uint64_t batch, size_t sinks, size_t ops)
-      : node_(std::move(node)), member_(std::move(member)), remaining_(ops) {
-    reply_.batch = batch;
-    reply_.parts.resize(sinks);
-    for (uint32_t i = 0; i < sinks; ++i)
-      reply_.parts[i].sink = i;
+  forwarded_share(forwarded_join::part part, uint32_t sink, size_t ops)
+      : part_(std::move(part)), remaining_(ops) {
+    reply_.sink = sink;
   }
-
-  // One per connection of the batch: the reply_sink each owed_replies uses.
-  class part final : public net::reply_sink {
-   public:
-    part(std::shared_ptr<forwarded_replies> all, uint32_t sink) : all_(std::move(all)), sink_(sink) {}
-    void deliver(std::string&& frames, size_t count) override {
-      all_->add(sink_, frames, std::string(count, '\0'), count);
-    }
-    void deliver_replies(net::reply_buffer&& out) override {
-      auto& results = out.results();
-      std::string r(results.begin(), results.end());
-      size_t n = out.count();
-      all_->add(sink_, out.bytes(), std::move(r), n);
-    }
-
-   private:
-    std::shared_ptr<forwarded_replies> all_;
-    uint32_t sink_;
-  };
-
-  void deliver(std::string&&, size_t) override {}
-
-  void add(uint32_t sink, const std::string& frames, std::string results, size_t count) {
-    std::lock_guard<std::mutex> guard(mutex_);
-    auto& p = reply_.parts[sink];
-    p.frames += frames;
-    p.results += results;
-    remaining_ -= std::min(remaining_, count);
-    if (remaining_ == 0)
-      caf::anon_send(node_, peer_send{member_, std::string(net::peer_replies::type),
-                                      net::pack_peer(reply_)});
+  void deliver(std::string&& frames, size_t count) override {
+    add(frames, std::string(count, '\0'), count);
+  }
+  void deliver_replies(net::reply_buffer&& out) override {
+    auto& results = out.results();
+    add(out.bytes(), std::string(results.begin(), results.end()), out.count());
   }
 
  private:
+  void add(const std::string& frames, std::string results, size_t count) {
+    std::unique_lock<std::mutex> guard(mutex_);
+    reply_.frames += frames;
+    reply_.results += results;
+    remaining_ -= std::min(remaining_, count);
+    if (remaining_ > 0)
+      return;
+    auto complete = std::move(reply_);
+    guard.unlock();
+    part_(std::move(complete));
+  }
+
   std::mutex mutex_;
-  caf::actor node_;
-  std::string member_;
+  forwarded_join::part part_;
   size_t remaining_;
-  net::peer_replies reply_;
+  net::reply_part reply_;
 };
 
 void on_ops(self_ptr self, const std::string& member, const std::string& body) {
@@ -115,34 +125,42 @@ void on_ops(self_ptr self, const std::string& member, const std::string& body) {
   for (auto& op : ops.ops)
     if (op.sink < max_sinks)
       sinks = std::max(sinks, op.sink + 1);
-  auto all = std::make_shared<forwarded_replies>(caf::actor_cast<caf::actor>(self), member,
-                                                 ops.batch, sinks, ops.ops.size());
   net::op_batch batch;
   std::vector<std::vector<net::owed_request>> owed(sinks);
+  std::vector<std::vector<uint64_t>> malformed(sinks);
   for (auto& op : ops.ops) {
-    if (op.key.size() != std::tuple_size_v<net::session_key> || op.sink >= sinks)
+    if (op.sink >= sinks)
       continue;
     net::session_op local;
     local.request_id = op.id;
     local.kind = static_cast<net::op_kind>(op.kind);
     local.sink = op.sink;
+    owed[op.sink].push_back({op.id, local.kind});
+    if (op.key.size() != std::tuple_size_v<net::session_key>) {
+      malformed[op.sink].push_back(op.id);
+      continue;
+    }
     std::memcpy(local.key.data(), op.key.data(), local.key.size());
     batch.ops.push_back(local);
-    owed[op.sink].push_back({op.id, local.kind});
   }
-  for (uint32_t i = 0; i < sinks; ++i)
-    batch.owed.push_back(std::make_shared<net::owed_replies>(
-        std::make_shared<forwarded_replies::part>(all, i), std::move(owed[i])));
+  auto join = make_forwarded_join(caf::actor_cast<caf::actor>(self), member, ops.batch);
+  for (uint32_t i = 0; i < sinks; ++i) {
+    size_t n = owed[i].size();
+    auto share = std::make_shared<forwarded_share>(n ? join.add() : forwarded_join::part{}, i, n);
+    batch.owed.push_back(std::make_shared<net::owed_replies>(std::move(share), std::move(owed[i])));
+    batch.owed.back()->refuse(malformed[i], "malformed forwarded op");
+  }
+  join.seal();
   self->state.host.serve_ops(std::move(batch));
 }
 
 void on_open(self_ptr self, const std::string& member, const std::string& body) {
   auto open = net::unpack_peer<net::peer_open>(body);
-  auto all = std::make_shared<forwarded_replies>(caf::actor_cast<caf::actor>(self), member,
-                                                 open.batch, 1, 1);
+  auto join = make_forwarded_join(caf::actor_cast<caf::actor>(self), member, open.batch);
   auto owed = std::make_shared<net::owed_replies>(
-      std::make_shared<forwarded_replies::part>(all, 0),
+      std::make_shared<forwarded_share>(join.add(), 0, 1),
       std::vector<net::owed_request>{{open.request_id, net::op_kind::login}});
+  join.seal();
   if (open.key.size() != std::tuple_size_v<net::session_key>) {
     owed->refuse({open.request_id}, "malformed forwarded login");
     return;
@@ -213,7 +231,7 @@ void on_ack(self_ptr self, const std::string& member, const std::string& body) {
     return;
   }
   if (auto pending = take(st.acks, ack.batch, member))
-    pending->join->arrive(ack.ok);
+    pending->part(ack.ok);
 }
 
 std::vector<limit_key> keys_of(const std::vector<net::peer_limit_key>& keys) {
@@ -249,14 +267,13 @@ void on_limit_decision(self_ptr self, const std::string& member, const std::stri
   auto pending = take(self->state.limits, d.batch, member);
   if (!pending)
     return;
-  auto join = std::move(pending->join);
-  decision out;
-  out.allowed = d.allowed;
-  out.locked = d.locked;
-  out.failed = d.failed;
-  out.retry_after_ms = d.retry_after_ms;
-  join->answer(out, d.refused_by < key_kind_count ? static_cast<key_kind>(d.refused_by)
-                                                  : key_kind::user);
+  limit_answer out;
+  out.d.allowed = d.allowed;
+  out.d.locked = d.locked;
+  out.d.failed = d.failed;
+  out.d.retry_after_ms = d.retry_after_ms;
+  out.refused_by = d.refused_by < key_kind_count ? static_cast<key_kind>(d.refused_by) : key_kind::user;
+  pending->part(std::move(out));
 }
 
 void on_limit_outcome(self_ptr self, const std::string& body) {
@@ -306,36 +323,33 @@ void forward_login(self_ptr self, forward_open& msg) {
 
 void replicate(self_ptr self, replicate_out& msg) {
   auto& st = self->state;
-  auto join = std::make_shared<replicate_join>();
-  join->waiting = msg.parts.size() + 1;  // +1: released below, after every send
   auto* metrics = st.metrics;
-  join->done = [metrics, done = std::move(msg.done)](bool ok) {
+  auto join = all_ok([metrics, done = std::move(msg.done)](bool ok) {
     if (metrics)
       (ok ? metrics->replicated : metrics->replication_failed)->Increment();
     done(ok);
-  };
+  });
   auto deadline = deadline_of(st);
   for (auto& [member, events] : msg.parts) {
+    auto part = join.add();  // dropped here if the member cannot be reached: failed
     auto it = st.links.find(member);
-    if (it == st.links.end() || !st.members.connected(member)) {
-      join->arrive(false);
+    if (it == st.links.end() || !st.members.connected(member))
       continue;
-    }
     uint64_t batch = st.next_batch++;
-    st.acks.emplace(batch, pending_ack{member, deadline, join});
+    st.acks.emplace(batch, pending_ack{member, deadline, std::move(part)});
     send_to(self, it->second, net::peer_replicate::type,
             net::pack_peer(net::peer_replicate{batch, std::move(events)}));
   }
-  join->arrive(true);
+  join.seal();
 }
 
 void check_limits_remotely(self_ptr self, limit_out& msg) {
   auto& st = self->state;
   auto* to = reachable(st, msg.member);
   if (!to)
-    return;  // the join goes unanswered: the login hears `unavailable`
+    return;  // the part is dropped unanswered: the login hears `unavailable`
   uint64_t batch = st.next_batch++;
-  st.limits.emplace(batch, pending_limit{msg.member, deadline_of(st), std::move(msg.join)});
+  st.limits.emplace(batch, pending_limit{msg.member, deadline_of(st), std::move(msg.part)});
   send_to(self, *to, net::peer_limit_check::type,
           net::pack_peer(net::peer_limit_check{batch, peer_keys_of(msg.keys)}));
 }

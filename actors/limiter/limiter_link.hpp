@@ -20,9 +20,9 @@ class limiter_link {
   // The member that owns limiter key `key`; "" when it is this node.
   virtual std::string limiter_owner(const limit_key& key) const = 0;
   // Asks `member` to check `keys` (it owns them) for one login; answers
-  // through `join` once (a lost or late answer drops it: `failed`).
+  // through `part` once (a lost or late answer drops it: `failed`).
   virtual void check_remote(const std::string& member, std::vector<limit_key> keys,
-                            std::shared_ptr<limit_join> join) = 0;
+                            limit_part part) = 0;
   // Tells `member` a login's outcome for the keys it owns.
   virtual void teach_remote(const std::string& member, limit_outcome outcome) = 0;
 };

@@ -22,27 +22,19 @@ namespace castellan::actors {
 
 using net::wall_ms;
 
-limit_join::~limit_join() {
-  if (remaining_ > 0) {
-    decision lost;
-    lost.allowed = false;
-    lost.failed = true;
-    done_(lost, key_kind::user);
-  }
+void fold_limit(limit_answer& worst, limit_answer&& a) {
+  if (worst.d.failed)
+    return;
+  if (a.d.failed || (!a.d.allowed && (worst.d.allowed || a.d.retry_after_ms > worst.d.retry_after_ms)))
+    worst = std::move(a);
 }
 
-void limit_join::answer(const decision& d, key_kind refused_by) {
-  bool last;
-  {
-    std::lock_guard<std::mutex> guard(mutex_);
-    if (!d.allowed && (combined_.allowed || d.retry_after_ms > combined_.retry_after_ms)) {
-      combined_ = d;
-      refused_by_ = refused_by;
-    }
-    last = --remaining_ == 0;
-  }
-  if (last)
-    done_(combined_, refused_by_);
+limit_join make_limit_join(std::function<void(const decision&, key_kind)> done) {
+  limit_answer lost;
+  lost.d.allowed = false;
+  lost.d.failed = true;
+  return limit_join({limit_answer{}, lost, fold_limit},
+                    [done = std::move(done)](limit_answer a) { done(a.d, a.refused_by); });
 }
 
 size_t limiter_index(const limit_key& key, size_t count) {
@@ -102,8 +94,7 @@ void hand_over(limiter_state& st, rebalance& msg) {
   });
   for (auto& [member, records] : out)
     msg.send(member, std::move(records));
-  if (msg.done)
-    msg.done();
+  msg.done(true);
 }
 
 limiter_impl::behavior_type limiter_behavior(limiter_impl::stateful_pointer<limiter_state> self,
@@ -117,20 +108,14 @@ limiter_impl::behavior_type limiter_behavior(limiter_impl::stateful_pointer<limi
   return {
     [=](limit_check& c) {
       std::vector<lockout_change> changes;
-      decision worst;
-      key_kind by = key_kind::user;
+      limit_answer worst;
       auto now = wall_ms();
-      for (auto& k : c.keys) {
-        auto d = self->state.table->check(k, now, changes);
-        if (!d.allowed && (worst.allowed || d.retry_after_ms > worst.retry_after_ms)) {
-          worst = d;
-          by = k.kind;
-        }
-      }
+      for (auto& k : c.keys)
+        fold_limit(worst, {self->state.table->check(k, now, changes), k.kind});
       // Changes first: a lockout that ended is recorded before the login it
       // lets through can be.
       publish_changes(self->state, changes, "", "");
-      c.join->answer(worst, by);
+      c.part(std::move(worst));
       sample_mailbox(self, self->state.settings.mailbox_depth);
     },
     [=](limit_outcome& o) {

@@ -15,6 +15,7 @@
 #include <caf/replies_to.hpp>
 
 #include "actors/runtime/atoms.hpp"
+#include "actors/runtime/fan_in.hpp"
 
 #include "actors/limiter/limiter_table.hpp"
 #include "actors/sessions/session_messages.hpp"
@@ -28,28 +29,29 @@ namespace castellan::actors {
 
 class event_stream;
 
-// Joins the answers of the shards one login asked: the most restrictive one
-// wins. answer() may be called from any thread; the last call runs `done`.
-class limit_join {
- public:
-  limit_join(size_t parts, std::function<void(const decision&, key_kind)> done)
-      : remaining_(parts), done_(std::move(done)) {}
-  // A check lost with a crashed or stopped shard never answers: the login
-  // is then told `unavailable` instead of waiting forever.
-  ~limit_join();
-  void answer(const decision& d, key_kind refused_by);
-
- private:
-  std::mutex mutex_;
-  size_t remaining_;
-  decision combined_;
-  key_kind refused_by_ = key_kind::user;
-  std::function<void(const decision&, key_kind)> done_;
+// One owner's answer to a login's check (a shard's, or a member's): its most
+// restrictive decision and the kind of key that made it.
+struct limit_answer {
+  decision d;
+  key_kind refused_by = key_kind::user;
 };
+
+// Adds `a` to `worst`: a failed check (an owner lost or never answered it)
+// fails the whole, since a key went unchecked; otherwise the refusal with the
+// longest retry_after wins.
+void fold_limit(limit_answer& worst, limit_answer&& a);
+
+// The answers of every owner one login asked (fan_in.hpp): `done` runs once
+// with the joined answer. A part dropped unanswered (a check lost with a
+// crashed or stopped shard, a member that did not answer in time) counts as
+// failed, so the login hears `unavailable` instead of waiting forever.
+using limit_join = fan_in<limit_answer>;
+using limit_part = limit_join::part;
+limit_join make_limit_join(std::function<void(const decision&, key_kind)> done);
 
 struct limit_check {
   std::vector<limit_key> keys;  // the keys of one login that this shard owns
-  std::shared_ptr<limit_join> join;
+  limit_part part;              // answered once; dropped unanswered: failed
 };
 
 struct limit_outcome {
@@ -76,7 +78,7 @@ struct limiter_settings {
 };
 
 using limiter_shard = caf::typed_actor<
-  // Answers through check.join: allowed (a unit reserved in each bucket), or
+  // Answers through check.part: allowed (a unit reserved in each bucket), or
   // refused with retry_after_ms (rate exceeded or locked out). Fast: no I/O.
   caf::reacts_to<limit_check>,
   // Learns a login's outcome: a success refunds and clears failures; a

@@ -46,15 +46,13 @@ void login_limits::check(const std::string& user, const std::string& ip,
                          std::function<void(const decision&, key_kind)> done) {
   auto* link = link_.load();
   auto owners = owners_of(keys(user, ip), shards_.size(), link);
-  size_t parts = owners.by_member.size();
-  for (auto& b : owners.by_shard)
-    parts += !b.empty();
-  auto join = std::make_shared<limit_join>(parts, std::move(done));
+  auto join = make_limit_join(std::move(done));
   for (auto& [member, member_keys] : owners.by_member)
-    link->check_remote(member, std::move(member_keys), join);
+    link->check_remote(member, std::move(member_keys), join.add());
   for (size_t i = 0; i < owners.by_shard.size(); ++i)
     if (!owners.by_shard[i].empty())
-      caf::anon_send(shards_[i]->get(), limit_check{std::move(owners.by_shard[i]), join});
+      caf::anon_send(shards_[i]->get(), limit_check{std::move(owners.by_shard[i]), join.add()});
+  join.seal();
 }
 
 void login_limits::learn(const std::vector<net::auth_event>& events) {

@@ -12,6 +12,7 @@
 
 #include <prometheus/counter.h>
 
+#include "actors/runtime/fan_in.hpp"
 #include "actors/sessions/revoke_user.hpp"
 #include "actors/limiter/limiter_metrics.hpp"
 #include "config/password_hash.hpp"
@@ -97,45 +98,56 @@ void session_router::debug_crash(const net::session_key& key, std::string target
 
 namespace {
 
-// Gathers the shards' answers to one debug_populate: each shard's share
-// reports here (as a reply sink) once its records are durable, or is refused;
-// the client hears once, when the last share is in.
-class populate_join final : public net::reply_sink {
+// One shard's share of a debug_populate: the sessions it opened, and whether
+// their records were made durable.
+struct populate_count {
+  uint64_t created = 0;
+  bool ok = true;
+};
+using populate_join = fan_in<populate_count>;
+
+// The client hears once, when every shard's share is in (fan_in.hpp); a
+// share lost with its shard counts as a failure.
+populate_join make_populate_join(net::owed_ptr client, uint64_t request_id) {
+  return populate_join(
+      {populate_count{}, populate_count{0, false},
+       [](populate_count& total, populate_count&& share) {
+         total.created += share.created;
+         total.ok = total.ok && share.ok;
+       }},
+      [client = std::move(client), request_id](populate_count total) {
+        net::reply_buffer out;
+        if (!total.ok)
+          out.add_error(request_id, net::error_code::unavailable, "some sessions could not be recorded");
+        else
+          out.add(net::debug_populate_reply{request_id, true, total.created});
+        client->deliver(std::move(out), {request_id});
+      });
+}
+
+// The reply sink a shard's share answers through (as owed replies): it reads
+// the shard's debug_populate_reply, or the `unavailable` its owed replies
+// sent for a share refused or lost, into the share's part.
+class populate_share final : public net::reply_sink {
  public:
-  populate_join(net::owed_ptr client, uint64_t request_id, size_t parts)
-      : client_(std::move(client)), request_id_(request_id), parts_(parts) {}
+  explicit populate_share(populate_join::part part) : part_(std::move(part)) {}
 
   void deliver(std::string&& frames, size_t) override {
-    bool ok = false;
-    uint64_t created = 0;
+    populate_count share{0, false};
     try {
       auto scan = net::scan_frame(frames, uint32_t(1) << 20);
       auto reply = net::parse_reply(scan.body);
-      ok = reply.ok;
-      if (ok)
-        created = reply.as<net::debug_populate_reply>().created;
+      share.ok = reply.ok;
+      if (share.ok)
+        share.created = reply.as<net::debug_populate_reply>().created;
     } catch (const std::exception&) {
+      share.ok = false;
     }
-    std::lock_guard<std::mutex> guard(mutex_);
-    created_ += created;
-    failed_ = failed_ || !ok;
-    if (--parts_ > 0)
-      return;
-    net::reply_buffer out;
-    if (failed_)
-      out.add_error(request_id_, net::error_code::unavailable, "some sessions could not be recorded");
-    else
-      out.add(net::debug_populate_reply{request_id_, true, created_});
-    client_->deliver(std::move(out), {request_id_});
+    part_(share);
   }
 
  private:
-  std::mutex mutex_;
-  net::owed_ptr client_;
-  uint64_t request_id_;
-  size_t parts_;
-  uint64_t created_ = 0;
-  bool failed_ = false;
+  populate_join::part part_;
 };
 
 }  // namespace
@@ -159,13 +171,15 @@ void session_router::debug_populate(const net::session_key& key, uint64_t count,
         auto key = ring->mint(net::random_session_id()).key;
         by_shard[shard_index(key, shards_.size())].push_back(key);
       }
-      auto join = std::make_shared<populate_join>(owed, request_id, shards_.size());
+      auto join = make_populate_join(owed, request_id);
       for (size_t i = 0; i < shards_.size(); ++i)
         caf::anon_send(shards_[i]->get(),
                        populate_sessions{user, std::move(by_shard[i]),
                                          std::make_shared<net::owed_replies>(
-                                             join, std::vector<net::owed_request>{
-                                                       {0, net::op_kind::debug_populate}})});
+                                             std::make_shared<populate_share>(join.add()),
+                                             std::vector<net::owed_request>{
+                                                 {0, net::op_kind::debug_populate}})});
+      join.seal();
     };
     caf::anon_send(shards_[shard_index(key, shards_.size())]->get(),
                    populate_request{key, request_id, owed, std::move(on_admin)});
@@ -296,9 +310,10 @@ void session_router::revoke_user(const net::session_key& caller, std::string use
 void session_router::revoke_here(const std::string& user,
                                  std::function<bool(const net::session_key&)> owned,
                                  std::function<void(uint64_t, bool)> done) {
-  auto join = std::make_shared<revoke_join>(shards_.size(), std::move(done));
+  auto join = make_revoke_join(std::move(done));
   for (auto& shard : shards_)
     caf::anon_send(shard->get(), revoke_sessions{user, owned, revoke_part(join)});
+  join.seal();
 }
 
 void session_router::cluster_status(uint64_t id, net::reply_buffer& out) const {

@@ -1,7 +1,8 @@
 // Fault injection (testing.fault_injection): what `debug_crash {target}` can
 // make fail, by name. The node registers each target with how to crash it;
 // a session shard, after checking the caller is an admin, crashes itself for
-// "session_shard" and asks this registry for the rest. Thread-safe.
+// "session_shard" (or at its next hand-over, "session_shard_at_handover")
+// and asks this registry for the rest. Thread-safe.
 #pragma once
 
 #include <functional>
@@ -19,9 +20,9 @@ class crash_targets {
   }
   bool known(const std::string& name) const {
     std::lock_guard<std::mutex> guard(mutex_);
-    return name == "session_shard" || targets_.count(name) > 0;
+    return name == "session_shard" || name == "session_shard_at_handover" || targets_.count(name) > 0;
   }
-  // Crashes `name` (not session_shard: the shard does that itself).
+  // Crashes `name` (not the session_shard ones: the shard does those itself).
   void crash(const std::string& name) const {
     std::function<void()> f;
     {
@@ -32,10 +33,10 @@ class crash_targets {
     if (f)
       f();
   }
-  // "session_shard, a, b" for error messages.
+  // "session_shard, session_shard_at_handover, a, b" for error messages.
   std::string names() const {
     std::lock_guard<std::mutex> guard(mutex_);
-    std::string out = "session_shard";
+    std::string out = "session_shard, session_shard_at_handover";
     for (auto& [name, f] : targets_)
       out += ", " + name;
     return out;

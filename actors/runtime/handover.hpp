@@ -14,6 +14,7 @@
 
 #include <caf/allowed_unsafe_message_type.hpp>
 
+#include "actors/runtime/fan_in.hpp"
 #include "actors/runtime/ring.hpp"
 #include "net/events.hpp"
 
@@ -22,7 +23,9 @@ namespace castellan::actors {
 // The cluster's holders changed from `before` to `after` (rings over the
 // members that hold data). The shard sends each session (or tombstone) to
 // every member that holds it under `after` but did not under `before`, then
-// forgets those it no longer holds itself, then calls `done`.
+// forgets those it no longer holds itself, then calls done(true). A shard
+// that dies first (with this in its mailbox, or half-way through) drops
+// `done` unanswered, which reports false: the hand-over is then redone.
 struct rebalance {
   std::shared_ptr<const actors::ring> before;  // may be empty: send to every holder
   std::shared_ptr<const actors::ring> after;
@@ -31,7 +34,7 @@ struct rebalance {
   std::shared_ptr<const actors::ring> owners;
   std::string self;
   std::function<void(const std::string& member, std::vector<net::auth_event>)> send;
-  std::function<void()> done;
+  fan_in<bool>::part done;
 };
 
 

@@ -10,6 +10,15 @@
 
 namespace castellan::actors {
 
+revoke_join make_revoke_join(std::function<void(uint64_t, bool)> done) {
+  return revoke_join({revoke_count{}, revoke_count{0, false},
+                      [](revoke_count& total, revoke_count&& part) {
+                        total.ended += part.ended;
+                        total.ok = total.ok && part.ok;
+                      }},
+                     [done = std::move(done)](revoke_count total) { done(total.ended, total.ok); });
+}
+
 void run_revoke_user(net::request_backend& backend, std::shared_ptr<event_stream> events,
                      const net::session_key& caller, std::string user, net::owed_ptr owed,
                      revoke_spread spread) {

@@ -10,9 +10,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "actors/runtime/fan_in.hpp"
 #include "net/backend.hpp"
 #include "net/owed_replies.hpp"
 
@@ -20,57 +20,24 @@ namespace castellan::actors {
 
 class event_stream;
 
-// Gathers the counts of several parts (shards, members); `done(total, all
-// ok)` after the last. A part that is lost unanswered must be reported as
-// arrive(0, false) by whoever loses it.
-class revoke_join {
- public:
-  revoke_join(size_t parts, std::function<void(uint64_t, bool)> done)
-      : waiting_(parts), done_(std::move(done)) {}
-  void arrive(uint64_t count, bool ok) {
-    {
-      std::lock_guard<std::mutex> guard(mutex_);
-      total_ += count;
-      ok_ = ok_ && ok;
-      if (--waiting_ > 0)
-        return;
-    }
-    done_(total_, ok_);
-  }
-
- private:
-  std::mutex mutex_;
-  size_t waiting_;
-  uint64_t total_ = 0;
-  bool ok_ = true;
-  std::function<void(uint64_t, bool)> done_;
+// One part's share of a revoke: the sessions it ended, and whether their
+// ends were made durable (everywhere they are held).
+struct revoke_count {
+  uint64_t ended = 0;
+  bool ok = true;
 };
 
-// One part's callback into `join`: reports (count, ok) when called, or
-// (0, false) if every copy of it is dropped uncalled (the message carrying it
-// died with its actor).
-inline std::function<void(uint64_t, bool)> revoke_part(std::shared_ptr<revoke_join> join) {
-  struct guard {
-    std::shared_ptr<revoke_join> join;
-    std::mutex mutex;
-    bool answered = false;
-    ~guard() {
-      if (!answered)
-        join->arrive(0, false);
-    }
-    void answer(uint64_t n, bool ok) {
-      {
-        std::lock_guard<std::mutex> lock(mutex);
-        if (answered)
-          return;
-        answered = true;
-      }
-      join->arrive(n, ok);
-    }
-  };
-  auto g = std::make_shared<guard>();
-  g->join = std::move(join);
-  return [g](uint64_t n, bool ok) { g->answer(n, ok); };
+// Gathers the counts of several parts (shards, members), fan_in.hpp:
+// `done(total, all ok)` once after the last. A part dropped unanswered (its
+// message died with its actor, its member did not answer in time) counts as
+// (0, false), so the revoke is refused rather than reported complete.
+using revoke_join = fan_in<revoke_count>;
+revoke_join make_revoke_join(std::function<void(uint64_t, bool)> done);
+
+// A new part of `join` as the callback shards and members answer through;
+// every copy shares the part, and dropping the last uncalled is the loss.
+inline std::function<void(uint64_t, bool)> revoke_part(revoke_join& join) {
+  return [part = join.add()](uint64_t n, bool ok) { part({n, ok}); };
 }
 
 using revoke_spread =

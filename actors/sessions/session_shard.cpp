@@ -48,6 +48,7 @@ struct shard_state {
   actors::session_metrics* metrics = nullptr;  // thread-safe handles, may be null
   prometheus::Gauge* mailbox_depth = nullptr;
   std::shared_ptr<const crash_targets> crash;
+  bool crash_at_handover = false;  // debug_crash session_shard_at_handover: the next rebalance throws
   milliseconds sweep_interval{1000};
   uint32_t max_lifetime_s = 43200;
   size_t capacity = 0;
@@ -305,8 +306,7 @@ void hand_over(shard_state& st, rebalance& msg) {
   }
   if (st.metrics && live_dropped)
     st.metrics->active->Decrement(static_cast<double>(live_dropped));
-  if (msg.done)
-    msg.done();
+  msg.done(true);
 }
 
 void revoke(shard_state& st, revoke_sessions& msg) {
@@ -361,6 +361,33 @@ void sweep(shard_state& st) {
   st.events->publish(std::move(events));
 }
 
+// debug_crash, once the caller is known to be an admin: answers, then throws
+// (session_shard), arms the next hand-over to throw (session_shard_at_handover)
+// or crashes another target.
+void answer_crash(shard_state& st, crash_request& req) {
+  auto found = st.table->validate(req.key, wall_ms());
+  net::reply_buffer out;
+  if (found.status != lookup_status::ok) {
+    out.add_error(req.request_id, net::error_code::invalid_token, "no such session");
+  } else if (!is_admin(*found.found->user)) {
+    out.add_error(req.request_id, net::error_code::forbidden, "debug_crash needs the admin role");
+  } else if (!st.crash || !st.crash->known(req.target)) {
+    out.add_error(req.request_id, net::error_code::malformed,
+                  "target must be one of: " + (st.crash ? st.crash->names() : "session_shard"));
+  } else {
+    out.add(net::debug_crash_reply{req.request_id, true, req.target});
+    req.owed->deliver(std::move(out), {req.request_id});
+    if (req.target == "session_shard")
+      throw std::runtime_error("session shard crash (fault injection)");
+    if (req.target == "session_shard_at_handover")
+      st.crash_at_handover = true;
+    else
+      st.crash->crash(req.target);
+    return;
+  }
+  req.owed->deliver(std::move(out), {req.request_id});
+}
+
 // Spawned with arguments, not a capturing lambda: CAF 0.17's init_fun_factory
 // binds a reference through a null pointer when an actor function takes none
 // (caught by UBSan).
@@ -408,27 +435,7 @@ shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_stat
       }
     },
     [=](crash_atom) { throw std::runtime_error("session shard crash (fault injection)"); },
-    [=](crash_request& req) {
-      auto& st = self->state;
-      auto found = st.table->validate(req.key, wall_ms());
-      net::reply_buffer out;
-      if (found.status != lookup_status::ok) {
-        out.add_error(req.request_id, net::error_code::invalid_token, "no such session");
-      } else if (!is_admin(*found.found->user)) {
-        out.add_error(req.request_id, net::error_code::forbidden, "debug_crash needs the admin role");
-      } else if (!st.crash || !st.crash->known(req.target)) {
-        out.add_error(req.request_id, net::error_code::malformed,
-                      "target must be one of: " + (st.crash ? st.crash->names() : "session_shard"));
-      } else {
-        out.add(net::debug_crash_reply{req.request_id, true, req.target});
-        req.owed->deliver(std::move(out), {req.request_id});
-        if (req.target == "session_shard")
-          throw std::runtime_error("session shard crash (fault injection)");
-        st.crash->crash(req.target);
-        return;
-      }
-      req.owed->deliver(std::move(out), {req.request_id});
-    },
+    [=](crash_request& req) { answer_crash(self->state, req); },
     [=](populate_request& req) {
       auto found = self->state.table->validate(req.admin, wall_ms());
       net::reply_buffer out;
@@ -447,7 +454,11 @@ shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_stat
       apply_replica(self->state, msg);
       sample_mailbox(self, self->state.mailbox_depth);
     },
-    [=](rebalance& msg) { hand_over(self->state, msg); },
+    [=](rebalance& msg) {
+      if (self->state.crash_at_handover)  // dies with the hand-over undone: its part reports it
+        throw std::runtime_error("session shard crash at hand-over (fault injection)");
+      hand_over(self->state, msg);
+    },
     [=](revoke_sessions& msg) { revoke(self->state, msg); },
     [=](drop_session& d) {
       if (self->state.table->logout(d.key, false) && self->state.metrics)

@@ -224,6 +224,50 @@ TEST(ClusterTest, AKilledMemberRestartedRejoinsAndCatchesUp) {
   }
 }
 
+// A session shard that dies with its share of a hand-over loses what it had
+// to send: the member notices (the shard's part reports the loss), redoes the
+// hand-over, and only then tells the joiner it is current. The joiner comes
+// up, and holds every session it should, those of the crashed shard too.
+TEST(ClusterTest, AShardLostDuringAHandOverIsRedoneAndTheJoinerComesUp) {
+  test_cluster cluster(2, "[testing]\nfault_injection = true\n"
+                          "[limiter.user]\nrate_per_s = 1000\nburst = 1000\n");
+  await_converged(cluster);
+  std::vector<std::string> tokens;
+  for (int i = 0; i < 60; ++i)
+    tokens.push_back(login(cluster.client_port(i % 2), "alice", alice_password));
+  auto admin = login(cluster.client_port(0), "ops", ops_password);
+  // node-a's shard holding the admin's session dies when the next hand-over reaches it.
+  auto c = net::client::connect("127.0.0.1", cluster.client_port(0), 5s);
+  auto armed = c.call(net::debug_crash_request{0, "debug_crash", admin, "session_shard_at_handover"});
+  ASSERT_TRUE(armed.ok) << armed.error << " " << armed.message;
+  cluster.start(2);
+  await_converged(cluster);
+  EXPECT_NE(cluster.node(0).stderr_text().find("lost during hand-over"), std::string::npos)
+      << cluster.node(0).stderr_text();
+  auto metrics = http_get(cluster.monitor_port(0), "/metrics");
+  EXPECT_NE(metrics.find("castellan_actor_restarts_total{kind=\"session_shard\"} 1"), std::string::npos)
+      << metrics;
+  // Alone, node-c answers from its own copies: each one it holds must be there.
+  cluster.kill_hard(0);
+  cluster.kill_hard(1);
+  ASSERT_TRUE(eventually([&] {
+    return cluster.state_seen(2, "node-a") == member_state::down &&
+           cluster.state_seen(2, "node-b") == member_state::down;
+  }, 5s));
+  actors::ring three({"node-a", "node-b", "node-c"}, 2);
+  auto c_index = static_cast<uint32_t>(three.index_of("node-c"));
+  auto mc = net::client::connect("127.0.0.1", cluster.client_port(2), 5s);
+  size_t held = 0;
+  for (auto& t : tokens) {
+    if (!three.holds(actors::ring_hash(cluster.key_of(t)), c_index))
+      continue;
+    ++held;
+    auto v = mc.validate(t);
+    EXPECT_TRUE(v.ok) << "a session node-c holds was not handed over: " << v.error;
+  }
+  EXPECT_GT(held, 0u);
+}
+
 TEST(ClusterTest, SigtermHandsTheRangesOverBeforeLeaving) {
   test_cluster cluster;
   await_converged(cluster);
