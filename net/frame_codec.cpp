@@ -5,13 +5,10 @@
 
 #include <stdexcept>
 
+#include "net/byte_order.hpp"
+
 namespace castellan::net {
 namespace {
-
-uint32_t read_be32(const char* p) {
-  auto b = reinterpret_cast<const unsigned char*>(p);
-  return (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | uint32_t{b[3]};
-}
 
 op_kind classify(std::string_view op) {
   if (op == "validate") return op_kind::validate;
@@ -113,7 +110,7 @@ frame_scan scan_frame(std::string_view stream, uint32_t max_body_bytes) {
   frame_scan scan;
   if (stream.size() < frame_header_bytes)
     return scan;
-  scan.declared_length = read_be32(stream.data());
+  scan.declared_length = load_be32(stream.data());
   if (scan.declared_length > max_body_bytes) {
     scan.status = frame_status::too_large;
     return scan;
@@ -128,9 +125,9 @@ frame_scan scan_frame(std::string_view stream, uint32_t max_body_bytes) {
 }
 
 void append_frame_header(std::string& out, uint32_t n) {
-  char h[4] = {static_cast<char>(n >> 24), static_cast<char>(n >> 16),
-               static_cast<char>(n >> 8), static_cast<char>(n)};
-  out.append(h, 4);
+  char h[frame_header_bytes];
+  store_be32(h, n);
+  out.append(h, frame_header_bytes);
 }
 
 parse_result parse_request(std::string_view body, msgpack::zone& zone) {
@@ -263,10 +260,7 @@ void reply_buffer::add_error_map(uint64_t id, error_code code, std::string_view 
 
 void reply_buffer::patch_header(size_t start) {
   auto n = static_cast<uint32_t>(bytes_.size() - start - frame_header_bytes);
-  bytes_[start] = static_cast<char>(n >> 24);
-  bytes_[start + 1] = static_cast<char>(n >> 16);
-  bytes_[start + 2] = static_cast<char>(n >> 8);
-  bytes_[start + 3] = static_cast<char>(n);
+  store_be32(bytes_.data() + start, n);
 }
 
 reply_view parse_reply(std::string_view body) {
