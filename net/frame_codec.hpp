@@ -12,6 +12,7 @@
 #include <msgpack.hpp>
 
 #include "net/error_code.hpp"
+#include "net/protocol_schema.hpp"
 #include "net/wire_format.hpp"
 
 namespace castellan::net {
@@ -40,14 +41,9 @@ void append_frame_header(std::string& out, uint32_t n);
 
 // -- requests ---------------------------------------------------------------
 
-// Also the index of the op in request_stats: only ever append.
-enum class op_kind {
-  ping, login, validate, refresh, logout, unknown, health, debug_crash, metrics_summary, debug_populate,
-  cluster_status, revoke_user
-};
-
-// A request decoded in place: string_views point into the frame body, which
-// must outlive it.
+// A request decoded in place by the schema (protocol_schema.hpp): `kind` is
+// the row its op names, and only that row's fields are set. string_views
+// point into the frame body, which must outlive it.
 struct request_view {
   uint64_t id = 0;
   op_kind kind = op_kind::unknown;
