@@ -38,8 +38,8 @@ std::vector<std::string> split_feed(const std::string& stream, size_t piece, uin
 }
 
 TEST(FrameCodec, FramesSurviveEverySplitSize) {
-  std::string stream = frame_of(ping_request{1}) + frame_of(token_request{2, "validate", "t"}) +
-                       frame_of(login_request{3, "login", "alice", "secret", ""});
+  std::string stream = frame_of(ping_request{1}) + frame_of(validate_request{2, "t"}) +
+                       frame_of(login_request{3, "alice", "secret", ""});
   for (size_t piece : {stream.size(), size_t{1}, size_t{2}, size_t{5}, size_t{10}, size_t{100}}) {
     auto bodies = split_feed(stream, piece, 1024);
     ASSERT_EQ(bodies.size(), 3u) << "piece size " << piece;

@@ -1,7 +1,8 @@
 // The schema table (net/protocol_schema.hpp) drives the request parser: every
 // op parses with its required fields, each missing one is refused with the
 // error clients have always seen, unknown ops classify as unknown, and op
-// names (the wire strings and the metrics labels) round-trip.
+// names (the wire strings and the metrics labels) round-trip. The request
+// structs, which take their op from the table, send the bytes they always did.
 #include <gtest/gtest.h>
 
 #include <optional>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "net/frame_codec.hpp"
+#include "net/messages.hpp"
 
 namespace castellan::net {
 namespace {
@@ -191,6 +193,75 @@ TEST(ProtocolSchema, FieldNamesRoundTrip) {
   field none{};
   EXPECT_FALSE(field_from_name("id", none));
   EXPECT_FALSE(field_from_name("op", none));
+}
+
+
+// -- request structs ----------------------------------------------------------
+
+template <class Request>
+std::string hex_of(const Request& request) {
+  std::stringstream s;
+  msgpack::pack(s, request);
+  std::string out;
+  for (unsigned char c : s.str()) {
+    constexpr char digits[] = "0123456789abcdef";
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+// The bytes every request struct sent when its op was a string member: the
+// structs now take op and field names from the schema, and the wire must not
+// notice.
+TEST(RequestStructs, EncodeTheSameBytesAsEver) {
+  EXPECT_EQ(hex_of(ping_request{1}), "82a2696401a26f70a470696e67");
+  EXPECT_EQ(hex_of(health_request{2}), "82a2696402a26f70a66865616c7468");
+  EXPECT_EQ(hex_of(login_request{3, "alice", "secret", "10.0.0.1"}),
+            "85a2696403a26f70a56c6f67696ea475736572a5616c696365a870617373776f7264a6736563726574a26970"
+            "a831302e302e302e31");
+  EXPECT_EQ(hex_of(validate_request{4, "tok"}), "83a2696404a26f70a876616c6964617465a5746f6b656ea3746f6b");
+  EXPECT_EQ(hex_of(refresh_request{5, "tok"}), "83a2696405a26f70a772656672657368a5746f6b656ea3746f6b");
+  EXPECT_EQ(hex_of(logout_request{6, "tok"}), "83a2696406a26f70a66c6f676f7574a5746f6b656ea3746f6b");
+  EXPECT_EQ(hex_of(validate_request{7, "tok", "local"}),
+            "84a2696407a26f70a876616c6964617465a5746f6b656ea3746f6bab636f6e73697374656e6379a56c6f63616c");
+  EXPECT_EQ(hex_of(revoke_user_request{8, "tok", "bob"}),
+            "84a2696408a26f70ab7265766f6b655f75736572a5746f6b656ea3746f6ba475736572a3626f62");
+  EXPECT_EQ(hex_of(cluster_status_request{9}), "82a2696409a26f70ae636c75737465725f737461747573");
+  EXPECT_EQ(hex_of(metrics_summary_request{10}), "82a269640aa26f70af6d6574726963735f73756d6d617279");
+  EXPECT_EQ(hex_of(debug_populate_request{11, "tok", 100000}),
+            "84a269640ba26f70ae64656275675f706f70756c617465a5746f6b656ea3746f6ba5636f756e74ce000186a0");
+  EXPECT_EQ(hex_of(debug_crash_request{12, "tok", "audit_writer"}),
+            "84a269640ca26f70ab64656275675f6372617368a5746f6b656ea3746f6ba6746172676574ac61756469745f"
+            "777269746572");
+}
+
+template <class Request>
+void expect_parses_as_its_op(const Request& request) {
+  std::stringstream s;
+  msgpack::pack(s, request);
+  auto body = s.str();
+  msgpack::zone zone;
+  auto p = parse_request(body, zone);
+  EXPECT_EQ(p.status, parse_status::ok) << op_name(Request::op) << ": " << p.why;
+  EXPECT_EQ(p.request.kind, Request::op);
+  EXPECT_EQ(p.request.op, op_name(Request::op));
+  EXPECT_EQ(p.request.id, request.id);
+}
+
+TEST(RequestStructs, EachParsesBackToItsOp) {
+  expect_parses_as_its_op(ping_request{1});
+  expect_parses_as_its_op(health_request{2});
+  expect_parses_as_its_op(login_request{3, "alice", "secret", ""});
+  expect_parses_as_its_op(validate_request{4, "tok"});
+  expect_parses_as_its_op(validate_request{4, "tok", "owner"});
+  expect_parses_as_its_op(refresh_request{5, "tok"});
+  expect_parses_as_its_op(logout_request{6, "tok"});
+  expect_parses_as_its_op(revoke_user_request{7, "tok", "bob"});
+  expect_parses_as_its_op(cluster_status_request{8});
+  expect_parses_as_its_op(metrics_summary_request{9});
+  expect_parses_as_its_op(debug_populate_request{10, "tok", 5});
+  expect_parses_as_its_op(debug_crash_request{11, "tok", "audit_writer"});
 }
 
 }  // namespace
