@@ -221,38 +221,6 @@ parse_result parse_request(std::string_view body, msgpack::zone& zone) {
   return result;
 }
 
-void reply_buffer::add_error(uint64_t id, error_code code, std::string_view message) {
-  add_error_map(id, code, message, std::nullopt);
-}
-
-void reply_buffer::add_rate_limited(uint64_t id, std::string_view message,
-                                    uint64_t retry_after_ms) {
-  add_error_map(id, error_code::rate_limited, message, retry_after_ms);
-}
-
-void reply_buffer::add_error_map(uint64_t id, error_code code, std::string_view message,
-                                 std::optional<uint64_t> retry_after_ms) {
-  results_.push_back(static_cast<uint8_t>(static_cast<uint8_t>(code) + 1));
-  size_t start = bytes_.size();
-  bytes_.append(frame_header_bytes, '\0');
-  appender out{bytes_};
-  msgpack::packer<appender> pk(out);
-  pk.pack_map(retry_after_ms ? 5 : 4);
-  pk.pack("id");
-  pk.pack(id);
-  pk.pack("ok");
-  pk.pack(false);
-  pk.pack("error");
-  pk.pack(to_string(code));
-  pk.pack("message");
-  pk.pack(message);
-  if (retry_after_ms) {
-    pk.pack("retry_after_ms");
-    pk.pack(*retry_after_ms);
-  }
-  patch_header(start);
-}
-
 void reply_buffer::patch_header(size_t start) {
   auto n = static_cast<uint32_t>(bytes_.size() - start - frame_header_bytes);
   store_be32(bytes_.data() + start, n);

@@ -13,6 +13,7 @@
 
 #include <msgpack.hpp>
 
+#include "net/error_code.hpp"
 #include "net/protocol_schema.hpp"
 
 namespace castellan::net {
@@ -166,12 +167,33 @@ struct cluster_status_reply {
 
 // -- replies: {"id": uint, "ok": bool, ...fields} ---------------------------
 
+// Every error reply, whoever sends it (reply_buffer::add): {"id", "ok":
+// false, "error", "message"}, and "retry_after_ms" with rate_limited only,
+// so the map has 4 or 5 entries. Views, not strings: encoding one allocates
+// nothing. Encode-only; clients read errors through reply_view.
 struct error_reply {
+  static constexpr bool ok = false;
   uint64_t id = 0;
-  bool ok = false;
-  std::string error;    // an error_code name
-  std::string message;  // for humans; never contains a secret
-  MSGPACK_DEFINE_MAP(id, ok, error, message)
+  error_code error = error_code::unavailable;
+  std::string_view message;                // for humans; never contains a secret
+  std::optional<uint64_t> retry_after_ms = std::nullopt;  // when to retry, with rate_limited
+
+  template <class Packer>
+  void msgpack_pack(Packer& pk) const {
+    pk.pack_map(retry_after_ms ? 5 : 4);
+    pk.pack("id");
+    pk.pack(id);
+    pk.pack("ok");
+    pk.pack(ok);
+    pk.pack("error");
+    pk.pack(to_string(error));
+    pk.pack("message");
+    pk.pack(message);
+    if (retry_after_ms) {
+      pk.pack("retry_after_ms");
+      pk.pack(*retry_after_ms);
+    }
+  }
 };
 
 struct ping_reply {

@@ -190,6 +190,33 @@ TEST(Replies, EncodedRepliesDecodeWithTheSameStructs) {
   EXPECT_EQ(err.message, "slow down");
 }
 
+std::string hex_of(const std::string& bytes) {
+  std::string out;
+  for (unsigned char c : bytes) {
+    constexpr char digits[] = "0123456789abcdef";
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+// Every error reply is encoded from error_reply; these are the bytes clients
+// received when each sender packed its map by hand (a 4-entry map, 5 with
+// rate_limited's retry_after_ms), frame header included.
+TEST(Replies, ErrorRepliesKeepTheirBytes) {
+  reply_buffer out;
+  out.add_error(6, error_code::invalid_token, "token is not valid");
+  out.add_rate_limited(3, "slow down", 1500);
+  out.add(error_reply{0, error_code::too_large, "x"});
+  EXPECT_EQ(hex_of(out.bytes()),
+            "0000003884a2696406a26f6bc2a56572726f72ad696e76616c69645f746f6b656ea76d657373616765b2746f"
+            "6b656e206973206e6f742076616c6964"
+            "0000004085a2696403a26f6bc2a56572726f72ac726174655f6c696d69746564a76d657373616765a9736c6f"
+            "7720646f776eae72657472795f61667465725f6d73cd05dc"
+            "0000002384a2696400a26f6bc2a56572726f72a9746f6f5f6c61726765a76d657373616765a178");
+  EXPECT_EQ(out.results(), (std::vector<uint8_t>{3, 2, 6}));  // code + 1
+}
+
 TEST(ErrorCodes, NamesRoundTrip) {
   for (auto c : {error_code::bad_credentials, error_code::rate_limited, error_code::invalid_token,
                  error_code::expired, error_code::malformed, error_code::too_large,
