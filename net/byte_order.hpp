@@ -11,8 +11,8 @@ namespace castellan::net {
 
 // Any one-byte element type: char (frames in std::string), uint8_t (raw
 // buffers), std::byte. Written with shifts so the result never depends on the
-// host's byte order or alignment; GCC and Clang turn each into one
-// load/store plus a bswap where needed. constexpr so tests can check them at
+// host's byte order or alignment; optimising compilers usually turn each into
+// one load or store plus a byte swap. constexpr so tests can check them at
 // compile time.
 template <class Byte>
 concept byte_like = sizeof(Byte) == 1;
@@ -23,14 +23,13 @@ constexpr uint8_t byte_at(const Byte* p, int i) {
   return static_cast<uint8_t>(p[i]);
 }
 }  // namespace detail
-using detail::byte_at;
 
 // -- big-endian ---------------------------------------------------------------
 
 template <byte_like Byte>
 constexpr uint32_t load_be32(const Byte* p) {
-  return (uint32_t{byte_at(p, 0)} << 24) | (uint32_t{byte_at(p, 1)} << 16) |
-         (uint32_t{byte_at(p, 2)} << 8) | uint32_t{byte_at(p, 3)};
+  return (uint32_t{detail::byte_at(p, 0)} << 24) | (uint32_t{detail::byte_at(p, 1)} << 16) |
+         (uint32_t{detail::byte_at(p, 2)} << 8) | uint32_t{detail::byte_at(p, 3)};
 }
 
 template <byte_like Byte>
@@ -54,13 +53,13 @@ constexpr void store_be64(Byte* p, uint64_t v) {
 
 template <byte_like Byte>
 constexpr uint16_t load_le16(const Byte* p) {
-  return static_cast<uint16_t>(byte_at(p, 0) | (byte_at(p, 1) << 8));
+  return static_cast<uint16_t>(detail::byte_at(p, 0) | (detail::byte_at(p, 1) << 8));
 }
 
 template <byte_like Byte>
 constexpr uint32_t load_le32(const Byte* p) {
-  return uint32_t{byte_at(p, 0)} | (uint32_t{byte_at(p, 1)} << 8) |
-         (uint32_t{byte_at(p, 2)} << 16) | (uint32_t{byte_at(p, 3)} << 24);
+  return uint32_t{detail::byte_at(p, 0)} | (uint32_t{detail::byte_at(p, 1)} << 8) |
+         (uint32_t{detail::byte_at(p, 2)} << 16) | (uint32_t{detail::byte_at(p, 3)} << 24);
 }
 
 template <byte_like Byte>

@@ -107,8 +107,8 @@ bool refuse_missing(const field_spec& f, std::string& why) {
 
 // The first required field (in field order) that is missing or empty is
 // refused. Unrolled over the fields at compile time, so each test is a bit
-// test and one member check; a loop over the table cost as much as the rest
-// of the validate parse.
+// test and one member check; a runtime loop over the table was a fifth of
+// the parser's own instructions per validate.
 template <size_t... I>
 bool check_required(const request_view& r, std::string& why, std::index_sequence<I...>) {
   auto required = spec_of(r.kind).required;
