@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
     // Pipeline 100 validates in one write; replies come back in any order.
     std::set<uint64_t> pending;
     for (int i = 0; i < 100; ++i)
-      pending.insert(c.queue(token_request{0, "validate", token}));
+      pending.insert(c.queue(validate_request{0, token}));
     c.flush();
     while (!pending.empty()) {
       auto r = c.receive(5s);

@@ -231,15 +231,15 @@ reply_view client::login(const std::string& user, const std::string& password,
 }
 
 reply_view client::validate(const std::string& token, milliseconds timeout) {
-  return call(token_request{0, "validate", token}, timeout);
+  return call(validate_request{0, token}, timeout);
 }
 
 reply_view client::refresh(const std::string& token, milliseconds timeout) {
-  return call(token_request{0, "refresh", token}, timeout);
+  return call(refresh_request{0, token}, timeout);
 }
 
 reply_view client::logout(const std::string& token, milliseconds timeout) {
-  return call(token_request{0, "logout", token}, timeout);
+  return call(logout_request{0, token}, timeout);
 }
 
 }  // namespace castellan::net

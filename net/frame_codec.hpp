@@ -4,7 +4,6 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,6 +11,8 @@
 #include <msgpack.hpp>
 
 #include "net/error_code.hpp"
+#include "net/messages.hpp"
+#include "net/protocol_schema.hpp"
 #include "net/wire_format.hpp"
 
 namespace castellan::net {
@@ -40,14 +41,9 @@ void append_frame_header(std::string& out, uint32_t n);
 
 // -- requests ---------------------------------------------------------------
 
-// Also the index of the op in request_stats: only ever append.
-enum class op_kind {
-  ping, login, validate, refresh, logout, unknown, health, debug_crash, metrics_summary, debug_populate,
-  cluster_status, revoke_user
-};
-
-// A request decoded in place: string_views point into the frame body, which
-// must outlive it.
+// A request decoded in place by the schema (protocol_schema.hpp): `kind` is
+// the row its op names, and only that row's fields are set. string_views
+// point into the frame body, which must outlive it.
 struct request_view {
   uint64_t id = 0;
   op_kind kind = op_kind::unknown;
@@ -82,19 +78,24 @@ parse_result parse_request(std::string_view body, msgpack::zone& zone);
 // the result of each (0 ok, else error code + 1) for request_stats.
 class reply_buffer {
  public:
+  // A successful reply (result 0).
   template <class Reply>
   void add(const Reply& reply) {
-    results_.push_back(0);
-    size_t start = bytes_.size();
-    bytes_.append(frame_header_bytes, '\0');
-    appender out{bytes_};
-    msgpack::pack(out, reply);
-    patch_header(start);
+    encode(reply, 0);
   }
 
-  void add_error(uint64_t id, error_code code, std::string_view message);
+  // Every error reply is encoded here, from the one struct (messages.hpp);
+  // its result is its code + 1.
+  void add(const error_reply& reply) {
+    encode(reply, static_cast<uint8_t>(static_cast<uint8_t>(reply.error) + 1));
+  }
+  void add_error(uint64_t id, error_code code, std::string_view message) {
+    add(error_reply{id, code, message});
+  }
   // rate_limited carries when to retry.
-  void add_rate_limited(uint64_t id, std::string_view message, uint64_t retry_after_ms);
+  void add_rate_limited(uint64_t id, std::string_view message, uint64_t retry_after_ms) {
+    add(error_reply{id, error_code::rate_limited, message, retry_after_ms});
+  }
 
   // Frames encoded elsewhere (a cluster member's replies) with their results,
   // one byte each.
@@ -119,9 +120,16 @@ class reply_buffer {
     std::string& s;
     void write(const char* data, size_t n) { s.append(data, n); }
   };
+  template <class Reply>
+  void encode(const Reply& reply, uint8_t result) {
+    results_.push_back(result);
+    size_t start = bytes_.size();
+    bytes_.append(frame_header_bytes, '\0');
+    appender out{bytes_};
+    msgpack::pack(out, reply);
+    patch_header(start);
+  }
   void patch_header(size_t start);
-  void add_error_map(uint64_t id, error_code code, std::string_view message,
-                     std::optional<uint64_t> retry_after_ms);
 
   std::string bytes_;
   std::vector<uint8_t> results_;

@@ -1,59 +1,127 @@
 // Every message of the client protocol, declared once. The client library
 // encodes requests and decodes replies with these structs; the server decodes
-// requests and encodes replies with the same ones (see frame_codec.hpp).
-// Map encoding (MSGPACK_DEFINE_MAP) lets a newer peer add fields safely.
+// requests (as a request_view, by net/protocol_schema.hpp) and encodes replies
+// with the same ones (see frame_codec.hpp). Map encoding lets a newer peer add
+// fields safely.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <msgpack.hpp>
 
+#include "net/error_code.hpp"
+#include "net/protocol_schema.hpp"
+
 namespace castellan::net {
 
 // -- requests: {"id": uint, "op": string, ...fields} ------------------------
+//
+// A request's op is a constant of its type (`op`), not a member: a struct can
+// only ever send its own op. Requests are encoded, never decoded (the server
+// parses a request_view), so they have msgpack_pack only.
+
+namespace detail {
+// An optional field is sent only when it has a value.
+template <class T>
+constexpr bool has_value(const T&) { return true; }
+template <class T>
+constexpr bool has_value(const std::optional<T>& v) { return v.has_value(); }
+
+template <class Packer, class T>
+void pack_field(Packer& pk, field f, const T& value) {
+  pk.pack(field_name(f));
+  pk.pack(value);
+}
+template <class Packer, class T>
+void pack_field(Packer& pk, field f, const std::optional<T>& value) {
+  if (value)
+    pack_field(pk, f, *value);
+}
+}  // namespace detail
+
+// Packs {"id", "op", then each of Fields with its value}, in that order: the
+// op's wire name and the field names come from the schema, and a struct that
+// sends a field its op does not read, or lacks a required one, does not compile.
+template <op_kind Op, field... Fields, class Packer, class... Values>
+void pack_request(Packer& pk, uint64_t id, const Values&... values) {
+  static_assert(sizeof...(Fields) == sizeof...(Values), "one value per field");
+  constexpr field_set sent{Fields...};
+  static_assert((spec_of(Op).reads() & sent) == sent, "a field the op does not read");
+  static_assert((spec_of(Op).required & sent) == spec_of(Op).required, "a required field is missing");
+  pk.pack_map(static_cast<uint32_t>(2 + (0 + ... + (detail::has_value(values) ? 1 : 0))));
+  pk.pack("id");
+  pk.pack(id);
+  pk.pack("op");
+  pk.pack(op_name(Op));
+  (detail::pack_field(pk, Fields, values), ...);
+}
 
 struct ping_request {
+  static constexpr op_kind op = op_kind::ping;
   uint64_t id = 0;
-  std::string op = "ping";
-  MSGPACK_DEFINE_MAP(id, op)
+  template <class Packer>
+  void msgpack_pack(Packer& pk) const { pack_request<op>(pk, id); }
+};
+
+struct health_request {
+  static constexpr op_kind op = op_kind::health;
+  uint64_t id = 0;
+  template <class Packer>
+  void msgpack_pack(Packer& pk) const { pack_request<op>(pk, id); }
 };
 
 struct login_request {
+  static constexpr op_kind op = op_kind::login;
   uint64_t id = 0;
-  std::string op = "login";
   std::string user;
   std::string password;
   std::string ip;  // optional: the end user's address, when a gateway logs in for them
-  MSGPACK_DEFINE_MAP(id, op, user, password, ip)
+  template <class Packer>
+  void msgpack_pack(Packer& pk) const {
+    pack_request<op, field::user, field::password, field::ip>(pk, id, user, password, ip);
+  }
 };
 
-// validate, refresh and logout carry only a token.
+// refresh and logout carry only a token.
+template <op_kind Op>
 struct token_request {
+  static constexpr op_kind op = Op;
   uint64_t id = 0;
-  std::string op;
   std::string token;
-  MSGPACK_DEFINE_MAP(id, op, token)
+  template <class Packer>
+  void msgpack_pack(Packer& pk) const { pack_request<op, field::token>(pk, id, token); }
 };
+using refresh_request = token_request<op_kind::refresh>;
+using logout_request = token_request<op_kind::logout>;
 
 // validate may ask for a read from any node that holds the session
-// ("local": possibly stale, see docs/cluster.md) instead of its owner ("owner").
+// ("local": possibly stale, see docs/cluster.md) instead of its owner
+// ("owner"); without `consistency` the key is not sent and the owner answers.
 struct validate_request {
+  static constexpr op_kind op = op_kind::validate;
   uint64_t id = 0;
-  std::string op = "validate";
   std::string token;
-  std::string consistency = "owner";
-  MSGPACK_DEFINE_MAP(id, op, token, consistency)
+  std::optional<std::string> consistency = std::nullopt;  // "owner" or "local"
+  template <class Packer>
+  void msgpack_pack(Packer& pk) const {
+    pack_request<op, field::token, field::consistency>(pk, id, token, consistency);
+  }
 };
 
 // Ends every session of `user`, on every member (an admin, or the user themself).
 struct revoke_user_request {
+  static constexpr op_kind op = op_kind::revoke_user;
   uint64_t id = 0;
-  std::string op = "revoke_user";
   std::string token;  // the caller's
   std::string user;
-  MSGPACK_DEFINE_MAP(id, op, token, user)
+  template <class Packer>
+  void msgpack_pack(Packer& pk) const {
+    pack_request<op, field::token, field::user>(pk, id, token, user);
+  }
 };
 
 struct revoke_user_reply {
@@ -66,9 +134,10 @@ struct revoke_user_reply {
 
 // Every member as the answering node sees it (`authctl cluster status`).
 struct cluster_status_request {
+  static constexpr op_kind op = op_kind::cluster_status;
   uint64_t id = 0;
-  std::string op = "cluster_status";
-  MSGPACK_DEFINE_MAP(id, op)
+  template <class Packer>
+  void msgpack_pack(Packer& pk) const { pack_request<op>(pk, id); }
 };
 
 struct member_status {
@@ -98,12 +167,33 @@ struct cluster_status_reply {
 
 // -- replies: {"id": uint, "ok": bool, ...fields} ---------------------------
 
+// Every error reply, whoever sends it (reply_buffer::add): {"id", "ok":
+// false, "error", "message"}, and "retry_after_ms" with rate_limited only,
+// so the map has 4 or 5 entries. Views, not strings: encoding one allocates
+// nothing. Encode-only; clients read errors through reply_view.
 struct error_reply {
+  static constexpr bool ok = false;
   uint64_t id = 0;
-  bool ok = false;
-  std::string error;    // an error_code name
-  std::string message;  // for humans; never contains a secret
-  MSGPACK_DEFINE_MAP(id, ok, error, message)
+  error_code error = error_code::unavailable;
+  std::string_view message;                // for humans; never contains a secret
+  std::optional<uint64_t> retry_after_ms = std::nullopt;  // when to retry, with rate_limited
+
+  template <class Packer>
+  void msgpack_pack(Packer& pk) const {
+    pk.pack_map(retry_after_ms ? 5 : 4);
+    pk.pack("id");
+    pk.pack(id);
+    pk.pack("ok");
+    pk.pack(ok);
+    pk.pack("error");
+    pk.pack(to_string(error));
+    pk.pack("message");
+    pk.pack(message);
+    if (retry_after_ms) {
+      pk.pack("retry_after_ms");
+      pk.pack(*retry_after_ms);
+    }
+  }
 };
 
 struct ping_reply {
@@ -129,9 +219,10 @@ struct health_reply {
 // totals run since start. Quantiles are bucket upper bounds (as Prometheus's
 // histogram_quantile would interpolate them, but without interpolation).
 struct metrics_summary_request {
+  static constexpr op_kind op = op_kind::metrics_summary;
   uint64_t id = 0;
-  std::string op = "metrics_summary";
-  MSGPACK_DEFINE_MAP(id, op)
+  template <class Packer>
+  void msgpack_pack(Packer& pk) const { pack_request<op>(pk, id); }
 };
 
 struct op_summary {
@@ -176,11 +267,14 @@ struct metrics_summary_reply {
 // through the login path minus argon2 (Redis's DEBUG POPULATE). At most
 // 100000 per request; the reply comes once their records are durable.
 struct debug_populate_request {
+  static constexpr op_kind op = op_kind::debug_populate;
   uint64_t id = 0;
-  std::string op = "debug_populate";
   std::string token;  // an admin's token
   uint64_t count = 0;
-  MSGPACK_DEFINE_MAP(id, op, token, count)
+  template <class Packer>
+  void msgpack_pack(Packer& pk) const {
+    pack_request<op, field::token, field::count>(pk, id, token, count);
+  }
 };
 
 struct debug_populate_reply {
@@ -192,11 +286,14 @@ struct debug_populate_reply {
 
 // Fault injection (testing.fault_injection): make an actor throw.
 struct debug_crash_request {
+  static constexpr op_kind op = op_kind::debug_crash;
   uint64_t id = 0;
-  std::string op = "debug_crash";
   std::string token;   // an admin's token
-  std::string target;  // session_shard, limiter_shard or audit_writer
-  MSGPACK_DEFINE_MAP(id, op, token, target)
+  std::string target;  // a name of docs/protocol.md, debug_crash (session_shard, ...)
+  template <class Packer>
+  void msgpack_pack(Packer& pk) const {
+    pack_request<op, field::token, field::target>(pk, id, token, target);
+  }
 };
 
 struct debug_crash_reply {

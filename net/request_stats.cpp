@@ -11,24 +11,6 @@ std::string_view result_name(uint8_t result) {
   return to_string(static_cast<error_code>(result - 1));
 }
 
-std::string_view op_name(op_kind op) {
-  switch (op) {
-    case op_kind::ping: return "ping";
-    case op_kind::login: return "login";
-    case op_kind::validate: return "validate";
-    case op_kind::refresh: return "refresh";
-    case op_kind::logout: return "logout";
-    case op_kind::unknown: return "unknown";
-    case op_kind::health: return "health";
-    case op_kind::debug_crash: return "debug_crash";
-    case op_kind::metrics_summary: return "metrics_summary";
-    case op_kind::cluster_status: return "cluster_status";
-    case op_kind::revoke_user: return "revoke_user";
-    case op_kind::debug_populate: return "debug_populate";
-  }
-  return "unknown";
-}
-
 size_t latency_bucket(int64_t latency_ns) {
   double s = static_cast<double>(std::max<int64_t>(latency_ns, 0)) * 1e-9;
   auto it = std::lower_bound(latency_bounds_s.begin(), latency_bounds_s.end(), s);

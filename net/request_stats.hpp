@@ -17,13 +17,12 @@
 
 namespace castellan::net {
 
-inline constexpr size_t op_kind_count = static_cast<size_t>(op_kind::revoke_user) + 1;
 // Result 0 is ok; error code c is result c + 1.
 inline constexpr size_t result_count = static_cast<size_t>(error_code::unknown_op) + 2;
 inline constexpr uint8_t result_ok = 0;
 inline constexpr uint8_t result_of(error_code code) { return static_cast<uint8_t>(code) + 1; }
 std::string_view result_name(uint8_t result);
-std::string_view op_name(op_kind op);
+// op_kind_count and op_name() come from the schema (protocol_schema.hpp).
 
 // Latency bucket upper bounds in seconds (Prometheus `le`), then +Inf.
 // Spans a validate (tens of µs) to an argon2 login (tens to hundreds of ms).

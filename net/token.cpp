@@ -8,6 +8,8 @@
 
 #include <sodium.h>
 
+#include "net/byte_order.hpp"
+
 namespace castellan::net {
 namespace {
 
@@ -94,10 +96,7 @@ minted_token keyring::mint(const session_id& sid) const {
   uint8_t raw[token_raw_bytes];
   raw[0] = token_version;
   uint32_t kid = primary_->id;
-  raw[1] = static_cast<uint8_t>(kid >> 24);
-  raw[2] = static_cast<uint8_t>(kid >> 16);
-  raw[3] = static_cast<uint8_t>(kid >> 8);
-  raw[4] = static_cast<uint8_t>(kid);
+  store_be32(raw + 1, kid);
   std::copy(sid.begin(), sid.end(), raw + 5);
   compute_mac(*primary_, raw, 5 + session_id_bytes, raw + 5 + session_id_bytes);
   char text[token_text_bytes + 1];
@@ -113,8 +112,7 @@ std::optional<session_key> keyring::verify(std::string_view token) const {
   uint8_t raw[token_raw_bytes];
   if (!decode_token_text(token, raw) || raw[0] != token_version)
     return std::nullopt;
-  uint32_t kid = (uint32_t{raw[1]} << 24) | (uint32_t{raw[2]} << 16) | (uint32_t{raw[3]} << 8) |
-                 uint32_t{raw[4]};
+  uint32_t kid = load_be32(raw + 1);
   const token_key* key = find(kid);
   if (!key)
     return std::nullopt;

@@ -7,8 +7,14 @@
 #include <sodium.h>
 
 #include "actors/storage/crc32c.hpp"
+#include "net/byte_order.hpp"
 
 namespace castellan::actors::audit_format {
+
+using net::load_be32;
+using net::load_be64;
+using net::store_be32;
+using net::store_be64;
 
 std::string segment_file_name(uint64_t segment) {
   char name[32];

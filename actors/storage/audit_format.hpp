@@ -60,21 +60,7 @@ chain_hash chain(const chain_hash& prev, uint64_t index, const void* body, size_
 // Appends one record (header + body) to `out`.
 void encode_record(std::string& out, const chain_hash& hash, const void* body, size_t n);
 
-inline uint32_t load_be32(const uint8_t* p) {
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
-}
-inline uint64_t load_be64(const uint8_t* p) {
-  return (uint64_t{load_be32(p)} << 32) | load_be32(p + 4);
-}
-inline void store_be32(uint8_t* p, uint32_t v) {
-  p[0] = static_cast<uint8_t>(v >> 24);
-  p[1] = static_cast<uint8_t>(v >> 16);
-  p[2] = static_cast<uint8_t>(v >> 8);
-  p[3] = static_cast<uint8_t>(v);
-}
-inline void store_be64(uint8_t* p, uint64_t v) {
-  store_be32(p, static_cast<uint32_t>(v >> 32));
-  store_be32(p + 4, static_cast<uint32_t>(v));
-}
+// The big-endian (BE) integers of this layout are read and written with
+// net/byte_order.hpp, like every other fixed byte-order integer.
 
 }  // namespace castellan::actors::audit_format

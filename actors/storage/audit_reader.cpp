@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "actors/storage/crc32c.hpp"
+#include "net/byte_order.hpp"
 
 namespace castellan::actors {
 namespace fmt = audit_format;
@@ -23,10 +24,10 @@ std::string read_all(const std::string& path) {
 bool record_crc_ok(const uint8_t* p, size_t avail) {
   if (avail < fmt::record_header_bytes)
     return false;
-  uint32_t n = fmt::load_be32(p);
+  uint32_t n = net::load_be32(p);
   if (n == 0 || n > fmt::max_record_body || avail < fmt::record_header_bytes + n)
     return false;
-  return fmt::load_be32(p + 4) == crc32c(0, p + 8, fmt::hash_bytes + n);
+  return net::load_be32(p + 4) == crc32c(0, p + 8, fmt::hash_bytes + n);
 }
 
 }  // namespace
@@ -59,14 +60,14 @@ segment_scan scan_segment(const std::string& path, const segment_scan* expected,
   auto prev = scan.header.prev_hash;
   while (offset + 4 <= data.size()) {
     const uint8_t* p = bytes + offset;
-    uint32_t n = fmt::load_be32(p);
+    uint32_t n = net::load_be32(p);
     if (n == 0)
       break;  // preallocated zeros: the end of the records
     if (n > fmt::max_record_body || offset + fmt::record_header_bytes + n > data.size()) {
       fail(offset, index, "record length " + std::to_string(n) + " runs past the segment (truncated?)");
       break;
     }
-    if (fmt::load_be32(p + 4) != crc32c(0, p + 8, fmt::hash_bytes + n)) {
+    if (net::load_be32(p + 4) != crc32c(0, p + 8, fmt::hash_bytes + n)) {
       fail(offset, index, "CRC mismatch: the record was changed or torn");
       size_t next = offset + fmt::record_header_bytes + n;
       scan.valid_after_problem = next < data.size() && record_crc_ok(bytes + next, data.size() - next);
@@ -132,7 +133,7 @@ uint64_t replay_segment(const std::string& path, const record_visitor& visit, st
     if (!need(fmt::record_header_bytes))
       return visited;
     auto* p = reinterpret_cast<const uint8_t*>(buf.data() + pos);
-    uint32_t n = fmt::load_be32(p);
+    uint32_t n = net::load_be32(p);
     if (n == 0)
       return visited;  // preallocated zeros: the end of the records
     if (n > fmt::max_record_body || !need(fmt::record_header_bytes + n)) {
@@ -141,7 +142,7 @@ uint64_t replay_segment(const std::string& path, const record_visitor& visit, st
       return visited;
     }
     p = reinterpret_cast<const uint8_t*>(buf.data() + pos);
-    if (fmt::load_be32(p + 4) != crc32c(0, p + 8, fmt::hash_bytes + n)) {
+    if (net::load_be32(p + 4) != crc32c(0, p + 8, fmt::hash_bytes + n)) {
       problem = name + " at byte " + std::to_string(file_offset + pos) + ": CRC mismatch";
       return visited;
     }

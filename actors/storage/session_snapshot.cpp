@@ -23,6 +23,7 @@
 #include <utility>
 
 #include "actors/storage/crc32c.hpp"
+#include "net/byte_order.hpp"
 
 namespace castellan::actors {
 namespace fs = std::filesystem;
@@ -31,30 +32,14 @@ namespace fmt = snapshot_format;
 namespace {
 
 // ---- little-endian integers -------------------------------------------------
-// Written with shifts so the format does not depend on the host; GCC turns
-// each into a single load/store on x86.
+// Written with shifts (net/byte_order.hpp) so the format does not depend on the host.
 
-inline uint16_t load_le16(const uint8_t* p) {
-  return static_cast<uint16_t>(p[0] | (p[1] << 8));
-}
-inline uint32_t load_le32(const uint8_t* p) {
-  return uint32_t{p[0]} | (uint32_t{p[1]} << 8) | (uint32_t{p[2]} << 16) | (uint32_t{p[3]} << 24);
-}
-inline uint64_t load_le64(const uint8_t* p) {
-  return uint64_t{load_le32(p)} | (uint64_t{load_le32(p + 4)} << 32);
-}
-inline void store_le16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v);
-  p[1] = static_cast<uint8_t>(v >> 8);
-}
-inline void store_le32(uint8_t* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i)
-    p[i] = static_cast<uint8_t>(v >> (8 * i));
-}
-inline void store_le64(uint8_t* p, uint64_t v) {
-  store_le32(p, static_cast<uint32_t>(v));
-  store_le32(p + 4, static_cast<uint32_t>(v >> 32));
-}
+using net::load_le16;
+using net::load_le32;
+using net::load_le64;
+using net::store_le16;
+using net::store_le32;
+using net::store_le64;
 
 // ---- the header -------------------------------------------------------------
 

@@ -29,7 +29,7 @@ double ms_since(steady_clock::time_point t0) {
 // All `tokens` validated in one pipelined pass on `c`: true if every one is ok.
 bool all_valid(net::client& c, const std::vector<std::string>& tokens) {
   for (auto& t : tokens)
-    c.queue(net::token_request{0, "validate", t});
+    c.queue(net::validate_request{0, t});
   c.flush();
   bool ok = true;
   for (size_t i = 0; i < tokens.size(); ++i) {
@@ -90,7 +90,7 @@ int handover(uint64_t sessions) {
   auto token = admin.login("ops", test::ops_password).as<net::login_reply>().token;
   for (uint64_t done = 0; done < sessions;) {
     uint64_t n = std::min<uint64_t>(100000, sessions - done);
-    auto r = admin.call(net::debug_populate_request{0, "debug_populate", token, n}, seconds(120));
+    auto r = admin.call(net::debug_populate_request{0, token, n}, seconds(120));
     if (!r.ok) {
       std::fprintf(stderr, "populate failed: %s %s\n", r.error.c_str(), r.message.c_str());
       return 1;

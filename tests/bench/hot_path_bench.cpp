@@ -22,7 +22,7 @@ net::keyring test_keyring() {
 
 std::string validate_body(const std::string& token) {
   std::stringstream s;
-  msgpack::pack(s, net::token_request{7, "validate", token});
+  msgpack::pack(s, net::validate_request{7, token});
   return s.str();
 }
 

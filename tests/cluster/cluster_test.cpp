@@ -48,7 +48,7 @@ TEST(ClusterTest, LoginOnOneMemberValidateAndLogoutOnTheOthers) {
       EXPECT_EQ(v.as<net::validate_reply>().user, "alice");
     }
     auto c = net::client::connect("127.0.0.1", cluster.client_port(2), 5s);
-    auto out = c.call(net::token_request{0, "logout", token});
+    auto out = c.call(net::logout_request{0, token});
     ASSERT_TRUE(out.ok) << out.error;
     for (size_t i = 0; i < 3; ++i)
       EXPECT_EQ(validate(cluster.client_port(i), token).error, "invalid_token") << "member " << i;
@@ -61,10 +61,10 @@ TEST(ClusterTest, LocalReadIsServedByAHolderAndUnknownTokensStayInvalid) {
   auto token = login(cluster.client_port(1), "alice", alice_password);
   for (size_t i = 0; i < 3; ++i) {
     auto c = net::client::connect("127.0.0.1", cluster.client_port(i), 5s);
-    auto r = c.call(net::validate_request{0, "validate", token, "local"});
+    auto r = c.call(net::validate_request{0, token, "local"});
     // A member that holds no copy forwards to the owner; either way: valid.
     ASSERT_TRUE(r.ok) << r.error;
-    auto bad = c.call(net::validate_request{0, "validate", token, "eventually"});
+    auto bad = c.call(net::validate_request{0, token, "eventually"});
     EXPECT_EQ(bad.error, "malformed");
   }
 }
@@ -140,7 +140,7 @@ TEST(ClusterTest, KillingTheOwnerLosesNoSessionAndNoLogout) {
   ASSERT_EQ(owned.size(), 1000u);
   std::set<std::string> logged_out(owned.begin(), owned.begin() + 100);
   for (auto& t : logged_out)
-    ASSERT_TRUE(gateway.call(net::token_request{0, "logout", t}).ok);
+    ASSERT_TRUE(gateway.call(net::logout_request{0, t}).ok);
 
   std::atomic<bool> running{true};
   std::atomic<uint64_t> answered{0};
@@ -207,7 +207,7 @@ TEST(ClusterTest, AKilledMemberRestartedRejoinsAndCatchesUp) {
   // Changes while it is away: logouts and new sessions.
   auto c = net::client::connect("127.0.0.1", cluster.client_port(0), 5s);
   for (int i = 0; i < 10; ++i)
-    ASSERT_TRUE(c.call(net::token_request{0, "logout", tokens[i]}).ok);
+    ASSERT_TRUE(c.call(net::logout_request{0, tokens[i]}).ok);
   for (int i = 0; i < 10; ++i)
     tokens.push_back(login(cluster.client_port(1), "alice", alice_password));
   cluster.restart(2);
@@ -215,7 +215,7 @@ TEST(ClusterTest, AKilledMemberRestartedRejoinsAndCatchesUp) {
   for (size_t m = 0; m < 3; ++m) {
     auto mc = net::client::connect("127.0.0.1", cluster.client_port(m), 5s);
     for (size_t i = 0; i < tokens.size(); ++i) {
-      auto v = mc.call(net::validate_request{0, "validate", tokens[i], "local"});
+      auto v = mc.call(net::validate_request{0, tokens[i], "local"});
       if (i < 10)
         EXPECT_EQ(v.error, "invalid_token") << "member " << m << " token " << i;
       else
@@ -238,7 +238,7 @@ TEST(ClusterTest, AShardLostDuringAHandOverIsRedoneAndTheJoinerComesUp) {
   auto admin = login(cluster.client_port(0), "ops", ops_password);
   // node-a's shard holding the admin's session dies when the next hand-over reaches it.
   auto c = net::client::connect("127.0.0.1", cluster.client_port(0), 5s);
-  auto armed = c.call(net::debug_crash_request{0, "debug_crash", admin, "session_shard_at_handover"});
+  auto armed = c.call(net::debug_crash_request{0, admin, "session_shard_at_handover"});
   ASSERT_TRUE(armed.ok) << armed.error << " " << armed.message;
   cluster.start(2);
   await_converged(cluster);
@@ -294,13 +294,13 @@ TEST(ClusterTest, RevokeUserEndsEverySessionOnEveryMember) {
     alice.push_back(login(cluster.client_port(i % 3), "alice", alice_password));
   auto admin = login(cluster.client_port(0), "ops", ops_password);
   auto c = net::client::connect("127.0.0.1", cluster.client_port(2), 5s);
-  auto r = c.call(net::revoke_user_request{0, "revoke_user", admin, "alice"});
+  auto r = c.call(net::revoke_user_request{0, admin, "alice"});
   ASSERT_TRUE(r.ok) << r.error << " " << r.message;
   EXPECT_EQ(r.as<net::revoke_user_reply>().revoked, 30u);
   for (size_t m = 0; m < 3; ++m) {
     auto mc = net::client::connect("127.0.0.1", cluster.client_port(m), 5s);
     for (auto& t : alice)  // replicas too: a local read finds no copy left
-      EXPECT_EQ(mc.call(net::validate_request{0, "validate", t, "local"}).error, "invalid_token")
+      EXPECT_EQ(mc.call(net::validate_request{0, t, "local"}).error, "invalid_token")
           << "member " << m;
     EXPECT_TRUE(mc.validate(admin).ok);
   }
@@ -374,10 +374,10 @@ TEST(ClusterTest, AMinorityRefusesLoginsButValidatesAndLogsOut) {
   auto ready = http_get(cluster.monitor_port(0), "/health/ready");
   EXPECT_NE(ready.find("503"), std::string::npos) << ready;
   EXPECT_NE(ready.find("majority"), std::string::npos) << ready;
-  EXPECT_EQ(c.call(net::token_request{0, "refresh", held[0]}).error, "unavailable");
+  EXPECT_EQ(c.call(net::refresh_request{0, held[0]}).error, "unavailable");
   for (auto& t : held)
     EXPECT_TRUE(c.validate(t).ok);
-  EXPECT_TRUE(c.call(net::token_request{0, "logout", held[1]}).ok);
+  EXPECT_TRUE(c.call(net::logout_request{0, held[1]}).ok);
   EXPECT_EQ(c.validate(held[1]).error, "invalid_token");
 }
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sodium.h>
 
+#include "net/byte_order.hpp"
 #include "tests/e2e/authd_process.hpp"
 
 namespace castellan::test {
@@ -18,7 +19,7 @@ uint32_t key_id_of(const std::string& token) {
   size_t n = 0;
   sodium_base642bin(raw, sizeof raw, token.data(), token.size(), nullptr, &n, nullptr,
                     sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  return (uint32_t{raw[1]} << 24) | (uint32_t{raw[2]} << 16) | (uint32_t{raw[3]} << 8) | raw[4];
+  return net::load_be32(raw + 1);
 }
 
 TEST(Keys, TokensFromBeforeARotationWorkUntilTheirKeyRetires) {

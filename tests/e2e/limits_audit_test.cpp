@@ -305,7 +305,7 @@ TEST(Audit, UnwritableAuditDirectoryFailsWritesClosedButValidateWorks) {
     immutable_guard readonly(paths);
     EXPECT_EQ(c.login("alice", alice_password).error, "unavailable");
     EXPECT_TRUE(c.validate(token).ok);  // reads never wait for audit
-    auto health = c.call(net::ping_request{0, "health"}).as<net::health_reply>();
+    auto health = c.call(net::health_request{0}).as<net::health_reply>();
     EXPECT_FALSE(health.audit_writable);
     auto ready = http_get(node.monitor_port(), "/health/ready");
     EXPECT_NE(ready.find("503"), std::string::npos) << ready;

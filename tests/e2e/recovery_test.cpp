@@ -63,7 +63,7 @@ struct churn {
         auto reply = login.as<net::login_reply>();
         note(reply.token, [&](told& t) { t.expires_at_ms = reply.expires_at_ms; });
         note(reply.token, [](told& t) { t.uncertain = true; });
-        auto refreshed = c.call(net::token_request{0, "refresh", reply.token});
+        auto refreshed = c.call(net::refresh_request{0, reply.token});
         note(reply.token, [&](told& t) {
           t.uncertain = false;
           if (refreshed.ok)
@@ -71,7 +71,7 @@ struct churn {
         });
         if ((round + i) % 3 == 0) {
           note(reply.token, [](told& t) { t.uncertain = true; });
-          auto out = c.call(net::token_request{0, "logout", reply.token});
+          auto out = c.call(net::logout_request{0, reply.token});
           note(reply.token, [&](told& t) {
             t.uncertain = false;
             t.logged_out = out.ok;
@@ -243,7 +243,7 @@ TEST(Recovery, PopulatedSessionsAreRecordedAndRecoveredLikeLogins) {
   auto c = node->connect();
   auto admin = c.login("ops", ops_password).as<net::login_reply>().token;
   auto alice = c.login("alice", alice_password).as<net::login_reply>().token;
-  EXPECT_EQ(c.call(net::debug_populate_request{0, "debug_populate", alice, 10}).error, "forbidden");
+  EXPECT_EQ(c.call(net::debug_populate_request{0, alice, 10}).error, "forbidden");
   auto r = run_program({CASTELLAN_AUTHCTL, "--port", std::to_string(node->port()), "--json",
                         "debug-populate", "25000", admin});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -262,7 +262,7 @@ TEST(Recovery, PopulateIsOffByDefault) {
   authd_process node;
   auto c = node.connect();
   auto admin = c.login("ops", ops_password).as<net::login_reply>().token;
-  auto r = c.call(net::debug_populate_request{0, "debug_populate", admin, 10});
+  auto r = c.call(net::debug_populate_request{0, admin, 10});
   EXPECT_EQ(r.error, "forbidden");
   EXPECT_NE(r.message.find("testing.populate"), std::string::npos);
 }

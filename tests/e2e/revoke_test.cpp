@@ -24,14 +24,14 @@ TEST(RevokeUser, AnAdminEndsEverySessionOfAUserAndOnlyThatUser) {
   for (int i = 0; i < 5; ++i)
     alice.push_back(token_of(c, "alice", alice_password));
   auto admin = token_of(c, "ops", ops_password);
-  auto r = c.call(net::revoke_user_request{0, "revoke_user", admin, "alice"});
+  auto r = c.call(net::revoke_user_request{0, admin, "alice"});
   ASSERT_TRUE(r.ok) << r.error << " " << r.message;
   EXPECT_EQ(r.as<net::revoke_user_reply>().revoked, 5u);
   for (auto& t : alice)
     EXPECT_EQ(c.validate(t).error, "invalid_token");
   EXPECT_TRUE(c.validate(admin).ok);  // other users keep their sessions
   // Nothing left: a second revoke ends nothing, and alice may log in again.
-  EXPECT_EQ(c.call(net::revoke_user_request{0, "revoke_user", admin, "alice"})
+  EXPECT_EQ(c.call(net::revoke_user_request{0, admin, "alice"})
                 .as<net::revoke_user_reply>()
                 .revoked,
             0u);
@@ -44,17 +44,16 @@ TEST(RevokeUser, AUserMayRevokeOnlyTheirOwnSessions) {
   auto admin = token_of(c, "ops", ops_password);
   auto a1 = token_of(c, "alice", alice_password);
   auto a2 = token_of(c, "alice", alice_password);
-  EXPECT_EQ(c.call(net::revoke_user_request{0, "revoke_user", a1, "ops"}).error, "forbidden");
+  EXPECT_EQ(c.call(net::revoke_user_request{0, a1, "ops"}).error, "forbidden");
   EXPECT_TRUE(c.validate(admin).ok);
-  auto own = c.call(net::revoke_user_request{0, "revoke_user", a1, "alice"});
+  auto own = c.call(net::revoke_user_request{0, a1, "alice"});
   ASSERT_TRUE(own.ok) << own.error;
   EXPECT_EQ(own.as<net::revoke_user_reply>().revoked, 2u);
   EXPECT_EQ(c.validate(a2).error, "invalid_token");
   // The caller's token is checked like any other.
-  EXPECT_EQ(c.call(net::revoke_user_request{0, "revoke_user", a1, "alice"}).error, "invalid_token");
-  EXPECT_EQ(c.call(net::revoke_user_request{0, "revoke_user", "garbage", "alice"}).error,
-            "invalid_token");
-  EXPECT_EQ(c.call(net::revoke_user_request{0, "revoke_user", admin, ""}).error, "malformed");
+  EXPECT_EQ(c.call(net::revoke_user_request{0, a1, "alice"}).error, "invalid_token");
+  EXPECT_EQ(c.call(net::revoke_user_request{0, "garbage", "alice"}).error, "invalid_token");
+  EXPECT_EQ(c.call(net::revoke_user_request{0, admin, ""}).error, "malformed");
 }
 
 TEST(RevokeUser, IsRecordedAndSurvivesARestart) {
@@ -64,7 +63,7 @@ TEST(RevokeUser, IsRecordedAndSurvivesARestart) {
   auto c = node->connect();
   auto a = token_of(c, "alice", alice_password);
   auto admin = token_of(c, "ops", ops_password);
-  ASSERT_TRUE(c.call(net::revoke_user_request{0, "revoke_user", admin, "alice"}).ok);
+  ASSERT_TRUE(c.call(net::revoke_user_request{0, admin, "alice"}).ok);
   node->kill_hard();
   node = authd_process::restart_in(dir);
   auto c2 = node->connect();

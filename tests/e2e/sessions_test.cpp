@@ -113,7 +113,7 @@ TEST_F(SessionsTest, TenThousandPipelinedValidatesAllAnswered) {
   auto second = node->connect();
   std::set<uint64_t> sent;
   for (int i = 0; i < 10000; ++i)
-    sent.insert(c.queue(net::token_request{0, "validate", token}));
+    sent.insert(c.queue(net::validate_request{0, token}));
   c.flush(10s);
   size_t ok = 0;
   std::set<uint64_t> got;
@@ -142,8 +142,8 @@ TEST_F(SessionsTest, ManyConnectionsPipeliningAtOnceEachGetTheirOwnReplies) {
   std::vector<std::set<uint64_t>> sent(clients.size());
   for (size_t i = 0; i < clients.size(); ++i)
     for (int k = 0; k < 300; ++k)
-      sent[i].insert(clients[i].queue(
-          net::token_request{0, k % 10 == 0 ? "refresh" : "validate", tokens[i]}));
+      sent[i].insert(k % 10 == 0 ? clients[i].queue(net::refresh_request{0, tokens[i]})
+                                 : clients[i].queue(net::validate_request{0, tokens[i]}));
   for (auto& c : clients)
     c.flush(10s);
   for (size_t i = 0; i < clients.size(); ++i) {
@@ -164,7 +164,7 @@ TEST_F(SessionsTest, ConcurrentLoginsOfOneUserAllSucceed) {
   for (int i = 0; i < 8; ++i)
     clients.push_back(node->connect());
   for (auto& c : clients)
-    c.queue(net::login_request{0, "login", "alice", alice_password, ""});
+    c.queue(net::login_request{0, "alice", alice_password, ""});
   for (auto& c : clients)
     c.flush();
   std::set<std::string> tokens;
@@ -260,7 +260,7 @@ TEST(UserChanges, AUserDisabledDuringTheirLoginGetsNoSession) {
   config::save_users(users, node.users_file());
   auto c = node.connect();
   ASSERT_TRUE(eventually([&] { return c.login("bob", "bob-password").ok; }, 10s));
-  c.queue(net::login_request{0, "login", "bob", "bob-password", ""});
+  c.queue(net::login_request{0, "bob", "bob-password", ""});
   c.flush();
   std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the check is under way
   users.by_name["bob"].enabled = false;

@@ -19,7 +19,7 @@ const std::string drills = "[testing]\nfault_injection = true\n"
                            "[limiter.user_ip]\nrate_per_s = 100000\nburst = 100000\nlockout_after = 0\n";
 
 net::reply_view crash(net::client& c, const std::string& token, const std::string& target) {
-  return c.call(net::debug_crash_request{0, "debug_crash", token, target});
+  return c.call(net::debug_crash_request{0, token, target});
 }
 
 std::string token_of(net::client& c, const std::string& user, const std::string& password) {
@@ -42,7 +42,7 @@ struct validate_load {
       auto until = std::chrono::steady_clock::now() + 30s;  // bounded whatever happens
       while ((!stop || outstanding > 0) && std::chrono::steady_clock::now() < until) {
         while (!stop && outstanding < 8) {
-          c.queue(net::token_request{0, "validate", token});
+          c.queue(net::validate_request{0, token});
           ++outstanding;
           ++sent;
         }

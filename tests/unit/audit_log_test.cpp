@@ -12,6 +12,7 @@
 #include "actors/storage/audit_log.hpp"
 #include "actors/storage/audit_reader.hpp"
 #include "actors/storage/crc32c.hpp"
+#include "net/byte_order.hpp"
 
 namespace castellan::actors {
 namespace {
@@ -112,7 +113,7 @@ TEST_F(AuditLogTest, ARewrittenRecordWithAValidCrcBreaksTheChain) {
     in.read(data.data(), static_cast<std::streamsize>(data.size()));
   }
   uint8_t crc[4];
-  audit_format::store_be32(crc, crc32c(0, data.data(), data.size()));
+  net::store_be32(crc, crc32c(0, data.data(), data.size()));
   poke(path, rec2 + 4, std::string(reinterpret_cast<char*>(crc), 4));
   auto report = verify_log(dir.string());
   ASSERT_TRUE(report.problem);

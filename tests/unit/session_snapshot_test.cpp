@@ -12,6 +12,7 @@
 
 #include "actors/storage/crc32c.hpp"
 #include "actors/storage/session_snapshot.hpp"
+#include "net/byte_order.hpp"
 
 namespace castellan::actors {
 namespace {
@@ -213,8 +214,7 @@ TEST_F(SessionSnapshotTest, AnOutOfRangeUserIndexIsNamedEvenWithAValidChecksum) 
   const size_t session1_user = fmt::header_bytes + users_bytes + fmt::session_bytes + 16;
   bytes[session1_user] = 7;
   uint32_t crc = crc32c(0, bytes.data(), bytes.size() - 4);
-  for (int i = 0; i < 4; ++i)
-    bytes[bytes.size() - 4 + i] = static_cast<char>(crc >> (8 * i));
+  net::store_le32(bytes.data() + bytes.size() - 4, crc);
   overwrite(path(10), bytes);
   auto loaded = load();
   EXPECT_FALSE(loaded.image);

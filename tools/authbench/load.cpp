@@ -319,11 +319,11 @@ class worker {
       case request_kind::ping:
         return client.queue(net::ping_request{});
       case request_kind::login:
-        return client.queue(net::login_request{0, "login", opts_.user, opts_.password, ""});
+        return client.queue(net::login_request{0, opts_.user, opts_.password, ""});
       case request_kind::validate:
-        return client.queue(net::token_request{0, "validate", c.token});
+        return client.queue(net::validate_request{0, c.token});
       case request_kind::refresh:
-        return client.queue(net::token_request{0, "refresh", c.token});
+        return client.queue(net::refresh_request{0, c.token});
     }
     return 0;
   }

@@ -110,7 +110,7 @@ int run_populate(const options& o, const std::string& admin_token, uint64_t coun
     while (asked < count || outstanding > 0) {
       while (asked < count && outstanding < 4) {
         auto n = std::min(chunk, count - asked);
-        c.queue(net::debug_populate_request{0, "debug_populate", admin_token, n});
+        c.queue(net::debug_populate_request{0, admin_token, n});
         asked += n;
         ++outstanding;
       }
@@ -286,7 +286,7 @@ void add_client_commands(CLI::App& app, options& o, std::function<int()>& action
     action = [&] {
       auto t = token_arg(token);
       return run_request(o, [&](net::client& c) {
-        return c.call(net::debug_crash_request{0, "debug_crash", t, crash_target},
+        return c.call(net::debug_crash_request{0, t, crash_target},
                       std::chrono::milliseconds(o.timeout_ms));
       });
     };
@@ -312,7 +312,7 @@ void add_client_commands(CLI::App& app, options& o, std::function<int()>& action
     action = [&] {
       auto t = token_arg(token);
       return run_request(o, [&](net::client& c) {
-        return c.call(net::revoke_user_request{0, "revoke_user", t, revoke_target},
+        return c.call(net::revoke_user_request{0, t, revoke_target},
                       std::chrono::milliseconds(o.timeout_ms));
       });
     };
@@ -350,8 +350,8 @@ void add_client_commands(CLI::App& app, options& o, std::function<int()>& action
         return run_request(o, [&](net::client& c) {
           auto timeout = std::chrono::milliseconds(o.timeout_ms);
           if (op == "validate")
-            return c.call(net::validate_request{0, op, t, consistency}, timeout);
-          return c.call(net::token_request{0, op, t}, timeout);
+            return c.call(net::validate_request{0, t, consistency}, timeout);
+          return op == "refresh" ? c.refresh(t, timeout) : c.logout(t, timeout);
         });
       };
     });
