@@ -221,18 +221,28 @@ void node_actors::clear() {
   limiters.clear();
 }
 
+namespace {
+
+// The behavior takes its inputs as spawn arguments, not lambda captures: a
+// spawn with none trips UBSan inside CAF 0.17's init_fun_factory.
+caf::behavior failure_watch(caf::event_based_actor* self, caf::actor watched,
+                            std::function<void(const std::string&)>* on_failure,
+                            std::atomic<bool>* stopping) {
+  self->monitor(watched);
+  self->set_down_handler([self, on_failure, stopping](caf::down_msg& msg) {
+    if (!stopping->load() && *on_failure)
+      (*on_failure)(caf::to_string(msg.reason));
+    self->quit();
+  });
+  return {[](caf::unit_t) {}};
+}
+
+}  // namespace
+
 caf::actor watch_for_failure(caf::actor_system& sys, caf::actor watched,
                              std::function<void(const std::string&)>* on_failure,
                              std::atomic<bool>* stopping) {
-  return sys.spawn([watched, on_failure, stopping](caf::event_based_actor* self) -> caf::behavior {
-    self->monitor(watched);
-    self->set_down_handler([self, on_failure, stopping](caf::down_msg& msg) {
-      if (!stopping->load() && *on_failure)
-        (*on_failure)(caf::to_string(msg.reason));
-      self->quit();
-    });
-    return {[](caf::unit_t) {}};
-  });
+  return sys.spawn(failure_watch, std::move(watched), on_failure, stopping);
 }
 
 }  // namespace castellan::actors

@@ -170,15 +170,19 @@ TEST(Recovery, ADamagedSnapshotIsNamedAndRecoveryFallsBackLosingNothing) {
   std::vector<std::string> tokens;
   // Three rounds of logins, each followed by a snapshot: two are kept, and
   // the newest covers all but the last few records.
+  auto deadline = std::chrono::steady_clock::now() + 100s;  // below the test's 120 s
   for (size_t round = 1; round <= 3; ++round) {
     for (int i = 0; i < 40; ++i)
       tokens.push_back(c.login("alice", alice_password).as<net::login_reply>().token);
-    // The snapshotter runs at nice 10: on a loaded 2-core CI machine under
-    // ASan it may wait its turn for a while.
+    // The snapshotter runs at nice 10: on a 2-core CI machine with two ASan
+    // test processes at nice 0 it gets a few percent of a core, and a replay
+    // under ASan then takes tens of seconds (seen: over 30 s). The bound is
+    // about that starvation, not a promise of docs/operations.md: the three
+    // rounds share one budget.
     ASSERT_TRUE(eventually([&] {
       auto p = actors::snapshot_positions(snapshots);
       return !p.empty() && p.back() > 40 * round;
-    }, 30s));
+    }, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now())));
   }
   // The oldest is pruned just after the newest is renamed into place.
   ASSERT_TRUE(eventually([&] { return actors::snapshot_positions(snapshots).size() == 2u; }, 10s));
