@@ -3,20 +3,10 @@
 // actors/audit/audit_metrics.hpp; docs/metrics.md lists them all.
 #pragma once
 
-#include <array>
-#include <memory>
 #include <string>
 #include <vector>
 
-namespace prometheus {
-class Counter;
-class Gauge;
-class Histogram;
-class Registry;
-class Collectable;
-template <typename T>
-class Family;
-}  // namespace prometheus
+#include "net/prometheus_fwd.hpp"
 
 namespace castellan::monitor {
 
