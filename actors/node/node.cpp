@@ -132,7 +132,7 @@ void node::impl::recover(const std::shared_ptr<const config::users_table>& users
                                  net::wall_ms());
   covered = report.snapshot_file.empty() ? 1 : report.snapshot_position;
   double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  metrics.sessions->active->Set(static_cast<double>(restored.sessions));
+  metrics.sessions->active->track({actors.session_tables.begin(), actors.session_tables.end()});
   metrics.snapshots->recovery_seconds->Set(took);
   metrics.snapshots->recovered_sessions->Set(static_cast<double>(restored.sessions));
   spdlog::info("recovered {} sessions and {} lockouts in {:.3f} s ({}, {} log records replayed)",

@@ -26,7 +26,7 @@ node_metrics::node_metrics(bool request_metrics)
 node_metrics::~node_metrics() = default;
 
 void node_metrics::read_gauges(net::metrics_summary_reply& s) const {
-  s.sessions_active = static_cast<uint64_t>(sessions->active->Value());
+  s.sessions_active = sessions->active->held();
   s.connections_open = static_cast<uint64_t>(front_door->connections_open->Value());
   s.audit_writable = audit->writable->Value() > 0;
   s.audit_queue_depth = static_cast<uint64_t>(audit->queue_depth->Value());
@@ -37,7 +37,7 @@ void node_metrics::read_gauges(net::metrics_summary_reply& s) const {
 }
 
 std::vector<const prometheus::Collectable*> node_metrics::collectables() const {
-  std::vector<const prometheus::Collectable*> out{registry.get()};
+  std::vector<const prometheus::Collectable*> out{registry.get(), sessions->active.get()};
   if (request_collector)
     out.push_back(request_collector.get());
   return out;

@@ -37,12 +37,6 @@ struct open_session {
   std::shared_ptr<net::owed_replies> owed;  // answered `unavailable` if this message is lost
 };
 
-// Undoes an open_session whose login_ok record could not be made durable
-// (the client was told `unavailable`, so the session must not exist).
-struct drop_session {
-  net::session_key key{};
-};
-
 // Fault injection, checked by the shard that owns the admin's session.
 struct crash_request {
   net::session_key key{};
@@ -62,7 +56,7 @@ struct populate_request {
 };
 
 // Sessions to open for `user` as if they had logged in (login_ok records and
-// all); `done` is answered once their records are durable.
+// all); `done` is answered once they are durable and applied.
 struct populate_sessions {
   user_ref user;
   std::vector<net::session_key> keys;
@@ -98,7 +92,6 @@ struct users_update {
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(castellan::actors::session_batch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(castellan::actors::open_session)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(castellan::actors::users_update)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(castellan::actors::drop_session)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(castellan::actors::crash_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(castellan::actors::populate_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(castellan::actors::populate_sessions)

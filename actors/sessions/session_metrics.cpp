@@ -11,11 +11,6 @@ namespace castellan::actors {
 
 std::unique_ptr<session_metrics> make_session_metrics(prometheus::Registry& r) {
   auto m = std::make_unique<session_metrics>();
-  m->active = &prometheus::BuildGauge()
-                   .Name("castellan_sessions_active")
-                   .Help("Sessions held by this node's shards")
-                   .Register(r)
-                   .Add({});
   m->opened = &prometheus::BuildCounter()
                    .Name("castellan_sessions_opened_total")
                    .Help("Sessions opened by successful logins")

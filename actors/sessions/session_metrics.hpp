@@ -5,12 +5,13 @@
 #include <memory>
 #include <string>
 
+#include "actors/sessions/session_count.hpp"
 #include "net/prometheus_fwd.hpp"
 
 namespace castellan::actors {
 
 struct session_metrics {
-  prometheus::Gauge* active = nullptr;             // castellan_sessions_active
+  std::unique_ptr<session_count> active = std::make_unique<session_count>();  // castellan_sessions_active
   prometheus::Counter* opened = nullptr;           // castellan_sessions_opened_total
   prometheus::Counter* logged_out = nullptr;       // castellan_sessions_ended_total{reason="logout"}
   prometheus::Counter* expired = nullptr;          // ...{reason="expired"}

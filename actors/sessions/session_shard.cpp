@@ -21,6 +21,7 @@
 #include "actors/sessions/session_metrics.hpp"
 #include "actors/audit/event_stream.hpp"
 #include "actors/sessions/session_table.hpp"
+#include "actors/sessions/write_inbox.hpp"
 #include "net/messages.hpp"
 #include "net/wall_clock.hpp"
 
@@ -52,64 +53,68 @@ struct shard_state {
   milliseconds sweep_interval{1000};
   uint32_t max_lifetime_s = 43200;
   size_t capacity = 0;
+  size_t opening = 0;  // logins recorded, not yet applied: they count against capacity
   static inline const char* name = "session_shard";
 };
 
-// Replies of one batch: reads leave at once, writes once they are durable.
+// Replies of one batch: reads leave at once; writes are recorded first and
+// answered once applied (apply_settled below).
 struct batch_replies {
   net::reply_buffer now;
   std::vector<uint64_t> now_ids;
-  net::reply_buffer durable;
-  std::vector<uint64_t> durable_ids;
+  std::vector<session_write> writes;
   std::vector<net::auth_event> events;
 };
 
-void answer_lookup_failure(lookup_status status, uint64_t id, batch_replies& r) {
+void answer_lookup_failure(lookup_status status, uint64_t id, net::reply_buffer& out,
+                           std::vector<uint64_t>& ids) {
   if (status == lookup_status::expired)
-    r.now.add_error(id, net::error_code::expired, "session expired");
+    out.add_error(id, net::error_code::expired, "session expired");
   else
-    r.now.add_error(id, net::error_code::invalid_token, "no such session");
-  r.now_ids.push_back(id);
+    out.add_error(id, net::error_code::invalid_token, "no such session");
+  ids.push_back(id);
 }
 
-void answer_write(shard_state& st, const net::session_op& op, int64_t now, batch_replies& r) {
+// The log first, then the state: a write's record goes to the audit log; the
+// table changes when the writer settles it into the inbox (apply_settled),
+// or not at all. `unavailable` therefore always means nothing changed.
+void record_then_apply(shard_state& st, std::vector<net::auth_event> events,
+                       std::shared_ptr<write_group> group) {
+  st.events->publish_durable(std::move(events), [table = st.table, group](bool durable) {
+    table->inbox().settle(group, durable);
+  });
+}
+
+// A refresh or logout of a live session, as a write and its record.
+void ask_write(shard_state& st, const net::session_op& op, int64_t now, batch_replies& r) {
   if (!st.audit->writable()) {
     r.now.add_error(op.request_id, net::error_code::unavailable, "audit log not writable");
     r.now_ids.push_back(op.request_id);
     return;
   }
-  std::string user;
-  if (op.kind == net::op_kind::refresh) {
-    auto found = st.table->refresh(op.key, now);
-    if (found.status != lookup_status::ok)
-      return answer_lookup_failure(found.status, op.request_id, r);
-    r.durable.add(net::refresh_reply{op.request_id, true, found.found->expires_ms});
-    auto e = st.events->make(net::event_kind::refresh);
-    e.user = found.found->user->name;
-    e.until_ms = found.found->expires_ms;
-    e.session = net::session_digest(op.key);
-    r.events.push_back(std::move(e));
-  } else {
-    auto found = st.table->validate(op.key, now);
-    if (found.status != lookup_status::ok)
-      return answer_lookup_failure(found.status, op.request_id, r);
-    auto e = st.events->make(net::event_kind::logout);
-    e.user = found.found->user->name;
-    e.session = net::session_digest(op.key);
-    r.events.push_back(std::move(e));
-    st.table->logout(op.key);
-    if (st.metrics) {
-      st.metrics->logged_out->Increment();
-      st.metrics->active->Decrement();
-    }
-    r.durable.add(net::logout_reply{op.request_id, true});
-  }
-  r.durable_ids.push_back(op.request_id);
+  auto found = st.table->validate(op.key, now);
+  if (found.status != lookup_status::ok)
+    return answer_lookup_failure(found.status, op.request_id, r.now, r.now_ids);
+  bool refresh = op.kind == net::op_kind::refresh;
+  auto e = st.events->make(refresh ? net::event_kind::refresh : net::event_kind::logout);
+  e.user = found.found->user->name;
+  e.session = net::session_digest(op.key);
+  // A refresh's record carries the new expiry; a logout's how long the end
+  // must be remembered (replicas keep the tombstone that long).
+  e.until_ms = refresh ? st.table->refreshed_expiry(*found.found, now) : found.found->expires_ms;
+  session_write w;
+  w.what = refresh ? session_write::kind::refresh : session_write::kind::end;
+  w.key = op.key;
+  w.at_ms = e.time_ms;
+  w.until_ms = e.until_ms;
+  w.request_id = op.request_id;
+  r.writes.push_back(std::move(w));
+  r.events.push_back(std::move(e));
 }
 
 void answer(shard_state& st, const net::session_op& op, int64_t now, batch_replies& r) {
   if (op.kind == net::op_kind::refresh || op.kind == net::op_kind::logout)
-    return answer_write(st, op, now, r);
+    return ask_write(st, op, now, r);
   if (op.kind != net::op_kind::validate) {
     r.now.add_error(op.request_id, net::error_code::malformed, "not a session op");
     r.now_ids.push_back(op.request_id);
@@ -117,10 +122,99 @@ void answer(shard_state& st, const net::session_op& op, int64_t now, batch_repli
   }
   auto found = st.table->validate(op.key, now);
   if (found.status != lookup_status::ok)
-    return answer_lookup_failure(found.status, op.request_id, r);
+    return answer_lookup_failure(found.status, op.request_id, r.now, r.now_ids);
   r.now.add(net::validate_reply{op.request_id, true, found.found->user->name,
                                 found.found->user->roles, found.found->expires_ms});
   r.now_ids.push_back(op.request_id);
+}
+
+// -- applying settled writes ---------------------------------------------------
+
+// The user a login's session is opened for, if still enabled in the newest
+// users snapshot this shard applied (it may have been disabled meanwhile).
+const config::user_record* enabled_user(const shard_state& st, const user_ref& user) {
+  const auto* current = st.users->find(user->name);
+  return current && current->enabled ? current : nullptr;
+}
+
+// Applies one durable write; adds its reply when `answer`. True if it took effect.
+bool apply_write(shard_state& st, session_write& w, bool answer, net::reply_buffer& out) {
+  switch (w.what) {
+    case session_write::kind::open: {
+      --st.opening;
+      const auto* user = enabled_user(st, w.user);
+      if (!user) {
+        // Disabled between the password check and now: the users file wins
+        // here as it does in recovery (the session is dropped there too).
+        if (answer)
+          out.add_error(w.request_id, net::error_code::forbidden, "user is disabled");
+        return false;
+      }
+      st.table->restore(w.key, user_ref(st.users, user), w.at_ms, w.until_ms);
+      if (answer)
+        out.add(net::login_reply{w.request_id, true, std::move(w.token), user->name, user->roles,
+                                 w.until_ms});
+      return true;
+    }
+    case session_write::kind::refresh: {
+      const auto* s = st.table->extend(w.key, w.until_ms);
+      if (answer && s)
+        out.add(net::refresh_reply{w.request_id, true, s->expires_ms});
+      else if (answer)
+        out.add_error(w.request_id, net::error_code::invalid_token, "no such session");
+      return s != nullptr;
+    }
+    case session_write::kind::end: {
+      bool ended = st.table->logout(w.key);
+      if (answer && ended)
+        out.add(net::logout_reply{w.request_id, true});
+      else if (answer)
+        out.add_error(w.request_id, net::error_code::invalid_token, "no such session");
+      return ended;
+    }
+  }
+  return false;
+}
+
+void count_applied(shard_state& st, const session_write& w) {
+  if (!st.metrics)
+    return;
+  if (w.what == session_write::kind::open)
+    st.metrics->opened->Increment();
+  else if (w.what == session_write::kind::end)
+    st.metrics->logged_out->Increment();
+}
+
+void apply_group(shard_state& st, write_group& g) {
+  bool answer = static_cast<bool>(g.owed);
+  std::vector<uint64_t> ids;
+  for (auto& w : g.writes)
+    ids.push_back(w.request_id);
+  if (!g.durable) {
+    for (auto& w : g.writes)
+      st.opening -= w.what == session_write::kind::open;
+    if (answer)
+      g.owed->refuse(ids, "the change could not be recorded durably; nothing changed; retry");
+    if (g.done)
+      g.done(0, false);
+    return;
+  }
+  net::reply_buffer out;
+  uint64_t applied = 0;
+  for (auto& w : g.writes)
+    if (apply_write(st, w, answer, out)) {
+      ++applied;
+      count_applied(st, w);
+    }
+  if (answer)
+    g.owed->deliver(std::move(out), ids);
+  if (g.done)
+    g.done(applied, true);
+}
+
+void apply_settled(shard_state& st) {
+  for (auto& group : st.table->inbox().take())
+    apply_group(st, *group);
 }
 
 // Erases the sessions due by now, counting each as expired and recording it
@@ -128,15 +222,18 @@ void answer(shard_state& st, const net::session_op& op, int64_t now, batch_repli
 // making room for a login ends sessions no other way than the sweeper does.
 void sweep(shard_state& st);
 
-void open(shard_impl::stateful_pointer<shard_state> self, open_session& req) {
-  auto& st = self->state;
-  net::reply_buffer out;
-  if (st.table->size() >= st.capacity) {
-    sweep(st);  // make room from what is already due
-    if (st.table->size() >= st.capacity) {
-      req.owed->refuse({req.request_id}, "session table full");
-      return;
-    }
+// Room for one more session: those held plus those being opened.
+bool has_room(shard_state& st) {
+  if (st.table->size() + st.opening < st.capacity)
+    return true;
+  sweep(st);  // make room from what is already due
+  return st.table->size() + st.opening < st.capacity;
+}
+
+void open(shard_state& st, open_session& req) {
+  if (!has_room(st)) {
+    req.owed->refuse({req.request_id}, "session table full");
+    return;
   }
   const auto* current = st.users->find(req.user->name);
   if (!current || !current->enabled) {
@@ -144,6 +241,7 @@ void open(shard_impl::stateful_pointer<shard_state> self, open_session& req) {
     e.user = req.user->name;
     e.ip = req.ip;
     e.reason = current ? "user_disabled" : "unknown_user";
+    net::reply_buffer out;
     if (current)
       out.add_error(req.request_id, net::error_code::forbidden, "user is disabled");
     else
@@ -151,55 +249,50 @@ void open(shard_impl::stateful_pointer<shard_state> self, open_session& req) {
     st.events->publish_durable({std::move(e)}, req.owed, std::move(out), {req.request_id});
     return;
   }
-  auto& s = st.table->open(req.key, user_ref(st.users, current), wall_ms());
-  if (st.metrics) {
-    st.metrics->opened->Increment();
-    st.metrics->active->Increment();
-  }
-  out.add(net::login_reply{req.request_id, true, std::move(req.token), s.user->name,
-                           s.user->roles, s.expires_ms});
   auto e = st.events->make(net::event_kind::login_ok);
-  e.user = s.user->name;
+  e.user = current->name;
   e.ip = req.ip;
   e.session = net::session_digest(req.key);
-  e.until_ms = s.expires_ms;
-  // If the record cannot be made durable the client hears `unavailable`,
-  // so the session it never received must go.
-  auto me = caf::actor_cast<session_shard>(self);
-  st.events->publish_durable({std::move(e)}, req.owed, std::move(out), {req.request_id},
-                             [me, key = req.key] { caf::anon_send(me, drop_session{key}); });
+  e.until_ms = st.table->new_expiry(e.time_ms);
+  auto group = std::make_shared<write_group>();
+  group->owed = std::move(req.owed);
+  group->writes.push_back({session_write::kind::open, req.key, e.time_ms, e.until_ms,
+                           user_ref(st.users, current), req.request_id, std::move(req.token)});
+  ++st.opening;
+  record_then_apply(st, {std::move(e)}, std::move(group));
 }
 
 bool is_admin(const config::user_record& user) {
   return std::find(user.roles.begin(), user.roles.end(), "admin") != user.roles.end();
 }
 
-// Opens the sessions as logins would (same table, same login_ok records),
-// minus the password check; `done` is answered once the records are durable.
+// Opens the sessions as logins would (same records, same write path),
+// minus the password check; `done` is answered once they are applied.
 void populate(shard_state& st, populate_sessions& p) {
-  int64_t now = wall_ms();
   std::vector<net::auth_event> events;
   events.reserve(p.keys.size());
-  size_t opened = 0;
+  auto group = std::make_shared<write_group>();
   for (auto& key : p.keys) {
-    if (st.table->size() >= st.capacity)
+    if (st.table->size() + st.opening >= st.capacity)
       break;
-    auto& s = st.table->open(key, p.user, now);
     auto e = st.events->make(net::event_kind::login_ok);
-    e.user = s.user->name;
+    e.user = p.user->name;
     e.reason = "populate";
     e.session = net::session_digest(key);
-    e.until_ms = s.expires_ms;
+    e.until_ms = st.table->new_expiry(e.time_ms);
+    group->writes.push_back({session_write::kind::open, key, e.time_ms, e.until_ms, p.user, 0, {}});
     events.push_back(std::move(e));
-    ++opened;
+    ++st.opening;
   }
-  if (st.metrics) {
-    st.metrics->opened->Increment(static_cast<double>(opened));
-    st.metrics->active->Increment(static_cast<double>(opened));
-  }
-  net::reply_buffer out;
-  out.add(net::debug_populate_reply{0, true, opened});
-  st.events->publish_durable(std::move(events), p.done, std::move(out), {0});
+  group->done = [owed = std::move(p.done)](uint64_t applied, bool durable) {
+    net::reply_buffer out;
+    if (durable)
+      out.add(net::debug_populate_reply{0, true, applied});
+    else
+      out.add_error(0, net::error_code::unavailable, "the sessions could not be recorded");
+    owed->deliver(std::move(out), {0});
+  };
+  record_then_apply(st, std::move(events), std::move(group));
 }
 
 // -- cluster: replicas and hand-over ------------------------------------------
@@ -218,10 +311,7 @@ merge_result merge_one(shard_state& st, const net::auth_event& e, int64_t now) {
   auto kind = e.type();
   if (kind == net::event_kind::logout) {
     int64_t until = e.until_ms ? e.until_ms : now + int64_t{st.max_lifetime_s} * 1000;
-    bool live = st.table->validate(*key, now).status == lookup_status::ok;
     bool changed = st.table->merge_end(*key, until);
-    if (live && st.metrics)
-      st.metrics->active->Decrement();
     return changed ? merge_result::applied : merge_result::redundant;
   }
   if (kind != net::event_kind::login_ok && kind != net::event_kind::refresh)
@@ -231,10 +321,7 @@ merge_result merge_one(shard_state& st, const net::auth_event& e, int64_t now) {
   const auto* user = st.users->find(e.user);
   if (!user || !user->enabled)
     return merge_result::refused;  // this member's users file differs (or has not reloaded yet)
-  bool known = st.table->validate(*key, now).status == lookup_status::ok;
   bool changed = st.table->merge_live(*key, user_ref(st.users, user), e.time_ms, e.until_ms);
-  if (changed && !known && st.metrics)
-    st.metrics->active->Increment();
   return changed ? merge_result::applied : merge_result::redundant;
 }
 
@@ -298,47 +385,33 @@ void hand_over(shard_state& st, rebalance& msg) {
   for (auto& [member, batch] : out)
     if (!batch.empty())
       msg.send(member, std::move(batch));
-  size_t live_dropped = 0;
-  int64_t now = wall_ms();
-  for (auto& k : drop) {
-    live_dropped += st.table->validate(k, now).status == lookup_status::ok;
+  for (auto& k : drop)
     st.table->forget(k);
-  }
-  if (st.metrics && live_dropped)
-    st.metrics->active->Decrement(static_cast<double>(live_dropped));
   msg.done(true);
 }
 
 void revoke(shard_state& st, revoke_sessions& msg) {
-  std::vector<std::pair<net::session_key, int64_t>> ending;  // key, expiry
+  std::vector<net::auth_event> events;
+  auto group = std::make_shared<write_group>();
   st.table->for_each(
       [&](const net::session_key& key, const session& s) {
-        if (s.user->name == msg.user && (!msg.owned || msg.owned(key)))
-          ending.emplace_back(key, s.expires_ms);
+        if (s.user->name != msg.user || (msg.owned && !msg.owned(key)))
+          return;
+        auto e = st.events->make(net::event_kind::logout);
+        e.user = msg.user;
+        e.session = net::session_digest(key);
+        e.reason = "revoked";
+        e.until_ms = s.expires_ms;  // replicas keep the tombstone this long
+        group->writes.push_back({session_write::kind::end, key, e.time_ms, e.until_ms, {}, 0, {}});
+        events.push_back(std::move(e));
       },
       [](const net::session_key&, int64_t) {});
-  std::vector<net::auth_event> events;
-  for (auto& [key, expires] : ending) {
-    auto e = st.events->make(net::event_kind::logout);
-    e.user = msg.user;
-    e.session = net::session_digest(key);
-    e.reason = "revoked";
-    e.until_ms = expires;  // replicas keep the tombstone this long
-    events.push_back(std::move(e));
-    st.table->logout(key);
-  }
-  if (st.metrics && !ending.empty()) {
-    st.metrics->logged_out->Increment(static_cast<double>(ending.size()));
-    st.metrics->active->Decrement(static_cast<double>(ending.size()));
-  }
   if (events.empty()) {
     msg.done(0, true);
     return;
   }
-  uint64_t n = ending.size();
-  st.events->publish_durable(std::move(events), [n, done = std::move(msg.done)](bool ok) {
-    done(n, ok);
-  });
+  group->done = std::move(msg.done);
+  record_then_apply(st, std::move(events), std::move(group));
 }
 
 void sweep(shard_state& st) {
@@ -346,10 +419,8 @@ void sweep(shard_state& st) {
   st.table->sweep(wall_ms(), &expired);
   if (expired.empty())
     return;
-  if (st.metrics) {
+  if (st.metrics)
     st.metrics->expired->Increment(static_cast<double>(expired.size()));
-    st.metrics->active->Decrement(static_cast<double>(expired.size()));
-  }
   std::vector<net::auth_event> events;
   events.reserve(expired.size());
   for (auto& x : expired) {
@@ -405,6 +476,9 @@ shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_stat
   st.audit = std::move(deps.audit);
   st.sweep_interval = milliseconds(deps.cfg.sweep_interval_ms);
   st.max_lifetime_s = deps.cfg.max_lifetime_s;
+  // Writes settled while no shard ran (a restart) are applied first.
+  st.table->inbox().attach(self->address());
+  apply_settled(st);
   self->delayed_send(self, st.sweep_interval, sweep_atom_v);
   return {
     [=](session_batch& msg) {
@@ -419,20 +493,21 @@ shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_stat
         auto& r = replies[i];
         if (!r.now_ids.empty())
           batch.owed[i]->deliver(std::move(r.now), r.now_ids);
-        if (!r.durable_ids.empty())
-          self->state.events->publish_durable(std::move(r.events), batch.owed[i], std::move(r.durable),
-                                              std::move(r.durable_ids));
+        if (!r.writes.empty()) {
+          auto group = std::make_shared<write_group>();
+          group->writes = std::move(r.writes);
+          group->owed = batch.owed[i];
+          record_then_apply(self->state, std::move(r.events), std::move(group));
+        }
       }
       sample_mailbox(self, self->state.mailbox_depth);
     },
-    [=](open_session& req) { open(self, req); },
+    [=](open_session& req) { open(self->state, req); },
     [=](users_update& update) {
       self->state.users = update.users;
       auto removed = self->state.table->apply_users(update.users);
-      if (self->state.metrics && removed) {
+      if (self->state.metrics && removed)
         self->state.metrics->removed->Increment(static_cast<double>(removed));
-        self->state.metrics->active->Decrement(static_cast<double>(removed));
-      }
     },
     [=](crash_atom) { throw std::runtime_error("session shard crash (fault injection)"); },
     [=](crash_request& req) { answer_crash(self->state, req); },
@@ -460,10 +535,7 @@ shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_stat
       hand_over(self->state, msg);
     },
     [=](revoke_sessions& msg) { revoke(self->state, msg); },
-    [=](drop_session& d) {
-      if (self->state.table->logout(d.key, false) && self->state.metrics)
-        self->state.metrics->active->Decrement();
-    },
+    [=](apply_atom) { apply_settled(self->state); },
     [=](sweep_atom) {
       sweep(self->state);
       self->delayed_send(self, self->state.sweep_interval, sweep_atom_v);

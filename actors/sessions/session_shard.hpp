@@ -26,8 +26,9 @@ class crash_targets;
 using session_shard = caf::typed_actor<
   // One reply frame per op through batch.sink: validate -> validate_reply
   // (at once, never waiting for audit), refresh -> refresh_reply and logout
-  // -> logout_reply (after their events are durable); invalid_token for an
-  // unknown session, expired for one past its expiry. No I/O on this thread.
+  // -> logout_reply (once their records are durable and applied);
+  // invalid_token for an unknown session, expired for one past its expiry
+  // (until the sweep removes it). No I/O on this thread.
   caf::reacts_to<session_batch>,
   // Opens a session and delivers a login_reply carrying a freshly minted token,
   // or `unavailable` when the shard holds its share of sessions.max_sessions,
@@ -35,8 +36,9 @@ using session_shard = caf::typed_actor<
   caf::reacts_to<open_session>,
   // Applies a new users snapshot: drops sessions of removed/disabled users.
   caf::reacts_to<users_update>,
-  // Removes a session whose login could not be recorded.
-  caf::reacts_to<drop_session>,
+  // Applies the writes the audit writer settled into the table's inbox and
+  // answers them (write_inbox.hpp).
+  caf::reacts_to<apply_atom>,
   // Fault injection (testing.fault_injection): throws, so the supervisor
   // restarts the shard. Its sessions survive: the table outlives the actor.
   caf::reacts_to<crash_atom>,
@@ -74,9 +76,9 @@ struct session_shard_deps {
 };
 
 // Spawns a shard that sweeps expired sessions every cfg.sweep_interval_ms and
-// holds at most `capacity` sessions. Writes (login, refresh, logout) are
-// answered only once their events are durable; with the audit log not
-// writable they are refused with `unavailable` and change nothing.
+// holds at most `capacity` sessions. Writes (login, refresh, logout, revoke)
+// change the table only once their records are durable; with the audit log
+// not writable they are refused with `unavailable` and change nothing.
 session_shard spawn_session_shard(caf::actor_system& sys, session_shard_deps deps);
 
 // Which of `shard_count` shards owns `key`.

@@ -10,14 +10,9 @@ void session_table::index_expiry(const net::session_key& key, int64_t expires_ms
   expiry_index_[bucket].push_back(key);
 }
 
-const session& session_table::open(const net::session_key& key, user_ref user, int64_t now_ms) {
-  session s;
-  s.user = std::move(user);
-  s.created_ms = now_ms;
-  s.expires_ms = now_ms + int64_t{cfg_.ttl_s} * 1000;
-  auto [it, inserted] = sessions_.insert_or_assign(key, std::move(s));
-  index_expiry(key, it->second.expires_ms);
-  return it->second;
+int64_t session_table::refreshed_expiry(const session& s, int64_t now_ms) const {
+  int64_t cap = s.created_ms + int64_t{cfg_.max_lifetime_s} * 1000;
+  return std::max(s.expires_ms, std::min(now_ms + int64_t{cfg_.ttl_s} * 1000, cap));
 }
 
 void session_table::restore(const net::session_key& key, user_ref user, int64_t created_ms,
@@ -28,28 +23,25 @@ void session_table::restore(const net::session_key& key, user_ref user, int64_t 
   s.expires_ms = expires_ms;
   sessions_.insert_or_assign(key, std::move(s));
   index_expiry(key, expires_ms);
+  counted();
 }
 
-lookup_result session_table::validate(const net::session_key& key, int64_t now_ms) {
+const session* session_table::extend(const net::session_key& key, int64_t expires_ms) {
+  auto it = sessions_.find(key);
+  if (it == sessions_.end())
+    return nullptr;
+  // The index entry is left where it is; sweep moves it when it comes due.
+  it->second.expires_ms = std::max(it->second.expires_ms, expires_ms);
+  return &it->second;
+}
+
+lookup_result session_table::validate(const net::session_key& key, int64_t now_ms) const {
   auto it = sessions_.find(key);
   if (it == sessions_.end())
     return {lookup_status::unknown, nullptr};
-  if (it->second.expires_ms <= now_ms) {
-    sessions_.erase(it);
-    return {lookup_status::expired, nullptr};
-  }
+  if (it->second.expires_ms <= now_ms)
+    return {lookup_status::expired, &it->second};
   return {lookup_status::ok, &it->second};
-}
-
-lookup_result session_table::refresh(const net::session_key& key, int64_t now_ms) {
-  auto r = validate(key, now_ms);
-  if (r.status != lookup_status::ok)
-    return r;
-  auto& s = sessions_.find(key)->second;
-  int64_t cap = s.created_ms + int64_t{cfg_.max_lifetime_s} * 1000;
-  // The index entry is left where it is; sweep moves it when it comes due.
-  s.expires_ms = std::max(s.expires_ms, std::min(now_ms + int64_t{cfg_.ttl_s} * 1000, cap));
-  return {lookup_status::ok, &s};
 }
 
 bool session_table::logout(const net::session_key& key, bool tombstone) {
@@ -61,6 +53,7 @@ bool session_table::logout(const net::session_key& key, bool tombstone) {
     index_expiry(key, it->second.expires_ms);
   }
   sessions_.erase(it);
+  counted();
   return true;
 }
 
@@ -86,6 +79,7 @@ bool session_table::merge_end(const net::session_key& key, int64_t until_ms) {
   if (it != sessions_.end()) {
     until_ms = std::max(until_ms, it->second.expires_ms);
     sessions_.erase(it);
+    counted();
   }
   ended_[key] = until_ms;
   index_expiry(key, until_ms);
@@ -95,6 +89,7 @@ bool session_table::merge_end(const net::session_key& key, int64_t until_ms) {
 void session_table::forget(const net::session_key& key) {
   sessions_.erase(key);
   ended_.erase(key);
+  counted();
 }
 
 size_t session_table::sweep(int64_t now_ms, std::vector<expired_session>* expired) {
@@ -107,7 +102,7 @@ size_t session_table::sweep(int64_t now_ms, std::vector<expired_session>* expire
         ended_.erase(t);  // nothing could bring it back now: it would be expired
       auto it = sessions_.find(key);
       if (it == sessions_.end())
-        continue;  // logged out or erased on sight
+        continue;  // ended or forgotten
       if (it->second.expires_ms <= now_ms) {
         if (expired)
           expired->push_back({key, it->second.user->name});
@@ -118,6 +113,7 @@ size_t session_table::sweep(int64_t now_ms, std::vector<expired_session>* expire
       }
     }
   }
+  counted();
   return erased;
 }
 
@@ -138,6 +134,7 @@ size_t session_table::apply_users(const std::shared_ptr<const config::users_tabl
     it->second.user = user_ref(users, record);  // aliasing: keeps the snapshot alive
     ++it;
   }
+  counted();
   return erased;
 }
 

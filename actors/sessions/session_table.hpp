@@ -4,6 +4,7 @@
 // sweep touches only what is due, never a timer per session.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <map>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "actors/sessions/session_messages.hpp"
+#include "actors/sessions/write_inbox.hpp"
 #include "config/config.hpp"
 
 namespace castellan::actors {
@@ -32,20 +34,31 @@ class session_table {
  public:
   explicit session_table(const config::sessions_config& cfg) : cfg_(cfg) {}
 
-  // Opens a session for `user` at `now_ms`; returns it.
-  const session& open(const net::session_key& key, user_ref user, int64_t now_ms);
+  // -- what a write would do, without doing it -------------------------------
+  // Writes reach the table only once their records are durable (the shard
+  // applies them from inbox(); docs/architecture.md, "The log first").
 
-  // Recovery: puts back a session as the log last described it. `user`
-  // must point into `users`, the snapshot apply_users would apply.
+  // The expiry of a session opened at `now_ms`.
+  int64_t new_expiry(int64_t now_ms) const { return now_ms + int64_t{cfg_.ttl_s} * 1000; }
+  // The expiry `s` would have after a refresh at `now_ms`: sliding, capped
+  // by the max lifetime, never earlier than it is.
+  int64_t refreshed_expiry(const session& s, int64_t now_ms) const;
+
+  // -- applying what the log says --------------------------------------------
+
+  // Puts a session in as the log describes it (a login, recovery, a replica).
+  // `user` must point into the users snapshot the shard applied.
   void restore(const net::session_key& key, user_ref user, int64_t created_ms, int64_t expires_ms);
   void reserve(size_t sessions) { sessions_.reserve(sessions); }
   void restored_with(std::shared_ptr<const config::users_table> users) { applied_ = std::move(users); }
 
-  // The live session, or why not. An expired session is erased on sight.
-  lookup_result validate(const net::session_key& key, int64_t now_ms);
+  // A durable refresh: the session's expiry becomes at least `expires_ms`.
+  // Null if the session is not held (ended meanwhile).
+  const session* extend(const net::session_key& key, int64_t expires_ms);
 
-  // Slides the expiry (capped by max lifetime); same statuses as validate.
-  lookup_result refresh(const net::session_key& key, int64_t now_ms);
+  // The session, or why not. An expired session stays (answering `expired`)
+  // until sweep() removes it and it is recorded as session_expired.
+  lookup_result validate(const net::session_key& key, int64_t now_ms) const;
 
   // Ends the session; false if it did not exist. With `tombstone` (the
   // session was ended, not merely forgotten), the key is remembered as ended
@@ -91,6 +104,12 @@ class session_table {
   size_t apply_users(const std::shared_ptr<const config::users_table>& users);
 
   size_t size() const { return sessions_.size(); }
+  // Sessions held, readable from any thread (metrics sum it over the shards).
+  uint64_t held() const { return held_.load(std::memory_order_relaxed); }
+
+  // Writes settled by the audit writer, waiting for the shard to apply them.
+  // The only part of the table other threads touch; it outlives the shard too.
+  write_inbox& inbox() { return inbox_; }
 
   // Entries in the expiry index (tests: it must stay bounded by size()).
   size_t indexed() const {
@@ -109,6 +128,8 @@ class session_table {
     }
   };
   void index_expiry(const net::session_key& key, int64_t expires_ms);
+  // Every mutator ends with it: the count metrics read is never adjusted by hand.
+  void counted() { held_.store(sessions_.size(), std::memory_order_relaxed); }
 
   config::sessions_config cfg_;
   std::shared_ptr<const config::users_table> applied_;  // the users every session points into
@@ -120,6 +141,8 @@ class session_table {
   std::map<int64_t, std::vector<net::session_key>> expiry_index_;
   // Ended sessions -> when they would have expired. Swept with the sessions.
   std::unordered_map<net::session_key, int64_t, key_hash> ended_;
+  std::atomic<uint64_t> held_{0};
+  write_inbox inbox_;
 };
 
 }  // namespace castellan::actors

@@ -66,7 +66,7 @@ void BM_SessionLookup(benchmark::State& state) {
   std::vector<net::session_id> sids(static_cast<size_t>(state.range(0)));
   for (auto& sid : sids) {
     sid = net::random_session_id();
-    table.open(sid, alice, 0);
+    table.restore(sid, alice, 0, table.new_expiry(0));
   }
   size_t i = 0;
   for (auto _ : state) {
