@@ -58,13 +58,15 @@ struct writer_state {
   static inline const char* name = "audit_writer";
 };
 
+// Whoever waits on the records hears before the client does: a limiter
+// learning a failed login has counted it before its client can try again.
 void release(audit_append& a) {
   if (a.undo)
     a.undo->disarm();
-  if (a.owed)
-    a.owed->deliver(std::move(a.replies), a.request_ids);
   if (a.signal)
     a.signal->run(true);
+  if (a.owed)
+    a.owed->deliver(std::move(a.replies), a.request_ids);
 }
 
 void refuse(audit_append& a, const std::string& why) {

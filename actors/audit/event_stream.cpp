@@ -45,11 +45,31 @@ audit_append local_share(std::vector<net::auth_event> events, fan_in<bool>::part
                       std::make_shared<durable_signal>(std::move(local))};
 }
 
+// Login outcomes, which the listener (the limiter) learns from.
+bool teaches(const std::vector<net::auth_event>& events) {
+  return std::any_of(events.begin(), events.end(), [](const net::auth_event& e) {
+    auto kind = e.type();
+    return kind == net::event_kind::login_ok || kind == net::event_kind::login_failed;
+  });
+}
+
 }  // namespace
+
+std::function<void(bool)> event_stream::learn_once_durable(const std::vector<net::auth_event>& events,
+                                                           std::function<void(bool)> done) const {
+  if (!listener_ || !teaches(events))
+    return done;
+  return [learn = listener_, events, done = std::move(done)](bool durable) {
+    if (durable)
+      learn(events);
+    if (done)
+      done(durable);
+  };
+}
 
 void event_stream::publish_durable(std::vector<net::auth_event> events,
                                    std::function<void(bool)> done) {
-  tell_listener(events);
+  done = learn_once_durable(events, std::move(done));
   // Durable only once this node's log and every other holder have them.
   auto join = all_ok(std::move(done));
   replicate_share(link_.load(), events, join.add());
@@ -71,13 +91,15 @@ void event_stream::publish_durable(std::vector<net::auth_event> events,
                                    std::shared_ptr<net::owed_replies> owed, net::reply_buffer replies,
                                    std::vector<uint64_t> request_ids,
                                    std::function<void()> on_failure) {
-  tell_listener(events);
+  auto learned = learn_once_durable(events, {});
   if (auto* link = link_.load(); link && owed) {
     // The replies wait for this node's log and every replica: the client
     // hears `ok` only for what survives a node's death. A share lost on the
     // way (a writer or a cluster node that died with it) fails the write.
     auto join = all_ok([owed, replies = std::move(replies), ids = std::move(request_ids),
-                        on_failure = std::move(on_failure)](bool ok) mutable {
+                        on_failure = std::move(on_failure), learned](bool ok) mutable {
+      if (learned)
+        learned(ok);
       if (ok) {
         owed->deliver(std::move(replies), ids);
         return;
@@ -92,9 +114,10 @@ void event_stream::publish_durable(std::vector<net::auth_event> events,
     return;
   }
   auto undo = on_failure ? std::make_shared<undo_guard>(std::move(on_failure)) : nullptr;
+  auto signal = learned ? std::make_shared<durable_signal>(std::move(learned)) : nullptr;
   caf::anon_send(writer_->get(), audit_append{std::move(events), std::move(owed),
                                               std::move(replies), std::move(request_ids),
-                                              std::move(undo)});
+                                              std::move(undo), std::move(signal)});
 }
 
 }  // namespace castellan::actors

@@ -23,7 +23,10 @@ class event_stream {
   event_stream(std::string node, slot_ptr<audit_writer> writer);
 
   // Called once, before traffic: `listener` sees every event this node
-  // publishes (not those appended from other nodes), on the publisher's thread.
+  // publishes (not those appended from other nodes): at once for publish(),
+  // and for a durable publish only once it is durable (the log first, then
+  // the state: a login told `unavailable` counts toward no lockout). It runs
+  // on the publisher's or the audit writer's thread, so it only sends.
   using listener = std::function<void(const std::vector<net::auth_event>&)>;
   void set_listener(listener l) { listener_ = std::move(l); }
 
@@ -56,6 +59,10 @@ class event_stream {
   void set_replication(replication_link* link) { link_.store(link); }
 
  private:
+  // `done`, preceded by the listener once the events are durable (when it
+  // learns from any of them).
+  std::function<void(bool)> learn_once_durable(const std::vector<net::auth_event>& events,
+                                               std::function<void(bool)> done) const;
   void tell_listener(const std::vector<net::auth_event>& events) const {
     if (listener_)
       listener_(events);

@@ -77,6 +77,8 @@ struct node::impl {
   std::mutex keys_mutex;
   std::shared_ptr<audit_log> log;
   std::shared_ptr<audit_health> audit = std::make_shared<audit_health>();
+  // Drills (testing.fault_injection) arm it through debug_crash; null otherwise.
+  std::shared_ptr<storage_faults> faults;
   uint64_t covered = 1;  // log position of the newest snapshot at start
 
   // -- observing: metrics first, so every component gets its handles ----------

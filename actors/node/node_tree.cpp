@@ -171,7 +171,8 @@ monitor::monitor_sources node::impl::monitor_sources() {
   return src;
 }
 
-// What debug_crash can reach besides a session shard (which crashes itself).
+// What debug_crash can reach besides a session shard (which crashes itself),
+// and the storage faults it can arm.
 void node::impl::register_crash_targets() {
   crash->add("limiter_shard",
              [this] { caf::anon_send(actors.limiters.front()->get(), crash_atom_v); });
@@ -181,6 +182,13 @@ void node::impl::register_crash_targets() {
     if (front_door)
       front_door->crash_listener();
   });
+  // The disk failing the next audit commit, the ways a disk fails.
+  if (!faults)
+    return;
+  crash->add("audit_write", [f = faults] { f->arm(storage_fault::write_fails); });
+  crash->add("audit_sync", [f = faults] { f->arm(storage_fault::sync_fails); });
+  crash->add("audit_disk_full", [f = faults] { f->arm(storage_fault::disk_full); });
+  crash->add("audit_sync_stall", [f = faults] { f->arm(storage_fault::sync_stalls); });
 }
 
 // Spawning is asynchronous: the supervisors start their children when first

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "actors/storage/audit_format.hpp"
+#include "actors/storage/storage_faults.hpp"
 
 namespace castellan::actors {
 
@@ -27,6 +28,7 @@ struct audit_log_options {
   uint32_t retain_segments = 0;       // keep at most this many (0: no limit)
   uint32_t retain_days = 0;           // delete segments older than this (0: no limit)
   bool preallocate = true;
+  std::shared_ptr<storage_faults> faults;  // drills only (testing.fault_injection); null otherwise
 };
 
 // What open() found and did; the caller logs it.
@@ -48,8 +50,11 @@ class audit_log {
   size_t buffered_records() const { return buffered_; }
 
   // Writes and syncs what is buffered. On failure throws audit_error and
-  // forgets the buffered records (their callers are told); the log stays
-  // as it was before the call, and the next commit retries cleanly.
+  // forgets the buffered records (their callers are told `unavailable`);
+  // whatever the failed write left in the file is zeroed at once, before
+  // anyone is told, so a crash of the process cannot bring those records
+  // back (only a power loss during the disk fault could: the zeros are not
+  // synced either). The next commit retries cleanly.
   void commit();
 
   // Forgets buffered records that were never committed (their writer died).
@@ -75,6 +80,8 @@ class audit_log {
   explicit audit_log(audit_log_options opts) : opts_(std::move(opts)) {}
   void start_segment(uint64_t number);
   void rotate_if_full();
+  void write_batch(const std::string& path);
+  void zero_dirty(const std::string& path);
   void apply_retention();
 
   audit_log_options opts_;
