@@ -310,10 +310,7 @@ void session_router::revoke_user(const net::session_key& caller, std::string use
 void session_router::revoke_here(const std::string& user,
                                  std::function<bool(const net::session_key&)> owned,
                                  std::function<void(uint64_t, bool)> done) {
-  auto join = make_revoke_join(std::move(done));
-  for (auto& shard : shards_)
-    caf::anon_send(shard->get(), revoke_sessions{user, owned, revoke_part(join)});
-  join.seal();
+  revoke_in_shards(shards_, events_, user, std::move(owned), std::move(done));
 }
 
 void session_router::cluster_status(uint64_t id, net::reply_buffer& out) const {

@@ -3,7 +3,11 @@
 
 #include <algorithm>
 
+#include <caf/send.hpp>
+#include <caf/typed_actor.hpp>
+
 #include "actors/audit/event_stream.hpp"
+#include "actors/sessions/session_table.hpp"
 #include "net/messages.hpp"
 #include "net/owed_replies.hpp"
 #include "actors/sessions/session_lookup.hpp"
@@ -17,6 +21,61 @@ revoke_join make_revoke_join(std::function<void(uint64_t, bool)> done) {
                         total.ok = total.ok && part.ok;
                       }},
                      [done = std::move(done)](revoke_count total) { done(total.ended, total.ok); });
+}
+
+namespace {
+
+struct revoke_shares {
+  std::vector<revoke_share> shares;
+  bool complete = true;
+};
+
+// Every share recorded in one append, then each settled into its table.
+void record_shares(event_stream& events, revoke_shares all, std::function<void(uint64_t, bool)> done) {
+  if (!all.complete) {
+    done(0, false);  // a share is missing: recording the rest would end part of the user
+    return;
+  }
+  std::vector<net::auth_event> records;
+  for (auto& s : all.shares)
+    records.insert(records.end(), s.records.begin(), s.records.end());
+  if (records.empty()) {
+    done(0, true);
+    return;
+  }
+  auto count = make_revoke_join(std::move(done));
+  for (auto& s : all.shares)
+    s.writes->done = revoke_part(count);
+  count.seal();
+  events.publish_durable(std::move(records), [shares = std::move(all.shares)](bool durable) {
+    for (auto& s : shares)
+      s.table->inbox().settle(s.writes, durable);
+  });
+}
+
+}  // namespace
+
+void revoke_in_shards(const std::vector<slot_ptr<session_shard>>& shards,
+                      std::shared_ptr<event_stream> events, const std::string& user,
+                      std::function<bool(const net::session_key&)> owned,
+                      std::function<void(uint64_t, bool)> done) {
+  revoke_share lost;
+  lost.lost = true;
+  fan_in<revoke_share, revoke_shares> gather(
+      {revoke_shares{}, lost,
+       [](revoke_shares& all, revoke_share&& s) {
+         all.complete = all.complete && !s.lost;
+         if (!s.lost && !s.records.empty())
+           all.shares.push_back(std::move(s));
+       }},
+      [events, done = std::move(done)](revoke_shares all) mutable {
+        record_shares(*events, std::move(all), std::move(done));
+      });
+  for (auto& shard : shards)
+    caf::anon_send(shard->get(), revoke_sessions{user, owned, [part = gather.add()](revoke_share s) {
+                                                   part(std::move(s));
+                                                 }});
+  gather.seal();
 }
 
 void run_revoke_user(net::request_backend& backend, std::shared_ptr<event_stream> events,

@@ -12,13 +12,17 @@
 #include <memory>
 #include <string>
 
+#include "actors/runtime/actor_slot.hpp"
 #include "actors/runtime/fan_in.hpp"
+#include "actors/sessions/session_shard.hpp"
+#include "actors/sessions/write_inbox.hpp"
 #include "net/backend.hpp"
 #include "net/owed_replies.hpp"
 
 namespace castellan::actors {
 
 class event_stream;
+class session_table;
 
 // One part's share of a revoke: the sessions it ended, and whether their
 // ends were made durable (everywhere they are held).
@@ -39,6 +43,24 @@ revoke_join make_revoke_join(std::function<void(uint64_t, bool)> done);
 inline std::function<void(uint64_t, bool)> revoke_part(revoke_join& join) {
   return [part = join.add()](uint64_t n, bool ok) { part({n, ok}); };
 }
+
+// One shard's share of a revoke on this node: the records ending the user's
+// sessions it holds, and the writes applying them to its table once durable.
+struct revoke_share {
+  std::vector<net::auth_event> records;
+  std::shared_ptr<write_group> writes;
+  std::shared_ptr<session_table> table;  // whose inbox the writes settle into
+  bool lost = false;                     // the shard died with the request
+};
+
+// Ends `user`'s sessions in `shards` (those `owned` accepts; all when
+// empty) all or nothing: every shard names its share, the records of all
+// go to the log in one append (one commit), and only once that is durable
+// does any table change. done(count, durable); not durable: nothing ended.
+void revoke_in_shards(const std::vector<slot_ptr<session_shard>>& shards,
+                      std::shared_ptr<event_stream> events, const std::string& user,
+                      std::function<bool(const net::session_key&)> owned,
+                      std::function<void(uint64_t, bool)> done);
 
 using revoke_spread =
     std::function<void(const std::string& user, std::function<void(uint64_t, bool)> done)>;

@@ -71,14 +71,15 @@ struct replica_apply {
   std::function<void(bool)> done;
 };
 
-// revoke_user: ends every session of `user` in this shard that `owned`
+// revoke_user: names every session of `user` in this shard that `owned`
 // accepts (all when empty; in a cluster, those this member owns: the owner
-// replicates each end to the other holders). done(count, durable) once the
-// logout records are durable everywhere they must be.
+// replicates each end to the other holders) as its share of the revoke,
+// recorded and applied by revoke_in_shards (revoke_user.hpp).
+struct revoke_share;
 struct revoke_sessions {
   std::string user;
   std::function<bool(const net::session_key&)> owned;
-  std::function<void(uint64_t, bool)> done;
+  std::function<void(revoke_share)> share;
 };
 
 // A new users file snapshot: shards drop sessions of removed or disabled users

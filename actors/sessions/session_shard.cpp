@@ -22,6 +22,7 @@
 #include "actors/audit/event_stream.hpp"
 #include "actors/sessions/session_table.hpp"
 #include "actors/sessions/write_inbox.hpp"
+#include "actors/sessions/revoke_user.hpp"
 #include "net/messages.hpp"
 #include "net/wall_clock.hpp"
 
@@ -390,9 +391,12 @@ void hand_over(shard_state& st, rebalance& msg) {
   msg.done(true);
 }
 
+// This shard's share of a revoke: nothing changes until revoke_in_shards
+// has recorded every share in one append and settles this one.
 void revoke(shard_state& st, revoke_sessions& msg) {
-  std::vector<net::auth_event> events;
-  auto group = std::make_shared<write_group>();
+  revoke_share share;
+  share.table = st.table;
+  share.writes = std::make_shared<write_group>();
   st.table->for_each(
       [&](const net::session_key& key, const session& s) {
         if (s.user->name != msg.user || (msg.owned && !msg.owned(key)))
@@ -402,16 +406,11 @@ void revoke(shard_state& st, revoke_sessions& msg) {
         e.session = net::session_digest(key);
         e.reason = "revoked";
         e.until_ms = s.expires_ms;  // replicas keep the tombstone this long
-        group->writes.push_back({session_write::kind::end, key, e.time_ms, e.until_ms, {}, 0, {}});
-        events.push_back(std::move(e));
+        share.writes->writes.push_back({session_write::kind::end, key, e.time_ms, e.until_ms, {}, 0, {}});
+        share.records.push_back(std::move(e));
       },
       [](const net::session_key&, int64_t) {});
-  if (events.empty()) {
-    msg.done(0, true);
-    return;
-  }
-  group->done = std::move(msg.done);
-  record_then_apply(st, std::move(events), std::move(group));
+  msg.share(std::move(share));
 }
 
 void sweep(shard_state& st) {

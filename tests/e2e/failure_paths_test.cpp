@@ -110,16 +110,26 @@ TEST_P(UnavailableChangesNothing, NowAndAfterARestart) {
   EXPECT_EQ(metric(node->monitor_port(), "castellan_sessions_active"), held);
   ASSERT_TRUE(writable_again(c));
 
+  // More of alice's sessions, spread over the shards: one failed commit fails
+  // the revoke of them all.
+  std::vector<std::string> more;
+  for (int i = 0; i < 8; ++i)
+    more.push_back(token_of(c, "alice", alice_password));
   arm(c, admin, fault);
   EXPECT_EQ(c.call(net::revoke_user_request{0, admin, "alice"}).error, "unavailable");
   EXPECT_EQ(expiry_of(c, alice), expires) << "an unavailable revoke_user ended a session";
+  for (auto& t : more)
+    EXPECT_TRUE(c.validate(t).ok) << "an unavailable revoke_user ended part of the user";
   ASSERT_TRUE(writable_again(c));
+  held += 8;
 
   auto dir = node->dir();
   node = restart(std::move(node), hard);
   auto c2 = node->connect();
   EXPECT_EQ(expiry_of(c2, alice), expires) << "a restart brought back a change told unavailable";
   EXPECT_TRUE(c2.validate(admin).ok);
+  for (auto& t : more)
+    EXPECT_TRUE(c2.validate(t).ok);
   EXPECT_EQ(metric(node->monitor_port(), "castellan_sessions_active"), held);
   auto verify = run_program({CASTELLAN_AUTHCTL, "audit", "verify", (dir / "audit").string()});
   EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
