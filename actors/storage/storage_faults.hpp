@@ -1,6 +1,6 @@
 // The storage layer's fault seam (testing.fault_injection): commits a drill
-// asks to fail, the way a failing disk fails them. Each call arms the next
-// commit that is not yet armed; the audit log consumes one per commit. Off
+// asks to fail, the way a failing disk fails them. Each call arms one more
+// commit; the audit log consumes one per commit. Off
 // in production: the log holds no faults object at all. Thread-safe.
 #pragma once
 
@@ -28,10 +28,10 @@ class storage_faults {
   std::chrono::milliseconds stall{5000};
   std::function<void(const std::string&)> report = [](const std::string&) {};
 
-  // The next `count` commits fail with `fault`.
+  // `count` more commits fail, all with `fault` (the last one armed).
   void arm(storage_fault fault, uint32_t count = 1) {
     fault_.store(fault, std::memory_order_relaxed);
-    remaining_.store(count, std::memory_order_release);
+    remaining_.fetch_add(count, std::memory_order_acq_rel);
   }
   // What the commit starting now must do (`none` once the armed ones are used).
   storage_fault take() {

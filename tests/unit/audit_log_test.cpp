@@ -81,6 +81,50 @@ TEST_F(AuditLogTest, RecordsSurviveReopeningAndTheChainContinues) {
   EXPECT_EQ(bodies.back(), "more-4");
 }
 
+// The fault seam fails a commit as a disk would; whatever the failed write
+// left is gone by the next open (nobody was told it was durable), and the
+// next commit continues the chain.
+TEST_F(AuditLogTest, AFailedCommitLeavesNothingAnOpenCouldFind) {
+  for (auto fault : {storage_fault::write_fails, storage_fault::sync_fails, storage_fault::disk_full}) {
+    fs::remove_all(dir);
+    auto faults = std::make_shared<storage_faults>();
+    auto opts = options();
+    opts.faults = faults;
+    {
+      audit_recovery r;
+      auto log = audit_log::open(opts, r);
+      write_records(*log, 3, "kept");
+      faults->arm(fault);
+      log->append("lost-0", 6);
+      log->append("lost-1", 6);
+      EXPECT_THROW(log->commit(), audit_error);
+      EXPECT_EQ(log->durable_next_index(), 4u);
+    }  // no repair(), no clean close: as if the process died here
+    {
+      audit_recovery r;
+      auto log = audit_log::open(opts, r);
+      EXPECT_EQ(r.next_index, 4u) << static_cast<int>(fault);
+      write_records(*log, 1, "after");
+    }
+    std::vector<std::string> bodies;
+    auto report = verify_log(dir.string(), [&](uint64_t, std::string_view b, auto&, uint64_t) {
+      bodies.emplace_back(b);
+    });
+    EXPECT_FALSE(report.problem);
+    EXPECT_EQ(bodies, (std::vector<std::string>{"kept-0", "kept-1", "kept-2", "after-0"}));
+  }
+}
+
+TEST(StorageFaults, EachArmedCommitFailsOnceThenNoneDo) {
+  storage_faults f;
+  EXPECT_EQ(f.take(), storage_fault::none);
+  f.arm(storage_fault::sync_fails);
+  f.arm(storage_fault::sync_fails);
+  EXPECT_EQ(f.take(), storage_fault::sync_fails);
+  EXPECT_EQ(f.take(), storage_fault::sync_fails);
+  EXPECT_EQ(f.take(), storage_fault::none);
+}
+
 TEST_F(AuditLogTest, VerifyNamesTheRecordWithAFlippedByte) {
   audit_recovery r;
   auto log = open(r);
