@@ -54,7 +54,6 @@ struct shard_state {
   milliseconds sweep_interval{1000};
   uint32_t max_lifetime_s = 43200;
   size_t capacity = 0;
-  size_t opening = 0;  // logins recorded, not yet applied: they count against capacity
   static inline const char* name = "session_shard";
 };
 
@@ -142,7 +141,7 @@ const config::user_record* enabled_user(const shard_state& st, const user_ref& u
 bool apply_write(shard_state& st, session_write& w, bool answer, net::reply_buffer& out) {
   switch (w.what) {
     case session_write::kind::open: {
-      --st.opening;
+      st.table->opened_or_dropped();
       const auto* user = enabled_user(st, w.user);
       if (!user) {
         // Disabled between the password check and now: the users file wins
@@ -193,7 +192,8 @@ void apply_group(shard_state& st, write_group& g) {
     ids.push_back(w.request_id);
   if (!g.durable) {
     for (auto& w : g.writes)
-      st.opening -= w.what == session_write::kind::open;
+      if (w.what == session_write::kind::open)
+        st.table->opened_or_dropped();
     if (answer)
       g.owed->refuse(ids, "the change could not be recorded durably; nothing changed; retry");
     if (g.done)
@@ -225,10 +225,10 @@ void sweep(shard_state& st);
 
 // Room for one more session: those held plus those being opened.
 bool has_room(shard_state& st) {
-  if (st.table->size() + st.opening < st.capacity)
+  if (st.table->size_with_opening() < st.capacity)
     return true;
   sweep(st);  // make room from what is already due
-  return st.table->size() + st.opening < st.capacity;
+  return st.table->size_with_opening() < st.capacity;
 }
 
 void open(shard_state& st, open_session& req) {
@@ -259,7 +259,7 @@ void open(shard_state& st, open_session& req) {
   group->owed = std::move(req.owed);
   group->writes.push_back({session_write::kind::open, req.key, e.time_ms, e.until_ms,
                            user_ref(st.users, current), req.request_id, std::move(req.token)});
-  ++st.opening;
+  st.table->opening();
   record_then_apply(st, {std::move(e)}, std::move(group));
 }
 
@@ -274,7 +274,7 @@ void populate(shard_state& st, populate_sessions& p) {
   events.reserve(p.keys.size());
   auto group = std::make_shared<write_group>();
   for (auto& key : p.keys) {
-    if (st.table->size() + st.opening >= st.capacity)
+    if (st.table->size_with_opening() >= st.capacity)
       break;
     auto e = st.events->make(net::event_kind::login_ok);
     e.user = p.user->name;
@@ -283,7 +283,7 @@ void populate(shard_state& st, populate_sessions& p) {
     e.until_ms = st.table->new_expiry(e.time_ms);
     group->writes.push_back({session_write::kind::open, key, e.time_ms, e.until_ms, p.user, 0, {}});
     events.push_back(std::move(e));
-    ++st.opening;
+    st.table->opening();
   }
   group->done = [owed = std::move(p.done)](uint64_t applied, bool durable) {
     net::reply_buffer out;

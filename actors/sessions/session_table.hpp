@@ -104,6 +104,12 @@ class session_table {
   size_t apply_users(const std::shared_ptr<const config::users_table>& users);
 
   size_t size() const { return sessions_.size(); }
+  // Logins recorded, not yet applied, count against a shard's capacity. The
+  // count lives here, not in the shard, so a restarted shard still knows
+  // the logins its predecessor left in flight.
+  void opening() { ++opening_; }
+  void opened_or_dropped() { --opening_; }
+  size_t size_with_opening() const { return sessions_.size() + opening_; }
   // Sessions held, readable from any thread (metrics sum it over the shards).
   uint64_t held() const { return held_.load(std::memory_order_relaxed); }
 
@@ -141,6 +147,7 @@ class session_table {
   std::map<int64_t, std::vector<net::session_key>> expiry_index_;
   // Ended sessions -> when they would have expired. Swept with the sessions.
   std::unordered_map<net::session_key, int64_t, key_hash> ended_;
+  size_t opening_ = 0;
   std::atomic<uint64_t> held_{0};
   write_inbox inbox_;
 };
