@@ -19,6 +19,7 @@
 #include "net/front_door_metrics.hpp"
 #include "net/messages.hpp"
 #include "net/owed_replies.hpp"
+#include "net/utf8.hpp"
 #include "net/wall_clock.hpp"
 
 namespace castellan::net {
@@ -36,6 +37,16 @@ template <class F>
 void count(net::front_door_metrics* m, F&& f) {
   if (m)
     f(*m);
+}
+
+// Names the op the client sent, as valid UTF-8 and at most 32 bytes of it:
+// the client's bytes may be anything (utf8.hpp). It was cut if one more
+// piece (a character or a U+FFFD, at most 4 bytes) follows what was shown.
+std::string unknown_op_message(std::string_view op) {
+  constexpr size_t shown = 32;
+  auto safe = utf8_safe(op, shown);
+  bool cut = utf8_safe(op, shown + 4).size() > safe.size();
+  return "unknown op \"" + safe + (cut ? "\" (cut)" : "\"");
 }
 
 }  // namespace
@@ -228,8 +239,9 @@ void connection::dispatch(const request_view& r, std::vector<session_op>& ops) {
       return;
     case op_kind::health: {
       auto h = ctx_.backend->health();
+      // An OS error may quote a path, and a path is any bytes.
       answer(r.kind, health_reply{r.id, true, ctx_.node_name, h.audit_writable, h.audit_writable,
-                                  h.audit_error});
+                                  utf8_safe(h.audit_error)});
       return;
     }
     case op_kind::metrics_summary:
@@ -273,8 +285,7 @@ void connection::dispatch(const request_view& r, std::vector<session_op>& ops) {
         ctx_.backend->debug_populate(*key, r.count, owe_one(r));
       return;
     case op_kind::unknown:
-      answer_error(r, error_code::unknown_op,
-                   "unknown op \"" + std::string(r.op.substr(0, 32)) + "\"");
+      answer_error(r, error_code::unknown_op, unknown_op_message(r.op));
       return;
   }
 }
