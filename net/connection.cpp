@@ -27,10 +27,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-// An idle connection holds a small buffer; one whose reads fill it doubles
-// it up to max_batch_read (bigger batches for pipelining clients).
-constexpr size_t initial_read_buffer = 4 * 1024;
-constexpr size_t max_batch_read = 64 * 1024;
 constexpr size_t max_unsent_reply_bytes = 4 * 1024 * 1024;
 
 template <class F>
@@ -52,7 +48,11 @@ std::string unknown_op_message(std::string_view op) {
 }  // namespace
 
 connection::connection(asio::ip::tcp::socket socket, connection_context& ctx, turn_batch& turn)
-    : socket_(std::move(socket)), idle_timer_(socket_.get_executor()), ctx_(ctx), turn_(turn) {
+    : socket_(std::move(socket)),
+      idle_timer_(socket_.get_executor()),
+      ctx_(ctx),
+      turn_(turn),
+      in_(ctx.budget.get()) {
   ctx_.open_connections.fetch_add(1, std::memory_order_relaxed);
   count(ctx_.metrics, [](auto& m) { m.connections_open->Increment(); });
 }
@@ -102,23 +102,44 @@ bool connection::may_read() {
   return !read_paused_;
 }
 
+// The buffer grows with the bytes that arrive (read_buffer.hpp), never to
+// the length a header announces.
 void connection::read_more() {
   if (!may_read())
     return;
-  size_t needed = std::max(in_.size(), initial_read_buffer);
-  if (last_read_filled_)
-    needed = std::min(needed * 2, max_batch_read);
-  needed = std::max(needed, in_used_ + 1024);
-  // A frame may need more room than that: grow up to the maximum frame size.
-  auto scan = scan_frame({in_.data(), in_used_}, ctx_.cfg.max_frame_bytes);
-  if (scan.status == frame_status::need_more && scan.declared_length)
-    needed = std::max(needed, frame_header_bytes + scan.declared_length);
-  if (in_.size() < needed)
-    in_.resize(needed);
+  size_t frame_bytes = front_frame_bytes();
+  if (!in_.make_room(frame_bytes, last_read_filled_)) {
+    refuse_over_budget(frame_bytes);
+    return;
+  }
   reading_ = true;
-  socket_.async_read_some(asio::buffer(in_.data() + in_used_, in_.size() - in_used_),
+  socket_.async_read_some(asio::buffer(in_.free_begin(), in_.free_bytes()),
                           [self = shared_from_this()](const boost::system::error_code& ec,
                                                       size_t n) { self->on_read(ec, n); });
+}
+
+// Header + body of the frame at the front of the buffer, once its header is in.
+size_t connection::front_frame_bytes() const {
+  auto scan = scan_frame(in_.held(), ctx_.cfg.max_frame_bytes);
+  return scan.status == frame_status::need_more && scan.declared_length > 0
+             ? frame_header_bytes + scan.declared_length
+             : 0;
+}
+
+// Every read buffer together holds the node's budget and this frame needs
+// more. Refused like a frame too large, at once, rather than by pausing the
+// read: a paused connection would keep its bytes while it waits for others
+// that may never finish theirs.
+void connection::refuse_over_budget(size_t frame_bytes) {
+  count(ctx_.metrics, [](auto& m) { m.refused_read_budget->Increment(); });
+  local_.add_error(connection_level_id, error_code::unavailable,
+                   "frame of " + std::to_string(frame_bytes - frame_header_bytes) +
+                       " bytes refused: the node holds too many partial frames "
+                       "(server.read_buffer_budget_bytes); retry later");
+  in_.clear();
+  in_.trim(false);
+  request_close();
+  publish_local_replies();
 }
 
 void connection::on_read(const boost::system::error_code& ec, size_t n) {
@@ -127,7 +148,7 @@ void connection::on_read(const boost::system::error_code& ec, size_t n) {
     if (ec == asio::error::operation_aborted)
       return;
     // EOF in the middle of a frame: say so before closing, never a silent close.
-    if (ec == asio::error::eof && in_used_ > 0)
+    if (ec == asio::error::eof && in_.used() > 0)
       local_.add_error(connection_level_id, error_code::malformed,
                        "connection closed in the middle of a frame");
     if (ec == asio::error::eof) {
@@ -138,12 +159,11 @@ void connection::on_read(const boost::system::error_code& ec, size_t n) {
     close_now();
     return;
   }
-  last_read_filled_ = in_used_ + n == in_.size();
-  in_used_ += n;
+  last_read_filled_ = n == in_.free_bytes();
+  in_.commit(n);
   last_activity_ = std::chrono::steady_clock::now();
   process_input();
-  if (in_used_ == 0 && in_.size() > max_batch_read)
-    std::vector<char>(max_batch_read).swap(in_);  // give back what a large frame took
+  in_.trim(last_read_filled_);  // give back what a finished frame or batch took
   publish_local_replies();
 }
 
@@ -153,8 +173,9 @@ void connection::process_input() {
   ops.reserve(64);
   size_t pos = 0;
   bool stop = false;
+  auto input = in_.held();
   while (!stop) {
-    auto scan = scan_frame({in_.data() + pos, in_used_ - pos}, ctx_.cfg.max_frame_bytes);
+    auto scan = scan_frame(input.substr(pos), ctx_.cfg.max_frame_bytes);
     if (scan.status == frame_status::need_more)
       break;
     if (scan.status == frame_status::too_large) {
@@ -170,15 +191,14 @@ void connection::process_input() {
     stop = !handle_frame(scan.body, ops);
   }
   if (stop) {
-    in_used_ = 0;  // the stream can no longer be framed: drop the rest
+    in_.clear();  // the stream can no longer be framed: drop the rest
     request_close();
-  } else if (pos > 0) {
-    std::memmove(in_.data(), in_.data() + pos, in_used_ - pos);
-    in_used_ -= pos;
+  } else {
+    in_.consume(pos);
   }
   if (!ops.empty())
     submit(std::move(ops));
-  zone_.clear();
+  turn_.zone.clear();
   if (refused_tokens_) {
     ctx_.backend->note_refused_tokens(peer_ip_, refused_tokens_);
     refused_tokens_ = 0;
@@ -186,7 +206,7 @@ void connection::process_input() {
 }
 
 bool connection::handle_frame(std::string_view body, std::vector<session_op>& ops) {
-  auto parsed = parse_request(body, zone_);
+  auto parsed = parse_request(body, turn_.zone);
   switch (parsed.status) {
     case parse_status::not_msgpack:
       count(ctx_.metrics, [](auto& m) { m.refused_not_msgpack->Increment(); });
