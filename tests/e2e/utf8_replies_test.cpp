@@ -6,9 +6,12 @@
 // decoder written here (msgpack-cxx does not check), and the node serves on.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <sstream>
 #include <variant>
 
 #include <msgpack.hpp>
+#include <nlohmann/json.hpp>
 
 #include "net/frame_codec.hpp"
 #include "net/protocol_schema.hpp"
@@ -251,6 +254,37 @@ TEST_F(Utf8Replies, HostileKeysAndExtraFieldsAreIgnored) {
   auto login = c.login("alice", alice_password);
   ASSERT_TRUE(login.ok) << login.error;
   EXPECT_TRUE(c.validate(login.as<net::login_reply>().token).ok);
+}
+
+// The audit log keeps a hostile login's user as it came; authctl shows it
+// safely: --json prints JSON (which must be UTF-8), and a text line stays one
+// line with no control character or ill-formed byte for the terminal.
+TEST_F(Utf8Replies, TheAuditTrailShowsHostileUsersSafely) {
+  auto hostile = hostile_strings();
+  for (const auto& bad : hostile)
+    EXPECT_EQ(exchange({{"op", "login"}, {"user", bad}, {"password", "x"}}).error,
+              "bad_credentials");
+  auto json = run_program(
+      {CASTELLAN_AUTHCTL, "--json", "audit", "tail", node.audit_dir(), "--kind", "login_failed"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  std::istringstream lines(json.out);
+  size_t parsed = 0;
+  for (std::string line; std::getline(lines, line);) {
+    EXPECT_NO_THROW(nlohmann::json::parse(line)) << line;
+    ++parsed;
+  }
+  EXPECT_EQ(parsed, hostile.size());
+  auto text =
+      run_program({CASTELLAN_AUTHCTL, "audit", "tail", node.audit_dir(), "--kind", "login_failed"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_TRUE(strict_utf8(text.out));
+  auto text_lines = std::count(text.out.begin(), text.out.end(), '\n');
+  EXPECT_EQ(static_cast<size_t>(text_lines), hostile.size());
+  auto control = [](char ch) {
+    auto b = static_cast<unsigned char>(ch);
+    return (b < 0x20 && ch != '\n') || b == 0x7F;
+  };
+  EXPECT_EQ(std::count_if(text.out.begin(), text.out.end(), control), 0) << text.out;
 }
 
 }  // namespace
