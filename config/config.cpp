@@ -124,6 +124,8 @@ const std::vector<binding>& bindings() {
     uint_binding("server", "idle_timeout_ms", FIELD(server.idle_timeout_ms), 100, u32),
     uint_binding("server", "max_inflight_per_connection",
                  FIELD(server.max_inflight_per_connection), 1, 1000000),
+    uint_binding("server", "read_buffer_budget_bytes", FIELD(server.read_buffer_budget_bytes),
+                 64, int64_t{1} << 40),
     uint_binding("actors", "scheduler_threads", FIELD(actors.scheduler_threads), 1, 64),
     uint_binding("actors", "session_shards", FIELD(actors.session_shards), 1, 1024),
     string_binding("actors", "scheduler_policy", FIELD(actors.scheduler_policy),
@@ -241,6 +243,9 @@ void check_cross_field(const node_settings& s, const std::string& origin) {
     fail(origin, "server.host", "must be an IP address (e.g. 127.0.0.1, 0.0.0.0, ::1)");
   if (!is_ip_address(s.monitor.host))
     fail(origin, "monitor.host", "must be an IP address (e.g. 127.0.0.1, 0.0.0.0, ::1)");
+  // The largest frame must fit in the budget, or it could never arrive.
+  if (s.server.read_buffer_budget_bytes < s.server.max_frame_bytes)
+    fail(origin, "server.read_buffer_budget_bytes", "must be at least server.max_frame_bytes");
   if (s.sessions.max_lifetime_s < s.sessions.ttl_s)
     fail(origin, "sessions.max_lifetime_s", "must be at least sessions.ttl_s");
   if (s.node.name.empty())
@@ -439,7 +444,8 @@ std::string render_toml(const node_settings& d) {
       << "\nmax_connections = " << d.server.max_connections
       << "\nmax_frame_bytes = " << d.server.max_frame_bytes
       << "\nidle_timeout_ms = " << d.server.idle_timeout_ms
-      << "\nmax_inflight_per_connection = " << d.server.max_inflight_per_connection << "\n\n"
+      << "\nmax_inflight_per_connection = " << d.server.max_inflight_per_connection
+      << "\nread_buffer_budget_bytes = " << d.server.read_buffer_budget_bytes << "\n\n"
       << "[actors]\nscheduler_threads = " << d.actors.scheduler_threads
       << "\nsession_shards = " << d.actors.session_shards << "\nscheduler_policy = \""
       << d.actors.scheduler_policy << "\"\n\n"

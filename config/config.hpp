@@ -27,6 +27,9 @@ struct server_config {
   uint32_t max_frame_bytes = 65536;      // Largest accepted frame body; larger gets too_large.
   uint32_t idle_timeout_ms = 300000;     // A connection with no traffic this long is closed.
   uint32_t max_inflight_per_connection = 4096;  // Reading pauses past this many pending replies.
+  // Bytes all connections' read buffers may hold beyond their fixed 4 KiB
+  // (partial frames, larger batches); a frame that needs more is refused.
+  uint64_t read_buffer_budget_bytes = 64ull << 20;
 };
 
 // [actors]: the CAF runtime.

@@ -19,6 +19,7 @@
 #include "net/front_door_metrics.hpp"
 #include "net/messages.hpp"
 #include "net/owed_replies.hpp"
+#include "net/utf8.hpp"
 #include "net/wall_clock.hpp"
 
 namespace castellan::net {
@@ -26,10 +27,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-// An idle connection holds a small buffer; one whose reads fill it doubles
-// it up to max_batch_read (bigger batches for pipelining clients).
-constexpr size_t initial_read_buffer = 4 * 1024;
-constexpr size_t max_batch_read = 64 * 1024;
 constexpr size_t max_unsent_reply_bytes = 4 * 1024 * 1024;
 
 template <class F>
@@ -38,10 +35,24 @@ void count(net::front_door_metrics* m, F&& f) {
     f(*m);
 }
 
+// Names the op the client sent, as valid UTF-8 and at most 32 bytes of it:
+// the client's bytes may be anything (utf8.hpp). It was cut if one more
+// piece (a character or a U+FFFD, at most 4 bytes) follows what was shown.
+std::string unknown_op_message(std::string_view op) {
+  constexpr size_t shown = 32;
+  auto safe = utf8_safe(op, shown);
+  bool cut = utf8_safe(op, shown + 4).size() > safe.size();
+  return "unknown op \"" + safe + (cut ? "\" (cut)" : "\"");
+}
+
 }  // namespace
 
 connection::connection(asio::ip::tcp::socket socket, connection_context& ctx, turn_batch& turn)
-    : socket_(std::move(socket)), idle_timer_(socket_.get_executor()), ctx_(ctx), turn_(turn) {
+    : socket_(std::move(socket)),
+      idle_timer_(socket_.get_executor()),
+      ctx_(ctx),
+      turn_(turn),
+      in_(ctx.budget.get()) {
   ctx_.open_connections.fetch_add(1, std::memory_order_relaxed);
   count(ctx_.metrics, [](auto& m) { m.connections_open->Increment(); });
 }
@@ -91,23 +102,44 @@ bool connection::may_read() {
   return !read_paused_;
 }
 
+// The buffer grows with the bytes that arrive (read_buffer.hpp), never to
+// the length a header announces.
 void connection::read_more() {
   if (!may_read())
     return;
-  size_t needed = std::max(in_.size(), initial_read_buffer);
-  if (last_read_filled_)
-    needed = std::min(needed * 2, max_batch_read);
-  needed = std::max(needed, in_used_ + 1024);
-  // A frame may need more room than that: grow up to the maximum frame size.
-  auto scan = scan_frame({in_.data(), in_used_}, ctx_.cfg.max_frame_bytes);
-  if (scan.status == frame_status::need_more && scan.declared_length)
-    needed = std::max(needed, frame_header_bytes + scan.declared_length);
-  if (in_.size() < needed)
-    in_.resize(needed);
+  size_t frame_bytes = front_frame_bytes();
+  if (!in_.make_room(frame_bytes, last_read_filled_)) {
+    refuse_over_budget(frame_bytes);
+    return;
+  }
   reading_ = true;
-  socket_.async_read_some(asio::buffer(in_.data() + in_used_, in_.size() - in_used_),
+  socket_.async_read_some(asio::buffer(in_.free_begin(), in_.free_bytes()),
                           [self = shared_from_this()](const boost::system::error_code& ec,
                                                       size_t n) { self->on_read(ec, n); });
+}
+
+// Header + body of the frame at the front of the buffer, once its header is in.
+size_t connection::front_frame_bytes() const {
+  auto scan = scan_frame(in_.held(), ctx_.cfg.max_frame_bytes);
+  return scan.status == frame_status::need_more && scan.declared_length > 0
+             ? frame_header_bytes + scan.declared_length
+             : 0;
+}
+
+// Every read buffer together holds the node's budget and this frame needs
+// more. Refused like a frame too large, at once, rather than by pausing the
+// read: a paused connection would keep its bytes while it waits for others
+// that may never finish theirs.
+void connection::refuse_over_budget(size_t frame_bytes) {
+  count(ctx_.metrics, [](auto& m) { m.refused_read_budget->Increment(); });
+  local_.add_error(connection_level_id, error_code::unavailable,
+                   "frame of " + std::to_string(frame_bytes - frame_header_bytes) +
+                       " bytes refused: the node holds too many partial frames "
+                       "(server.read_buffer_budget_bytes); retry later");
+  in_.clear();
+  in_.trim(false);
+  request_close();
+  publish_local_replies();
 }
 
 void connection::on_read(const boost::system::error_code& ec, size_t n) {
@@ -116,7 +148,7 @@ void connection::on_read(const boost::system::error_code& ec, size_t n) {
     if (ec == asio::error::operation_aborted)
       return;
     // EOF in the middle of a frame: say so before closing, never a silent close.
-    if (ec == asio::error::eof && in_used_ > 0)
+    if (ec == asio::error::eof && in_.used() > 0)
       local_.add_error(connection_level_id, error_code::malformed,
                        "connection closed in the middle of a frame");
     if (ec == asio::error::eof) {
@@ -127,12 +159,11 @@ void connection::on_read(const boost::system::error_code& ec, size_t n) {
     close_now();
     return;
   }
-  last_read_filled_ = in_used_ + n == in_.size();
-  in_used_ += n;
+  last_read_filled_ = n == in_.free_bytes();
+  in_.commit(n);
   last_activity_ = std::chrono::steady_clock::now();
   process_input();
-  if (in_used_ == 0 && in_.size() > max_batch_read)
-    std::vector<char>(max_batch_read).swap(in_);  // give back what a large frame took
+  in_.trim(last_read_filled_);  // give back what a finished frame or batch took
   publish_local_replies();
 }
 
@@ -142,8 +173,9 @@ void connection::process_input() {
   ops.reserve(64);
   size_t pos = 0;
   bool stop = false;
+  auto input = in_.held();
   while (!stop) {
-    auto scan = scan_frame({in_.data() + pos, in_used_ - pos}, ctx_.cfg.max_frame_bytes);
+    auto scan = scan_frame(input.substr(pos), ctx_.cfg.max_frame_bytes);
     if (scan.status == frame_status::need_more)
       break;
     if (scan.status == frame_status::too_large) {
@@ -159,15 +191,14 @@ void connection::process_input() {
     stop = !handle_frame(scan.body, ops);
   }
   if (stop) {
-    in_used_ = 0;  // the stream can no longer be framed: drop the rest
+    in_.clear();  // the stream can no longer be framed: drop the rest
     request_close();
-  } else if (pos > 0) {
-    std::memmove(in_.data(), in_.data() + pos, in_used_ - pos);
-    in_used_ -= pos;
+  } else {
+    in_.consume(pos);
   }
   if (!ops.empty())
     submit(std::move(ops));
-  zone_.clear();
+  turn_.zone.clear();
   if (refused_tokens_) {
     ctx_.backend->note_refused_tokens(peer_ip_, refused_tokens_);
     refused_tokens_ = 0;
@@ -175,7 +206,7 @@ void connection::process_input() {
 }
 
 bool connection::handle_frame(std::string_view body, std::vector<session_op>& ops) {
-  auto parsed = parse_request(body, zone_);
+  auto parsed = parse_request(body, turn_.zone);
   switch (parsed.status) {
     case parse_status::not_msgpack:
       count(ctx_.metrics, [](auto& m) { m.refused_not_msgpack->Increment(); });
@@ -228,8 +259,9 @@ void connection::dispatch(const request_view& r, std::vector<session_op>& ops) {
       return;
     case op_kind::health: {
       auto h = ctx_.backend->health();
+      // An OS error may quote a path, and a path is any bytes.
       answer(r.kind, health_reply{r.id, true, ctx_.node_name, h.audit_writable, h.audit_writable,
-                                  h.audit_error});
+                                  utf8_safe(h.audit_error)});
       return;
     }
     case op_kind::metrics_summary:
@@ -273,8 +305,7 @@ void connection::dispatch(const request_view& r, std::vector<session_op>& ops) {
         ctx_.backend->debug_populate(*key, r.count, owe_one(r));
       return;
     case op_kind::unknown:
-      answer_error(r, error_code::unknown_op,
-                   "unknown op \"" + std::string(r.op.substr(0, 32)) + "\"");
+      answer_error(r, error_code::unknown_op, unknown_op_message(r.op));
       return;
   }
 }

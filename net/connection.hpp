@@ -21,6 +21,7 @@
 #include "config/config.hpp"
 #include "net/backend.hpp"
 #include "net/owed_replies.hpp"
+#include "net/read_buffer.hpp"
 #include "net/request_stats.hpp"
 #include "net/front_door_metrics.hpp"
 
@@ -34,6 +35,10 @@ class connection;
 struct turn_batch {
   op_batch pending;
   bool flush_posted = false;
+  // Scratch for parsing one read's frames, cleared after each read. Shared by
+  // the thread's connections (one parses a whole read before another runs):
+  // one per connection was 8 KiB each, idle or not.
+  msgpack::zone zone;
 };
 
 // What every connection of one front door shares (read-only, or atomic).
@@ -47,6 +52,9 @@ struct connection_context {
   net::front_door_metrics* metrics = nullptr;
   request_stats* stats = nullptr;  // null: request metrics off
   std::atomic<uint32_t> open_connections{0};
+  // What every read buffer holds beyond its base (server.read_buffer_budget_bytes);
+  // outlives the connections, which give their leases back as they go.
+  std::unique_ptr<read_budget> budget;
 
   // Live connections, so that a stopping node can tell each one.
   std::mutex registry_mutex;
@@ -71,6 +79,8 @@ class connection final : public reply_sink, public std::enable_shared_from_this<
  private:
   // -- I/O thread ------------------------------------------------------------
   void read_more();
+  size_t front_frame_bytes() const;
+  void refuse_over_budget(size_t frame_bytes);
   void on_read(const boost::system::error_code& ec, size_t n);
   void process_input();
   bool handle_frame(std::string_view body, std::vector<session_op>& ops);
@@ -100,8 +110,7 @@ class connection final : public reply_sink, public std::enable_shared_from_this<
   turn_batch& turn_;            // this I/O thread's batch
 
   // I/O thread only.
-  std::vector<char> in_;        // bytes read, not yet framed: [0, in_used_)
-  size_t in_used_ = 0;
+  read_buffer in_;              // bytes read, not yet framed
   bool reading_ = false;        // an async read is outstanding
   bool last_read_filled_ = false;  // the last read filled the buffer: grow it
   reply_buffer local_;          // replies made by this thread during one read
@@ -109,7 +118,6 @@ class connection final : public reply_sink, public std::enable_shared_from_this<
   std::shared_ptr<const keyring> keys_;  // the ring for this read's tokens
   uint32_t refused_tokens_ = 0;          // tokens refused in this read: one event per read
   std::string peer_ip_;                  // the client's address, for events
-  msgpack::zone zone_;          // scratch for parsing one read's frames
   std::chrono::steady_clock::time_point last_activity_;
 
   // Guarded by out_mutex_.

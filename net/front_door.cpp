@@ -166,6 +166,8 @@ front_door::front_door(const config::server_config& cfg, std::string node_name,
   impl_->ctx.keys = std::move(keys);
   impl_->ctx.backend = &backend;
   impl_->ctx.metrics = metrics;
+  impl_->ctx.budget = std::make_unique<read_budget>(cfg.read_buffer_budget_bytes,
+                                                    metrics ? metrics->read_buffer_bytes : nullptr);
   for (uint32_t i = 0; i < std::max(1u, cfg.io_threads); ++i) {
     impl_->contexts.push_back(std::make_unique<asio::io_context>(1));
     impl_->turns.push_back(std::make_unique<turn_batch>());

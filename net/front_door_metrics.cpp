@@ -38,6 +38,14 @@ std::unique_ptr<front_door_metrics> make_front_door_metrics(prometheus::Registry
   m->refused_too_large = &refused.Add({{"reason", "too_large"}});
   m->refused_not_msgpack = &refused.Add({{"reason", "not_msgpack"}});
   m->refused_bad_request = &refused.Add({{"reason", "bad_request"}});
+  m->refused_read_budget = &refused.Add({{"reason", "read_budget"}});
+  m->read_buffer_bytes = &prometheus::BuildGauge()
+                              .Name("castellan_read_buffer_bytes")
+                              .Help("Bytes client read buffers hold beyond their fixed 4 KiB "
+                                    "(frames still arriving, larger batches); at most "
+                                    "server.read_buffer_budget_bytes")
+                              .Register(r)
+                              .Add({});
   m->refused_bad_token = &prometheus::BuildCounter()
                               .Name("castellan_tokens_refused_total")
                               .Help("Tokens refused at the front door (bad MAC, unknown key, damaged)")

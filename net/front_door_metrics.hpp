@@ -1,5 +1,6 @@
-// The front door's metric families (docs/metrics.md, "Front door"): connections
-// and frames refused. Declared beside the component that counts them.
+// The front door's metric families (docs/metrics.md, "Front door"): connections,
+// frames refused and the bytes read buffers hold. Declared beside the component
+// that counts them.
 #pragma once
 
 #include <memory>
@@ -16,6 +17,8 @@ struct front_door_metrics {
   prometheus::Counter* refused_too_large = nullptr;     // castellan_frames_refused_total{reason}
   prometheus::Counter* refused_not_msgpack = nullptr;
   prometheus::Counter* refused_bad_request = nullptr;
+  prometheus::Counter* refused_read_budget = nullptr;   // partial frames over the budget
+  prometheus::Gauge* read_buffer_bytes = nullptr;       // castellan_read_buffer_bytes
   prometheus::Counter* refused_bad_token = nullptr;     // castellan_tokens_refused_total
   prometheus::Counter* idle_closed = nullptr;           // castellan_connections_idle_closed_total
 };

@@ -15,6 +15,7 @@
 
 #include "net/error_code.hpp"
 #include "net/protocol_schema.hpp"
+#include "net/utf8.hpp"
 
 namespace castellan::net {
 
@@ -170,7 +171,8 @@ struct cluster_status_reply {
 // Every error reply, whoever sends it (reply_buffer::add): {"id", "ok":
 // false, "error", "message"}, and "retry_after_ms" with rate_limited only,
 // so the map has 4 or 5 entries. Views, not strings: encoding one allocates
-// nothing. Encode-only; clients read errors through reply_view.
+// nothing (unless its message is not UTF-8). Encode-only; clients read errors
+// through reply_view.
 struct error_reply {
   static constexpr bool ok = false;
   uint64_t id = 0;
@@ -188,7 +190,12 @@ struct error_reply {
     pk.pack("error");
     pk.pack(to_string(error));
     pk.pack("message");
-    pk.pack(message);
+    // Messages are the node's own words, but some quote a client's bytes (or
+    // a member's): checked here, so no error reply can carry a non-UTF-8 str.
+    if (is_utf8(message))
+      pk.pack(message);
+    else
+      pk.pack(utf8_safe(message));
     if (retry_after_ms) {
       pk.pack("retry_after_ms");
       pk.pack(*retry_after_ms);

@@ -35,6 +35,7 @@
 #include "net/frame_codec.hpp"
 #include "net/messages.hpp"
 #include "net/owed_replies.hpp"
+#include "net/utf8.hpp"
 #include "net/wall_clock.hpp"
 
 namespace castellan::actors {
@@ -379,8 +380,8 @@ void on_challenge(self_ptr self, const caf::strong_actor_ptr& sender, const std:
   auto hello_nonce = sent->second;
   st.hello_sent.erase(sent);
   if (!same_proof(c.proof, handshake_proof(st.secret, "castellan/answer", hello_nonce, c.nonce))) {
-    spdlog::error("cluster: refused {} at {}: it does not know the cluster secret", c.name,
-                  c.address);
+    spdlog::error("cluster: refused {} at {}: it does not know the cluster secret",
+                  net::log_safe(c.name), net::log_safe(c.address));
     count(st, &actors::cluster_metrics::peers_refused);
     return;
   }
@@ -402,7 +403,8 @@ void on_proof(self_ptr self, const caf::strong_actor_ptr& sender, const std::str
   st.challenged.erase(it);
   if (!same_proof(proof.proof,
                   handshake_proof(st.secret, "castellan/join", in.hello_nonce, in.my_nonce))) {
-    spdlog::error("cluster: refused {} at {}: wrong cluster secret", in.name, in.address);
+    spdlog::error("cluster: refused {} at {}: wrong cluster secret", net::log_safe(in.name),
+                  net::log_safe(in.address));
     count(st, &actors::cluster_metrics::peers_refused);
     return;
   }
@@ -471,9 +473,10 @@ void on_handshake(self_ptr self, const std::string& type, const std::string& bod
     else if (type == net::peer_proof::type)
       on_proof(self, sender, body);
     else
-      spdlog::warn("cluster: dropped a `{}` message without a MAC", type);
+      spdlog::warn("cluster: dropped a `{}` message without a MAC", net::log_safe(type));
   } catch (const std::exception& e) {
-    spdlog::warn("cluster: malformed `{}` handshake message dropped: {}", type, e.what());
+    spdlog::warn("cluster: malformed `{}` handshake message dropped: {}", net::log_safe(type),
+                 e.what());
   }
 }
 
@@ -486,14 +489,15 @@ void on_peer_message(self_ptr self, const std::string& type, const std::string& 
     return;  // anonymous: cannot be a member
   auto who = st.authed.find(sender->node());
   if (who == st.authed.end()) {
-    spdlog::warn("cluster: dropped a `{}` message from an unauthenticated node", type);
+    spdlog::warn("cluster: dropped a `{}` message from an unauthenticated node",
+                 net::log_safe(type));
     count(st, &actors::cluster_metrics::peers_refused);
     return;
   }
   auto& from = st.links[who->second];
   if (seq <= from.recv_seq || !same_proof(mac, message_mac(from.pair_key, seq, type, body))) {
     spdlog::warn("cluster: dropped a `{}` message claiming to be from {}: bad MAC or replayed",
-                 type, who->second);
+                 net::log_safe(type), who->second);
     count(st, &actors::cluster_metrics::peers_refused);
     return;
   }

@@ -10,6 +10,7 @@
 #include "actors/sessions/session_table.hpp"
 #include "net/messages.hpp"
 #include "net/owed_replies.hpp"
+#include "net/utf8.hpp"
 #include "actors/sessions/session_lookup.hpp"
 
 namespace castellan::actors {
@@ -108,7 +109,9 @@ void run_revoke_user(net::request_backend& backend, std::shared_ptr<event_stream
       e.reason = "by=" + by;
       e.count = count;
       net::reply_buffer done;
-      done.add(net::revoke_user_reply{id, true, user, count});
+      // `user` is the client's bytes: no such user exists unless they are
+      // UTF-8, but the reply echoes them either way.
+      done.add(net::revoke_user_reply{id, true, net::utf8_safe(user), count});
       events->publish_durable({std::move(e)}, owed, std::move(done), {id});
     });
   });

@@ -58,6 +58,24 @@ TEST(Config, BadValuesNameTheKey) {
             std::string::npos);
 }
 
+// A node-wide bound on what partial frames may hold (issue 13, item 6); the
+// largest frame must fit in it, or it could never arrive.
+TEST(Config, ReadBufferBudgetIsBoundedAndHoldsTheLargestFrame) {
+  EXPECT_EQ(parse("", "test.toml").server.read_buffer_budget_bytes, 64ull << 20);
+  EXPECT_EQ(parse("[server]\nread_buffer_budget_bytes = 8589934592\n", "test.toml")
+                .server.read_buffer_budget_bytes,
+            8ull << 30);
+  EXPECT_NE(error_of("[server]\nread_buffer_budget_bytes = 0\n").find("between"),
+            std::string::npos);
+  EXPECT_NE(error_of("[server]\nread_buffer_budget_bytes = 2199023255553\n").find("between"),
+            std::string::npos);
+  auto e = error_of("[server]\nmax_frame_bytes = 1048576\nread_buffer_budget_bytes = 1048575\n");
+  EXPECT_NE(e.find("server.read_buffer_budget_bytes"), std::string::npos) << e;
+  EXPECT_NE(e.find("max_frame_bytes"), std::string::npos) << e;
+  EXPECT_EQ(error_of("[server]\nmax_frame_bytes = 1048576\nread_buffer_budget_bytes = 1048576\n"),
+            "");
+}
+
 TEST(Config, NestedLimiterPoliciesAreRead) {
   auto s = parse("[limiter]\nshards = 3\n[limiter.user]\nrate_per_s = 2.5\nlockout_after = 20\n"
                  "[limiter.ip]\nburst = 500\n[audit]\nretain_segments = 10\n",

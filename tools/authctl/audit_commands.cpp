@@ -12,28 +12,33 @@
 
 #include "actors/storage/audit_reader.hpp"
 #include "net/events.hpp"
+#include "net/utf8.hpp"
 #include "tools/authctl/output.hpp"
 
 namespace castellan::authctl {
 namespace {
 
+// A record's user and ip are what a client sent, any bytes (the log keeps
+// them as they came): JSON must be UTF-8, and dump() throws on anything else.
 nlohmann::json record_json(uint64_t index, const net::auth_event& e) {
   nlohmann::json j{{"index", index}, {"kind", e.kind}, {"time", iso_time(e.time_ms)},
-                   {"time_ms", e.time_ms}, {"node", e.node}};
-  if (!e.user.empty()) j["user"] = e.user;
-  if (!e.ip.empty()) j["ip"] = e.ip;
+                   {"time_ms", e.time_ms}, {"node", net::utf8_safe(e.node)}};
+  if (!e.user.empty()) j["user"] = net::utf8_safe(e.user);
+  if (!e.ip.empty()) j["ip"] = net::utf8_safe(e.ip);
   if (!e.session.empty()) j["session"] = e.session;
-  if (!e.reason.empty()) j["reason"] = e.reason;
+  if (!e.reason.empty()) j["reason"] = net::utf8_safe(e.reason);
   if (e.until_ms) j["until"] = iso_time(e.until_ms);
   if (e.count) j["count"] = e.count;
   return j;
 }
 
+// One line per record, whatever bytes a client put in it: controls and
+// ill-formed bytes are shown as \xNN, never sent to the terminal.
 std::string record_line(uint64_t index, const net::auth_event& e) {
   std::string line = iso_time(e.time_ms) + " #" + std::to_string(index) + " " + e.kind;
   auto add = [&](const char* k, const std::string& v) {
     if (!v.empty())
-      line += std::string(" ") + k + "=" + v;
+      line += std::string(" ") + k + "=" + net::log_safe(v, v.size());
   };
   add("node", e.node);
   add("user", e.user);
