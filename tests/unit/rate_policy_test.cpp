@@ -98,6 +98,25 @@ TEST(Lockout, BackoffIsForgottenAfterAQuietPeriod) {
   EXPECT_TRUE(is_idle(p, s, 12001 + 8001));
 }
 
+TEST(Lockout, FailuresFurtherApartThanLockoutMaxDoNotAddUp) {
+  auto p = policy(1000, 1000, 3);  // lockout_max_ms 8000
+  key_state s;
+  record_outcome(p, s, false, 0);
+  record_outcome(p, s, false, 1000);
+  EXPECT_TRUE(is_protected(p, s, 9000));   // the second failure still counts
+  EXPECT_FALSE(is_protected(p, s, 9001));  // both are stale now
+  EXPECT_EQ(record_outcome(p, s, false, 9001), outcome_effect::none);  // counts as the first
+  EXPECT_EQ(record_outcome(p, s, false, 9002), outcome_effect::none);
+  EXPECT_EQ(record_outcome(p, s, false, 9003), outcome_effect::lockout_started);
+}
+
+TEST(Lockout, FailuresProtectAKeyOnlyWhereTheyCanLeadToALockout) {
+  key_state s;
+  record_outcome(policy(1000, 1000, 0), s, false, 0);
+  EXPECT_FALSE(is_protected(policy(1000, 1000, 0), s, 0));
+  EXPECT_TRUE(is_protected(policy(1000, 1000, 5), s, 0));
+}
+
 TEST(LimiterTable, MemoryIsBoundedByMaxKeys) {
   rate_policies ps{policy(10, 5), policy(10, 5), policy(10, 5)};
   limiter_table t(ps, 100);
