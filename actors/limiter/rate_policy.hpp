@@ -32,6 +32,7 @@ struct decision {
   int64_t retry_after_ms = 0;
   bool locked = false;             // refused because of a lockout (not the rate)
   bool failed = false;             // no answer could be had (a limiter shard was lost)
+  bool full = false;               // with failed: the key's shard had no room for it
 };
 
 // Asks for one attempt at `now`. An allowed attempt reserves one unit of the
