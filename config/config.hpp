@@ -27,6 +27,7 @@ struct server_config {
   uint32_t max_frame_bytes = 65536;      // Largest accepted frame body; larger gets too_large.
   uint32_t idle_timeout_ms = 300000;     // A connection with no traffic this long is closed.
   uint32_t max_inflight_per_connection = 4096;  // Reading pauses past this many pending replies.
+  uint32_t drain_timeout_ms = 3000;      // Stopping: longest wait for connections to answer and close.
 };
 
 // [actors]: the CAF runtime.
