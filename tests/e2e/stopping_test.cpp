@@ -71,7 +71,8 @@ TEST(Stopping, SigtermUnderPipelinedLoadAnswersEveryRequestItRead) {
   }
 }
 
-// A client that ignores the notice holds the node until drain_timeout_ms;
+// A client that ignores the notice holds the node until drain_timeout_ms
+// (unless it falls so far behind reading that the node stops reading it);
 // everything it wrote before it read the notice is still answered, and so
 // is everything else the node read.
 TEST(Stopping, AClientThatIgnoresTheNoticeIsCutOffInOrderAtTheDrainTimeout) {
@@ -79,8 +80,7 @@ TEST(Stopping, AClientThatIgnoresTheNoticeIsCutOffInOrderAtTheDrainTimeout) {
     auto took = stop_under_load({on_notice::keep_writing, on_notice::stop_and_half_close,
                                  on_notice::keep_writing, on_notice::stop_writing},
                                 "round " + std::to_string(round));
-    EXPECT_GE(took, 1500ms) << "round " << round;
-    EXPECT_LT(took, 5s) << "round " << round;
+    EXPECT_LT(took, 5s) << "round " << round;  // drain_timeout_ms, linger_bound, the rest
   }
 }
 
