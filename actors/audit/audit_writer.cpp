@@ -22,6 +22,26 @@
 
 namespace castellan::actors {
 
+// Whoever waits on the records hears before the client does: a limiter
+// learning a failed login has counted it before its client can try again.
+void release_durable(audit_append& a) {
+  if (a.undo)
+    a.undo->disarm();
+  if (a.signal)
+    a.signal->run(true);
+  if (a.owed)
+    a.owed->deliver(std::move(a.replies), a.request_ids);
+}
+
+void refuse_append(audit_append& a, const std::string& why) {
+  if (a.owed)
+    a.owed->refuse(a.request_ids, why);
+  if (a.undo)
+    a.undo->fire();
+  if (a.signal)
+    a.signal->run(false);
+}
+
 std::string audit_health::reason() const {
   std::lock_guard<std::mutex> guard(mutex_);
   return reason_;
@@ -58,26 +78,6 @@ struct writer_state {
   static inline const char* name = "audit_writer";
 };
 
-// Whoever waits on the records hears before the client does: a limiter
-// learning a failed login has counted it before its client can try again.
-void release(audit_append& a) {
-  if (a.undo)
-    a.undo->disarm();
-  if (a.signal)
-    a.signal->run(true);
-  if (a.owed)
-    a.owed->deliver(std::move(a.replies), a.request_ids);
-}
-
-void refuse(audit_append& a, const std::string& why) {
-  if (a.owed)
-    a.owed->refuse(a.request_ids, why);
-  if (a.undo)
-    a.undo->fire();
-  if (a.signal)
-    a.signal->run(false);
-}
-
 void append_events(writer_state& st, const std::vector<net::auth_event>& events) {
   msgpack::sbuffer body;
   for (auto& e : events) {
@@ -106,7 +106,7 @@ void flush(writer_impl::stateful_pointer<writer_state> self) {
     }
     spdlog::error("audit log not writable, failing closed: {}", e.what());
     for (auto& a : st.waiting)
-      refuse(a, "audit log not writable");
+      refuse_append(a, "audit log not writable");
     st.waiting.clear();
     if (!st.retry_queued) {
       st.retry_queued = true;
@@ -124,7 +124,7 @@ void flush(writer_impl::stateful_pointer<writer_state> self) {
     st.metrics->queue_depth->Set(0);
   }
   for (auto& a : st.waiting)
-    release(a);
+    release_durable(a);
   st.waiting.clear();
 }
 
@@ -149,11 +149,11 @@ writer_impl::behavior_type writer_behavior(writer_impl::stateful_pointer<writer_
     [=](audit_append& a) {
       auto& st = self->state;
       if (!st.enabled) {
-        release(a);
+        release_durable(a);
         return;
       }
       if (!st.health->writable()) {
-        refuse(a, "audit log not writable");
+        refuse_append(a, "audit log not writable");
         return;
       }
       append_events(st, a.events);

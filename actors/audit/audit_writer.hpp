@@ -92,6 +92,12 @@ struct audit_append {
   std::shared_ptr<durable_signal> signal;   // may be null
 };
 
+// What the writer does with an append once its commit succeeded: disarms
+// the undo, runs the signal, then releases the replies (in that order).
+void release_durable(audit_append& a);
+// Once its commit failed: refuses the replies, fires the undo, signals.
+void refuse_append(audit_append& a, const std::string& why);
+
 using audit_writer = caf::typed_actor<
   // Appends the events; delivers `replies` after they are durable, or
   // `unavailable` for every request id if they cannot be made durable (or

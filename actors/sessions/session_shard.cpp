@@ -102,13 +102,8 @@ void ask_write(shard_state& st, const net::session_op& op, int64_t now, batch_re
   // A refresh's record carries the new expiry; a logout's how long the end
   // must be remembered (replicas keep the tombstone that long).
   e.until_ms = refresh ? st.table->refreshed_expiry(*found.found, now) : found.found->expires_ms;
-  session_write w;
-  w.what = refresh ? session_write::kind::refresh : session_write::kind::end;
-  w.key = op.key;
-  w.at_ms = e.time_ms;
-  w.until_ms = e.until_ms;
-  w.request_id = op.request_id;
-  r.writes.push_back(std::move(w));
+  r.writes.push_back(write_of(refresh ? session_write::kind::refresh : session_write::kind::end,
+                              op.key, e, op.request_id));
   r.events.push_back(std::move(e));
 }
 
@@ -257,8 +252,9 @@ void open(shard_state& st, open_session& req) {
   e.until_ms = st.table->new_expiry(e.time_ms);
   auto group = std::make_shared<write_group>();
   group->owed = std::move(req.owed);
-  group->writes.push_back({session_write::kind::open, req.key, e.time_ms, e.until_ms,
-                           user_ref(st.users, current), req.request_id, std::move(req.token)});
+  auto& w = group->writes.emplace_back(write_of(session_write::kind::open, req.key, e, req.request_id));
+  w.user = user_ref(st.users, current);
+  w.token = std::move(req.token);
   st.table->opening();
   record_then_apply(st, {std::move(e)}, std::move(group));
 }
@@ -281,7 +277,7 @@ void populate(shard_state& st, populate_sessions& p) {
     e.reason = "populate";
     e.session = net::session_digest(key);
     e.until_ms = st.table->new_expiry(e.time_ms);
-    group->writes.push_back({session_write::kind::open, key, e.time_ms, e.until_ms, p.user, 0, {}});
+    group->writes.emplace_back(write_of(session_write::kind::open, key, e)).user = p.user;
     events.push_back(std::move(e));
     st.table->opening();
   }
@@ -406,7 +402,7 @@ void revoke(shard_state& st, revoke_sessions& msg) {
         e.session = net::session_digest(key);
         e.reason = "revoked";
         e.until_ms = s.expires_ms;  // replicas keep the tombstone this long
-        share.writes->writes.push_back({session_write::kind::end, key, e.time_ms, e.until_ms, {}, 0, {}});
+        share.writes->writes.push_back(write_of(session_write::kind::end, key, e));
         share.records.push_back(std::move(e));
       },
       [](const net::session_key&, int64_t) {});

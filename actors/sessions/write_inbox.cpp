@@ -9,6 +9,17 @@
 
 namespace castellan::actors {
 
+session_write write_of(session_write::kind what, const net::session_key& key,
+                       const net::auth_event& record, uint64_t request_id) {
+  session_write w;
+  w.what = what;
+  w.key = key;
+  w.at_ms = record.time_ms;
+  w.until_ms = record.until_ms;
+  w.request_id = request_id;
+  return w;
+}
+
 void write_inbox::attach(caf::actor_addr shard) {
   std::lock_guard<std::mutex> guard(mutex_);
   shard_ = std::move(shard);

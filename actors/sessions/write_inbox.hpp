@@ -18,6 +18,7 @@
 #include <caf/actor_addr.hpp>
 
 #include "actors/sessions/session_messages.hpp"
+#include "net/events.hpp"
 #include "net/owed_replies.hpp"
 
 namespace castellan::actors {
@@ -33,6 +34,11 @@ struct session_write {
   uint64_t request_id = 0;
   std::string token;     // open: for the login reply only, never recorded
 };
+
+// The change `record` states for `key`: its time and expiry are the
+// record's, so what is applied cannot differ from what was logged.
+session_write write_of(session_write::kind what, const net::session_key& key,
+                       const net::auth_event& record, uint64_t request_id = 0);
 
 // The writes of one durable publish: applied together once settled.
 struct write_group {

@@ -75,24 +75,9 @@ audit_writer::behavior_type fake_writer(audit_writer::pointer, std::shared_ptr<w
   };
 }
 
-// What the real writer does after a group commit succeeded / failed
-// (audit_writer.cpp, release and refuse).
-void make_durable(audit_append& a) {  // as the writer releases: the waiters, then the client
-  if (a.undo)
-    a.undo->disarm();
-  if (a.signal)
-    a.signal->run(true);
-  if (a.owed)
-    a.owed->deliver(std::move(a.replies), a.request_ids);
-}
-void fail(audit_append& a) {
-  if (a.owed)
-    a.owed->refuse(a.request_ids, "audit log not writable");
-  if (a.undo)
-    a.undo->fire();
-  if (a.signal)
-    a.signal->run(false);
-}
+// What the real writer does after a group commit succeeded / failed.
+void make_durable(audit_append& a) { release_durable(a); }
+void fail(audit_append& a) { refuse_append(a, "audit log not writable"); }
 
 // Other cluster members that hold copies; the test answers for them.
 struct fake_replicas : replication_link {
