@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -85,7 +86,15 @@ struct peer_heartbeat {
   member_info self;
   member_load load;
   std::vector<member_info> members;  // everyone the sender knows of
-  MSGPACK_DEFINE_MAP(self, load, members)
+  // The sender's monotonic clock (ms) when it sent this: opaque to others,
+  // who echo it back.
+  int64_t stamp = 0;
+  // For each member, the latest `stamp` the sender has heard from it. A
+  // member whose stamp a majority echoes knows they heard it after that
+  // moment, so none of them takes its ranges over before stamp +
+  // down_after_ms: its lease (docs/cluster.md, "Owner reads and leases").
+  std::map<std::string, int64_t> echoes;
+  MSGPACK_DEFINE_MAP(self, load, members, stamp, echoes)
 };
 
 // A member stopping on purpose (SIGTERM) after handing its ranges over.

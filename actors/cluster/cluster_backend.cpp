@@ -20,9 +20,11 @@ namespace castellan::actors {
 
 cluster_backend::cluster_backend(session_router& router, std::vector<slot_ptr<session_shard>> shards,
                                  std::vector<slot_ptr<limiter_shard>> limiters, std::string self,
-                                 uint32_t replicas, prometheus::Counter* minority_refusals)
+                                 uint32_t replicas, prometheus::Counter* minority_refusals,
+                                 prometheus::Counter* lease_refusals)
     : router_(router), shards_(std::move(shards)), limiters_(std::move(limiters)),
-      self_(std::move(self)), replicas_(replicas), minority_refusals_(minority_refusals) {
+      self_(std::move(self)), replicas_(replicas), minority_refusals_(minority_refusals),
+      lease_refusals_(lease_refusals) {
   router_.set_open_placement([this](open_session& msg) { return place_open(msg); });
 }
 
@@ -84,14 +86,26 @@ constexpr const char* unowned_refusal =
 
 }  // namespace
 
+const char* const lapsed_lease_refusal =
+    "this member has not been heard by a majority of the cluster recently, so another member "
+    "may own this session now; retry on another member";
+
+namespace {
+
+}  // namespace
+
 op_route route_session_op(const cluster_view& view, net::op_kind kind, bool local_read,
-                          uint64_t key_hash) {
+                          uint64_t key_hash, std::chrono::steady_clock::time_point now) {
   if (!view.owned())  // a stale copy here must not answer for anyone
     return op_route::refuse_unowned;
   if (!view.majority() && kind == net::op_kind::refresh)
     return op_route::refuse_minority;
-  if (view.owns(key_hash) || (local_read && view.holds(key_hash)))
+  // A local read takes any complete copy: a member that serves (up) holds
+  // what it is a holder of; a joiner is still receiving it.
+  if (local_read && view.serving() && view.holds(key_hash))
     return op_route::here;
+  if (view.owns(key_hash))
+    return needs_lease(kind) && !view.lease_holds(now) ? op_route::refuse_lapsed : op_route::here;
   return op_route::owner;
 }
 
@@ -117,9 +131,10 @@ void cluster_backend::submit_session_ops(net::op_batch&& batch) {
   }
   net::op_batch local;
   std::map<std::string, net::op_batch> remote;
+  auto now = std::chrono::steady_clock::now();
   for (auto& op : batch.ops) {
     uint64_t h = actors::ring_hash(op.key);
-    switch (route_session_op(*view, op.kind, op.local_read, h)) {
+    switch (route_session_op(*view, op.kind, op.local_read, h, now)) {
       case op_route::refuse_unowned:
         batch.owed[op.sink]->refuse({op.request_id}, unowned_refusal);
         break;
@@ -127,6 +142,11 @@ void cluster_backend::submit_session_ops(net::op_batch&& batch) {
         if (minority_refusals_)
           minority_refusals_->Increment();
         batch.owed[op.sink]->refuse({op.request_id}, minority_refusal);
+        break;
+      case op_route::refuse_lapsed:
+        if (lease_refusals_)
+          lease_refusals_->Increment();
+        batch.owed[op.sink]->refuse({op.request_id}, lapsed_lease_refusal);
         break;
       case op_route::here:
         local.ops.push_back(op);

@@ -34,9 +34,17 @@ enum class op_route {
   owner,            // forwarded to view.owner_of(key_hash)
   refuse_unowned,   // no member owns sessions yet (everyone is joining)
   refuse_minority,  // a refresh on the minority side of a partition
+  refuse_lapsed,    // an owner read or refresh here while this member's lease has lapsed
 };
 op_route route_session_op(const cluster_view& view, net::op_kind kind, bool local_read,
-                          uint64_t key_hash);
+                          uint64_t key_hash, std::chrono::steady_clock::time_point now);
+// Whether an owner answering `kind` must hold its lease: reads and
+// refreshes, which a member that others took over could answer wrongly; a
+// logout is never unsafe.
+constexpr bool needs_lease(net::op_kind kind) { return kind != net::op_kind::logout; }
+
+// The message of a refuse_lapsed.
+extern const char* const lapsed_lease_refusal;
 
 // Where a login's new session opens (the password was checked where the
 // client asked): on the key's owner.
@@ -60,10 +68,11 @@ class cluster_backend final : public net::request_backend,
                               public replication_link,
                               public limiter_link {
  public:
-  // `router`, `shards` and `minority_refusals` (may be null) outlive this backend.
+  // `router`, `shards` and the counters (may be null) outlive this backend.
   cluster_backend(session_router& router, std::vector<slot_ptr<session_shard>> shards,
                   std::vector<slot_ptr<limiter_shard>> limiters, std::string self, uint32_t replicas,
-                  prometheus::Counter* minority_refusals = nullptr);
+                  prometheus::Counter* minority_refusals = nullptr,
+                  prometheus::Counter* lease_refusals = nullptr);
   ~cluster_backend() override;
 
   // The cluster node requests go through; set before traffic.
@@ -114,6 +123,7 @@ class cluster_backend final : public net::request_backend,
   std::string self_;
   uint32_t replicas_;
   prometheus::Counter* minority_refusals_;
+  prometheus::Counter* lease_refusals_;
   std::unique_ptr<caf::actor> node_;
   std::atomic<cluster_view_ptr> view_;
 };

@@ -45,6 +45,14 @@ std::unique_ptr<cluster_metrics> make_cluster_metrics(prometheus::Registry& r) {
                                    "Logins and refreshes refused because this member could not reach "
                                    "a majority of the cluster")
                                .Add({});
+  m->rejoins = &counter("castellan_cluster_rejoins_total",
+                        "Times this member came back as a new incarnation because others found it "
+                        "down (or it was paused as long as that takes)")
+                   .Add({});
+  m->lease_refusals = &counter("castellan_cluster_lease_refusals_total",
+                               "Owner reads and refreshes refused because this member's lease had "
+                               "lapsed (a majority has not heard it recently)")
+                          .Add({});
   return m;
 }
 

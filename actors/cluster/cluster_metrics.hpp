@@ -23,6 +23,8 @@ struct cluster_metrics {
   prometheus::Counter* handover_received = nullptr;
   prometheus::Counter* peers_refused = nullptr;    // castellan_cluster_peers_refused_total
   prometheus::Counter* self_lost_majority = nullptr;  // castellan_cluster_minority_refusals_total
+  prometheus::Counter* rejoins = nullptr;          // castellan_cluster_rejoins_total
+  prometheus::Counter* lease_refusals = nullptr;   // castellan_cluster_lease_refusals_total
 };
 std::unique_ptr<cluster_metrics> make_cluster_metrics(prometheus::Registry& registry);
 

@@ -106,6 +106,7 @@ cluster_view_ptr make_view(const cluster_state& st, steady::time_point now) {
   view->owners = members.owners();
   view->holders = members.holders();
   view->epoch = members.epoch();
+  view->lease_until = members.lease_until(now);
   return view;
 }
 
@@ -204,7 +205,10 @@ void heartbeat(self_ptr self) {
   net::peer_heartbeat hb;
   hb.self = st.members.self();
   hb.load = st.host.load ? st.host.load() : net::member_load{};
-  hb.members = st.members.gossip(steady::now());
+  auto now = steady::now();
+  hb.members = st.members.gossip(now);
+  hb.stamp = std::chrono::duration_cast<milliseconds>(now.time_since_epoch()).count();
+  hb.echoes = st.members.echoes();
   send_to_all(self, net::peer_heartbeat::type, net::pack_peer(hb));
 }
 
@@ -297,9 +301,32 @@ void expire_pending(self_ptr self, const std::string& only_member = {}) {
       ++it;
 }
 
+// Others found (or may have found) this member down and took its ranges
+// over: it comes back as a new incarnation, joining, and owns again only
+// once every up member has handed it over anew (membership.hpp).
+void rejoin(self_ptr self, const std::string& why) {
+  auto& st = self->state;
+  uint64_t incarnation = std::max<uint64_t>(static_cast<uint64_t>(net::wall_ms()),
+                                            st.members.self().incarnation + 1);
+  spdlog::warn("cluster: {} {}; rejoining as incarnation {}", st.members.name(), why, incarnation);
+  st.members.rejoin(incarnation);
+  count(st, &actors::cluster_metrics::rejoins);
+  publish_view(self);
+  heartbeat(self);
+}
+
 void tick(self_ptr self) {
   auto& st = self->state;
   auto now = steady::now();
+  // A pause this long (SIGSTOP, a stalled host) is as long as the others
+  // wait before they take this member's ranges over.
+  auto paused = now - st.last_tick;
+  st.last_tick = now;
+  if (st.members.self_state() == member_state::up &&
+      paused >= milliseconds(st.cfg.down_after_ms))
+    rejoin(self, "was paused for " +
+                     std::to_string(std::chrono::duration_cast<milliseconds>(paused).count()) +
+                     " ms");
   // A member that goes down takes its in-flight requests with it.
   for (auto& name : st.members.detect_down(now)) {
     spdlog::warn("cluster: {} is down (silent for {} ms)", name,
@@ -417,6 +444,8 @@ void on_proof(self_ptr self, const caf::strong_actor_ptr& sender, const std::str
 void on_heartbeat(self_ptr self, const std::string& member, const std::string& body) {
   auto news = self->state.members.heartbeat(member, net::unpack_peer<net::peer_heartbeat>(body),
                                             steady::now());
+  if (news.marked_down)
+    rejoin(self, "is listed down by " + member);
   if (news.restarted)
     spdlog::info("cluster: {} restarted (incarnation {})", member,
                  self->state.members.find(member)->info.incarnation);
@@ -619,6 +648,7 @@ caf::behavior cluster_behavior(self_ptr self, cluster_deps deps) {
   self->set_down_handler([self](caf::down_msg& msg) { on_down(self, msg); });
   publish_view(self);
   reconnect(self);
+  st.last_tick = steady::now();
   self->delayed_send(self, milliseconds(st.cfg.heartbeat_interval_ms), tick_atom_v);
   return {
     [self](cluster_atom, const std::string& type, const std::string& body) {

@@ -95,6 +95,7 @@ struct cluster_state {
   bool handover_redo = false;
   std::shared_ptr<const actors::ring> redo_before;
   std::function<void()> on_left;                   // leave(): all peers acknowledged
+  steady::time_point last_tick{};                  // a long gap: this process was paused
   size_t leave_acks = 0;
   static inline const char* name = "cluster_node";
 };

@@ -12,6 +12,7 @@
 #include <caf/send.hpp>
 #include <prometheus/counter.h>
 
+#include "actors/cluster/cluster_backend.hpp"
 #include "actors/cluster/cluster_state.hpp"
 #include "net/frame_codec.hpp"
 #include "net/messages.hpp"
@@ -127,7 +128,14 @@ void on_ops(self_ptr self, const std::string& member, const std::string& body) {
       sinks = std::max(sinks, op.sink + 1);
   net::op_batch batch;
   std::vector<std::vector<net::owed_request>> owed(sinks);
-  std::vector<std::vector<uint64_t>> malformed(sinks);
+  std::vector<std::vector<uint64_t>> malformed(sinks), lapsed(sinks);
+  auto& st = self->state;
+  auto now = steady::now();
+  // The asker took this member for the owner; so may it be no longer, if a
+  // majority has not heard it lately (its lease, membership.hpp).
+  auto me = st.members.self_state();
+  bool lease_holds = (me == net::member_state::up || me == net::member_state::leaving) &&
+                     now < st.members.lease_until(now);
   for (auto& op : ops.ops) {
     if (op.sink >= sinks)
       continue;
@@ -140,6 +148,11 @@ void on_ops(self_ptr self, const std::string& member, const std::string& body) {
       malformed[op.sink].push_back(op.id);
       continue;
     }
+    if (!lease_holds && needs_lease(local.kind)) {
+      lapsed[op.sink].push_back(op.id);
+      count(st, &actors::cluster_metrics::lease_refusals);
+      continue;
+    }
     std::memcpy(local.key.data(), op.key.data(), local.key.size());
     batch.ops.push_back(local);
   }
@@ -149,6 +162,7 @@ void on_ops(self_ptr self, const std::string& member, const std::string& body) {
     auto share = std::make_shared<forwarded_share>(n ? join.add() : forwarded_join::part{}, i, n);
     batch.owed.push_back(std::make_shared<net::owed_replies>(std::move(share), std::move(owed[i])));
     batch.owed.back()->refuse(malformed[i], "malformed forwarded op");
+    batch.owed.back()->refuse(lapsed[i], lapsed_lease_refusal);
   }
   join.seal();
   self->state.host.serve_ops(std::move(batch));

@@ -6,6 +6,7 @@
 // /cluster renders a cluster member and a node alone with one function.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -33,10 +34,17 @@ struct cluster_view {
   size_t reachable = 1;
   size_t known = 1;
   bool majority() const { return reachable * 2 > known; }
+  // Until when this member may answer as an owner (membership::lease_until).
+  std::chrono::steady_clock::time_point lease_until = std::chrono::steady_clock::time_point::max();
+  bool lease_holds(std::chrono::steady_clock::time_point now) const { return now < lease_until; }
 
   // Whether requests for `key_hash` are this node's to answer.
   bool owns(uint64_t key_hash) const {
     return owned() && owners->members()[owners->owner(key_hash)] == self;
+  }
+  // Whether this member serves (up): its copies are complete.
+  bool serving() const {
+    return !members.empty() && members.front().info.state == net::member_state::up;
   }
   // Whether any member owns ranges yet (none while everyone is joining).
   bool owned() const { return owners && !owners->empty(); }

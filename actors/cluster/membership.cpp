@@ -22,6 +22,29 @@ membership::membership(settings s, clock::time_point started)
 // others report alive until it has met them (at most down_after_ms). With
 // nobody up to ask it waits down_after_ms: it is the first member, or the
 // whole cluster is starting together.
+void membership::rejoin(uint64_t incarnation) {
+  self_.incarnation = incarnation;
+  self_.state = member_state::joining;
+  for (auto& [name, m] : members_)
+    m.handed_over = false;  // they handed over to the old incarnation
+}
+
+membership::clock::time_point membership::lease_until(clock::time_point now) const {
+  size_t known = known_count(now);
+  if (known <= 1)
+    return clock::time_point::max();
+  std::vector<clock::time_point> heard_us{now};  // this member hears itself
+  for (auto& [name, m] : members_)
+    if (state_of(m, now) != member_state::left && m.authenticated && !m.lost)
+      heard_us.push_back(m.echoed);
+  size_t need = known / 2 + 1;
+  if (heard_us.size() < need)
+    return {};
+  std::nth_element(heard_us.begin(), heard_us.begin() + static_cast<long>(need - 1), heard_us.end(),
+                   std::greater<>());
+  return heard_us[need - 1] + (cfg_.down_after - cfg_.suspect_after);
+}
+
 bool membership::may_go_up(clock::time_point now) const {
   if (self_.state != member_state::joining)
     return false;
@@ -64,6 +87,8 @@ bool membership::admit(const std::string& name, const std::string& address, bool
     m.info.incarnation = 0;
     m.heartbeat_seen = false;
     m.handed_over = false;
+    m.marked_down = false;  // a new process is a new incarnation
+    m.echoed = {};
   }
   m.authenticated = true;
   m.lost = false;
@@ -94,6 +119,18 @@ membership::heartbeat_news membership::heartbeat(const std::string& name, net::p
     return news;
   m->heartbeat_seen = true;
   news.restarted = m->info.incarnation && hb.self.incarnation != m->info.incarnation;
+  if (m->marked_down && hb.self.incarnation != m->marked_incarnation)
+    m->marked_down = false;  // back as a new incarnation: joining, handed over anew
+  m->their_stamp = hb.stamp;
+  if (auto e = hb.echoes.find(self_.name); e != hb.echoes.end()) {
+    clock::time_point stamp{milliseconds(e->second)};
+    if (stamp <= now && stamp > m->echoed)
+      m->echoed = stamp;
+  }
+  for (auto& other : hb.members)
+    if (other.name == self_.name && other.state == member_state::down &&
+        other.incarnation == self_.incarnation && self_.state != member_state::leaving)
+      news.marked_down = true;
   m->info = std::move(hb.self);
   m->load = std::move(hb.load);
   if (news.restarted) {
@@ -131,7 +168,17 @@ bool membership::lose(const std::string& name) {
   if (!m || m->lost)
     return false;
   m->lost = true;
+  mark_down(*m);
   return true;
+}
+
+// Its ranges go to others now: this incarnation may miss what changes.
+void membership::mark_down(member& m) {
+  m.echoed = {};
+  if (m.left || !m.authenticated)
+    return;
+  m.marked_down = true;
+  m.marked_incarnation = m.info.incarnation;
 }
 
 void membership::reconnected(const std::string& name) {
@@ -142,8 +189,9 @@ void membership::reconnected(const std::string& name) {
 std::vector<std::string> membership::detect_down(clock::time_point now) {
   std::vector<std::string> out;
   for (auto& [name, m] : members_)
-    if (m.authenticated && !m.lost && state_of(m, now) == member_state::down) {
+    if (m.authenticated && !m.lost && !m.left && now - m.heard >= cfg_.down_after) {
       m.lost = true;
+      mark_down(m);
       out.push_back(name);
     }
   return out;
@@ -156,7 +204,7 @@ std::vector<std::string> membership::detect_down(clock::time_point now) {
 member_state membership::state_of(const member& m, clock::time_point now) const {
   if (m.left)
     return member_state::left;
-  if (!m.authenticated || m.lost)
+  if (!m.authenticated || m.lost || m.marked_down)
     return member_state::down;
   auto silent = now - m.heard;
   if (silent >= cfg_.down_after)
@@ -195,6 +243,14 @@ std::vector<net::member_info> membership::gossip(clock::time_point now) const {
     out.push_back(m.info);
     out.back().state = state_of(m, now);
   }
+  return out;
+}
+
+std::map<std::string, int64_t> membership::echoes() const {
+  std::map<std::string, int64_t> out;
+  for (auto& [name, m] : members_)
+    if (m.authenticated && !m.lost && m.their_stamp)
+      out.emplace(name, m.their_stamp);
   return out;
 }
 

@@ -26,10 +26,27 @@
 //   joining, up --SIGTERM--> leaving --everything handed over, `leave` sent--> left
 //
 // Silence and a lost connection act on every state but `left` the same way
-// as on `up` (drawn once), and a member heard again (the same process, after
-// a pause or a partition) is back at its own word. A restarted process under
-// a known name (new CAF node or new incarnation) goes back to joining and is
-// handed everything it holds again. `left` is final until it is admitted again.
+// as on `up` (drawn once). Down is sticky for an incarnation: a member heard
+// again after a pause, a partition or a lost connection stays down, whatever
+// it says of itself, until it comes back as a new incarnation. It learns
+// that it must from the gossip (a heartbeat listing it down), or from its
+// own clock (a pause of down_after_ms), and rejoins: joining, then up once
+// every up member has handed it over again. A restarted process under a
+// known name is a new incarnation too. `left` is final until it is admitted
+// again.
+//
+// This member (self):
+//
+//   joining --every up member handed over--> up --SIGTERM--> leaving --> left
+//      ^                                      |
+//      +---- listed down by a member, --------+
+//            or paused down_after_ms:
+//            a new incarnation
+//
+// Leases: an up member answers owner reads only while a majority of the
+// members it knows echoed one of its heartbeats sent after now -
+// (down_after_ms - suspect_after_ms); none of them can have found it down
+// before that heartbeat's time + down_after_ms.
 //
 // Rings: owners = members up or suspect (suspect keeps its ranges, to ride out
 // a pause); holders = owners plus members joining (a joiner hears every write
@@ -75,6 +92,14 @@ class membership {
     bool heartbeat_seen = false;   // its own report of its state has arrived
     bool handed_over = false;      // sent handover_done to this process
     bool reported_alive = false;   // learned by gossip, and the gossiper saw it alive
+    // Found down (lost, or silent down_after_ms) while this incarnation: its
+    // ranges were taken over, so this process may have missed changes. It
+    // stays down, whatever it says, until it comes back as a new incarnation
+    // through joining and hand-over.
+    bool marked_down = false;
+    uint64_t marked_incarnation = 0;
+    int64_t their_stamp = 0;       // its latest heartbeat stamp: echoed back to it
+    clock::time_point echoed{};    // the latest of our stamps it echoed: it heard us since
     clock::time_point heard{};     // its last message of any kind
     clock::time_point learned{};   // when gossip told of it
     int64_t heard_ms = 0;          // the same as `heard`, Unix ms (for /cluster)
@@ -83,6 +108,7 @@ class membership {
   // What a heartbeat taught.
   struct heartbeat_news {
     bool restarted = false;                // the sender is a new incarnation
+    bool marked_down = false;              // the sender has this member (this incarnation) down
     std::vector<net::member_info> learned; // members met for the first time: connect to them
   };
 
@@ -110,6 +136,15 @@ class membership {
   void go_up() { self_.state = net::member_state::up; }
   // SIGTERM: out of both rings, so the next rebalance hands everything over.
   void start_leaving() { self_.state = net::member_state::leaving; }
+  // Others took (or may have taken) this member's ranges over: it comes back
+  // as `incarnation`, joining, and owns again only once every up member has
+  // handed it over anew.
+  void rejoin(uint64_t incarnation);
+  // Until when this member may answer as an owner: while a majority of the
+  // members it knows has heard it recently enough that none of them can
+  // have taken its ranges over (docs/cluster.md, "Owner reads and leases").
+  // A lone member (no other known) always may.
+  clock::time_point lease_until(clock::time_point now) const;
 
   // -- events from other members ---------------------------------------------
   // `name` passed the handshake; `new_process`: a member already admitted,
@@ -140,6 +175,8 @@ class membership {
   // This member and every other with this member's opinion of its state:
   // what a heartbeat gossips.
   std::vector<net::member_info> gossip(clock::time_point now) const;
+  // Each member's latest heartbeat stamp, for this member's heartbeat.
+  std::map<std::string, int64_t> echoes() const;
   // Seeds and known members this member is not connected to: dial these.
   std::vector<std::string> addresses_to_dial() const;
   // For the majority rule (cluster_view::majority): members reachable, this
@@ -157,6 +194,7 @@ class membership {
 
  private:
   member* entry(const std::string& name);  // find(), to change
+  void mark_down(member& m);
   std::vector<std::string> ring_members(clock::time_point now, bool with_joiners) const;
   std::vector<std::string> joiners_new_to(const ring& before, const ring& after,
                                           clock::time_point now) const;

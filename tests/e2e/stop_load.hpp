@@ -91,6 +91,25 @@ class pipeliner {
     fd_ = -1;
   }
 
+  // One ping, answered: the node has accepted and serves this connection
+  // (one still in its accept queue when the listener closes is reset).
+  bool ping_once() {
+    std::string body;
+    appender a{body};
+    msgpack::pack(a, net::ping_request{next_id_++});
+    net::append_frame_header(stream_, static_cast<uint32_t>(body.size()));
+    stream_ += body;
+    ends_.push_back(stream_.size());
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (answered_ == 0 && out_.ended.empty() && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd_, static_cast<short>(POLLIN | (sent_ < stream_.size() ? POLLOUT : 0)), 0};
+      ::poll(&p, 1, 50);
+      write_some();
+      read_some();
+    }
+    return answered_ == 1;
+  }
+
   // Sends nothing; reads until the node ends the connection (or 20 s pass).
   void run_idle() {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);

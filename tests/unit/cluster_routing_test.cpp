@@ -16,16 +16,23 @@ namespace castellan::actors {
 namespace {
 
 using net::op_kind;
+const auto now = std::chrono::steady_clock::now();
 
 std::shared_ptr<const ring> ring_of(std::vector<std::string> members, size_t replicas = 2) {
   return std::make_shared<const ring>(std::move(members), replicas);
 }
 
 // `self`'s view: `owners` serve, `holders` receive writes (owners + joiners).
+// `self` is up (serving) unless told otherwise; its lease holds.
 cluster_view view_of(const std::string& self, std::vector<std::string> owners,
-                     std::vector<std::string> holders, size_t reachable = 3, size_t known = 3) {
+                     std::vector<std::string> holders, size_t reachable = 3, size_t known = 3,
+                     net::member_state self_state = net::member_state::up) {
   cluster_view v;
   v.self = self;
+  monitor::member_status me;
+  me.info.name = self;
+  me.info.state = self_state;
+  v.members.push_back(me);
   v.owners = ring_of(std::move(owners));
   v.holders = ring_of(std::move(holders));
   v.reachable = reachable;
@@ -61,7 +68,7 @@ TEST(ClusterRouting, AKeyThisMemberOwnsIsAnsweredHereAndAnyOtherGoesToItsOwner) 
   for (auto h : sample_keys()) {
     bool mine = owner_in(*v.owners, h) == "node-a";
     for (auto kind : {op_kind::validate, op_kind::refresh, op_kind::logout})
-      EXPECT_EQ(route_session_op(v, kind, false, h), mine ? op_route::here : op_route::owner);
+      EXPECT_EQ(route_session_op(v, kind, false, h, now), mine ? op_route::here : op_route::owner);
     EXPECT_EQ(route_open(v, h), mine ? open_route::here : open_route::owner);  // a new session
     if (!mine) {
       EXPECT_EQ(v.owner_of(h), owner_in(*v.owners, h));
@@ -79,10 +86,10 @@ TEST(ClusterRouting, ALocalReadIsAnsweredByAnyHolderButWritesGoToTheOwner) {
     if (owner_in(*v.owners, h) == "node-a")
       continue;
     bool copy_here = holder_in(*v.holders, "node-a", h);
-    EXPECT_EQ(route_session_op(v, op_kind::validate, true, h),
+    EXPECT_EQ(route_session_op(v, op_kind::validate, true, h, now),
               copy_here ? op_route::here : op_route::owner);
-    EXPECT_EQ(route_session_op(v, op_kind::validate, false, h), op_route::owner);
-    EXPECT_EQ(route_session_op(v, op_kind::refresh, false, h), op_route::owner);
+    EXPECT_EQ(route_session_op(v, op_kind::validate, false, h, now), op_route::owner);
+    EXPECT_EQ(route_session_op(v, op_kind::refresh, false, h, now), op_route::owner);
     replica_reads += copy_here;
   }
   EXPECT_GT(replica_reads, 0);
@@ -92,8 +99,8 @@ TEST(ClusterRouting, WhileNoMemberOwnsSessionsNothingIsServedFromAStaleCopy) {
   auto v = view_of("node-a", {}, abc);  // everyone is still joining
   for (auto h : sample_keys(20)) {
     for (auto kind : {op_kind::validate, op_kind::refresh, op_kind::logout}) {
-      EXPECT_EQ(route_session_op(v, kind, false, h), op_route::refuse_unowned);
-      EXPECT_EQ(route_session_op(v, kind, true, h), op_route::refuse_unowned);
+      EXPECT_EQ(route_session_op(v, kind, false, h, now), op_route::refuse_unowned);
+      EXPECT_EQ(route_session_op(v, kind, true, h, now), op_route::refuse_unowned);
     }
     EXPECT_EQ(route_open(v, h), open_route::refuse_unowned);
     EXPECT_EQ(remote_owner(v, h), "");  // the limiter checks here; logins are refused anyway
@@ -105,13 +112,50 @@ TEST(ClusterRouting, OnTheMinoritySideRefreshesAreRefusedWhileValidateAndLogoutS
   ASSERT_FALSE(v.majority());
   for (auto h : sample_keys(50)) {
     bool mine = owner_in(*v.owners, h) == "node-a";
-    EXPECT_EQ(route_session_op(v, op_kind::refresh, false, h), op_route::refuse_minority);
-    EXPECT_EQ(route_session_op(v, op_kind::validate, false, h), mine ? op_route::here : op_route::owner);
-    EXPECT_EQ(route_session_op(v, op_kind::logout, false, h), mine ? op_route::here : op_route::owner);
+    EXPECT_EQ(route_session_op(v, op_kind::refresh, false, h, now), op_route::refuse_minority);
+    EXPECT_EQ(route_session_op(v, op_kind::validate, false, h, now), mine ? op_route::here : op_route::owner);
+    EXPECT_EQ(route_session_op(v, op_kind::logout, false, h, now), mine ? op_route::here : op_route::owner);
   }
   auto two_of_three = view_of("node-a", abc, abc, 2, 3);
-  EXPECT_NE(route_session_op(two_of_three, op_kind::refresh, false, sample_keys(1)[0]),
+  EXPECT_NE(route_session_op(two_of_three, op_kind::refresh, false, sample_keys(1)[0], now),
             op_route::refuse_minority);
+}
+
+// A member whose lease lapsed (a majority has not heard it lately) may have
+// been taken over: it answers no owner read and no refresh for the keys it
+// owned; a logout (never unsafe) and a local read (any copy, by choice)
+// still are answered here.
+TEST(ClusterRouting, WithItsLeaseLapsedAnOwnerRefusesOwnerReadsAndRefreshes) {
+  auto v = view_of("node-a", abc, abc);
+  v.lease_until = now - std::chrono::milliseconds(1);
+  int mine_seen = 0;
+  for (auto h : sample_keys(100)) {
+    bool mine = owner_in(*v.owners, h) == "node-a";
+    mine_seen += mine;
+    auto owned = [&](op_route r) { return mine ? r : op_route::owner; };
+    EXPECT_EQ(route_session_op(v, op_kind::validate, false, h, now), owned(op_route::refuse_lapsed));
+    EXPECT_EQ(route_session_op(v, op_kind::refresh, false, h, now), owned(op_route::refuse_lapsed));
+    EXPECT_EQ(route_session_op(v, op_kind::logout, false, h, now), owned(op_route::here));
+    if (holder_in(*v.holders, "node-a", h))
+      EXPECT_EQ(route_session_op(v, op_kind::validate, true, h, now), op_route::here);
+  }
+  EXPECT_GT(mine_seen, 0);
+  v.lease_until = now + std::chrono::milliseconds(1);
+  for (auto h : sample_keys(100))
+    if (owner_in(*v.owners, h) == "node-a")
+      EXPECT_EQ(route_session_op(v, op_kind::validate, false, h, now), op_route::here);
+}
+
+// A joining member (just started, or back as a new incarnation after others
+// found it down) is still receiving its copies: its local reads go to the owner.
+TEST(ClusterRouting, AJoiningMembersLocalReadsGoToTheOwner) {
+  auto v = view_of("node-a", {"node-b", "node-c"}, abc, 3, 3, net::member_state::joining);
+  int copies = 0;
+  for (auto h : sample_keys(100)) {
+    copies += holder_in(*v.holders, "node-a", h);
+    EXPECT_EQ(route_session_op(v, op_kind::validate, true, h, now), op_route::owner);
+  }
+  EXPECT_GT(copies, 0);
 }
 
 TEST(ClusterRouting, LimiterKeysAreCheckedOnTheirOwner) {

@@ -208,8 +208,92 @@ TEST(Membership, SilencePastDownAfterIsDetectedOnce) {
   EXPECT_TRUE(m.detect_down(t0 + 1999ms).empty());
   EXPECT_EQ(m.detect_down(t0 + 2000ms), (std::vector<std::string>{"node-b"}));
   EXPECT_TRUE(m.detect_down(t0 + 3000ms).empty());
-  m.heard("node-b", t0 + 3000ms, 1);  // it speaks again: back
-  EXPECT_EQ(state_seen(m, "node-b", t0 + 3000ms), member_state::up);
+}
+
+// Down is sticky for an incarnation: a member heard again after a pause or a
+// partition stays down, whatever it says of itself (it may have missed
+// changes while others held its ranges), and it is told so by the gossip;
+// it comes back only as a new incarnation, joining.
+TEST(Membership, AMemberFoundDownComesBackOnlyAsANewIncarnation) {
+  membership m(settings_for("node-a"), t0);
+  m.go_up();
+  meet(m, "node-b", member_state::up, t0);
+  ASSERT_EQ(m.detect_down(t0 + 2000ms), (std::vector<std::string>{"node-b"}));
+  m.heard("node-b", t0 + 5000ms, 1);  // it speaks again (SIGCONT)
+  m.heartbeat("node-b", heartbeat_of("node-b", member_state::up, 1), t0 + 5000ms);
+  EXPECT_EQ(state_seen(m, "node-b", t0 + 5000ms), member_state::down);
+  m.update_rings(t0 + 5000ms);
+  EXPECT_EQ(names(m.owners()), (std::vector<std::string>{"node-a"}));
+  bool told = false;
+  for (auto& info : m.gossip(t0 + 5000ms))
+    told = told || (info.name == "node-b" && info.state == member_state::down && info.incarnation == 1);
+  EXPECT_TRUE(told) << "its heartbeat tells node-b it is down, with the incarnation found down";
+  m.heartbeat("node-b", heartbeat_of("node-b", member_state::joining, 2), t0 + 5200ms);
+  EXPECT_EQ(state_seen(m, "node-b", t0 + 5200ms), member_state::joining);
+  m.heartbeat("node-b", heartbeat_of("node-b", member_state::up, 2), t0 + 5400ms);
+  EXPECT_EQ(state_seen(m, "node-b", t0 + 5400ms), member_state::up);
+}
+
+TEST(Membership, AConnectionLostToALiveProcessAlsoMakesItRejoin) {
+  membership m(settings_for("node-a"), t0);
+  meet(m, "node-b", member_state::up, t0);
+  ASSERT_TRUE(m.lose("node-b"));
+  m.reconnected("node-b");
+  m.heard("node-b", t0 + 100ms, 1);
+  m.heartbeat("node-b", heartbeat_of("node-b", member_state::up, 1), t0 + 100ms);
+  EXPECT_EQ(state_seen(m, "node-b", t0 + 100ms), member_state::down);
+}
+
+// This member learns from the gossip that it was found down, and rejoins:
+// joining, with a new incarnation, owning nothing until handed over again.
+TEST(Membership, ListedDownByAMemberThisOneRejoinsAndWaitsForTheHandOver) {
+  auto s = settings_for("node-a");
+  s.self.incarnation = 7;
+  membership m(s, t0);
+  meet(m, "node-b", member_state::up, t0);
+  m.handed_over("node-b");
+  ASSERT_TRUE(m.may_go_up(t0));
+  m.go_up();
+  auto hb = heartbeat_of("node-b", member_state::up);
+  net::member_info me = m.self();
+  me.state = member_state::down;
+  hb.members.push_back(me);
+  EXPECT_TRUE(m.heartbeat("node-b", hb, t0 + 100ms).marked_down);
+  m.rejoin(8);
+  EXPECT_EQ(m.self_state(), member_state::joining);
+  EXPECT_EQ(m.self().incarnation, 8u);
+  EXPECT_FALSE(m.may_go_up(t0 + 200ms)) << "node-b handed over to the old incarnation only";
+  // A listing of an older incarnation says nothing about this one.
+  EXPECT_FALSE(m.heartbeat("node-b", hb, t0 + 300ms).marked_down);
+  m.handed_over("node-b");
+  EXPECT_TRUE(m.may_go_up(t0 + 400ms));
+}
+
+// The lease: while a majority of the members known echoes a recent stamp.
+TEST(Membership, TheLeaseHoldsWhileAMajorityEchoedARecentHeartbeat) {
+  membership m(settings_for("node-a"), t0);
+  EXPECT_EQ(m.lease_until(t0), clock::time_point::max()) << "alone: a majority of one";
+  meet(m, "node-b", member_state::up, t0);
+  meet(m, "node-c", member_state::up, t0);
+  EXPECT_LE(m.lease_until(t0), t0) << "nobody has echoed anything yet";
+  auto echo = [&](const std::string& who, clock::time_point stamp, clock::time_point at) {
+    auto hb = heartbeat_of(who, member_state::up);
+    hb.echoes["node-a"] =
+        std::chrono::duration_cast<std::chrono::milliseconds>(stamp.time_since_epoch()).count();
+    m.heard(who, at, 1);
+    m.heartbeat(who, hb, at);
+  };
+  echo("node-b", t0 + 100ms, t0 + 150ms);
+  // Itself and node-b: 2 of 3. Lease: the stamp + (down_after - suspect_after).
+  EXPECT_EQ(m.lease_until(t0 + 150ms), t0 + 100ms + 1000ms);
+  echo("node-c", t0 + 300ms, t0 + 350ms);
+  EXPECT_EQ(m.lease_until(t0 + 350ms), t0 + 300ms + 1000ms);  // the majority's newest
+  // An echo of a stamp from the future (a confused peer) is ignored.
+  echo("node-b", t0 + 10s, t0 + 400ms);
+  EXPECT_EQ(m.lease_until(t0 + 400ms), t0 + 300ms + 1000ms);
+  // Losing node-c's connection takes its echo away: node-b's is 100 ms old.
+  m.lose("node-c");
+  EXPECT_EQ(m.lease_until(t0 + 400ms), t0 + 100ms + 1000ms);
 }
 
 TEST(Membership, TheRingsAreWhatTheDocsSay) {
