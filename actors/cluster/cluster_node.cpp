@@ -77,6 +77,88 @@ bool same_proof(const std::string& a, const std::string& b) {
 // Unauthenticated peers may send only small handshake messages.
 constexpr size_t max_handshake_bytes = 4096;
 
+// Handshakes in flight, nodes refused lately and peer names whose refusal was
+// logged: each map holds at most this many (anyone who reaches the cluster
+// port can say hello, under any name, from as many processes as it likes).
+constexpr size_t max_handshakes = 256;
+
+// A refused node's hellos go unanswered this long, and a peer name's refusal
+// is logged at most once in it (a wrong-secret node dials again every
+// cluster.reconnect_interval_ms; every refusal is still counted).
+constexpr auto refusal_quiet = std::chrono::seconds(10);
+
+// The entry of `m` with the earliest time (`time_of(value)`); m is not empty.
+template <class Map, class TimeOf>
+typename Map::iterator oldest(Map& m, TimeOf time_of) {
+  auto first = m.begin();
+  for (auto it = m.begin(); it != m.end(); ++it)
+    if (time_of(it->second) < time_of(first->second))
+      first = it;
+  return first;
+}
+
+// A peer failed the handshake, or may no longer try: counted every time
+// (castellan_cluster_peers_refused_total), logged at most once per
+// refusal_quiet per peer name, with how many went unlogged since.
+void refuse(self_ptr self, const std::string& name, const std::string& address,
+            std::string_view why) {
+  auto& st = self->state;
+  count(st, &actors::cluster_metrics::peers_refused);
+  auto now = steady::now();
+  auto who = net::log_safe(name);
+  auto it = st.refusals_logged.find(who);
+  if (it != st.refusals_logged.end() && now - it->second.at < refusal_quiet) {
+    ++it->second.unlogged;
+    return;
+  }
+  uint64_t unlogged = 0;
+  if (it != st.refusals_logged.end()) {
+    unlogged = it->second.unlogged;
+  } else {
+    if (st.refusals_logged.size() >= max_handshakes)
+      st.refusals_logged.erase(oldest(st.refusals_logged, [](auto& r) { return r.at; }));
+    it = st.refusals_logged.emplace(who, cluster_state::refusal_log{}).first;
+  }
+  it->second = {now, 0};
+  if (unlogged > 0)
+    spdlog::error("cluster: refused {} at {}: {} ({} more refusals of it since its last line)", who,
+                  net::log_safe(address), why, unlogged);
+  else
+    spdlog::error("cluster: refused {} at {}: {}", who, net::log_safe(address), why);
+}
+
+// `node` failed the handshake: for refusal_quiet its hellos get no challenge,
+// so a node without the secret is not handed one proof after another.
+void remember_refused(cluster_state& st, const caf::node_id& node, steady::time_point now) {
+  if (!st.refused_nodes.count(node) && st.refused_nodes.size() >= max_handshakes)
+    st.refused_nodes.erase(oldest(st.refused_nodes, [](auto& at) { return at; }));
+  st.refused_nodes[node] = now;
+}
+
+// Challenges without a proof after cluster.request_timeout_ms are dropped
+// and refused. That key, because the challenge is a request to the peer like
+// any other: a node with the secret answers it in one round trip, as a member
+// answers a forwarded request, and the operator already tuned it to this
+// network. (reconnect_interval_ms is how often a node dials, not how long an
+// answer may take; down_after_ms is about members already admitted.)
+void expire_handshakes(self_ptr self, steady::time_point now) {
+  auto& st = self->state;
+  auto bound = milliseconds(st.cfg.request_timeout_ms);
+  for (auto it = st.challenged.begin(); it != st.challenged.end();) {
+    if (now - it->second.sent < bound) {
+      ++it;
+      continue;
+    }
+    refuse(self, it->second.name, it->second.address,
+           "it did not prove the cluster secret within " +
+               std::to_string(st.cfg.request_timeout_ms) + " ms (a wrong cluster.secret?)");
+    remember_refused(st, it->first, now);
+    it = st.challenged.erase(it);
+  }
+  for (auto it = st.refused_nodes.begin(); it != st.refused_nodes.end();)
+    it = now - it->second >= refusal_quiet ? st.refused_nodes.erase(it) : std::next(it);
+}
+
 void count_states(const cluster_state& st, const cluster_view& view) {
   if (!st.metrics)
     return;
@@ -334,6 +416,7 @@ void tick(self_ptr self) {
     expire_pending(self, name);
   }
   expire_pending(self);
+  expire_handshakes(self, now);
   reconnect(self);
   heartbeat(self);
   maybe_up(self);
@@ -349,9 +432,30 @@ void tick(self_ptr self) {
 void on_hello(self_ptr self, const caf::strong_actor_ptr& sender, const std::string& body) {
   auto& st = self->state;
   auto hello = net::unpack_peer<net::peer_hello>(body);
+  auto node = sender->node();
+  auto now = steady::now();
+  if (st.refused_nodes.count(node)) {
+    // It failed the handshake lately: no challenge, so no proof, for it.
+    refuse(self, hello.name, hello.address,
+           "it failed the cluster-secret handshake less than " +
+               std::to_string(refusal_quiet.count()) + " s ago; its hello is not answered");
+    return;
+  }
+  if (st.challenged.count(node)) {
+    // Saying hello again before proving: it refused our challenge, or will
+    // answer it late. It gets no second proof; the first challenge's clock
+    // runs on (expire_handshakes).
+    return;
+  }
+  if (st.challenged.size() >= max_handshakes) {
+    auto first = oldest(st.challenged, [](auto& in) { return in.sent; });
+    refuse(self, first->second.name, first->second.address,
+           "more than " + std::to_string(max_handshakes) +
+               " handshakes in flight; the oldest is dropped");
+    st.challenged.erase(first);
+  }
   auto nonce = random_nonce();
-  st.challenged[sender->node()] = {hello.nonce, nonce, hello.name, hello.address,
-                                   hello.incarnation};
+  st.challenged[node] = {hello.nonce, nonce, hello.name, hello.address, hello.incarnation, now};
   auto& me = st.members.self();
   net::peer_challenge c{me.name, me.address, nonce,
                         handshake_proof(st.secret, "castellan/answer", hello.nonce, nonce),
@@ -407,10 +511,9 @@ void on_challenge(self_ptr self, const caf::strong_actor_ptr& sender, const std:
   auto hello_nonce = sent->second;
   st.hello_sent.erase(sent);
   if (!same_proof(c.proof, handshake_proof(st.secret, "castellan/answer", hello_nonce, c.nonce))) {
-    spdlog::error("cluster: refused {} at {}: it does not know the cluster secret",
-                  net::log_safe(c.name), net::log_safe(c.address));
-    count(st, &actors::cluster_metrics::peers_refused);
-    return;
+    refuse(self, c.name, c.address, "it does not know the cluster secret");
+    remember_refused(st, node, steady::now());
+    return;  // and it gets no proof of ours
   }
   auto handle = caf::actor_cast<caf::actor>(sender);
   self->send(handle, cluster_atom_v, std::string(net::peer_proof::type),
@@ -423,16 +526,16 @@ void on_challenge(self_ptr self, const caf::strong_actor_ptr& sender, const std:
 void on_proof(self_ptr self, const caf::strong_actor_ptr& sender, const std::string& body) {
   auto& st = self->state;
   auto proof = net::unpack_peer<net::peer_proof>(body);
-  auto it = st.challenged.find(sender->node());
+  auto node = sender->node();
+  auto it = st.challenged.find(node);
   if (it == st.challenged.end())
-    return;
+    return;  // no challenge pending (or dropped and refused already: a late proof admits nothing)
   auto in = it->second;
   st.challenged.erase(it);
   if (!same_proof(proof.proof,
                   handshake_proof(st.secret, "castellan/join", in.hello_nonce, in.my_nonce))) {
-    spdlog::error("cluster: refused {} at {}: wrong cluster secret", net::log_safe(in.name),
-                  net::log_safe(in.address));
-    count(st, &actors::cluster_metrics::peers_refused);
+    refuse(self, in.name, in.address, "wrong cluster secret");
+    remember_refused(st, node, steady::now());
     return;
   }
   admit(self, caf::actor_cast<caf::actor>(sender), sender->node(), in.name, in.address,

@@ -73,11 +73,25 @@ struct cluster_state {
   std::map<std::string, member_link> links;        // by member name, once admitted
   std::map<caf::node_id, std::string> authed;      // node -> member name
   std::map<caf::node_id, std::string> hello_sent;  // node -> our hello nonce
+  // A hello answered with a challenge, waiting for the node's proof; `sent`
+  // is when the first unanswered challenge went out (the tick refuses it
+  // cluster.request_timeout_ms later). At most max_handshakes (oldest dropped).
   struct incoming {
     std::string hello_nonce, my_nonce, name, address;
     uint64_t incarnation = 0;
+    steady::time_point sent{};
   };
   std::map<caf::node_id, incoming> challenged;
+  // Nodes that failed the handshake lately, and when: their hellos get no
+  // challenge (no proof) for refusal_quiet. At most max_handshakes.
+  std::map<caf::node_id, steady::time_point> refused_nodes;
+  // Per peer name (as logged): when its last refusal was logged, and how
+  // many refusals were counted but not logged since. At most max_handshakes.
+  struct refusal_log {
+    steady::time_point at{};
+    uint64_t unlogged = 0;
+  };
+  std::map<std::string, refusal_log> refusals_logged;
   std::set<std::string> connecting;                // addresses with a connect in flight
   steady::time_point last_reconnect{};
   uint64_t next_batch = 1;

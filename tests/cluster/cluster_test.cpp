@@ -2,8 +2,10 @@
 // examples/cluster-3, driven by the client library as a gateway would.
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -29,6 +31,27 @@ std::string login(uint16_t port, const std::string& user, const std::string& pas
 net::reply_view validate(uint16_t port, const std::string& token) {
   auto c = net::client::connect("127.0.0.1", port, 5s);
   return c.validate(token);
+}
+
+// The value of an unlabelled counter or gauge in Prometheus text (-1 when absent).
+double metric_value(const std::string& text, const std::string& name) {
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind(name + " ", 0) == 0)
+      return std::stod(line.substr(name.size() + 1));
+  return -1;
+}
+
+// The lines of `text` that contain every one of `parts`.
+std::vector<std::string> lines_with(const std::string& text,
+                                    std::initializer_list<std::string> parts) {
+  std::vector<std::string> found;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);)
+    if (std::all_of(parts.begin(), parts.end(),
+                    [&](auto& p) { return line.find(p) != std::string::npos; }))
+      found.push_back(line);
+  return found;
 }
 
 // Every member sees every other member up (the cluster formed).
@@ -108,8 +131,12 @@ TEST(ClusterTest, AMemberWithoutTheSecretCannotJoin) {
     EXPECT_TRUE(eventually([&] {
       return cluster.node(i).stderr_text().find("refused node-c") != std::string::npos;
     }, 5s)) << cluster.node(i).stderr_text();
-  EXPECT_NE(intruder->stderr_text().find("cluster secret"), std::string::npos)
-      << intruder->stderr_text();
+  EXPECT_TRUE(eventually([&] {
+    return intruder->stderr_text().find("cluster secret") != std::string::npos;
+  }, 5s)) << intruder->stderr_text();
+  for (size_t i = 0; i < 2; ++i)
+    EXPECT_GE(metric_value(http_get(cluster.monitor_port(i), "/metrics"),
+                           "castellan_cluster_peers_refused_total"), 1) << "member " << i;
   // ...and neither lists it as a member, nor it them.
   for (size_t i = 0; i < 2; ++i)
     EXPECT_NE(cluster.state_seen(i, "node-c"), member_state::up);
@@ -120,6 +147,45 @@ TEST(ClusterTest, AMemberWithoutTheSecretCannotJoin) {
   auto token = login(cluster.client_port(0), "alice", alice_password);
   auto c = intruder->connect();
   EXPECT_FALSE(c.validate(token).ok);
+}
+
+// A wrong-secret node the members never dial (at no seed address) only says
+// hello. Each member answers with a challenge; the node finds the member's
+// proof wrong and gives up without a proof of its own. The member must not
+// wait for it forever: after cluster.request_timeout_ms (2 s) it refuses the
+// node, logs it once (not on every re-dial) and counts it.
+TEST(ClusterTest, AWrongSecretJoinerIsLoggedAndCountedByTheMembersItReached) {
+  test_cluster cluster(2);
+  await_converged(cluster);
+  auto joiner = cluster.start_with_wrong_secret(2, /*at_seed_address=*/false);
+  auto refusal = [&](size_t i) {
+    return lines_with(cluster.node(i).stderr_text(),
+                      {"cluster: refused node-c at 127.0.0.1:",
+                       ": it did not prove the cluster secret within 2000 ms "
+                       "(a wrong cluster.secret?)"});
+  };
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_TRUE(eventually([&] { return !refusal(i).empty(); }, 10s))
+        << "member " << i << ":\n" << cluster.node(i).stderr_text();
+    EXPECT_GE(metric_value(http_get(cluster.monitor_port(i), "/metrics"),
+                           "castellan_cluster_peers_refused_total"), 1) << "member " << i;
+  }
+  // The joiner refused the members on its side, first.
+  EXPECT_NE(joiner->stderr_text().find("does not know the cluster secret"), std::string::npos)
+      << joiner->stderr_text();
+  // Several reconnect intervals later: still refused, still one line each.
+  std::this_thread::sleep_for(3s);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(refusal(i).size(), 1u) << cluster.node(i).stderr_text();
+    EXPECT_TRUE(lines_with(cluster.node(i).stderr_text(), {"node-c", "authenticated"}).empty());
+    auto view = cluster.cluster_of(i);
+    ASSERT_EQ(view["members"].size(), 2u) << view.dump();
+    for (auto& m : view["members"])
+      EXPECT_NE(m.value("name", ""), "node-c") << view.dump();
+  }
+  auto seen = http_get(joiner->monitor_port(), "/cluster");
+  auto view = nlohmann::json::parse(seen.substr(seen.find("\r\n\r\n") + 4));
+  EXPECT_EQ(view["members"].size(), 1u) << view.dump();  // it admitted nobody: only itself
 }
 
 // The scenario: kill -9 the owner of 1,000 sessions while clients

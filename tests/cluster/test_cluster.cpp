@@ -111,9 +111,18 @@ void test_cluster::restart(size_t i) {
   running_[i] = true;
 }
 
-std::unique_ptr<authd_process> test_cluster::start_with_wrong_secret(size_t i) {
+std::unique_ptr<authd_process> test_cluster::start_with_wrong_secret(size_t i,
+                                                                    bool at_seed_address) {
   write_secret(dir_ / "wrong-secret", "not-the-cluster-secret-987654321");
-  auto p = authd_process::with_config(dir_ / (name(i) + "-intruder"), config_for(i, "wrong-secret"));
+  auto config = config_for(i, "wrong-secret");
+  if (!at_seed_address) {
+    auto seed_port = "port = " + std::to_string(ports_.at(i).cluster) + "\n";
+    auto at = config.find(seed_port);
+    if (at == std::string::npos)
+      throw std::logic_error("no cluster port in the config of " + name(i));
+    config.replace(at, seed_port.size(), "port = " + std::to_string(free_port()) + "\n");
+  }
+  auto p = authd_process::with_config(dir_ / (name(i) + "-intruder"), config);
   p->keep_dir();
   return p;
 }

@@ -40,7 +40,9 @@ class test_cluster {
   int stop(size_t i);
   void restart(size_t i);
   // A member whose secret differs from everyone else's (started, not joined).
-  std::unique_ptr<authd_process> start_with_wrong_secret(size_t i);
+  // At member i's seed address the members dial it too; elsewhere (a free
+  // port no member knows) only it dials them, as a new node would.
+  std::unique_ptr<authd_process> start_with_wrong_secret(size_t i, bool at_seed_address = true);
 
   // GET /cluster on member i (empty object when it does not answer).
   nlohmann::json cluster_of(size_t i) const;
