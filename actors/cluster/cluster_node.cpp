@@ -392,6 +392,7 @@ void rejoin(self_ptr self, const std::string& why) {
                                             st.members.self().incarnation + 1);
   spdlog::warn("cluster: {} {}; rejoining as incarnation {}", st.members.name(), why, incarnation);
   st.members.rejoin(incarnation);
+  st.handed_waiting.clear();  // hand-overs to the old incarnation
   count(st, &actors::cluster_metrics::rejoins);
   publish_view(self);
   heartbeat(self);
@@ -404,6 +405,8 @@ void tick(self_ptr self) {
   // wait before they take this member's ranges over.
   auto paused = now - st.last_tick;
   st.last_tick = now;
+  if (paused >= milliseconds(st.cfg.suspect_after_ms))
+    st.members.forgive_silence(now);  // the others did not go silent: this process stopped
   if (st.members.self_state() == member_state::up &&
       paused >= milliseconds(st.cfg.down_after_ms))
     rejoin(self, "was paused for " +
@@ -550,6 +553,8 @@ void on_heartbeat(self_ptr self, const std::string& member, const std::string& b
   if (news.marked_down)
     rejoin(self, "is listed down by " + member);
   if (news.restarted)
+    self->state.handed_waiting.erase(member);  // it was for the old process
+  if (news.restarted)
     spdlog::info("cluster: {} restarted (incarnation {})", member,
                  self->state.members.find(member)->info.incarnation);
   for (auto& m : news.learned) {
@@ -586,7 +591,7 @@ const std::map<std::string_view, member_handler>& member_handlers() {
     {net::peer_revoke::type, on_revoke},
     {net::peer_revoke_done::type, on_revoke_done},
     {net::peer_handover_done::type,
-     [](self_ptr s, const std::string& m, const std::string&) { s->state.members.handed_over(m); }},
+     [](self_ptr s, const std::string& m, const std::string&) { on_handover_done(s, m); }},
     {net::peer_leave::type, on_leave},
   };
   return table;
@@ -781,6 +786,7 @@ caf::behavior cluster_behavior(self_ptr self, cluster_deps deps) {
         send_to(self, it->second, msg.type, std::move(msg.body));
     },
     [self](leave_atom) { return leave(self); },
+    [self](handed_atom, const std::string& member) { on_handover_applied(self, member); },
   };
 }
 

@@ -110,6 +110,12 @@ struct cluster_state {
   std::shared_ptr<const actors::ring> redo_before;
   std::function<void()> on_left;                   // leave(): all peers acknowledged
   steady::time_point last_tick{};                  // a long gap: this process was paused
+  // Hand-over records from each member still being applied here, and the
+  // members whose handover_done waits for them: a member counts as having
+  // handed over only once what it sent is in the tables, or a joiner could
+  // go up and miss sessions it holds.
+  std::map<std::string, uint64_t> applying;
+  std::set<std::string> handed_waiting;
   size_t leave_acks = 0;
   static inline const char* name = "cluster_node";
 };
@@ -151,5 +157,7 @@ void teach_limits_remotely(self_ptr self, teach_out& msg);
 void on_revoke(self_ptr self, const std::string& member, const std::string& body);
 void on_revoke_done(self_ptr self, const std::string& member, const std::string& body);
 void revoke_remotely(self_ptr self, revoke_out& msg);
+void on_handover_done(self_ptr self, const std::string& member);
+void on_handover_applied(self_ptr self, const std::string& member);
 
 }  // namespace castellan::actors::cluster_detail

@@ -226,11 +226,37 @@ void on_replicate(self_ptr self, const std::string& member, const std::string& b
           static_cast<double>(rep.events.size()));
   auto me = caf::actor_cast<caf::actor>(self);
   uint64_t batch = rep.batch;
+  if (batch == 0)
+    ++self->state.applying[member];
   self->state.host.apply(std::move(rep.events), [me, member, batch](bool ok) {
     if (batch)
       caf::anon_send(me, peer_send{member, std::string(net::peer_ack::type),
                                    net::pack_peer(net::peer_ack{batch, ok})});
+    else
+      caf::anon_send(me, handed_atom_v, member);
   });
+}
+
+// A member's handover_done counts once everything it handed over before it
+// is applied here (messages from one member arrive in order).
+void on_handover_done(self_ptr self, const std::string& member) {
+  auto& st = self->state;
+  if (auto it = st.applying.find(member); it != st.applying.end() && it->second > 0)
+    st.handed_waiting.insert(member);
+  else
+    st.members.handed_over(member);
+}
+
+void on_handover_applied(self_ptr self, const std::string& member) {
+  auto& st = self->state;
+  auto it = st.applying.find(member);
+  if (it == st.applying.end() || it->second == 0)
+    return;
+  if (--it->second > 0)
+    return;
+  st.applying.erase(it);
+  if (st.handed_waiting.erase(member))
+    st.members.handed_over(member);
 }
 
 void on_ack(self_ptr self, const std::string& member, const std::string& body) {

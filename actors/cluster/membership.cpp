@@ -127,9 +127,14 @@ membership::heartbeat_news membership::heartbeat(const std::string& name, net::p
     if (stamp <= now && stamp > m->echoed)
       m->echoed = stamp;
   }
+  // Listed down by the sender: rejoin, unless this member found the sender
+  // down too and is on the majority side (a healed minority must not make
+  // the majority rejoin; the minority rejoins).
+  bool majority = reachable_count(now) * 2 > known_count(now);
   for (auto& other : hb.members)
     if (other.name == self_.name && other.state == member_state::down &&
-        other.incarnation == self_.incarnation && self_.state != member_state::leaving)
+        other.incarnation == self_.incarnation && self_.state != member_state::leaving &&
+        !(m->marked_down && majority))
       news.marked_down = true;
   m->info = std::move(hb.self);
   m->load = std::move(hb.load);
@@ -184,6 +189,12 @@ void membership::mark_down(member& m) {
 void membership::reconnected(const std::string& name) {
   if (auto* m = entry(name))
     m->lost = false;
+}
+
+void membership::forgive_silence(clock::time_point now) {
+  for (auto& [name, m] : members_)
+    if (m.authenticated && !m.lost)
+      m.heard = std::max(m.heard, now);
 }
 
 std::vector<std::string> membership::detect_down(clock::time_point now) {

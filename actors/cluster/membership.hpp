@@ -161,6 +161,8 @@ class membership {
   bool lose(const std::string& name);
   // A new connection to an admitted member (same process).
   void reconnected(const std::string& name);
+  // This process was paused: the others' silence was its own, not theirs.
+  void forgive_silence(clock::time_point now);
   // Members silent past down_after_ms, not yet marked lost: now they are.
   std::vector<std::string> detect_down(clock::time_point now);
 

@@ -269,6 +269,39 @@ TEST(Membership, ListedDownByAMemberThisOneRejoinsAndWaitsForTheHandOver) {
   EXPECT_TRUE(m.may_go_up(t0 + 400ms));
 }
 
+// A healed minority lists the majority's members down; they found it down
+// too and are the majority, so they do not rejoin: the minority does.
+TEST(Membership, AMajorityMemberIgnoresBeingListedDownByAMemberItFoundDown) {
+  auto s = settings_for("node-a");
+  s.self.incarnation = 7;
+  membership m(s, t0);
+  m.go_up();
+  meet(m, "node-b", member_state::up, t0);
+  meet(m, "node-c", member_state::up, t0);
+  m.heard("node-c", t0 + 2500ms, 1);
+  ASSERT_EQ(m.detect_down(t0 + 2500ms), (std::vector<std::string>{"node-b"}));
+  auto hb = heartbeat_of("node-b", member_state::up);
+  net::member_info me = m.self();
+  me.state = member_state::down;
+  hb.members.push_back(me);
+  m.heard("node-b", t0 + 2600ms, 1);
+  EXPECT_FALSE(m.heartbeat("node-b", hb, t0 + 2600ms).marked_down);
+  // node-c, which this member never found down, is believed.
+  auto from_c = heartbeat_of("node-c", member_state::up);
+  from_c.members.push_back(me);
+  EXPECT_TRUE(m.heartbeat("node-c", from_c, t0 + 2600ms).marked_down);
+}
+
+// A paused process (SIGSTOP) finds everyone silent when it resumes: the
+// silence was its own, so nobody is marked down for it.
+TEST(Membership, ForgivenSilenceMarksNobodyDown) {
+  membership m(settings_for("node-a"), t0);
+  meet(m, "node-b", member_state::up, t0);
+  m.forgive_silence(t0 + 5000ms);
+  EXPECT_TRUE(m.detect_down(t0 + 5000ms).empty());
+  EXPECT_EQ(state_seen(m, "node-b", t0 + 5000ms), member_state::up);
+}
+
 // The lease: while a majority of the members known echoes a recent stamp.
 TEST(Membership, TheLeaseHoldsWhileAMajorityEchoedARecentHeartbeat) {
   membership m(settings_for("node-a"), t0);
