@@ -122,6 +122,7 @@ const std::vector<binding>& bindings() {
     uint_binding("server", "max_connections", FIELD(server.max_connections), 1, 1000000),
     uint_binding("server", "max_frame_bytes", FIELD(server.max_frame_bytes), 64, 64 << 20),
     uint_binding("server", "idle_timeout_ms", FIELD(server.idle_timeout_ms), 100, u32),
+    uint_binding("server", "drain_timeout_ms", FIELD(server.drain_timeout_ms), 100, 600000),
     uint_binding("server", "max_inflight_per_connection",
                  FIELD(server.max_inflight_per_connection), 1, 1000000),
     uint_binding("server", "read_buffer_budget_bytes", FIELD(server.read_buffer_budget_bytes),
@@ -445,7 +446,8 @@ std::string render_toml(const node_settings& d) {
       << "\nmax_frame_bytes = " << d.server.max_frame_bytes
       << "\nidle_timeout_ms = " << d.server.idle_timeout_ms
       << "\nmax_inflight_per_connection = " << d.server.max_inflight_per_connection
-      << "\nread_buffer_budget_bytes = " << d.server.read_buffer_budget_bytes << "\n\n"
+      << "\nread_buffer_budget_bytes = " << d.server.read_buffer_budget_bytes << "\n"
+      << "\ndrain_timeout_ms = " << d.server.drain_timeout_ms << "\n\n"
       << "[actors]\nscheduler_threads = " << d.actors.scheduler_threads
       << "\nsession_shards = " << d.actors.session_shards << "\nscheduler_policy = \""
       << d.actors.scheduler_policy << "\"\n\n"

@@ -30,6 +30,7 @@ struct server_config {
   // Bytes all connections' read buffers may hold beyond their fixed 4 KiB
   // (partial frames, larger batches); a frame that needs more is refused.
   uint64_t read_buffer_budget_bytes = 64ull << 20;
+  uint32_t drain_timeout_ms = 3000;      // Stopping: longest wait for connections to answer and close.
 };
 
 // [actors]: the CAF runtime.

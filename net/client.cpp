@@ -94,6 +94,13 @@ void client::close_fd() {
 void client::shutdown_send() { ::shutdown(fd_, SHUT_WR); }
 
 void client::flush(milliseconds timeout) {
+  if (ending_) {
+    out_.clear();
+    if (!half_closed_)
+      ::shutdown(fd_, SHUT_WR);
+    half_closed_ = true;
+    throw client_error("the node is closing this connection (node shutting down); send elsewhere");
+  }
   auto deadline = clock::now() + timeout;
   size_t sent = 0;
   while (sent < out_.size()) {
@@ -164,6 +171,8 @@ void client::parse_buffered() {
       break;
     try {
       ready_.push_back(parse_reply(scan.body));
+      auto& r = ready_.back();
+      ending_ = ending_ || (r.id == connection_level_id && r.error == "unavailable");
     } catch (const std::exception& e) {
       failure = std::string("server sent a malformed reply: ") + e.what();
       break;

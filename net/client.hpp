@@ -53,6 +53,9 @@ class client {
   void queue_raw(std::string_view bytes) { out_.append(bytes); }
 
   // Writes the whole send buffer; throws client_error on failure or timeout.
+  // Once the node said it is closing this connection (ending()), sends
+  // nothing: half-closes the connection, drops the buffer and throws, so
+  // that the node can finish at once (docs/protocol.md, section 6).
   void flush(milliseconds timeout = milliseconds(5000));
 
   // -- replies ---------------------------------------------------------------
@@ -88,6 +91,9 @@ class client {
 
   // True once the server closed the connection (seen by a read).
   bool closed() const { return closed_; }
+  // True once the server sent `unavailable` with id 0 (it is stopping, or
+  // refused the connection): replies still come, nothing more may be sent.
+  bool ending() const { return ending_; }
   int native_handle() const { return fd_; }
   // Half-closes the sending side (tests: a truncated frame followed by EOF).
   void shutdown_send();
@@ -109,6 +115,8 @@ class client {
   std::string in_;
   std::deque<reply_view> ready_;
   bool closed_ = false;
+  bool ending_ = false;
+  bool half_closed_ = false;
 };
 
 }  // namespace castellan::net

@@ -3,6 +3,13 @@
 // to the backend as one batch, and all replies ready at that point leave in
 // one write (Redis's clients_pending_write habit). Reading pauses while too
 // many requests are in flight or too many reply bytes are unsent.
+//
+// Closing is always orderly: once every request read is answered and the
+// replies are written, the sending side is shut (the client reads EOF after
+// the last reply) and what still arrives is dropped unparsed until the
+// client closes too. Closing a socket with unread input would send a reset,
+// which can destroy replies the client has not read yet. A stopping node
+// drains each connection that way (shut_down, docs/protocol.md section 6).
 #include "net/connection.hpp"
 
 #include <sys/socket.h>
@@ -28,6 +35,10 @@ namespace asio = boost::asio;
 namespace {
 
 constexpr size_t max_unsent_reply_bytes = 4 * 1024 * 1024;
+// A draining connection whose client sent nothing for this long is taken to
+// have stopped (it read the notice): a request that crossed the notice on the
+// wire arrives within one round trip.
+constexpr auto drain_quiet = std::chrono::milliseconds(100);
 
 template <class F>
 void count(net::front_door_metrics* m, F&& f) {
@@ -50,6 +61,7 @@ std::string unknown_op_message(std::string_view op) {
 connection::connection(asio::ip::tcp::socket socket, connection_context& ctx, turn_batch& turn)
     : socket_(std::move(socket)),
       idle_timer_(socket_.get_executor()),
+      close_timer_(socket_.get_executor()),
       ctx_(ctx),
       turn_(turn),
       in_(ctx.budget.get()) {
@@ -70,20 +82,38 @@ void connection::start() {
     peer_ip_ = remote.address().to_string();
   last_activity_ = std::chrono::steady_clock::now();
   last_write_progress_ = last_activity_;
+  last_read_ = last_activity_;
+  std::optional<std::chrono::steady_clock::time_point> stopping;
   {
     std::lock_guard<std::mutex> guard(ctx_.registry_mutex);
     auto& r = ctx_.registry;
     if (r.size() > 64 && r.size() > 2 * ctx_.open_connections.load())
       std::erase_if(r, [](const std::weak_ptr<connection>& w) { return w.expired(); });
     r.push_back(weak_from_this());
+    if (ctx_.stopping) {  // accepted just before the listener closed
+      ctx_.draining.fetch_add(1);
+      stopping = ctx_.drain_deadline;
+    }
   }
   arm_idle_timer();
+  if (stopping)
+    shut_down(*stopping);
   read_more();
 }
 
-void connection::shut_down() {
-  local_.add_error(connection_level_id, error_code::unavailable, "node shutting down");
-  request_close();
+void connection::shut_down(std::chrono::steady_clock::time_point deadline) {
+  {
+    std::lock_guard<std::mutex> guard(out_mutex_);
+    if (closed_ || draining_) {
+      ctx_.draining.fetch_sub(1);  // nothing left to drain
+      return;
+    }
+  }
+  draining_ = true;
+  drain_deadline_ = deadline;
+  if (!lingering_)  // else its EOF is on the wire already: too late to say why
+    local_.add_error(connection_level_id, error_code::unavailable, "node shutting down");
+  arm_close_timer();
   publish_local_replies();
 }
 
@@ -95,7 +125,11 @@ bool connection::may_read() {
   if (reading_)
     return false;
   std::lock_guard<std::mutex> guard(out_mutex_);
-  if (closed_ || closing_)
+  if (closed_)
+    return false;
+  if (lingering_)
+    return true;  // only to see the client's EOF
+  if (closing_)
     return false;
   read_paused_ = inflight_ >= ctx_.cfg.max_inflight_per_connection ||
                  pending_.size() + writing_.size() >= max_unsent_reply_bytes;
@@ -107,6 +141,8 @@ bool connection::may_read() {
 void connection::read_more() {
   if (!may_read())
     return;
+  if (lingering_)
+    in_.clear();  // what arrives after our EOF is dropped, never read as requests
   size_t frame_bytes = front_frame_bytes();
   if (!in_.make_room(frame_bytes, last_read_filled_)) {
     refuse_over_budget(frame_bytes);
@@ -144,6 +180,15 @@ void connection::refuse_over_budget(size_t frame_bytes) {
 
 void connection::on_read(const boost::system::error_code& ec, size_t n) {
   reading_ = false;
+  if (lingering_) {
+    if (ec == asio::error::operation_aborted)
+      return;
+    if (ec)
+      close_now();  // the client closed too (or failed): done
+    else
+      read_more();
+    return;
+  }
   if (ec) {
     if (ec == asio::error::operation_aborted)
       return;
@@ -162,6 +207,7 @@ void connection::on_read(const boost::system::error_code& ec, size_t n) {
   last_read_filled_ = n == in_.free_bytes();
   in_.commit(n);
   last_activity_ = std::chrono::steady_clock::now();
+  last_read_ = last_activity_;
   process_input();
   in_.trim(last_read_filled_);  // give back what a finished frame or batch took
   publish_local_replies();
@@ -253,6 +299,10 @@ std::optional<session_key> connection::caller_key(const request_view& r) {
 }
 
 void connection::dispatch(const request_view& r, std::vector<session_op>& ops) {
+  if (draining_) {  // read after the notice: not processed, and the client is told so
+    answer_error(r, error_code::unavailable, "node shutting down");
+    return;
+  }
   switch (r.kind) {
     case op_kind::ping:
       answer(r.kind, ping_reply{r.id, true, ctx_.node_name, wall_ms()});
@@ -434,16 +484,17 @@ void connection::on_write(const boost::system::error_code& ec) {
   after_output();
 }
 
-// Closes a closing connection once everything is answered; otherwise reads on.
+// Shuts a closing connection's sending side once everything is answered
+// and written; otherwise reads on (a lingering one, to see the client's EOF).
 void connection::after_output() {
   {
     std::lock_guard<std::mutex> guard(out_mutex_);
     if (closed_)
       return;
-    if (closing_) {
-      if (!writing_active_ && pending_.empty() && inflight_ == 0)
-        close_locked();
-      return;
+    if (closing_ && !lingering_) {
+      if (writing_active_ || !pending_.empty() || inflight_ > 0)
+        return;
+      shut_send_locked();
     }
   }
   read_more();
@@ -486,6 +537,45 @@ void connection::arm_idle_timer() {
   });
 }
 
+// While draining: stop reading once the client has gone quiet, or at the
+// drain deadline. While lingering: close if the client never does. At the
+// deadline plus linger_bound: close whatever is left.
+void connection::arm_close_timer() {
+  auto next = drain_deadline_ + linger_bound;
+  if (lingering_)
+    next = linger_until_;
+  else if (draining_ && !closing_)
+    next = std::min(last_read_ + drain_quiet, drain_deadline_);
+  close_timer_.expires_at(next);
+  close_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (!ec)
+      self->on_close_timer();
+  });
+}
+
+void connection::on_close_timer() {
+  auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard<std::mutex> guard(out_mutex_);
+    if (closed_)
+      return;
+    if (lingering_ ? now >= linger_until_ : now >= drain_deadline_ + linger_bound) {
+      // Only a stuck component or a client that stopped reading gets here
+      // with replies owed or unwritten; the front door logs them.
+      if (!lingering_) {
+        ctx_.cut_off.fetch_add(1);
+        ctx_.cut_off_owed.fetch_add(inflight_);
+      }
+      close_locked();
+      return;
+    }
+    if (!lingering_ && (now - last_read_ >= drain_quiet || now >= drain_deadline_))
+      closing_ = true;  // no more reads: answer what was read, then our EOF
+  }
+  after_output();
+  arm_close_timer();
+}
+
 void connection::request_close() {
   std::lock_guard<std::mutex> guard(out_mutex_);
   closing_ = true;
@@ -496,12 +586,28 @@ void connection::close_now() {
   close_locked();
 }
 
+// Our EOF goes out after every reply written so far; the socket stays open
+// for reading until the client's EOF (or linger_bound), so no reset can
+// overtake the replies.
+void connection::shut_send_locked() {
+  lingering_ = true;
+  linger_until_ = std::chrono::steady_clock::now() + linger_bound;
+  if (draining_)
+    linger_until_ = std::min(linger_until_, drain_deadline_ + linger_bound);
+  boost::system::error_code ignored;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  arm_close_timer();
+}
+
 void connection::close_locked() {
   if (closed_)
     return;
   closed_ = true;
+  if (draining_)
+    ctx_.draining.fetch_sub(1);
   boost::system::error_code ignored;
   idle_timer_.cancel();
+  close_timer_.cancel();
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);
 }

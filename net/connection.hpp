@@ -29,6 +29,11 @@ namespace castellan::net {
 
 class connection;
 
+// How long a closing connection waits for the client's EOF after its own;
+// also how long a stopping node's connections may take, after the drain
+// deadline, to write what they owe.
+inline constexpr std::chrono::milliseconds linger_bound{500};
+
 // The session ops one I/O thread collects during a turn of its event loop.
 // Touched only by that thread; flushed by a handler posted behind the turn's
 // completions, so every connection read in the same turn shares one batch.
@@ -59,6 +64,16 @@ struct connection_context {
   // Live connections, so that a stopping node can tell each one.
   std::mutex registry_mutex;
   std::vector<std::weak_ptr<connection>> registry;
+  // Set under registry_mutex when the node stops: a connection that starts
+  // afterwards drains at once, with the same deadline.
+  bool stopping = false;
+  std::chrono::steady_clock::time_point drain_deadline;
+  // Connections told to drain and not closed yet: the front door waits for 0.
+  std::atomic<uint32_t> draining{0};
+  // Connections closed at the drain deadline (plus linger) with replies owed
+  // or unwritten, and how many requests were still owed on them.
+  std::atomic<uint32_t> cut_off{0};
+  std::atomic<uint64_t> cut_off_owed{0};
 };
 
 class connection final : public reply_sink, public std::enable_shared_from_this<connection> {
@@ -68,9 +83,15 @@ class connection final : public reply_sink, public std::enable_shared_from_this<
 
   void start();
 
-  // The node is stopping: answer `unavailable` (id 0), finish what is in
-  // flight, then close. Call on the connection's I/O thread.
-  void shut_down();
+  // The node is stopping (docs/protocol.md, section 6): sends the notice
+  // (`unavailable`, id 0), then keeps reading and refuses every request it
+  // reads `unavailable`. Once the client half-closed or sent nothing for
+  // drain_quiet (at the latest at `deadline`) it stops reading; once every
+  // reply owed is written it shuts its sending side (the client reads EOF
+  // after the last reply) and closes when the client does. linger_bound
+  // after `deadline` it closes whatever is left. Call on the I/O thread,
+  // once per ctx.draining count taken for it.
+  void shut_down(std::chrono::steady_clock::time_point deadline);
   boost::asio::any_io_executor executor() { return socket_.get_executor(); }
 
   // reply_sink: any thread.
@@ -95,17 +116,21 @@ class connection final : public reply_sink, public std::enable_shared_from_this<
   void on_write(const boost::system::error_code& ec);
   void after_output();
   void arm_idle_timer();
+  void arm_close_timer();
+  void on_close_timer();
   void request_close();
   void close_now();
   bool may_read();
 
   // -- out_mutex_ held -------------------------------------------------------
   void flush_locked();
+  void shut_send_locked();
   void close_locked();
   size_t send_now(const std::string& bytes);
 
   boost::asio::ip::tcp::socket socket_;
   boost::asio::steady_timer idle_timer_;
+  boost::asio::steady_timer close_timer_;  // while draining or lingering: when to move on
   connection_context& ctx_;
   turn_batch& turn_;            // this I/O thread's batch
 
@@ -119,6 +144,11 @@ class connection final : public reply_sink, public std::enable_shared_from_this<
   uint32_t refused_tokens_ = 0;          // tokens refused in this read: one event per read
   std::string peer_ip_;                  // the client's address, for events
   std::chrono::steady_clock::time_point last_activity_;
+  std::chrono::steady_clock::time_point last_read_;  // the last bytes read
+  bool draining_ = false;       // the notice is sent: requests read are refused
+  std::chrono::steady_clock::time_point drain_deadline_;
+  bool lingering_ = false;      // our side is shut: what arrives is dropped until EOF
+  std::chrono::steady_clock::time_point linger_until_;
 
   // Guarded by out_mutex_.
   std::mutex out_mutex_;
@@ -127,7 +157,8 @@ class connection final : public reply_sink, public std::enable_shared_from_this<
   bool writing_active_ = false; // an async write is outstanding
   size_t inflight_ = 0;         // requests handed to the backend, not yet answered
   bool read_paused_ = false;    // reading stopped for backpressure; deliver() wakes it
-  bool closing_ = false;        // no more reads; close once everything is answered
+  bool closing_ = false;        // no more reads; our EOF once everything is answered
+                                // (set on the I/O thread only, which may read it unlocked)
   bool closed_ = false;         // the socket is closed: nothing may touch its fd
   std::chrono::steady_clock::time_point last_write_progress_;  // a write moved bytes
 };

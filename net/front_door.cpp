@@ -139,6 +139,49 @@ struct front_door::impl {
     asio::post(executor, [conn] { conn->start(); });
   }
 
+  // On the listener's own thread (Asio objects are not thread-safe), waited
+  // for: no connection is accepted from now on.
+  void close_listener() {
+    std::promise<void> closed;
+    asio::post(contexts.front()->get_executor(), [this, &closed] {
+      boost::system::error_code ignored;
+      acceptor->close(ignored);
+      accept_backoff->cancel();
+      closed.set_value();
+    });
+    closed.get_future().wait_for(std::chrono::seconds(2));
+  }
+
+  // Tells every connection (and any that starts from now on) to drain, then
+  // waits until they are all closed: every request they read answered, or
+  // drain_timeout_ms plus linger_bound passed. Runs on the stopping thread,
+  // never on an I/O thread or an actor's.
+  void drain() {
+    using namespace std::chrono;
+    auto deadline = steady_clock::now() + milliseconds(ctx.cfg.drain_timeout_ms);
+    std::vector<std::shared_ptr<connection>> live;
+    {
+      std::lock_guard<std::mutex> guard(ctx.registry_mutex);
+      ctx.stopping = true;
+      ctx.drain_deadline = deadline;
+      for (auto& w : ctx.registry)
+        if (auto c = w.lock())
+          live.push_back(std::move(c));
+      ctx.draining.fetch_add(static_cast<uint32_t>(live.size()));
+    }
+    for (auto& c : live)
+      asio::post(c->executor(), [c, deadline] { c->shut_down(deadline); });
+    live.clear();
+    auto last = deadline + linger_bound + milliseconds(100);  // the connections' own timers first
+    while (ctx.draining.load() > 0 && steady_clock::now() < last)
+      std::this_thread::sleep_for(milliseconds(2));
+    if (ctx.cut_off.load() > 0 || ctx.draining.load() > 0)
+      spdlog::warn("front door: drain_timeout_ms ({}) passed: {} connections closed with replies "
+                   "unwritten or {} requests unanswered; {} not closed in time",
+                   ctx.cfg.drain_timeout_ms, ctx.cut_off.load(), ctx.cut_off_owed.load(),
+                   ctx.draining.load());
+  }
+
   // Over the cap: tell the client why, then close (never a silent close).
   void refuse(tcp::socket s) {
     if (ctx.metrics)
@@ -207,32 +250,9 @@ void front_door::stop() {
   if (impl_->stopped)
     return;
   impl_->stopped = true;
-  using namespace std::chrono;
   if (impl_->acceptor && !impl_->threads.empty()) {
-    // Close the listener on its own thread (Asio objects are not
-    // thread-safe) and wait for it: no connection is accepted from now on.
-    std::promise<void> closed;
-    asio::post(impl_->contexts.front()->get_executor(), [this, &closed] {
-      boost::system::error_code ignored;
-      impl_->acceptor->close(ignored);
-      impl_->accept_backoff->cancel();
-      closed.set_value();
-    });
-    closed.get_future().wait_for(seconds(2));
-    // Tell every client, let what is in flight finish, bounded.
-    std::vector<std::shared_ptr<connection>> live;
-    {
-      std::lock_guard<std::mutex> guard(impl_->ctx.registry_mutex);
-      for (auto& w : impl_->ctx.registry)
-        if (auto c = w.lock())
-          live.push_back(std::move(c));
-    }
-    for (auto& c : live)
-      asio::post(c->executor(), [c] { c->shut_down(); });
-    live.clear();
-    auto deadline = steady_clock::now() + milliseconds(1000);
-    while (impl_->ctx.open_connections.load() > 0 && steady_clock::now() < deadline)
-      std::this_thread::sleep_for(milliseconds(5));
+    impl_->close_listener();
+    impl_->drain();
   }
   for (auto& c : impl_->contexts)
     c->stop();

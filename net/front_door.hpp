@@ -32,8 +32,12 @@ class front_door {
   // Throws std::system_error if the address cannot be bound.
   uint16_t start();
 
-  // Stops accepting and stops the I/O threads; connections close. Replies the
-  // backend delivers afterwards are dropped safely. Idempotent.
+  // Stops accepting, then drains every connection (docs/protocol.md, section
+  // 6): each is told the node is stopping, answers every request it read
+  // (refusing those read after the notice) and closes in order; waits for
+  // that up to server.drain_timeout_ms (plus linger_bound), then stops the
+  // I/O threads. Replies the backend delivers afterwards are dropped safely.
+  // Idempotent.
   void stop();
 
   // How a failing I/O thread is handled, OTP-style: a handler that throws is

@@ -187,7 +187,8 @@ struct peer_limit_decision {
   bool failed = false;
   int64_t retry_after_ms = 0;
   uint8_t refused_by = 0;  // key kind
-  MSGPACK_DEFINE_MAP(batch, allowed, locked, failed, retry_after_ms, refused_by)
+  bool full = false;       // with failed: the owner's shard had no room for the key
+  MSGPACK_DEFINE_MAP(batch, allowed, locked, failed, retry_after_ms, refused_by, full)
 };
 
 // A login's outcome for the keys the receiver owns (success refunds, failure

@@ -256,7 +256,7 @@ void on_limit_check(self_ptr self, const std::string& member, const std::string&
   self->state.host.check_limits(keys_of(check.keys), [me, member, batch](const decision& d,
                                                                         key_kind by) {
     net::peer_limit_decision out{batch, d.allowed, d.locked, d.failed, d.retry_after_ms,
-                                 static_cast<uint8_t>(by)};
+                                 static_cast<uint8_t>(by), d.full};
     caf::anon_send(me, peer_send{member, std::string(net::peer_limit_decision::type),
                                  net::pack_peer(out)});
   });
@@ -271,6 +271,7 @@ void on_limit_decision(self_ptr self, const std::string& member, const std::stri
   out.d.allowed = d.allowed;
   out.d.locked = d.locked;
   out.d.failed = d.failed;
+  out.d.full = d.full;
   out.d.retry_after_ms = d.retry_after_ms;
   out.refused_by = d.refused_by < key_kind_count ? static_cast<key_kind>(d.refused_by) : key_kind::user;
   pending->part(std::move(out));

@@ -23,7 +23,29 @@ std::unique_ptr<limiter_metrics> make_limiter_metrics(prometheus::Registry& r) {
                      .Help("Lockouts started after repeated failures")
                      .Register(r)
                      .Add({});
+  m->refused_full = &prometheus::BuildCounter()
+                         .Name("castellan_limiter_full_refusals_total")
+                         .Help("Limiter checks refused because every key of the shard was "
+                               "protected (lockout state is never evicted); the login is "
+                               "refused unavailable")
+                         .Register(r)
+                         .Add({});
+  m->evicted = &prometheus::BuildCounter()
+                    .Name("castellan_limiter_evictions_total")
+                    .Help("Unprotected keys evicted to make room for new ones (the table "
+                          "is at limiter.max_keys)")
+                    .Register(r)
+                    .Add({});
+  m->protected_keys = &prometheus::BuildGauge()
+                           .Name("castellan_limiter_protected_keys")
+                           .Help("Keys a limiter shard holds with a lockout in force, a "
+                                 "backoff remembered or failures counting: never evicted")
+                           .Register(r);
   return m;
+}
+
+prometheus::Gauge* limiter_metrics::protected_keys_of(size_t shard) const {
+  return protected_keys ? &protected_keys->Add({{"shard", std::to_string(shard)}}) : nullptr;
 }
 
 }  // namespace castellan::actors

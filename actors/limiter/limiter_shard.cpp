@@ -10,6 +10,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include <prometheus/counter.h>
+#include <prometheus/gauge.h>
 
 #include "actors/limiter/limiter_link.hpp"
 #include "actors/runtime/handover.hpp"
@@ -51,6 +52,8 @@ struct limiter_state {
   std::shared_ptr<limiter_table> table;
   std::shared_ptr<event_stream> events;
   limiter_settings settings;
+  uint64_t reported_full = 0;     // table->refused_full() when last reported
+  uint64_t reported_evicted = 0;  // table->evicted() when last reported
   static inline const char* name = "limiter_shard";
 };
 
@@ -81,6 +84,24 @@ void publish_changes(limiter_state& st, const std::vector<lockout_change>& chang
   st.events->publish(std::move(out));
 }
 
+// After each message that may have changed the table: what operators watch
+// to see a shard filling with keys it may not evict (docs/metrics.md).
+// The counters are the table's (they outlive a restart of this actor); the
+// metrics get what was added since the last report.
+void report_table(limiter_state& st) {
+  auto& t = *st.table;
+  if (st.settings.protected_keys)
+    st.settings.protected_keys->Set(static_cast<double>(t.protected_keys()));
+  if (auto* m = st.settings.metrics) {
+    if (t.refused_full() > st.reported_full)
+      m->refused_full->Increment(static_cast<double>(t.refused_full() - st.reported_full));
+    if (t.evicted() > st.reported_evicted)
+      m->evicted->Increment(static_cast<double>(t.evicted() - st.reported_evicted));
+  }
+  st.reported_full = t.refused_full();
+  st.reported_evicted = t.evicted();
+}
+
 // Sends every lockout in force to the members that now hold its key too.
 void hand_over(limiter_state& st, rebalance& msg) {
   std::map<std::string, std::vector<net::auth_event>> out;
@@ -104,14 +125,19 @@ limiter_impl::behavior_type limiter_behavior(limiter_impl::stateful_pointer<limi
   self->state.table = std::move(table);
   self->state.events = std::move(events);
   self->state.settings = settings;
+  self->state.reported_full = self->state.table->refused_full();
+  self->state.reported_evicted = self->state.table->evicted();
   self->delayed_send(self, milliseconds(settings.sweep_interval_ms), sweep_atom_v);
   return {
     [=](limit_check& c) {
       std::vector<lockout_change> changes;
       limit_answer worst;
       auto now = wall_ms();
-      for (auto& k : c.keys)
-        fold_limit(worst, {self->state.table->check(k, now, changes), k.kind});
+      std::vector<decision> answers;
+      self->state.table->check(c.keys, now, changes, answers);
+      for (size_t i = 0; i < c.keys.size(); ++i)
+        fold_limit(worst, {answers[i], c.keys[i].kind});
+      report_table(self->state);
       // Changes first: a lockout that ended is recorded before the login it
       // lets through can be.
       publish_changes(self->state, changes, "", "");
@@ -123,6 +149,7 @@ limiter_impl::behavior_type limiter_behavior(limiter_impl::stateful_pointer<limi
       auto now = wall_ms();
       for (auto& k : o.keys)
         self->state.table->record(k, o.success, now, changes);
+      report_table(self->state);
       publish_changes(self->state, changes, o.user, o.ip);
     },
     [=](rate_policies& p) { self->state.table->set_policies(p); },
@@ -130,9 +157,13 @@ limiter_impl::behavior_type limiter_behavior(limiter_impl::stateful_pointer<limi
     [=](lockout_apply& a) {
       // A lockout ends by its own clock on every holder; an ended record
       // never clears anything here (it could race a newer lockout).
+      std::vector<lockout_change> changes;
+      auto now = wall_ms();
       for (auto& e : a.events)
         if (auto key = lockout_key(e); key && e.type() == net::event_kind::lockout_started)
-          self->state.table->restore_lockout(*key, e.until_ms, 1);
+          self->state.table->restore_lockout(*key, e.until_ms, 1, now, changes);
+      report_table(self->state);
+      publish_changes(self->state, changes, "", "");
       // Recorded too, so this member's own recovery restores them.
       self->state.events->append_durable(std::move(a.events), std::move(a.done));
     },
@@ -140,6 +171,7 @@ limiter_impl::behavior_type limiter_behavior(limiter_impl::stateful_pointer<limi
     [=](sweep_atom) {
       std::vector<lockout_change> changes;
       self->state.table->sweep(wall_ms(), self->state.settings.sweep_budget, changes);
+      report_table(self->state);
       publish_changes(self->state, changes, "", "");
       self->delayed_send(self, milliseconds(self->state.settings.sweep_interval_ms), sweep_atom_v);
     },

@@ -75,11 +75,13 @@ struct limiter_settings {
   size_t sweep_budget = 10000;       // keys visited per sweep
   actors::limiter_metrics* metrics = nullptr;  // may be null; outlives the shard
   prometheus::Gauge* mailbox_depth = nullptr;   // this shard's, may be null
+  prometheus::Gauge* protected_keys = nullptr;  // this shard's, may be null
 };
 
 using limiter_shard = caf::typed_actor<
-  // Answers through check.part: allowed (a unit reserved in each bucket), or
-  // refused with retry_after_ms (rate exceeded or locked out). Fast: no I/O.
+  // Answers through check.part: allowed (a unit reserved in each bucket),
+  // refused with retry_after_ms (rate exceeded or locked out), or failed +
+  // full (no room for a new key but protected ones). Fast: no I/O.
   caf::reacts_to<limit_check>,
   // Learns a login's outcome: a success refunds and clears failures; a
   // failure may start a lockout (published as lockout_started).

@@ -44,7 +44,10 @@ outcome_effect record_outcome(const rate_policy& p, key_state& s, bool success, 
   // After a long quiet spell the backoff starts over.
   if (s.locked_until_ms && now - s.locked_until_ms > p.lockout_max_ms)
     s.lockouts = 0;
+  if (s.failures && now - s.last_failure_ms > p.lockout_max_ms)
+    s.failures = 0;
   ++s.failures;
+  s.last_failure_ms = now;
   if (p.lockout_after == 0 || s.failures < p.lockout_after)
     return outcome_effect::none;
   int64_t backoff = p.lockout_base_ms;
@@ -56,11 +59,20 @@ outcome_effect record_outcome(const rate_policy& p, key_state& s, bool success, 
   return outcome_effect::lockout_started;
 }
 
-bool is_idle(const rate_policy& p, const key_state& s, int64_t now) {
+bool is_protected(const rate_policy& p, const key_state& s, int64_t now) {
+  if (s.locked_until_ms > now)
+    return true;
   // A key that was locked keeps its backoff exponent through the quiet
   // period; forgetting it early would hand an attacker short lockouts.
-  return s.tat_ms <= now && s.failures == 0 && s.locked_until_ms <= now &&
-         (s.lockouts == 0 || now - s.locked_until_ms > p.lockout_max_ms);
+  if (s.lockouts > 0 && now - s.locked_until_ms <= p.lockout_max_ms)
+    return true;
+  // Failures only matter where they can lead to a lockout, and only while
+  // they still count (record_outcome forgets them after lockout_max_ms).
+  return p.lockout_after > 0 && s.failures > 0 && now - s.last_failure_ms <= p.lockout_max_ms;
+}
+
+bool is_idle(const rate_policy& p, const key_state& s, int64_t now) {
+  return s.tat_ms <= now && !is_protected(p, s, now);
 }
 
 }  // namespace castellan::actors

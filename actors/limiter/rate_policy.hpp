@@ -21,6 +21,7 @@ struct rate_policy {
 struct key_state {
   int64_t tat_ms = 0;              // GCRA theoretical arrival time
   uint32_t failures = 0;           // consecutive failures since the last success or lockout
+  int64_t last_failure_ms = 0;     // failures older than lockout_max_ms no longer count
   uint32_t lockouts = 0;           // lockouts in a row (the backoff exponent)
   int64_t locked_until_ms = 0;     // 0 = not locked
   int64_t last_seen_ms = 0;
@@ -31,6 +32,7 @@ struct decision {
   int64_t retry_after_ms = 0;
   bool locked = false;             // refused because of a lockout (not the rate)
   bool failed = false;             // no answer could be had (a limiter shard was lost)
+  bool full = false;               // with failed: the key's shard had no room for it
 };
 
 // Asks for one attempt at `now`. An allowed attempt reserves one unit of the
@@ -45,11 +47,17 @@ enum class outcome_effect { none, lockout_started, lockout_reset };
 
 // Records the result of an attempt. A failure may start a lockout of
 // lockout_base_ms * 2^(lockouts so far), capped; a success clears failures
-// and the backoff exponent.
+// and the backoff exponent. Failures more than lockout_max_ms apart do not
+// add up (the count starts over), so a stray typo is not remembered forever.
 outcome_effect record_outcome(const rate_policy& p, key_state& s, bool success, int64_t now);
 
-// True when the key holds no information worth keeping: bucket full again,
-// no failures, not locked. Such keys are evicted first.
+// True while forgetting the key would help an attacker: a lockout in force,
+// a backoff still remembered (the next lockout would be longer), or failures
+// still counting towards a lockout. Such keys are never evicted.
+bool is_protected(const rate_policy& p, const key_state& s, int64_t now);
+
+// True when the key holds no information worth keeping: bucket full again
+// and not protected. Sweeps drop such keys.
 bool is_idle(const rate_policy& p, const key_state& s, int64_t now);
 
 }  // namespace castellan::actors

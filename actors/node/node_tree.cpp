@@ -123,6 +123,8 @@ supervisor_spec node::impl::limiter_spec() {
                             auto mine = limiter_settings_now();
                             mine.mailbox_depth =
                                 metrics.supervision->mailbox_of("limiter_shard", std::to_string(i));
+                            if (metrics.limiter)
+                              mine.protected_keys = metrics.limiter->protected_keys_of(i);
                             auto l = spawn_limiter_shard(sys, mine, actors.limiter_tables[i], events);
                             actors.limiters[i]->set(l);
                             return caf::actor_cast<caf::actor>(l);

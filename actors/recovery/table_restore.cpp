@@ -54,13 +54,14 @@ size_t restore_sessions(const session_projection& projection,
 size_t restore_lockouts(const session_projection& projection,
                         const std::vector<std::shared_ptr<limiter_table>>& tables, int64_t now_ms) {
   size_t n = 0;
+  std::vector<lockout_change> none;  // the tables start empty: nothing to evict
   for (auto& [id, l] : projection.lockouts()) {
     if (l.until_ms <= now_ms)
       continue;
     auto& [kind_code, user, ip] = id;
     auto kind = static_cast<key_kind>(kind_code);
     limit_key key{kind, kind == key_kind::user ? user : kind == key_kind::ip ? ip : user + "|" + ip};
-    tables[limiter_index(key, tables.size())]->restore_lockout(key, l.until_ms, l.level);
+    tables[limiter_index(key, tables.size())]->restore_lockout(key, l.until_ms, l.level, now_ms, none);
     ++n;
   }
   return n;

@@ -222,9 +222,10 @@ void session_router::submit_login(net::login_job&& job, net::owed_ptr owed) {
 // decides. Runs before any argon2 work, so a flood of bad logins costs none.
 void session_router::ask_limiter(const job_ptr& job, const net::owed_ptr& owed) {
   limits_->check(job->user, job->ip, [this, job, owed](const decision& d, key_kind by) {
-    if (d.failed) {  // a limiter shard dropped the check (it crashed or stopped)
+    if (d.failed) {  // a limiter shard dropped the check (it crashed or stopped), or was full
       sodium_memzero(job->password.data(), job->password.size());
-      owed->refuse({job->request_id}, "rate limiter unavailable; retry");
+      owed->refuse({job->request_id}, d.full ? "rate limiter full; retry later"
+                                             : "rate limiter unavailable; retry");
       return;
     }
     if (d.allowed) {

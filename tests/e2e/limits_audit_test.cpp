@@ -140,6 +140,83 @@ TEST(RateLimits, SighupAppliesNewPoliciesAndRecordsTheReload) {
   EXPECT_NE(events.out.find("applied=limiter"), std::string::npos) << events.out;
 }
 
+// A counter or gauge without labels from /metrics (-1 when absent).
+double metric(uint16_t monitor_port, const std::string& series) {
+  auto text = http_get(monitor_port, "/metrics");
+  auto at = text.find("\n" + series + " ");
+  return at == std::string::npos ? -1 : std::stod(text.substr(at + series.size() + 2));
+}
+
+// One limiter shard of 100 keys (sweeps off for the test's length); alice is
+// locked out for a minute after 3 failures.
+const std::string small_limiter =
+    "[limiter]\nshards = 1\nmax_keys = 100\nsweep_interval_ms = 3600000\n"
+    "[limiter.user]\nrate_per_s = 1000\nburst = 1000\nlockout_after = 3\nlockout_base_ms = 60000\n"
+    "[limiter.user_ip]\nrate_per_s = 1000\nburst = 1000\nlockout_after = 0\n";
+
+// From a new address each time: only the user key is locked, and no IP's
+// bucket runs dry.
+void lock_alice_out(net::client& c) {
+  for (int i = 0; i < 3; ++i)
+    ASSERT_EQ(c.login("alice", "wrong", "192.0.2." + std::to_string(i)).error, "bad_credentials") << i;
+  ASSERT_EQ(c.login("alice", alice_password, "192.0.2.3").error, "rate_limited");
+}
+
+void expect_alice_still_locked_out(net::client& c) {
+  auto r = c.login("alice", alice_password, "192.0.2.4");
+  EXPECT_EQ(r.error, "rate_limited") << r.message;
+  EXPECT_GT(r.retry_after_ms, 0u);
+  EXPECT_LE(r.retry_after_ms, 60000u);
+}
+
+// The cheap attack: user names are free to invent, and each login checks
+// (so remembers) new keys before any password is hashed. With the IP's
+// bucket empty they cost the node nothing but a table slot, and they push
+// every other key out; never a lockout.
+TEST(RateLimits, ALockoutOutlivesAFloodOfInventedUserNames) {
+  authd_process node(small_limiter + "[limiter.ip]\nrate_per_s = 0.01\nburst = 1\nlockout_after = 0\n");
+  auto c = node.connect();
+  lock_alice_out(c);
+  for (int i = 0; i < 1000; ++i)
+    c.queue(net::login_request{0, "invented-" + std::to_string(i), "guess", "198.51.100.7"});
+  c.flush();
+  int refused = 0;
+  for (int i = 0; i < 1000; ++i) {
+    auto r = c.receive(10s);
+    ASSERT_TRUE(r) << "reply " << i << " of 1000 missing";
+    refused += r->error == "rate_limited";
+  }
+  EXPECT_GE(refused, 990);  // by the IP's bucket, before any password check
+  EXPECT_GE(metric(node.monitor_port(), "castellan_limiter_evictions_total"), 1000);
+  expect_alice_still_locked_out(c);
+}
+
+// The expensive attack: every invented name fails a password check, so its
+// key remembers a failure and is protected too. Once the shard holds
+// nothing else, a name it does not know is refused (fail closed) rather
+// than a lockout lifted.
+TEST(RateLimits, WhenOnlyProtectedKeysAreLeftNewNamesAreRefusedNotLockoutsLifted) {
+  authd_process node(small_limiter + "[limiter.ip]\nrate_per_s = 100000\nburst = 100000\nlockout_after = 0\n");
+  auto c = node.connect();
+  lock_alice_out(c);
+  int failed = 0, full = 0;
+  for (int i = 0; i < 300; ++i) {
+    auto r = c.login("invented-" + std::to_string(i), "guess", "198.51.100.7");
+    failed += r.error == "bad_credentials";
+    if (r.error == "unavailable") {
+      EXPECT_EQ(r.message, "rate limiter full; retry later");
+      ++full;
+    }
+  }
+  EXPECT_GT(failed, 50);
+  EXPECT_LT(failed, 100);  // at most one slot each
+  EXPECT_EQ(failed + full, 300);
+  EXPECT_GE(metric(node.monitor_port(), "castellan_limiter_full_refusals_total"), full);  // per key
+  EXPECT_GE(metric(node.monitor_port(), "castellan_limiter_evictions_total"), 50);
+  expect_alice_still_locked_out(c);
+  EXPECT_EQ(c.login("ops", ops_password, "192.0.2.9").error, "unavailable");  // the cost: fail closed
+}
+
 // `clients` connections logging alice in as fast as they can, keeping the
 // token of every acknowledged login, until finish(); the node may die or
 // stop under them (their connection then ends: expected).

@@ -98,6 +98,25 @@ TEST(Lockout, BackoffIsForgottenAfterAQuietPeriod) {
   EXPECT_TRUE(is_idle(p, s, 12001 + 8001));
 }
 
+TEST(Lockout, FailuresFurtherApartThanLockoutMaxDoNotAddUp) {
+  auto p = policy(1000, 1000, 3);  // lockout_max_ms 8000
+  key_state s;
+  record_outcome(p, s, false, 0);
+  record_outcome(p, s, false, 1000);
+  EXPECT_TRUE(is_protected(p, s, 9000));   // the second failure still counts
+  EXPECT_FALSE(is_protected(p, s, 9001));  // both are stale now
+  EXPECT_EQ(record_outcome(p, s, false, 9001), outcome_effect::none);  // counts as the first
+  EXPECT_EQ(record_outcome(p, s, false, 9002), outcome_effect::none);
+  EXPECT_EQ(record_outcome(p, s, false, 9003), outcome_effect::lockout_started);
+}
+
+TEST(Lockout, FailuresProtectAKeyOnlyWhereTheyCanLeadToALockout) {
+  key_state s;
+  record_outcome(policy(1000, 1000, 0), s, false, 0);
+  EXPECT_FALSE(is_protected(policy(1000, 1000, 0), s, 0));
+  EXPECT_TRUE(is_protected(policy(1000, 1000, 5), s, 0));
+}
+
 TEST(LimiterTable, MemoryIsBoundedByMaxKeys) {
   rate_policies ps{policy(10, 5), policy(10, 5), policy(10, 5)};
   limiter_table t(ps, 100);
@@ -139,6 +158,131 @@ TEST(LimiterTable, LockoutStartAndEndAreReportedOnce) {
   changes.clear();
   t.sweep(5000, 100, changes);
   EXPECT_TRUE(changes.empty());
+}
+
+// The attack docs/rate-limiting.md rules out: invented user names (free to
+// make up) pushing a locked-out key out of a full table, which would lift
+// its lockout.
+rate_policies lockout_policies() {
+  return {policy(1000, 1000, 2), policy(1000, 1000), policy(1000, 1000, 2)};
+}
+
+void flood(limiter_table& t, int64_t now, int keys) {
+  std::vector<lockout_change> changes;
+  for (int i = 0; i < keys; ++i)
+    t.check({key_kind::user, "invented-" + std::to_string(i)}, now, changes);
+}
+
+void fail(limiter_table& t, const limit_key& key, int64_t now, int times) {
+  std::vector<lockout_change> changes;
+  for (int i = 0; i < times; ++i)
+    t.record(key, false, now, changes);
+}
+
+TEST(LimiterTable, AFloodOfNewKeysNeverEvictsALockoutInForce) {
+  limiter_table t(lockout_policies(), 10);
+  std::vector<lockout_change> changes;
+  limit_key alice{key_kind::user, "alice"};
+  fail(t, alice, 0, 2);  // locked until 1000
+  flood(t, 1, 1000);
+  EXPECT_LE(t.size(), 10u);
+  auto d = t.check(alice, 500, changes);
+  EXPECT_FALSE(d.allowed);
+  EXPECT_TRUE(d.locked);
+  EXPECT_EQ(d.retry_after_ms, 500);
+}
+
+TEST(LimiterTable, AFloodNeverEvictsARememberedBackoffOrCountingFailures) {
+  limiter_table t(lockout_policies(), 10);
+  std::vector<lockout_change> changes;
+  limit_key alice{key_kind::user, "alice"}, bob{key_kind::user, "bob"};
+  fail(t, alice, 0, 2);  // locked 0..1000, backoff remembered until 9000
+  fail(t, bob, 0, 1);    // one failure of two
+  flood(t, 2000, 1000);
+  fail(t, alice, 3000, 2);
+  EXPECT_EQ(t.check(alice, 3000, changes).retry_after_ms, 2000);  // doubled, not 1000 again
+  fail(t, bob, 3000, 1);
+  EXPECT_TRUE(t.check(bob, 3000, changes).locked);  // the first failure still counted
+  EXPECT_EQ(t.refused_full(), 0u);
+}
+
+TEST(LimiterTable, WhenEveryKeyIsProtectedANewKeyIsRefusedNotAdmitted) {
+  limiter_table t(lockout_policies(), 4);
+  std::vector<lockout_change> changes;
+  for (int i = 0; i < 4; ++i)
+    fail(t, {key_kind::user, "locked-" + std::to_string(i)}, 0, 2);
+  EXPECT_EQ(t.protected_keys(), 4u);
+  auto d = t.check({key_kind::user, "newcomer"}, 100, changes);
+  EXPECT_FALSE(d.allowed);
+  EXPECT_TRUE(d.failed);
+  EXPECT_TRUE(d.full);
+  EXPECT_EQ(t.size(), 4u);
+  EXPECT_EQ(t.refused_full(), 1u);
+  EXPECT_TRUE(t.check({key_kind::user, "locked-0"}, 100, changes).locked);  // still answered
+  // Once a protection lapses (lockout over, backoff forgotten after
+  // lockout_max_ms), that key makes room even before a sweep moved it.
+  d = t.check({key_kind::user, "newcomer"}, 1000 + 8001, changes);
+  EXPECT_TRUE(d.allowed);
+  EXPECT_EQ(t.size(), 4u);
+  EXPECT_EQ(changes.size(), 1u);  // the evicted key's lockout end is still reported
+}
+
+// Otherwise a login's second new key could evict its first, whose failure
+// would then be kept beyond the cap: login after login, without bound.
+TEST(LimiterTable, TheKeysOfOneLoginNeverEvictEachOther) {
+  limiter_table t(lockout_policies(), 4);
+  std::vector<lockout_change> changes;
+  fail(t, {key_kind::user, "a"}, 0, 2);
+  fail(t, {key_kind::user, "b"}, 0, 2);
+  limit_key ip{key_kind::ip, "10.0.0.1"};
+  t.check(ip, 0, changes);
+  std::vector<decision> out;
+  t.check({{key_kind::user, "c"}, ip, {key_kind::user_ip, "c|10.0.0.1"}}, 1, changes, out);
+  ASSERT_EQ(out.size(), 3u);
+  for (auto& d : out)
+    EXPECT_TRUE(d.full);
+  EXPECT_EQ(t.size(), 3u);  // nothing added, and the IP's key not evicted for them
+  t.check({{key_kind::user, "c"}, ip}, 1, changes, out);  // one new key: there is room
+  EXPECT_TRUE(out[0].allowed && out[1].allowed);
+  EXPECT_EQ(t.size(), 4u);
+  EXPECT_EQ(t.evicted(), 0u);
+}
+
+TEST(LimiterTable, AFailureOnAForgottenKeyIsKeptBeyondTheCap) {
+  limiter_table t(lockout_policies(), 2);
+  std::vector<lockout_change> changes;
+  fail(t, {key_kind::user, "a"}, 0, 2);
+  fail(t, {key_kind::user, "b"}, 0, 2);
+  fail(t, {key_kind::user, "c"}, 0, 1);  // never checked here: a failure to remember anyway
+  EXPECT_EQ(t.size(), 3u);
+  EXPECT_EQ(t.overflow(), 1u);
+  t.record({key_kind::user, "d"}, true, 0, changes);  // a success on an unknown key: nothing kept
+  EXPECT_EQ(t.size(), 3u);
+}
+
+TEST(LimiterTable, SweepsMoveLapsedProtectionsBackAndDropThem) {
+  limiter_table t(lockout_policies(), 100);
+  std::vector<lockout_change> changes;
+  fail(t, {key_kind::user, "alice"}, 0, 2);
+  fail(t, {key_kind::user, "bob"}, 0, 1);
+  EXPECT_EQ(t.sweep(5000, 100, changes), 0u);
+  EXPECT_EQ(t.protected_keys(), 2u);
+  ASSERT_EQ(changes.size(), 1u);  // alice's lockout ended at 1000
+  EXPECT_FALSE(changes[0].started);
+  EXPECT_EQ(t.sweep(1000 + 8001, 100, changes), 2u);
+  EXPECT_EQ(t.size(), 0u);
+  EXPECT_EQ(t.protected_keys(), 0u);
+}
+
+TEST(LimiterTable, KeysOfAKindWithoutLockoutAreEvictedDespiteFailures) {
+  limiter_table t(lockout_policies(), 10);
+  std::vector<lockout_change> changes;
+  limit_key ip{key_kind::ip, "10.0.0.1"};
+  fail(t, ip, 0, 5);
+  EXPECT_EQ(t.protected_keys(), 0u);
+  flood(t, 1, 100);
+  EXPECT_EQ(t.refused_full(), 0u);
+  EXPECT_LE(t.size(), 10u);
 }
 
 }  // namespace
