@@ -190,8 +190,10 @@ void connection::on_read(const boost::system::error_code& ec, size_t n) {
     return;
   }
   if (ec) {
-    if (ec == asio::error::operation_aborted)
+    if (ec == asio::error::operation_aborted) {
+      after_output();  // cancelled by a closing connection: its EOF may go now
       return;
+    }
     // EOF in the middle of a frame: say so before closing, never a silent close.
     if (ec == asio::error::eof && in_.used() > 0)
       local_.add_error(connection_level_id, error_code::malformed,
@@ -494,6 +496,13 @@ void connection::after_output() {
     if (closing_ && !lingering_) {
       if (writing_active_ || !pending_.empty() || inflight_ > 0)
         return;
+      if (reading_) {
+        // The read in progress may already hold requests the client sent
+        // before it heard the notice: take them (or the cancellation) first.
+        boost::system::error_code ignored;
+        socket_.cancel(ignored);
+        return;
+      }
       shut_send_locked();
     }
   }
