@@ -553,8 +553,9 @@ void connection::arm_close_timer() {
   auto next = drain_deadline_ + linger_bound;
   if (lingering_)
     next = linger_until_;
-  else if (draining_ && !closing_)
-    next = std::min(last_read_ + drain_quiet, drain_deadline_);
+  else if (draining_ && !closing_)  // never sooner than drain_quiet / 10 from now: unread input waits
+    next = std::min(std::max(last_read_ + drain_quiet, std::chrono::steady_clock::now() + drain_quiet / 10),
+                    drain_deadline_);
   close_timer_.expires_at(next);
   close_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
     if (!ec)
@@ -578,11 +579,19 @@ void connection::on_close_timer() {
       close_locked();
       return;
     }
-    if (!lingering_ && (now - last_read_ >= drain_quiet || now >= drain_deadline_))
+    if (!lingering_ && ((now - last_read_ >= drain_quiet && !unread_input()) || now >= drain_deadline_))
       closing_ = true;  // no more reads: answer what was read, then our EOF
   }
   after_output();
   arm_close_timer();
+}
+
+// Bytes the client sent that we have not read yet. A connection whose reads
+// are paused (too much in flight, a slow node) looks quiet without being so:
+// the requests it already sent must still be read and answered.
+bool connection::unread_input() {
+  boost::system::error_code ec;
+  return socket_.available(ec) > 0 && !ec;
 }
 
 void connection::request_close() {

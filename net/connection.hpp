@@ -117,6 +117,7 @@ class connection final : public reply_sink, public std::enable_shared_from_this<
   void after_output();
   void arm_idle_timer();
   void arm_close_timer();
+  bool unread_input();
   void on_close_timer();
   void request_close();
   void close_now();
