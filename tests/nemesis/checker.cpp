@@ -147,6 +147,19 @@ class judge {
     return false;
   }
 
+  // Where a read fell relative to the faults, for the report: "during X"
+  // (injected, not yet healed), "settling after X" (healed, not yet settled
+  // plus the grace), or "no fault".
+  std::string phase(micros t) const {
+    for (auto& f : h_.faults)
+      if (f.started <= t && t <= f.healed)
+        return std::string("during ") + name_of(f.kind);
+    for (auto& f : h_.faults)
+      if (f.healed < t && t <= settled_end(f) + cfg_.settle_grace)
+        return std::string("settling after ") + name_of(f.kind);
+    return "no fault";
+  }
+
   // Every holder in `holders` was dead or frozen at some moment of [t0, t1].
   bool holders_down(uint32_t holders, micros t0, micros t1) const {
     if (holders == 0)
@@ -180,16 +193,19 @@ class judge {
     if (op.invoked > life.end_acked) {
       ++out_.judged['a'];
       if (op.result == outcome::ok)
-        add('a', "ok after an acknowledged end", op,
+        add('a', "ok after an acknowledged end [" + phase(op.invoked) + "]", op,
             describe(op) + "; ended by " + describe(*life.ender));
       return;
     }
-    if (!certainly_live(life, op) || op.result != outcome::failed)
+    if (!certainly_live(life, op))
       return;
     ++out_.judged['b'];
+    if (op.result != outcome::failed)
+      return;
     bool r_down = holders_down(life.login->holders, op.invoked, op.completed);
     if (op.code == "invalid_token" || op.code == "expired") {
-      add('b', std::string(op.code) + " for a live session" + (r_down ? " (R holders down)" : ""), op,
+      add('b', std::string(op.code) + " for a live session" + (r_down ? " (R holders down)" : "") + " [" +
+                   phase(op.invoked) + "]", op,
           describe(op) + "; login " + describe(*life.login));
     } else if (op.code == "unavailable") {
       if (!r_down && !in_fault_window(op.invoked, op.completed))
@@ -211,16 +227,18 @@ class judge {
     if (op.invoked > life.end_acked) {
       ++out_.judged['c'];
       if (op.result == outcome::ok && !partition)
-        add('c', "stale ok after an acknowledged end, no partition", op,
+        add('c', "stale ok after an acknowledged end, no partition [" + phase(op.invoked) + "]", op,
             describe(op) + "; ended by " + describe(*life.ender));
       return;
     }
-    if (!certainly_live(life, op) || op.result != outcome::failed)
+    if (!certainly_live(life, op))
       return;
     ++out_.judged['c'];
+    if (op.result != outcome::failed)
+      return;
     if (op.code == "invalid_token" || op.code == "expired") {
       if (!partition)
-        add('c', op.code + " for a live session, no partition", op,
+        add('c', op.code + " for a live session, no partition [" + phase(op.invoked) + "]", op,
             describe(op) + "; login " + describe(*life.login));
     } else if (op.code == "unavailable") {
       if (!holders_down(life.login->holders, op.invoked, op.completed) &&

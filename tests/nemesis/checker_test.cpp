@@ -135,7 +135,8 @@ TEST(NemesisChecker, InvalidTokenForALiveSessionBreaksBEvenWithRHoldersDown) {
   b.owner("T1", 4.2, 4.3, outcome::failed, "unavailable", 2);  // the truthful answer
   auto r = run(b);
   EXPECT_EQ(r.count('b'), 2u);
-  EXPECT_EQ(r.per_kind.count("b: invalid_token for a live session (R holders down)"), 1u);
+  EXPECT_EQ(r.per_kind.count("b: invalid_token for a live session (R holders down) [during kill-9-R]"), 1u);
+  EXPECT_EQ(r.per_kind.count("b: invalid_token for a live session [no fault]"), 1u);
   EXPECT_EQ(r.violations.size(), 2u);
 }
 
