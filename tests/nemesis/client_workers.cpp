@@ -96,6 +96,7 @@ void client_workers::run(int worker) {
   std::optional<net::client> conns[cluster_layout::members];
   std::vector<live_session> live;
   std::deque<std::string> ended;  // tokens whose end was requested: reads judge rule (a)
+  int home = worker < w_.workers - w_.roaming ? worker % cluster_layout::members : -1;
   auto pause = microseconds(1'000'000 / std::max(1, w_.ops_per_second));
   auto random_index = [&](size_t n) { return size_t(rng() % n); };
   auto end_token = [&](size_t i) {
@@ -107,7 +108,7 @@ void client_workers::run(int worker) {
 
   while (!stopping_) {
     auto started = steady_clock::now();
-    int m = int(rng() % cluster_layout::members);
+    int m = home >= 0 ? home : int(rng() % cluster_layout::members);
     auto c = pick(rng);
     if (live.empty() || (c == choice::login && live.size() >= 24))
       c = live.empty() ? choice::login : choice::logout;

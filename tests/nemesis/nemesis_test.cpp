@@ -35,10 +35,19 @@ TEST(Nemesis, ShortSeededRun) {
   std::ofstream all(o.dir / "violations.txt");
   for (auto& v : r.verdict.violations)
     all << "(" << v.rule << ") " << v.kind << ": " << v.detail << "\n";
+  // The whole history, one operation a line (times in microseconds of the run).
+  std::ofstream ops(o.dir / "history.tsv");
+  ops << "index\tworker\tmember\top\tinvoked_us\tcompleted_us\tresult\tcode\tuser\ttoken\n";
+  for (auto& op : r.recorded.ops)
+    ops << op.index << "\t" << op.worker << "\t" << op.member << "\t" << name_of(op.type) << "\t" << op.invoked
+        << "\t" << op.completed << "\t" << name_of(op.result) << "\t" << op.code << "\t" << op.user << "\t"
+        << op.token << "\n";
+  for (auto& f : r.recorded.faults)
+    ops << "# fault " << f.describe() << "\n";
   std::cout << "nemesis: seed " << o.seed << ", " << r.schedule.size() << " faults:\n";
   for (auto& s : r.schedule)
     std::cout << "  " << s << "\n";
-  std::cout << "nemesis verdict: " << r.verdict.summary() << "all violations: " << (o.dir / "violations.txt")
+  std::cout << "nemesis verdict: " << r.verdict.summary() << "all violations: " << (o.dir / "violations.txt") << ", history: " << (o.dir / "history.tsv")
             << std::endl;
 
   EXPECT_GE(r.schedule.size(), 3u) << "too few faults ran to mean anything";
