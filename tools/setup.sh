@@ -17,6 +17,7 @@ PACKAGES=(
   libgtest-dev libbenchmark-dev
   e2fsprogs  # chattr: the tests make an audit directory unwritable even for root
   prometheus # promtool: the tests check the /metrics output with `promtool check metrics`
+  nftables   # nft: the nemesis test cuts traffic between members in its own network namespace
 )
 
 install_missing() {

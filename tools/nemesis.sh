@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The nemesis's long run: the same harness as the CTest `nemesis` label
+# (tests/nemesis/), with a seed and a length of your choice.
+#   tools/nemesis.sh [--seed N] [--minutes M] [--preset release|debug-asan]
+# Needs root (it creates a network namespace and nftables rules in it; the
+# host's network is never touched). Prints the seed, every fault as it runs
+# and the checker's verdict; the full list of violations is left in the run's
+# directory (printed at the end). Exit status: 0 when the checker found nothing.
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+seed="$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')"
+minutes=30
+preset=release
+while (($#)); do
+  case "$1" in
+    --seed) seed="$2"; shift 2 ;;
+    --minutes) minutes="$2"; shift 2 ;;
+    --preset) preset="$2"; shift 2 ;;
+    *) echo "usage: tools/nemesis.sh [--seed N] [--minutes M] [--preset release|debug-asan]" >&2; exit 2 ;;
+  esac
+done
+[[ $(id -u) -eq 0 ]] || { echo "tools/nemesis.sh: needs root (network namespace, nftables)" >&2; exit 2; }
+command -v nft >/dev/null || "$root/tools/setup.sh" build "$preset"  # installs nftables
+binary="$root/build/$preset/tests/nemesis_tests"
+if [[ ! -x "$binary" ]]; then
+  cmake --preset "$preset" >/dev/null
+  cmake --build "build/$preset" --target nemesis_tests authd authctl
+fi
+echo "nemesis: seed $seed, $minutes minutes"
+CASTELLAN_NEMESIS_SEED="$seed" CASTELLAN_NEMESIS_SECONDS="$((minutes * 60))" \
+  exec "$binary" --gtest_filter=Nemesis.ShortSeededRun
