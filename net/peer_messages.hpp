@@ -94,7 +94,10 @@ struct peer_heartbeat {
   // moment, so none of them takes its ranges over before stamp +
   // down_after_ms: its lease (docs/cluster.md, "Owner reads and leases").
   std::map<std::string, int64_t> echoes;
-  MSGPACK_DEFINE_MAP(self, load, members, stamp, echoes)
+  // Whether the sender reaches a majority of the members it knows: when two
+  // members found each other down, the one on the minority side rejoins.
+  bool majority = true;
+  MSGPACK_DEFINE_MAP(self, load, members, stamp, echoes, majority)
 };
 
 // A member stopping on purpose (SIGTERM) after handing its ranges over.

@@ -291,6 +291,7 @@ void heartbeat(self_ptr self) {
   hb.members = st.members.gossip(now);
   hb.stamp = std::chrono::duration_cast<milliseconds>(now.time_since_epoch()).count();
   hb.echoes = st.members.echoes();
+  hb.majority = st.members.reachable_count(now) * 2 > st.members.known_count(now);
   send_to_all(self, net::peer_heartbeat::type, net::pack_peer(hb));
 }
 

@@ -25,8 +25,26 @@ membership::membership(settings s, clock::time_point started)
 void membership::rejoin(uint64_t incarnation) {
   self_.incarnation = incarnation;
   self_.state = member_state::joining;
-  for (auto& [name, m] : members_)
+  for (auto& [name, m] : members_) {
     m.handed_over = false;  // they handed over to the old incarnation
+    // A new incarnation starts with no grudge: whoever it found down was
+    // found so while it was the one out of touch (or the other rejoins too).
+    m.marked_down = false;
+  }
+}
+
+// Listed down by `m`, this member rejoins, unless it found `m` down too:
+// then exactly one of the two rejoins, the one on the minority side, or,
+// when both reach a majority (a partition that cut only them apart), the
+// one with the greater name. Otherwise each would keep the other down for
+// good.
+bool membership::yields_to(const member& m, bool sender_majority, clock::time_point now) const {
+  if (!m.marked_down)
+    return true;
+  bool majority = reachable_count(now) * 2 > known_count(now);
+  if (majority != sender_majority)
+    return !majority;
+  return self_.name > m.info.name;
 }
 
 membership::clock::time_point membership::lease_until(clock::time_point now) const {
@@ -127,14 +145,10 @@ membership::heartbeat_news membership::heartbeat(const std::string& name, net::p
     if (stamp <= now && stamp > m->echoed)
       m->echoed = stamp;
   }
-  // Listed down by the sender: rejoin, unless this member found the sender
-  // down too and is on the majority side (a healed minority must not make
-  // the majority rejoin; the minority rejoins).
-  bool majority = reachable_count(now) * 2 > known_count(now);
   for (auto& other : hb.members)
     if (other.name == self_.name && other.state == member_state::down &&
         other.incarnation == self_.incarnation && self_.state != member_state::leaving &&
-        !(m->marked_down && majority))
+        yields_to(*m, hb.majority, now))
       news.marked_down = true;
   m->info = std::move(hb.self);
   m->load = std::move(hb.load);

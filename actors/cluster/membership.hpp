@@ -197,6 +197,7 @@ class membership {
  private:
   member* entry(const std::string& name);  // find(), to change
   void mark_down(member& m);
+  bool yields_to(const member& m, bool sender_majority, clock::time_point now) const;
   std::vector<std::string> ring_members(clock::time_point now, bool with_joiners) const;
   std::vector<std::string> joiners_new_to(const ring& before, const ring& after,
                                           clock::time_point now) const;

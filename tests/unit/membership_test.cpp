@@ -285,7 +285,12 @@ TEST(Membership, AMajorityMemberIgnoresBeingListedDownByAMemberItFoundDown) {
   me.state = member_state::down;
   hb.members.push_back(me);
   m.heard("node-b", t0 + 2600ms, 1);
+  hb.majority = false;  // node-b was alone
   EXPECT_FALSE(m.heartbeat("node-b", hb, t0 + 2600ms).marked_down);
+  // Had node-b reached a majority too (it and node-c, while only node-a and
+  // node-b were cut apart), the greater name yields: node-b, not node-a.
+  hb.majority = true;
+  EXPECT_FALSE(m.heartbeat("node-b", hb, t0 + 2700ms).marked_down);
   // node-c, which this member never found down, is believed.
   auto from_c = heartbeat_of("node-c", member_state::up);
   from_c.members.push_back(me);
