@@ -42,6 +42,7 @@ std::string cluster_json(const cluster_status& status, int64_t now_ms) {
                         {"replicas", status.replicas},
                         {"owners", status.owners},
                         {"holders", status.holders},
+                        {"complete", status.complete},
                         {"members", members}}
              .dump() +
          "\n";

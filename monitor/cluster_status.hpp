@@ -30,6 +30,9 @@ struct cluster_status {
   size_t replicas = 1;      // R, capped by the member count
   std::vector<std::string> owners;   // members that own ranges (up, suspect)
   std::vector<std::string> holders;  // owners and members still joining
+  // The reporting node holds every key it holds completely (no hand-over to
+  // it under way, no key lost with all its holders); a node alone always.
+  bool complete = true;
   std::vector<member_status> members;  // the reporting node first
 };
 

@@ -97,7 +97,11 @@ struct peer_heartbeat {
   // Whether the sender reaches a majority of the members it knows: when two
   // members found each other down, the one on the minority side rejoins.
   bool majority = true;
-  MSGPACK_DEFINE_MAP(self, load, members, stamp, echoes, majority)
+  // The holders (membership::holders_fingerprint) the sender has finished
+  // handing over to, 0 while a hand-over runs: once every holder reports
+  // the current holders, a member knows its copies are complete.
+  uint64_t handed = 0;
+  MSGPACK_DEFINE_MAP(self, load, members, stamp, echoes, majority, handed)
 };
 
 // A member stopping on purpose (SIGTERM) after handing its ranges over.
@@ -237,7 +241,8 @@ struct peer_revoke_done {
 struct peer_handover_done {
   static constexpr std::string_view type = "handover_done";
   std::string name;
-  MSGPACK_DEFINE_MAP(name)
+  uint64_t holders = 0;  // the holders it handed over to (as peer_heartbeat::handed)
+  MSGPACK_DEFINE_MAP(name, holders)
 };
 
 // -- encoding -------------------------------------------------------------------

@@ -24,7 +24,7 @@ void event_stream::publish(std::vector<net::auth_event> events) {
   if (link && std::any_of(events.begin(), events.end(),
                           lockout_kind))
     link->replicate(events, [](bool) {});
-  caf::anon_send(writer_->get(), audit_append{std::move(events), nullptr, {}, {}, nullptr});
+  caf::anon_send(writer_->get(), audit_append{std::move(events), nullptr, {}, {}, nullptr, nullptr});
 }
 
 namespace {

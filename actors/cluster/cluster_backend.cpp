@@ -21,10 +21,11 @@ namespace castellan::actors {
 cluster_backend::cluster_backend(session_router& router, std::vector<slot_ptr<session_shard>> shards,
                                  std::vector<slot_ptr<limiter_shard>> limiters, std::string self,
                                  uint32_t replicas, prometheus::Counter* minority_refusals,
-                                 prometheus::Counter* lease_refusals)
+                                 prometheus::Counter* lease_refusals,
+                                 prometheus::Counter* incomplete_refusals)
     : router_(router), shards_(std::move(shards)), limiters_(std::move(limiters)),
       self_(std::move(self)), replicas_(replicas), minority_refusals_(minority_refusals),
-      lease_refusals_(lease_refusals) {
+      lease_refusals_(lease_refusals), incomplete_refusals_(incomplete_refusals) {
   router_.set_open_placement([this](open_session& msg) { return place_open(msg); });
 }
 
@@ -90,9 +91,10 @@ const char* const lapsed_lease_refusal =
     "this member has not been heard by a majority of the cluster recently, so another member "
     "may own this session now; retry on another member";
 
-namespace {
-
-}  // namespace
+const char* const incomplete_copy_refusal =
+    "this member does not hold the complete copy of this session's range (a hand-over to it "
+    "is under way, or every member that held it is down), so it cannot say the session does "
+    "not exist; retry shortly";
 
 op_route route_session_op(const cluster_view& view, net::op_kind kind, bool local_read,
                           uint64_t key_hash, std::chrono::steady_clock::time_point now) {
@@ -100,13 +102,15 @@ op_route route_session_op(const cluster_view& view, net::op_kind kind, bool loca
     return op_route::refuse_unowned;
   if (!view.majority() && kind == net::op_kind::refresh)
     return op_route::refuse_minority;
-  // A local read takes any complete copy: a member that serves (up) holds
-  // what it is a holder of; a joiner is still receiving it.
-  if (local_read && view.serving() && view.holds(key_hash))
+  // A local read takes a complete copy here; a copy still being handed
+  // over (or one nobody could hand over) would call live sessions invalid.
+  if (local_read && view.serving() && view.complete(key_hash))
     return op_route::here;
-  if (view.owns(key_hash))
-    return needs_lease(kind) && !view.lease_holds(now) ? op_route::refuse_lapsed : op_route::here;
-  return op_route::owner;
+  if (!view.owns(key_hash))
+    return op_route::owner;
+  if (needs_lease(kind) && !view.lease_holds(now))
+    return op_route::refuse_lapsed;
+  return view.complete(key_hash) ? op_route::here : op_route::refuse_incomplete;
 }
 
 open_route route_open(const cluster_view& view, uint64_t key_hash) {
@@ -147,6 +151,11 @@ void cluster_backend::submit_session_ops(net::op_batch&& batch) {
         if (lease_refusals_)
           lease_refusals_->Increment();
         batch.owed[op.sink]->refuse({op.request_id}, lapsed_lease_refusal);
+        break;
+      case op_route::refuse_incomplete:
+        if (incomplete_refusals_)
+          incomplete_refusals_->Increment();
+        batch.owed[op.sink]->refuse({op.request_id}, incomplete_copy_refusal);
         break;
       case op_route::here:
         local.ops.push_back(op);
@@ -267,7 +276,11 @@ void cluster_backend::revoke_everywhere(const std::string& user,
     router_.revoke_here(user, {}, std::move(done));
     return;
   }
-  if (!view->owned()) {
+  // Every copy must end: not from a minority (the other side keeps its
+  // copies valid until the heal), nor while some keys' holders are all down
+  // (their copies would come back alive). Nothing ends, and `unavailable`
+  // means just that.
+  if (!view->owned() || !view->majority() || view->keys_lost()) {
     done(0, false);
     return;
   }

@@ -35,6 +35,7 @@ enum class op_route {
   refuse_unowned,   // no member owns sessions yet (everyone is joining)
   refuse_minority,  // a refresh on the minority side of a partition
   refuse_lapsed,    // an owner read or refresh here while this member's lease has lapsed
+  refuse_incomplete,  // this member owns the key but lacks its complete copy
 };
 op_route route_session_op(const cluster_view& view, net::op_kind kind, bool local_read,
                           uint64_t key_hash, std::chrono::steady_clock::time_point now);
@@ -45,6 +46,9 @@ constexpr bool needs_lease(net::op_kind kind) { return kind != net::op_kind::log
 
 // The message of a refuse_lapsed.
 extern const char* const lapsed_lease_refusal;
+// The message of a refuse_incomplete (here, or on the owner a request was
+// forwarded to).
+extern const char* const incomplete_copy_refusal;
 
 // Where a login's new session opens (the password was checked where the
 // client asked): on the key's owner.
@@ -72,7 +76,8 @@ class cluster_backend final : public net::request_backend,
   cluster_backend(session_router& router, std::vector<slot_ptr<session_shard>> shards,
                   std::vector<slot_ptr<limiter_shard>> limiters, std::string self, uint32_t replicas,
                   prometheus::Counter* minority_refusals = nullptr,
-                  prometheus::Counter* lease_refusals = nullptr);
+                  prometheus::Counter* lease_refusals = nullptr,
+                  prometheus::Counter* incomplete_refusals = nullptr);
   ~cluster_backend() override;
 
   // The cluster node requests go through; set before traffic.
@@ -124,6 +129,7 @@ class cluster_backend final : public net::request_backend,
   uint32_t replicas_;
   prometheus::Counter* minority_refusals_;
   prometheus::Counter* lease_refusals_;
+  prometheus::Counter* incomplete_refusals_;
   std::unique_ptr<caf::actor> node_;
   std::atomic<cluster_view_ptr> view_;
 };

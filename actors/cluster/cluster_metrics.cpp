@@ -53,6 +53,11 @@ std::unique_ptr<cluster_metrics> make_cluster_metrics(prometheus::Registry& r) {
                                "Owner reads and refreshes refused because this member's lease had "
                                "lapsed (a majority has not heard it recently)")
                           .Add({});
+  m->incomplete_refusals =
+      &counter("castellan_cluster_incomplete_refusals_total",
+               "Session requests answered unavailable because this member owns the key but does "
+               "not hold its complete copy (a hand-over under way, or all its holders down)")
+           .Add({});
   return m;
 }
 

@@ -187,6 +187,8 @@ cluster_view_ptr make_view(const cluster_state& st, steady::time_point now) {
   view->known = members.known_count(now);
   view->owners = members.owners();
   view->holders = members.holders();
+  view->settled = members.settled();
+  view->intact = members.intact();
   view->epoch = members.epoch();
   view->lease_until = members.lease_until(now);
   return view;
@@ -230,8 +232,10 @@ void publish_view(self_ptr self) {
   auto& st = self->state;
   auto now = steady::now();
   auto change = st.members.update_rings(now);
+  st.members.settle();  // a lone member, or reports that came first
   auto view = make_view(st, now);
   count_states(st, *view);
+  st.view = view;
   st.host.publish(std::move(view));
   if (change.holders_changed && st.host.rebalance)
     start_rebalance(self, change);
@@ -282,6 +286,9 @@ void send_to_all(self_ptr self, std::string_view type, const std::string& body) 
       send_to(self, it->second, type, body);
 }
 
+// Whether a hand-over run is in flight or waits to be redone.
+bool handing_over(const cluster_state& st) { return !st.handovers.empty() || st.handover_redo; }
+
 void heartbeat(self_ptr self) {
   auto& st = self->state;
   net::peer_heartbeat hb;
@@ -292,6 +299,7 @@ void heartbeat(self_ptr self) {
   hb.stamp = std::chrono::duration_cast<milliseconds>(now.time_since_epoch()).count();
   hb.echoes = st.members.echoes();
   hb.majority = st.members.reachable_count(now) * 2 > st.members.known_count(now);
+  hb.handed = handing_over(st) ? 0 : st.members.holders_fingerprint();
   send_to_all(self, net::peer_heartbeat::type, net::pack_peer(hb));
 }
 
@@ -549,12 +557,17 @@ void on_proof(self_ptr self, const caf::strong_actor_ptr& sender, const std::str
 // -- members' traffic ------------------------------------------------------------
 
 void on_heartbeat(self_ptr self, const std::string& member, const std::string& body) {
-  auto news = self->state.members.heartbeat(member, net::unpack_peer<net::peer_heartbeat>(body),
-                                            steady::now());
+  auto hb = net::unpack_peer<net::peer_heartbeat>(body);
+  uint64_t handed = hb.handed;
+  auto news = self->state.members.heartbeat(member, std::move(hb), steady::now());
+  if (handed)
+    note_report(self, member, handed);
   if (news.marked_down)
     rejoin(self, "is listed down by " + member);
-  if (news.restarted)
-    self->state.handed_waiting.erase(member);  // it was for the old process
+  if (news.restarted) {  // what waited was for the old process
+    self->state.handed_waiting.erase(member);
+    self->state.reports_waiting.erase(member);
+  }
   if (news.restarted)
     spdlog::info("cluster: {} restarted (incarnation {})", member,
                  self->state.members.find(member)->info.incarnation);
@@ -592,7 +605,7 @@ const std::map<std::string_view, member_handler>& member_handlers() {
     {net::peer_revoke::type, on_revoke},
     {net::peer_revoke_done::type, on_revoke_done},
     {net::peer_handover_done::type,
-     [](self_ptr s, const std::string& m, const std::string&) { on_handover_done(s, m); }},
+     on_handover_done},
     {net::peer_leave::type, on_leave},
   };
   return table;
@@ -672,10 +685,12 @@ void announce_leave(self_ptr self) {
 // Once no run is in flight or waiting to be redone: joiners are current.
 void handover_complete(self_ptr self) {
   auto& st = self->state;
-  if (!st.handovers.empty() || st.handover_redo)
+  if (handing_over(st))
     return;  // the last run to finish reports
   for (auto& member : st.joiners_waiting)
-    send_to(self, member, net::peer_handover_done{st.members.name()});
+    send_to(self, member,
+            net::peer_handover_done{st.members.name(), st.members.holders_fingerprint()});
+  heartbeat(self);  // tells every member at once: their copies may be complete now
   st.joiners_waiting.clear();
   if (st.members.self_state() == member_state::leaving && st.on_left)
     announce_leave(self);

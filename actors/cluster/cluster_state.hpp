@@ -116,6 +116,11 @@ struct cluster_state {
   // go up and miss sessions it holds.
   std::map<std::string, uint64_t> applying;
   std::set<std::string> handed_waiting;
+  // A member's latest report of the holders it handed over to, held back
+  // the same way until what it sent is applied (membership::settle).
+  std::map<std::string, uint64_t> reports_waiting;
+  // The view last published, for what the actor decides itself (on_ops).
+  cluster_view_ptr view;
   size_t leave_acks = 0;
   static inline const char* name = "cluster_node";
 };
@@ -157,7 +162,13 @@ void teach_limits_remotely(self_ptr self, teach_out& msg);
 void on_revoke(self_ptr self, const std::string& member, const std::string& body);
 void on_revoke_done(self_ptr self, const std::string& member, const std::string& body);
 void revoke_remotely(self_ptr self, revoke_out& msg);
-void on_handover_done(self_ptr self, const std::string& member);
+void on_handover_done(self_ptr self, const std::string& member, const std::string& body);
 void on_handover_applied(self_ptr self, const std::string& member);
+// `member` reports it handed over to the holders `fingerprint`: counted once
+// what it sent is applied; may settle this member's copies.
+void note_report(self_ptr self, const std::string& member, uint64_t fingerprint);
+
+// -- cluster_node.cpp: shared with the traffic --------------------------------------
+void publish_view(self_ptr self);
 
 }  // namespace castellan::actors::cluster_detail

@@ -128,7 +128,7 @@ void on_ops(self_ptr self, const std::string& member, const std::string& body) {
       sinks = std::max(sinks, op.sink + 1);
   net::op_batch batch;
   std::vector<std::vector<net::owed_request>> owed(sinks);
-  std::vector<std::vector<uint64_t>> malformed(sinks), lapsed(sinks);
+  std::vector<std::vector<uint64_t>> malformed(sinks), lapsed(sinks), incomplete(sinks);
   auto& st = self->state;
   auto now = steady::now();
   // The asker took this member for the owner; so may it be no longer, if a
@@ -154,6 +154,13 @@ void on_ops(self_ptr self, const std::string& member, const std::string& body) {
       continue;
     }
     std::memcpy(local.key.data(), op.key.data(), local.key.size());
+    // Only a complete copy may say "no such session" (a member leaving
+    // heard every change to what it held, and hands it over now).
+    if (me != net::member_state::leaving && !(st.view && st.view->complete(ring_hash(local.key)))) {
+      incomplete[op.sink].push_back(op.id);
+      count(st, &actors::cluster_metrics::incomplete_refusals);
+      continue;
+    }
     batch.ops.push_back(local);
   }
   auto join = make_forwarded_join(caf::actor_cast<caf::actor>(self), member, ops.batch);
@@ -163,6 +170,7 @@ void on_ops(self_ptr self, const std::string& member, const std::string& body) {
     batch.owed.push_back(std::make_shared<net::owed_replies>(std::move(share), std::move(owed[i])));
     batch.owed.back()->refuse(malformed[i], "malformed forwarded op");
     batch.owed.back()->refuse(lapsed[i], lapsed_lease_refusal);
+    batch.owed.back()->refuse(incomplete[i], incomplete_copy_refusal);
   }
   join.seal();
   self->state.host.serve_ops(std::move(batch));
@@ -239,12 +247,26 @@ void on_replicate(self_ptr self, const std::string& member, const std::string& b
 
 // A member's handover_done counts once everything it handed over before it
 // is applied here (messages from one member arrive in order).
-void on_handover_done(self_ptr self, const std::string& member) {
+void on_handover_done(self_ptr self, const std::string& member, const std::string& body) {
   auto& st = self->state;
+  auto done = net::unpack_peer<net::peer_handover_done>(body);
   if (auto it = st.applying.find(member); it != st.applying.end() && it->second > 0)
     st.handed_waiting.insert(member);
   else
     st.members.handed_over(member);
+  if (done.holders)
+    note_report(self, member, done.holders);
+}
+
+void note_report(self_ptr self, const std::string& member, uint64_t fingerprint) {
+  auto& st = self->state;
+  if (auto it = st.applying.find(member); it != st.applying.end() && it->second > 0) {
+    st.reports_waiting[member] = fingerprint;
+    return;
+  }
+  st.members.reported_handed(member, fingerprint);
+  if (st.members.settle())
+    publish_view(self);
 }
 
 void on_handover_applied(self_ptr self, const std::string& member) {
@@ -257,6 +279,11 @@ void on_handover_applied(self_ptr self, const std::string& member) {
   st.applying.erase(it);
   if (st.handed_waiting.erase(member))
     st.members.handed_over(member);
+  if (auto r = st.reports_waiting.find(member); r != st.reports_waiting.end()) {
+    uint64_t fingerprint = r->second;
+    st.reports_waiting.erase(r);
+    note_report(self, member, fingerprint);
+  }
 }
 
 void on_ack(self_ptr self, const std::string& member, const std::string& body) {

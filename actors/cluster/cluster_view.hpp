@@ -27,6 +27,10 @@ struct cluster_view {
   // Who receives writes: owners plus members still joining, so a joiner is
   // current by the time it starts to own.
   std::shared_ptr<const actors::ring> holders;
+  // Where this member's copies are known complete (membership.hpp,
+  // "Complete copies"); null until the first settle.
+  std::shared_ptr<const actors::ring> settled;
+  std::shared_ptr<const actors::ring> intact;
   uint64_t epoch = 0;  // bumped whenever either ring changes
   // Members this node can reach (itself included) and members it knows of
   // that have not left: with no majority it is on the minority side of a
@@ -57,9 +61,23 @@ struct cluster_view {
     int i = holders ? holders->index_of(self) : -1;
     return i >= 0 && holders->holds(key_hash, static_cast<uint32_t>(i));
   }
+  // Whether this node holds the complete copy of `key_hash`: "no such
+  // session" here is then the truth. Cheap when nothing is moving.
+  bool complete(uint64_t key_hash) const;
+  // Whether every key this node holds is complete (/cluster's "complete").
+  bool all_complete() const { return settled && settled == holders && intact == holders; }
+  // Whether some keys have lost every holder they had (R members of the
+  // intact ring are gone): a revoke now could not reach their copies.
+  bool keys_lost() const;
 };
 
 using cluster_view_ptr = std::shared_ptr<const cluster_view>;
+
+// Whether member `self` holding `key_hash` under `holders` has all of it,
+// given the last settled ring and the last one that lost nothing (either
+// may be null: nothing is known complete).
+bool copy_complete(const ring& holders, const ring* settled, const ring* intact,
+                   const std::string& self, uint64_t key_hash);
 
 // The view as /cluster shows it (monitor::cluster_json renders it).
 monitor::cluster_status status_of(const cluster_view& view);

@@ -25,6 +25,7 @@ membership::membership(settings s, clock::time_point started)
 void membership::rejoin(uint64_t incarnation) {
   self_.incarnation = incarnation;
   self_.state = member_state::joining;
+  settled_ = nullptr;  // others took its ranges over: what it holds may be stale
   for (auto& [name, m] : members_) {
     m.handed_over = false;  // they handed over to the old incarnation
     // A new incarnation starts with no grudge: whoever it found down was
@@ -105,6 +106,7 @@ bool membership::admit(const std::string& name, const std::string& address, bool
     m.info.incarnation = 0;
     m.heartbeat_seen = false;
     m.handed_over = false;
+    m.handed_for = 0;
     m.marked_down = false;  // a new process is a new incarnation
     m.echoed = {};
   }
@@ -154,6 +156,7 @@ membership::heartbeat_news membership::heartbeat(const std::string& name, net::p
   m->load = std::move(hb.load);
   if (news.restarted) {
     m->handed_over = false;
+    m->handed_for = 0;
     force_handover_.insert(name);
   }
   for (auto& other : hb.members) {  // gossip: learn members we have not met
@@ -173,6 +176,11 @@ membership::heartbeat_news membership::heartbeat(const std::string& name, net::p
 void membership::handed_over(const std::string& name) {
   if (auto* m = entry(name))
     m->handed_over = true;
+}
+
+void membership::reported_handed(const std::string& name, uint64_t holders_fingerprint) {
+  if (auto* m = entry(name))
+    m->handed_for = holders_fingerprint;
 }
 
 void membership::left(const std::string& name) {
@@ -375,6 +383,57 @@ membership::ring_change membership::update_rings(clock::time_point now) {
   if (change.holders_changed && change.before)
     change.new_joiners = joiners_new_to(*change.before, *holders_, now);
   return change;
+}
+
+// -- complete copies -------------------------------------------------------------
+
+uint64_t membership::holders_fingerprint() const {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a: the same on every member
+  auto mix = [&h](std::string_view bytes) {
+    for (unsigned char c : bytes)
+      h = (h ^ c) * 1099511628211ull;
+  };
+  if (holders_)
+    for (auto& name : holders_->members()) {
+      const member* m = find(name);
+      uint64_t inc = name == self_.name ? self_.incarnation : (m ? m->info.incarnation : 0);
+      mix(name);
+      mix("#" + std::to_string(inc) + ";");
+    }
+  return h ? h : 1;
+}
+
+namespace {
+
+// Members of `from` that `to` no longer has.
+size_t gone_from(const ring& from, const ring& to) {
+  size_t gone = 0;
+  for (auto& name : from.members())
+    gone += to.index_of(name) < 0;
+  return gone;
+}
+
+}  // namespace
+
+// When every other holder reported the current holders, what this member
+// holds is complete (membership.hpp). If R members of `intact` are gone,
+// some key had all its holders among them: `intact` stays, so those keys
+// stay known as lost until a member that held them comes back.
+bool membership::settle() {
+  if (!holders_ || holders_->empty() || settled_ == holders_)
+    return false;
+  uint64_t fp = holders_fingerprint();
+  for (auto& name : holders_->members()) {
+    if (name == self_.name)
+      continue;
+    const member* m = find(name);
+    if (!m || m->handed_for != fp)
+      return false;
+  }
+  if (!intact_ || gone_from(*intact_, *holders_) < std::min(cfg_.replicas, intact_->members().size()))
+    intact_ = holders_;
+  settled_ = holders_;
+  return true;
 }
 
 }  // namespace castellan::actors

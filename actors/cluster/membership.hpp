@@ -51,6 +51,17 @@
 // Rings: owners = members up or suspect (suspect keeps its ranges, to ride out
 // a pause); holders = owners plus members joining (a joiner hears every write
 // before it starts to own). Both leave out down, leaving and left members.
+//
+// Complete copies: after the holders change, a member that now holds a key
+// it did not hold before has it only once the hand-over arrived. Every
+// member reports the holders it has finished handing over to; when every
+// other holder reported the current holders, they are `settled` here. A key
+// is complete here if this member holds it now and held it in the settled
+// ring (it heard every change since), or the current ring is the settled
+// one. `intact` is the last settled ring from which no key was lost: a key
+// none of whose holders there is a holder now was on members all gone, so
+// nobody could hand it over, and no member has a complete copy of it
+// (copy_complete in cluster_view.hpp).
 #pragma once
 
 #include <chrono>
@@ -98,6 +109,7 @@ class membership {
     // through joining and hand-over.
     bool marked_down = false;
     uint64_t marked_incarnation = 0;
+    uint64_t handed_for = 0;       // the holders it reported handing over to (its last word)
     int64_t their_stamp = 0;       // its latest heartbeat stamp: echoed back to it
     clock::time_point echoed{};    // the latest of our stamps it echoed: it heard us since
     clock::time_point heard{};     // its last message of any kind
@@ -156,6 +168,9 @@ class membership {
   void heard(const std::string& name, clock::time_point now, int64_t now_ms);
   heartbeat_news heartbeat(const std::string& name, net::peer_heartbeat hb, clock::time_point now);
   void handed_over(const std::string& name);
+  // `name` has finished handing over to the holders with this fingerprint
+  // (every hand-over it sent before has been applied here).
+  void reported_handed(const std::string& name, uint64_t holders_fingerprint);
   void left(const std::string& name);
   // The connection to `name` is lost; true when it was not already.
   bool lose(const std::string& name);
@@ -193,6 +208,15 @@ class membership {
   std::shared_ptr<const ring> owners() const { return owners_; }
   std::shared_ptr<const ring> holders() const { return holders_; }
   uint64_t epoch() const { return epoch_; }
+  // The holders with each member's incarnation, as one number: what a
+  // member reports it has handed over to (never 0).
+  uint64_t holders_fingerprint() const;
+  // Moves `settled` (and `intact`) to the current holders once every other
+  // holder reported them; true when it moved.
+  bool settle();
+  // Null until the first settle, and again after a rejoin.
+  std::shared_ptr<const ring> settled() const { return settled_; }
+  std::shared_ptr<const ring> intact() const { return intact_; }
 
  private:
   member* entry(const std::string& name);  // find(), to change
@@ -208,6 +232,7 @@ class membership {
   std::map<std::string, member> members_;   // by name, never this member
   std::set<std::string> force_handover_;    // restarted while counted as holding data
   std::shared_ptr<const ring> owners_, holders_;
+  std::shared_ptr<const ring> settled_, intact_;
   uint64_t epoch_ = 0;
 };
 

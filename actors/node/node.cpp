@@ -54,7 +54,7 @@ void node::impl::load_files() {
 
 void node::impl::open_audit_log() {
   audit_log_options opts{settings.audit_dir(), settings.audit.segment_bytes,
-                         settings.audit.retain_segments, settings.audit.retain_days, true};
+                         settings.audit.retain_segments, settings.audit.retain_days, true, nullptr};
   if (settings.testing.fault_injection) {
     opts.faults = faults = std::make_shared<storage_faults>();
     faults->report = [](const std::string& what) { spdlog::warn("{}", what); };

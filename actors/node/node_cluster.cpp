@@ -28,7 +28,8 @@ void node::impl::start_cluster() {
   membership = std::make_unique<cluster_backend>(*router, actors.shards, actors.limiters,
                                                  settings.node.name, c.replicas,
                                                  metrics.cluster->self_lost_majority,
-                                                 metrics.cluster->lease_refusals);
+                                                 metrics.cluster->lease_refusals,
+                                                 metrics.cluster->incomplete_refusals);
   cluster_deps deps;
   deps.cfg = c;
   deps.metrics = metrics.cluster.get();

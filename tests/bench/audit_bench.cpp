@@ -52,7 +52,7 @@ std::string typical_record() {
 void BM_CommitGroup(benchmark::State& state) {
   auto dir = bench_dir("group");
   actors::audit_recovery r;
-  auto log = actors::audit_log::open({dir.string(), 256 << 20, 0, 0, true}, r);
+  auto log = actors::audit_log::open({dir.string(), 256 << 20, 0, 0, true, nullptr}, r);
   auto body = typical_record();
   auto group = state.range(0);
   for (auto _ : state) {
@@ -105,7 +105,7 @@ void BM_WriterClosedLoop(benchmark::State& state) {
   caf::actor_system sys{cfg};
   actors::audit_recovery r;
   std::shared_ptr<actors::audit_log> log =
-      actors::audit_log::open({dir.string(), 256 << 20, 0, 0, true}, r);
+      actors::audit_log::open({dir.string(), 256 << 20, 0, 0, true, nullptr}, r);
   auto health = std::make_shared<actors::audit_health>();
   auto writer = actors::spawn_audit_writer(sys, log, health, true);
   auto event = net::make_event(net::event_kind::login_ok, "node1");

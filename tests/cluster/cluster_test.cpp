@@ -423,7 +423,10 @@ TEST(ClusterTest, SigtermHandsTheRangesOverBeforeLeaving) {
   for (int i = 0; i < 60; ++i)
     tokens.push_back(login(cluster.client_port(i % 3), "alice", alice_password));
   EXPECT_EQ(cluster.stop(0), 0);
-  EXPECT_TRUE(eventually([&] { return cluster.state_seen(1, "node-a") == member_state::left; }, 5s));
+  EXPECT_TRUE(eventually([&] {
+    return cluster.state_seen(1, "node-a") == member_state::left &&
+           cluster.cluster_of(1).value("complete", false);  // node-c's hand-over arrived
+  }, 5s));
   // Kill one of the two left: had the leaver not handed its ranges over,
   // sessions it held with this one would be gone.
   // (node-b, alone of the two, answers local reads from its copies.)

@@ -48,7 +48,7 @@ test_cluster::test_cluster(size_t members, const std::string& extra_toml) : extr
   dir_ = fresh_test_dir("cluster");
   write_users((dir_ / "users.toml").string());
   write_secret(dir_ / "secret", "test-cluster-secret-0123456789");
-  for (size_t i = 0; i < 3; ++i)
+  for (size_t i = 0; i < max_members; ++i)
     ports_.push_back({free_port(), free_port(), free_port()});
   // The first member creates the shared key file; the others load it.
   for (size_t i = 0; i < members; ++i) {
@@ -68,9 +68,13 @@ test_cluster::~test_cluster() {
 
 std::string test_cluster::config_for(size_t i, const std::string& secret_file,
                                      const std::string& users_file) const {
+  // Members past the example's three are node-c's config under their own
+  // name (they join through the same seeds, as an operator adds a node).
   auto example = std::filesystem::path(CASTELLAN_SOURCE_DIR) / "examples" / "cluster-3" /
-                 ("node-" + std::string(1, char('a' + i)) + ".toml");
+                 (name(std::min<size_t>(i, 2)) + ".toml");
   auto text = read_file(example);
+  if (i > 2)
+    text = std::regex_replace(text, std::regex("node-c"), name(i));
   auto& p = ports_[i];
   text = std::regex_replace(text, std::regex("port = 741[1-3]"), "port = " + std::to_string(p.client));
   text = std::regex_replace(text, std::regex("port = 751[1-3]"), "port = " + std::to_string(p.cluster));
@@ -155,6 +159,8 @@ bool test_cluster::converged() const {
     for (size_t j = 0; j < nodes_.size(); ++j)
       if (running_[j] && state_seen(i, name(j)) != net::member_state::up)
         return false;
+    if (cluster_of(i).value("complete", false) != true)
+      return false;  // a hand-over to it is still settling
   }
   return true;
 }

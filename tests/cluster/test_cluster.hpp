@@ -21,8 +21,11 @@ namespace castellan::test {
 
 class test_cluster {
  public:
-  // Starts node-a, node-b, node-c (the first `members` of them). `extra_toml`
-  // is appended to every member's config (new tables only).
+  // Up to node-e: node-a, node-b and node-c from examples/cluster-3, then
+  // members built like node-c.
+  static constexpr size_t max_members = 5;
+  // Starts the first `members` of node-a ... node-e. `extra_toml` is
+  // appended to every member's config (new tables only).
   explicit test_cluster(size_t members = 3, const std::string& extra_toml = "");
   ~test_cluster();
 
@@ -48,7 +51,8 @@ class test_cluster {
   nlohmann::json cluster_of(size_t i) const;
   // Member `who`'s state as member i sees it ("" when unknown).
   std::optional<net::member_state> state_seen(size_t i, const std::string& who) const;
-  // Every running member sees every running member up.
+  // Every running member sees every running member up, and holds complete
+  // copies of what it holds.
   bool converged() const;
 
   // The session key of a token (the members share the key file).

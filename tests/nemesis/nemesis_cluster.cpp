@@ -119,7 +119,7 @@ bool nemesis_cluster::sees_all_up(int i) const {
       if (!up)
         return false;
     }
-    return true;
+    return view.value("complete", false);  // and nothing still settling here
   } catch (const std::exception&) {
     return false;
   }

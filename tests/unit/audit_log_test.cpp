@@ -28,7 +28,7 @@ class AuditLogTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir); }
 
   audit_log_options options(uint64_t segment_bytes = 1 << 20) {
-    return {dir.string(), segment_bytes, 0, 0, true};
+    return {dir.string(), segment_bytes, 0, 0, true, nullptr};
   }
   std::unique_ptr<audit_log> open(audit_recovery& r, uint64_t segment_bytes = 1 << 20) {
     return audit_log::open(options(segment_bytes), r);

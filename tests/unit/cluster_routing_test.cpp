@@ -35,6 +35,7 @@ cluster_view view_of(const std::string& self, std::vector<std::string> owners,
   v.members.push_back(me);
   v.owners = ring_of(std::move(owners));
   v.holders = ring_of(std::move(holders));
+  v.settled = v.intact = v.holders;  // nothing moving: every copy here is complete
   v.reachable = reachable;
   v.known = known;
   return v;
@@ -136,14 +137,17 @@ TEST(ClusterRouting, WithItsLeaseLapsedAnOwnerRefusesOwnerReadsAndRefreshes) {
     EXPECT_EQ(route_session_op(v, op_kind::validate, false, h, now), owned(op_route::refuse_lapsed));
     EXPECT_EQ(route_session_op(v, op_kind::refresh, false, h, now), owned(op_route::refuse_lapsed));
     EXPECT_EQ(route_session_op(v, op_kind::logout, false, h, now), owned(op_route::here));
-    if (holder_in(*v.holders, "node-a", h))
+    if (holder_in(*v.holders, "node-a", h)) {
       EXPECT_EQ(route_session_op(v, op_kind::validate, true, h, now), op_route::here);
+    }
   }
   EXPECT_GT(mine_seen, 0);
   v.lease_until = now + std::chrono::milliseconds(1);
-  for (auto h : sample_keys(100))
-    if (owner_in(*v.owners, h) == "node-a")
+  for (auto h : sample_keys(100)) {
+    if (owner_in(*v.owners, h) == "node-a") {
       EXPECT_EQ(route_session_op(v, op_kind::validate, false, h, now), op_route::here);
+    }
+  }
 }
 
 // A joining member (just started, or back as a new incarnation after others
@@ -156,6 +160,67 @@ TEST(ClusterRouting, AJoiningMembersLocalReadsGoToTheOwner) {
     EXPECT_EQ(route_session_op(v, op_kind::validate, true, h, now), op_route::owner);
   }
   EXPECT_GT(copies, 0);
+}
+
+// node-b died: node-a now holds keys node-b and node-c held, and has them
+// only once node-c's hand-over arrives. Until then its local reads of those
+// go to the owner, which is node-c (the surviving holder scores highest).
+TEST(ClusterRouting, ALocalReadOfAKeyStillBeingHandedOverGoesToTheOwner) {
+  auto v = view_of("node-a", {"node-a", "node-c"}, {"node-a", "node-c"});
+  auto before = ring_of({"node-a", "node-b", "node-c"});
+  v.settled = v.intact = before;
+  int moving = 0;
+  for (auto h : sample_keys()) {
+    auto route = route_session_op(v, op_kind::validate, true, h, now);
+    if (holder_in(*before, "node-a", h)) {
+      EXPECT_EQ(route, op_route::here);
+      continue;
+    }
+    ++moving;
+    EXPECT_FALSE(v.complete(h));
+    ASSERT_EQ(route, op_route::owner);
+    EXPECT_EQ(v.owner_of(h), "node-c") << "the new owner is the holder that survived";
+  }
+  EXPECT_GT(moving, 0);
+  v.settled = v.holders;  // node-c reported its hand-over: settled
+  for (auto h : sample_keys())
+    EXPECT_EQ(route_session_op(v, op_kind::validate, true, h, now), op_route::here);
+}
+
+// Five members; node-b and node-c died together. The keys only they held
+// are on nobody: the member that owns them now says unavailable, never
+// "no such session", and its local reads of them do not answer either.
+TEST(ClusterRouting, AKeyAllOfWhoseHoldersAreDownIsRefusedNotCalledInvalid) {
+  std::vector<std::string> alive{"node-a", "node-d", "node-e"};
+  auto all = ring_of({"node-a", "node-b", "node-c", "node-d", "node-e"});
+  int lost = 0;
+  for (auto& self : alive) {
+    auto v = view_of(self, alive, alive);
+    v.intact = all;  // settled after the deaths, but the loss is remembered
+    for (auto h : sample_keys(2000)) {
+      auto place = all->place(h);
+      std::set<std::string> held{all->members()[place[0]], all->members()[place[1]]};
+      bool gone = held == std::set<std::string>{"node-b", "node-c"};
+      EXPECT_EQ(v.complete(h), v.holds(h) && !gone);
+      if (!gone || !v.owns(h))
+        continue;
+      ++lost;
+      for (auto kind : {op_kind::validate, op_kind::refresh, op_kind::logout})
+        EXPECT_EQ(route_session_op(v, kind, false, h, now), op_route::refuse_incomplete);
+      EXPECT_EQ(route_session_op(v, op_kind::validate, true, h, now), op_route::refuse_incomplete);
+    }
+  }
+  EXPECT_GT(lost, 0);
+}
+
+TEST(ClusterRouting, NothingIsCompleteBeforeTheFirstSettle) {
+  auto v = view_of("node-a", {"node-a", "node-b"}, {"node-a", "node-b"});
+  v.settled = v.intact = nullptr;
+  for (auto h : sample_keys(50)) {
+    EXPECT_FALSE(v.complete(h));
+    EXPECT_EQ(route_session_op(v, op_kind::validate, false, h, now),
+              v.owns(h) ? op_route::refuse_incomplete : op_route::owner);
+  }
 }
 
 TEST(ClusterRouting, LimiterKeysAreCheckedOnTheirOwner) {

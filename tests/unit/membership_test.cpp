@@ -426,6 +426,81 @@ TEST(Membership, ARestartedMemberIsHandedEverythingAgain) {
   EXPECT_EQ(m.handed_over_count(t0 + 10ms), 0u);
 }
 
+// -- complete copies ----------------------------------------------------------------
+
+TEST(Membership, CopiesSettleOnceEveryOtherHolderReportedTheCurrentHolders) {
+  membership m(settings_for("node-a"), t0);
+  m.go_up();
+  meet(m, "node-b", member_state::up, t0);
+  meet(m, "node-c", member_state::up, t0);
+  m.update_rings(t0);
+  EXPECT_FALSE(m.settle());
+  EXPECT_EQ(m.settled(), nullptr);
+  uint64_t fp = m.holders_fingerprint();
+  m.reported_handed("node-b", fp);
+  EXPECT_FALSE(m.settle()) << "node-c has not reported";
+  m.reported_handed("node-c", fp + 1);
+  EXPECT_FALSE(m.settle()) << "a report of other holders does not count";
+  m.reported_handed("node-c", fp);
+  EXPECT_TRUE(m.settle());
+  EXPECT_EQ(m.settled(), m.holders());
+  EXPECT_EQ(m.intact(), m.holders());
+  EXPECT_FALSE(m.settle()) << "moves once";
+}
+
+TEST(Membership, TheFingerprintTellsARestartedHolderFromItsOldProcess) {
+  membership m(settings_for("node-a"), t0);
+  m.go_up();
+  meet(m, "node-b", member_state::up, t0);
+  m.update_rings(t0);
+  uint64_t old_fp = m.holders_fingerprint();
+  m.heartbeat("node-b", heartbeat_of("node-b", member_state::joining, 2), t0 + 10ms);
+  m.update_rings(t0 + 10ms);
+  EXPECT_NE(m.holders_fingerprint(), old_fp);
+  m.reported_handed("node-b", old_fp);
+  EXPECT_FALSE(m.settle());
+  m.reported_handed("node-b", m.holders_fingerprint());
+  EXPECT_TRUE(m.settle());
+}
+
+// R = 2 holders of some keys died together: settling without them keeps
+// the last intact ring, so those keys stay known as lost until one of their
+// holders is back and has handed over.
+TEST(Membership, LosingRHoldersAtOnceIsRememberedUntilOneIsBack) {
+  membership m(settings_for("node-a"), t0);
+  m.go_up();
+  meet(m, "node-b", member_state::up, t0);
+  meet(m, "node-c", member_state::up, t0);
+  m.update_rings(t0);
+  m.reported_handed("node-b", m.holders_fingerprint());
+  m.reported_handed("node-c", m.holders_fingerprint());
+  ASSERT_TRUE(m.settle());
+  auto all = m.holders();
+  m.lose("node-b");
+  m.lose("node-c");
+  m.update_rings(t0 + 1ms);
+  EXPECT_TRUE(m.settle()) << "nobody else holds anything: node-a settles alone";
+  EXPECT_EQ(names(m.settled()), (std::vector<std::string>{"node-a"}));
+  EXPECT_EQ(m.intact(), all);
+  ASSERT_TRUE(m.admit("node-b", "", true, t0 + 2s, 2));
+  m.heartbeat("node-b", heartbeat_of("node-b", member_state::joining, 2), t0 + 2s);
+  m.update_rings(t0 + 2s);
+  EXPECT_FALSE(m.settle());
+  m.reported_handed("node-b", m.holders_fingerprint());
+  EXPECT_TRUE(m.settle());
+  EXPECT_EQ(names(m.intact()), (std::vector<std::string>{"node-a", "node-b"}))
+      << "one of every key's two holders is back: nothing is lost any more";
+}
+
+TEST(Membership, ARejoinForgetsWhatWasSettled) {
+  membership m(settings_for("node-a"), t0);
+  m.go_up();
+  m.update_rings(t0);
+  ASSERT_TRUE(m.settle());
+  m.rejoin(2);
+  EXPECT_EQ(m.settled(), nullptr);
+}
+
 TEST(Membership, ANewProcessUnderAKnownNameJoinsAfresh) {
   membership m(settings_for("node-a"), t0);
   meet(m, "node-b", member_state::up, t0);
