@@ -101,7 +101,12 @@ struct peer_heartbeat {
   // handing over to, 0 while a hand-over runs: once every holder reports
   // the current holders, a member knows its copies are complete.
   uint64_t handed = 0;
-  MSGPACK_DEFINE_MAP(self, load, members, stamp, echoes, majority, handed)
+  // The members the sender itself finds down (no connection, or silent
+  // down_after_ms), by incarnation: its vote. A member's ranges move only
+  // once a majority finds it down, so a member that only some of the others
+  // cannot hear keeps its ranges in every view (docs/cluster.md).
+  std::map<std::string, uint64_t> found_down;
+  MSGPACK_DEFINE_MAP(self, load, members, stamp, echoes, majority, handed, found_down)
 };
 
 // A member stopping on purpose (SIGTERM) after handing its ranges over.

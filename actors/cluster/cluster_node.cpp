@@ -232,6 +232,8 @@ void publish_view(self_ptr self) {
   auto& st = self->state;
   auto now = steady::now();
   auto change = st.members.update_rings(now);
+  for (auto& name : change.confirmed_down)
+    spdlog::warn("cluster: {} is down (a majority finds it down); its ranges move", name);
   st.members.settle();  // a lone member, or reports that came first
   auto view = make_view(st, now);
   count_states(st, *view);
@@ -300,6 +302,7 @@ void heartbeat(self_ptr self) {
   hb.echoes = st.members.echoes();
   hb.majority = st.members.reachable_count(now) * 2 > st.members.known_count(now);
   hb.handed = handing_over(st) ? 0 : st.members.holders_fingerprint();
+  hb.found_down = st.members.found_down(now);
   send_to_all(self, net::peer_heartbeat::type, net::pack_peer(hb));
 }
 
@@ -423,7 +426,7 @@ void tick(self_ptr self) {
                      " ms");
   // A member that goes down takes its in-flight requests with it.
   for (auto& name : st.members.detect_down(now)) {
-    spdlog::warn("cluster: {} is down (silent for {} ms)", name,
+    spdlog::warn("cluster: {} is silent (for {} ms)", name,
                  std::chrono::duration_cast<milliseconds>(now - st.members.find(name)->heard).count());
     expire_pending(self, name);
   }
@@ -559,6 +562,7 @@ void on_proof(self_ptr self, const caf::strong_actor_ptr& sender, const std::str
 void on_heartbeat(self_ptr self, const std::string& member, const std::string& body) {
   auto hb = net::unpack_peer<net::peer_heartbeat>(body);
   uint64_t handed = hb.handed;
+  bool votes = !hb.found_down.empty();
   auto news = self->state.members.heartbeat(member, std::move(hb), steady::now());
   if (handed)
     note_report(self, member, handed);
@@ -575,6 +579,8 @@ void on_heartbeat(self_ptr self, const std::string& member, const std::string& b
     spdlog::info("cluster: learned of {} at {} from {}", m.name, m.address, member);
     connect(self, m.address);
   }
+  if (votes)
+    publish_view(self);  // its finding may make a majority: the ranges move now
 }
 
 void on_leave(self_ptr self, const std::string& member, const std::string& body) {
@@ -740,6 +746,7 @@ void on_down(self_ptr self, const caf::down_msg& msg) {
     if (to.handle && to.handle.address() == msg.source && self->state.members.lose(name)) {
       spdlog::warn("cluster: lost the connection to {}", name);
       expire_pending(self, name);
+      heartbeat(self);  // this member's finding, to the others at once
       publish_view(self);
     }
 }

@@ -107,6 +107,7 @@ bool membership::admit(const std::string& name, const std::string& address, bool
     m.heartbeat_seen = false;
     m.handed_over = false;
     m.handed_for = 0;
+    m.down_votes.clear();
     m.marked_down = false;  // a new process is a new incarnation
     m.echoed = {};
   }
@@ -147,6 +148,15 @@ membership::heartbeat_news membership::heartbeat(const std::string& name, net::p
     if (stamp <= now && stamp > m->echoed)
       m->echoed = stamp;
   }
+  for (auto& [other_name, other] : members_) {  // its findings: votes
+    if (other_name == name)
+      continue;
+    auto f = hb.found_down.find(other_name);
+    if (f != hb.found_down.end() && f->second == other.info.incarnation)
+      other.down_votes.insert(name);
+    else
+      other.down_votes.erase(name);
+  }
   for (auto& other : hb.members)
     if (other.name == self_.name && other.state == member_state::down &&
         other.incarnation == self_.incarnation && self_.state != member_state::leaving &&
@@ -157,6 +167,7 @@ membership::heartbeat_news membership::heartbeat(const std::string& name, net::p
   if (news.restarted) {
     m->handed_over = false;
     m->handed_for = 0;
+    m->down_votes.clear();  // they were about the old process
     force_handover_.insert(name);
   }
   for (auto& other : hb.members) {  // gossip: learn members we have not met
@@ -195,7 +206,7 @@ bool membership::lose(const std::string& name) {
   if (!m || m->lost)
     return false;
   m->lost = true;
-  mark_down(*m);
+  m->echoed = {};  // it hears nothing of us now: its echo no longer counts for the lease
   return true;
 }
 
@@ -224,7 +235,7 @@ std::vector<std::string> membership::detect_down(clock::time_point now) {
   for (auto& [name, m] : members_)
     if (m.authenticated && !m.lost && !m.left && now - m.heard >= cfg_.down_after) {
       m.lost = true;
-      mark_down(m);
+      m.echoed = {};
       out.push_back(name);
     }
   return out;
@@ -234,17 +245,41 @@ std::vector<std::string> membership::detect_down(clock::time_point now) {
 
 // This member's opinion: its own signals (connection, silence, `leave`)
 // override what the member last said of itself.
+// A member that owned ranges and falls silent, or that this member alone
+// (or too few) found down, is suspect: it keeps its ranges. A joiner stays
+// joining (it owned nothing to keep).
 member_state membership::state_of(const member& m, clock::time_point now) const {
   if (m.left)
     return member_state::left;
-  if (!m.authenticated || m.lost || m.marked_down)
+  if (!m.authenticated || m.marked_down)
     return member_state::down;
-  auto silent = now - m.heard;
-  if (silent >= cfg_.down_after)
-    return member_state::down;
-  if (silent >= cfg_.suspect_after)
-    return member_state::suspect;
+  auto quiet = owns_ranges(m.info.state) ? member_state::suspect : m.info.state;
+  if (finds_down(m, now))
+    return majority_finds_down(m, now) ? member_state::down : quiet;
+  if (now - m.heard >= cfg_.suspect_after)
+    return quiet;
   return m.info.state;
+}
+
+bool membership::finds_down(const member& m, clock::time_point now) const {
+  return !m.authenticated || m.lost || now - m.heard >= cfg_.down_after;
+}
+
+bool membership::majority_finds_down(const member& m, clock::time_point now) const {
+  size_t votes = 1;  // this member's own
+  for (auto& name : m.down_votes) {
+    const member* voter = find(name);
+    votes += voter && !voter->left && !finds_down(*voter, now);  // a voter in touch
+  }
+  return votes * 2 > known_count(now);
+}
+
+std::map<std::string, uint64_t> membership::found_down(clock::time_point now) const {
+  std::map<std::string, uint64_t> out;
+  for (auto& [name, m] : members_)
+    if (m.authenticated && !m.left && finds_down(m, now))
+      out.emplace(name, m.info.incarnation);
+  return out;
 }
 
 const membership::member* membership::find(const std::string& name) const {
@@ -310,15 +345,15 @@ size_t membership::reachable_count(clock::time_point now) const {
   size_t n = 1;
   for (auto& [name, m] : members_) {
     auto s = state_of(m, now);
-    n += holds_data(s) || s == member_state::leaving;
+    n += !finds_down(m, now) && (holds_data(s) || s == member_state::leaving);
   }
   return n;
 }
 
-size_t membership::known_count(clock::time_point now) const {
+size_t membership::known_count(clock::time_point) const {
   size_t n = 1;
   for (auto& [name, m] : members_)
-    n += state_of(m, now) != member_state::left;
+    n += !m.left;  // (state_of's `left`, without asking state_of, which asks this)
   for (auto& seed : cfg_.seeds) {
     bool met = seed == self_.address;
     for (auto& [name, m] : members_)
@@ -357,9 +392,15 @@ std::vector<std::string> membership::joiners_new_to(const ring& before, const ri
 }
 
 membership::ring_change membership::update_rings(clock::time_point now) {
+  ring_change change;
+  for (auto& [name, m] : members_)
+    if (!m.marked_down && m.authenticated && !m.left && finds_down(m, now) &&
+        majority_finds_down(m, now)) {
+      mark_down(m);
+      change.confirmed_down.push_back(name);
+    }
   auto owners = std::make_shared<const ring>(ring_members(now, false), cfg_.replicas);
   auto holders = std::make_shared<const ring>(ring_members(now, true), cfg_.replicas);
-  ring_change change;
   change.owners_changed = !owners_ || owners_->members() != owners->members();
   change.holders_changed = !holders_ || holders_->members() != holders->members();
   change.before = holders_;

@@ -16,17 +16,23 @@
 //                      |                          | or nobody up after down_after_ms)
 //                      |                          v
 //                      |  lost, or silent         up <------------.
-//                      |  down_after_ms           |                | heard again
+//                      |  down_after_ms, by a     |                | heard again
+//                      |  majority                |                |
 //                      +--------------------------+                |
-//                      |                          | silent suspect_after_ms
-//                      |                          v                |
+//                      |                          | silent suspect_after_ms,
+//                      |                          v  or found down by too few
 //                      +----------------------- suspect -----------'
-//                         silent down_after_ms
+//                         found down by a majority
 //
 //   joining, up --SIGTERM--> leaving --everything handed over, `leave` sent--> left
 //
 // Silence and a lost connection act on every state but `left` the same way
-// as on `up` (drawn once). Down is sticky for an incarnation: a member heard
+// as on `up` (drawn once). Down needs a majority: a member this one finds
+// down (lost, or silent down_after_ms) stays suspect, keeping its ranges,
+// until a majority of the members known, this one included, find it down
+// (each heartbeat carries its sender's findings). Otherwise a partition
+// that cuts only two members apart would give each the other's ranges
+// while the third still routes to both. Down is sticky for an incarnation: a member heard
 // again after a pause, a partition or a lost connection stays down, whatever
 // it says of itself, until it comes back as a new incarnation. It learns
 // that it must from the gossip (a heartbeat listing it down), or from its
@@ -110,6 +116,9 @@ class membership {
     bool marked_down = false;
     uint64_t marked_incarnation = 0;
     uint64_t handed_for = 0;       // the holders it reported handing over to (its last word)
+    // Members whose latest heartbeat says they find it down (this
+    // incarnation): with this member's own finding, a majority confirms it.
+    std::set<std::string> down_votes;
     int64_t their_stamp = 0;       // its latest heartbeat stamp: echoed back to it
     clock::time_point echoed{};    // the latest of our stamps it echoed: it heard us since
     clock::time_point heard{};     // its last message of any kind
@@ -132,6 +141,7 @@ class membership {
     bool holders_changed = false;
     std::shared_ptr<const ring> before;    // previous holders, restarted members taken out
     std::vector<std::string> new_joiners;  // joining members that hold what they did not
+    std::vector<std::string> confirmed_down;  // found down by a majority just now: marked down
   };
 
   membership(settings s, clock::time_point started);
@@ -194,6 +204,9 @@ class membership {
   std::vector<net::member_info> gossip(clock::time_point now) const;
   // Each member's latest heartbeat stamp, for this member's heartbeat.
   std::map<std::string, int64_t> echoes() const;
+  // The members this member finds down itself, by incarnation: its vote,
+  // for this member's heartbeat.
+  std::map<std::string, uint64_t> found_down(clock::time_point now) const;
   // Seeds and known members this member is not connected to: dial these.
   std::vector<std::string> addresses_to_dial() const;
   // For the majority rule (cluster_view::majority): members reachable, this
@@ -203,7 +216,8 @@ class membership {
   size_t known_count(clock::time_point now) const;
 
   // -- rings ----------------------------------------------------------------------
-  // Recomputes both rings from the states; bumps the epoch when either changed.
+  // Marks down the members a majority found down, then recomputes both rings
+  // from the states; bumps the epoch when either changed.
   ring_change update_rings(clock::time_point now);
   std::shared_ptr<const ring> owners() const { return owners_; }
   std::shared_ptr<const ring> holders() const { return holders_; }
@@ -221,6 +235,11 @@ class membership {
  private:
   member* entry(const std::string& name);  // find(), to change
   void mark_down(member& m);
+  // No connection, or silent down_after_ms: this member's own finding.
+  bool finds_down(const member& m, clock::time_point now) const;
+  // Found down here and by enough members in touch to make a majority of
+  // the members known (membership.hpp, "Down").
+  bool majority_finds_down(const member& m, clock::time_point now) const;
   bool yields_to(const member& m, bool sender_majority, clock::time_point now) const;
   std::vector<std::string> ring_members(clock::time_point now, bool with_joiners) const;
   std::vector<std::string> joiners_new_to(const ring& before, const ring& after,

@@ -55,6 +55,11 @@ std::vector<std::string> lines_with(const std::string& text,
   return found;
 }
 
+// Seen up: neither silent nor lost (a member lost by too few stays suspect).
+bool serving(std::optional<member_state> s) {
+  return s == member_state::up;
+}
+
 // Every member sees every other member up (the cluster formed).
 void await_converged(test_cluster& cluster) {
   ASSERT_TRUE(eventually([&] { return cluster.converged(); }, 20s))
@@ -398,9 +403,10 @@ TEST(ClusterTest, AShardLostDuringAHandOverIsRedoneAndTheJoinerComesUp) {
   // for a majority): each one it holds must be there.
   cluster.kill_hard(0);
   cluster.kill_hard(1);
+  // (node-a is found down by both others; node-b, which node-c alone of
+  // three cannot confirm down, stays suspect and keeps its ranges.)
   ASSERT_TRUE(eventually([&] {
-    return cluster.state_seen(2, "node-a") == member_state::down &&
-           cluster.state_seen(2, "node-b") == member_state::down;
+    return !serving(cluster.state_seen(2, "node-a")) && !serving(cluster.state_seen(2, "node-b"));
   }, 5s));
   actors::ring three({"node-a", "node-b", "node-c"}, 2);
   auto c_index = static_cast<uint32_t>(three.index_of("node-c"));
@@ -502,7 +508,7 @@ TEST(ClusterTest, AWriteAMemberCannotHoldIsNotAcknowledged) {
 // A partition's minority side (here: the last member standing of three)
 // refuses logins and refreshes, so the two sides cannot fork a session; it
 // keeps answering validate and logout.
-TEST(ClusterTest, AMinorityRefusesLoginsAndOwnerReadsButServesLocalReadsAndLogouts) {
+TEST(ClusterTest, AMinorityRefusesLoginsOwnerReadsAndWritesButServesLocalReads) {
   test_cluster cluster;
   await_converged(cluster);
   std::vector<std::string> held;  // sessions with a copy on node-a
@@ -516,9 +522,12 @@ TEST(ClusterTest, AMinorityRefusesLoginsAndOwnerReadsButServesLocalReadsAndLogou
   }
   cluster.kill_hard(1);
   cluster.kill_hard(2);
+  // node-b is found down by both others; node-c, which node-a alone of
+  // three cannot confirm, stays suspect (its ranges do not move). node-a
+  // is in the minority.
   ASSERT_TRUE(eventually([&] {
     return cluster.state_seen(0, "node-b") == member_state::down &&
-           cluster.state_seen(0, "node-c") == member_state::down;
+           cluster.state_seen(0, "node-c") == member_state::suspect;
   }, 5s));
   auto r = c.login("alice", alice_password);
   EXPECT_EQ(r.error, "unavailable");
@@ -535,8 +544,10 @@ TEST(ClusterTest, AMinorityRefusesLoginsAndOwnerReadsButServesLocalReadsAndLogou
     EXPECT_EQ(c.validate(t).error, "unavailable");
     EXPECT_TRUE(c.call(net::validate_request{0, t, "local"}).ok);
   }
-  EXPECT_TRUE(c.call(net::logout_request{0, held[1]}).ok);
-  EXPECT_EQ(c.call(net::validate_request{0, held[1], "local"}).error, "invalid_token");
+  // A logout cannot reach the session's other holder: refused, and nothing
+  // changed.
+  EXPECT_EQ(c.call(net::logout_request{0, held[1]}).error, "unavailable");
+  EXPECT_TRUE(c.call(net::validate_request{0, held[1], "local"}).ok);
 }
 
 // The lockout lives with its key's bucket on the owner, and is replicated to

@@ -47,6 +47,16 @@ void meet(membership& m, const std::string& name, member_state state, clock::tim
   m.heartbeat(name, heartbeat_of(name, state), at);
 }
 
+// `voter` (up, in touch) says in its heartbeat at `at` that it finds `who`
+// (incarnation 1) down.
+void finds_down(membership& m, const std::string& voter, const std::string& who, clock::time_point at,
+                member_state voter_state = member_state::up) {
+  m.heard(voter, at, 1);
+  auto hb = heartbeat_of(voter, voter_state);
+  hb.found_down[who] = 1;
+  m.heartbeat(voter, hb, at);
+}
+
 member_state state_seen(const membership& m, const std::string& name, clock::time_point now) {
   return m.state_of(*m.find(name), now);
 }
@@ -154,22 +164,51 @@ TEST(Membership, ASuspectMembersHandOverCountsAndADownOnesDoesNotBlock) {
   // node-c is silent: suspect still owns, so the joiner waits for it...
   EXPECT_EQ(state_seen(m, "node-c", t0 + 1500ms), member_state::suspect);
   EXPECT_FALSE(m.may_go_up(t0 + 1500ms));
-  // ...until it is down: then it holds nothing to hand over.
-  m.heard("node-b", t0 + 2500ms, 1);
+  // ...until it is down (node-b finds so too): then it holds nothing to hand over.
+  finds_down(m, "node-b", "node-c", t0 + 2500ms);
   EXPECT_EQ(state_seen(m, "node-c", t0 + 2500ms), member_state::down);
   EXPECT_TRUE(m.may_go_up(t0 + 2500ms));
 }
 
 // -- states and rings -----------------------------------------------------------------------
 
-TEST(Membership, SilenceMakesSuspectThenDownAndHearingAgainUp) {
+TEST(Membership, SilenceMakesSuspectThenDownOnceAMajorityFindsItAndHearingAgainUp) {
   membership m(settings_for("node-a"), t0);
   meet(m, "node-b", member_state::up, t0);
+  meet(m, "node-c", member_state::up, t0);
+  m.heard("node-c", t0 + 1900ms, 1);
   EXPECT_EQ(state_seen(m, "node-b", t0 + 999ms), member_state::up);
   EXPECT_EQ(state_seen(m, "node-b", t0 + 1000ms), member_state::suspect);
+  EXPECT_EQ(state_seen(m, "node-b", t0 + 2000ms), member_state::suspect) << "node-c still hears it";
+  finds_down(m, "node-c", "node-b", t0 + 2000ms);
   EXPECT_EQ(state_seen(m, "node-b", t0 + 2000ms), member_state::down);
   m.heard("node-b", t0 + 1500ms, 1);
   EXPECT_EQ(state_seen(m, "node-b", t0 + 1600ms), member_state::up);
+}
+
+// a and b cannot hear each other; c hears both. Each of a and b finds the
+// other down, but not a majority: both keep their ranges in every view, so
+// no key has two owners.
+TEST(Membership, AMemberFoundDownByTooFewKeepsItsRanges) {
+  membership m(settings_for("node-a"), t0);
+  m.go_up();
+  meet(m, "node-b", member_state::up, t0);
+  meet(m, "node-c", member_state::up, t0);
+  m.update_rings(t0);
+  ASSERT_TRUE(m.lose("node-b"));
+  m.heard("node-c", t0 + 3s, 1);
+  m.heartbeat("node-c", heartbeat_of("node-c", member_state::up), t0 + 3s);  // it finds nobody down
+  auto change = m.update_rings(t0 + 3s);
+  EXPECT_TRUE(change.confirmed_down.empty());
+  EXPECT_EQ(state_seen(m, "node-b", t0 + 3s), member_state::suspect);
+  EXPECT_EQ(names(m.owners()), (std::vector<std::string>{"node-a", "node-b", "node-c"}));
+  EXPECT_EQ(m.found_down(t0 + 3s), (std::map<std::string, uint64_t>{{"node-b", 1}}))
+      << "its own finding goes out as its vote";
+  EXPECT_EQ(m.reachable_count(t0 + 3s), 2u) << "it cannot reach node-b, whatever its ranges";
+  // A vote from a member out of touch does not count either.
+  finds_down(m, "node-c", "node-b", t0 + 3s);
+  ASSERT_TRUE(m.lose("node-c"));
+  EXPECT_EQ(state_seen(m, "node-b", t0 + 3s), member_state::suspect);
 }
 
 TEST(Membership, ASuspectMemberKeepsItsRanges) {
@@ -184,21 +223,25 @@ TEST(Membership, ASuspectMemberKeepsItsRanges) {
   EXPECT_EQ(names(m.holders()), (std::vector<std::string>{"node-a", "node-b"}));
 }
 
-TEST(Membership, ADownMemberLosesItsRangesAtOnce) {
+TEST(Membership, ADownMemberLosesItsRangesOnceAMajorityLostIt) {
   membership m(settings_for("node-a"), t0);
   m.go_up();
   meet(m, "node-b", member_state::up, t0);
+  meet(m, "node-c", member_state::up, t0);
   m.update_rings(t0);
   auto epoch = m.epoch();
   EXPECT_TRUE(m.lose("node-b"));   // its connection closed: no waiting for silence
   EXPECT_FALSE(m.lose("node-b"));  // once
+  EXPECT_EQ(state_seen(m, "node-b", t0), member_state::suspect);
+  finds_down(m, "node-c", "node-b", t0);  // node-c lost it too
   EXPECT_EQ(state_seen(m, "node-b", t0), member_state::down);
   auto change = m.update_rings(t0);
+  EXPECT_EQ(change.confirmed_down, (std::vector<std::string>{"node-b"}));
   EXPECT_TRUE(change.owners_changed);
   EXPECT_TRUE(change.holders_changed);
   EXPECT_EQ(m.epoch(), epoch + 1);
-  EXPECT_EQ(names(m.owners()), (std::vector<std::string>{"node-a"}));
-  EXPECT_EQ(names(m.holders()), (std::vector<std::string>{"node-a"}));
+  EXPECT_EQ(names(m.owners()), (std::vector<std::string>{"node-a", "node-c"}));
+  EXPECT_EQ(names(m.holders()), (std::vector<std::string>{"node-a", "node-c"}));
   EXPECT_FALSE(m.connected("node-b"));
 }
 
@@ -218,12 +261,17 @@ TEST(Membership, AMemberFoundDownComesBackOnlyAsANewIncarnation) {
   membership m(settings_for("node-a"), t0);
   m.go_up();
   meet(m, "node-b", member_state::up, t0);
+  meet(m, "node-c", member_state::up, t0);
+  m.heard("node-c", t0 + 2000ms, 1);
   ASSERT_EQ(m.detect_down(t0 + 2000ms), (std::vector<std::string>{"node-b"}));
+  finds_down(m, "node-c", "node-b", t0 + 2000ms);
+  m.update_rings(t0 + 2000ms);  // marked down: its ranges moved
+  m.heard("node-c", t0 + 5000ms, 1);
   m.heard("node-b", t0 + 5000ms, 1);  // it speaks again (SIGCONT)
   m.heartbeat("node-b", heartbeat_of("node-b", member_state::up, 1), t0 + 5000ms);
   EXPECT_EQ(state_seen(m, "node-b", t0 + 5000ms), member_state::down);
   m.update_rings(t0 + 5000ms);
-  EXPECT_EQ(names(m.owners()), (std::vector<std::string>{"node-a"}));
+  EXPECT_EQ(names(m.owners()), (std::vector<std::string>{"node-a", "node-c"}));
   bool told = false;
   for (auto& info : m.gossip(t0 + 5000ms))
     told = told || (info.name == "node-b" && info.state == member_state::down && info.incarnation == 1);
@@ -237,7 +285,10 @@ TEST(Membership, AMemberFoundDownComesBackOnlyAsANewIncarnation) {
 TEST(Membership, AConnectionLostToALiveProcessAlsoMakesItRejoin) {
   membership m(settings_for("node-a"), t0);
   meet(m, "node-b", member_state::up, t0);
+  meet(m, "node-c", member_state::up, t0);
   ASSERT_TRUE(m.lose("node-b"));
+  finds_down(m, "node-c", "node-b", t0 + 50ms);
+  m.update_rings(t0 + 50ms);
   m.reconnected("node-b");
   m.heard("node-b", t0 + 100ms, 1);
   m.heartbeat("node-b", heartbeat_of("node-b", member_state::up, 1), t0 + 100ms);
@@ -280,6 +331,8 @@ TEST(Membership, AMajorityMemberIgnoresBeingListedDownByAMemberItFoundDown) {
   meet(m, "node-c", member_state::up, t0);
   m.heard("node-c", t0 + 2500ms, 1);
   ASSERT_EQ(m.detect_down(t0 + 2500ms), (std::vector<std::string>{"node-b"}));
+  finds_down(m, "node-c", "node-b", t0 + 2500ms);
+  m.update_rings(t0 + 2500ms);
   auto hb = heartbeat_of("node-b", member_state::up);
   net::member_info me = m.self();
   me.state = member_state::down;
@@ -344,6 +397,8 @@ TEST(Membership, TheRingsAreWhatTheDocsSay) {
   meet(m, "leaving", member_state::leaving, t0);
   meet(m, "down", member_state::up, t0);
   m.lose("down");
+  for (auto voter : {"up", "joining", "leaving"})  // with this member, 4 of the 6 known
+    finds_down(m, voter, "down", t0, *net::member_state_from(voter));
   meet(m, "left", member_state::up, t0);
   m.left("left");
   EXPECT_EQ(state_seen(m, "suspect", t0), member_state::suspect);
@@ -469,26 +524,38 @@ TEST(Membership, TheFingerprintTellsARestartedHolderFromItsOldProcess) {
 TEST(Membership, LosingRHoldersAtOnceIsRememberedUntilOneIsBack) {
   membership m(settings_for("node-a"), t0);
   m.go_up();
-  meet(m, "node-b", member_state::up, t0);
-  meet(m, "node-c", member_state::up, t0);
+  for (auto name : {"node-b", "node-c", "node-d", "node-e"})
+    meet(m, name, member_state::up, t0);
+  auto report_all = [&] {
+    for (auto& name : m.holders()->members())
+      if (name != "node-a")
+        m.reported_handed(name, m.holders_fingerprint());
+  };
   m.update_rings(t0);
-  m.reported_handed("node-b", m.holders_fingerprint());
-  m.reported_handed("node-c", m.holders_fingerprint());
+  report_all();
   ASSERT_TRUE(m.settle());
   auto all = m.holders();
   m.lose("node-b");
   m.lose("node-c");
+  for (auto voter : {"node-d", "node-e"}) {
+    auto hb = heartbeat_of(voter, member_state::up);
+    hb.found_down = {{"node-b", 1}, {"node-c", 1}};
+    m.heartbeat(voter, hb, t0 + 1ms);
+  }
   m.update_rings(t0 + 1ms);
-  EXPECT_TRUE(m.settle()) << "nobody else holds anything: node-a settles alone";
-  EXPECT_EQ(names(m.settled()), (std::vector<std::string>{"node-a"}));
-  EXPECT_EQ(m.intact(), all);
+  ASSERT_EQ(names(m.holders()), (std::vector<std::string>{"node-a", "node-d", "node-e"}));
+  EXPECT_FALSE(m.settle());
+  report_all();
+  EXPECT_TRUE(m.settle());
+  EXPECT_EQ(m.settled(), m.holders());
+  EXPECT_EQ(m.intact(), all) << "keys only node-b and node-c held are on nobody";
   ASSERT_TRUE(m.admit("node-b", "", true, t0 + 2s, 2));
   m.heartbeat("node-b", heartbeat_of("node-b", member_state::joining, 2), t0 + 2s);
   m.update_rings(t0 + 2s);
   EXPECT_FALSE(m.settle());
-  m.reported_handed("node-b", m.holders_fingerprint());
+  report_all();
   EXPECT_TRUE(m.settle());
-  EXPECT_EQ(names(m.intact()), (std::vector<std::string>{"node-a", "node-b"}))
+  EXPECT_EQ(names(m.intact()), (std::vector<std::string>{"node-a", "node-b", "node-d", "node-e"}))
       << "one of every key's two holders is back: nothing is lost any more";
 }
 
