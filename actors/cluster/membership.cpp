@@ -99,8 +99,9 @@ bool membership::admit(const std::string& name, const std::string& address, bool
   auto& m = members_[name];
   if (m.authenticated && new_process) {
     // It restarted and missed changes while it was away, so it joins afresh
-    // and (if we never saw it go) gets everything it holds handed over again.
-    if (!m.lost)
+    // and, if it is still in the rings (we never saw it go, or too few of us
+    // did to move its ranges), gets everything it holds handed over again.
+    if (holders_ && holders_->index_of(name) >= 0)
       force_handover_.insert(name);
     m.info.state = member_state::joining;
     m.info.incarnation = 0;

@@ -568,6 +568,26 @@ TEST(Membership, ARejoinForgetsWhatWasSettled) {
   EXPECT_EQ(m.settled(), nullptr);
 }
 
+// node-b's process died and only node-a noticed before it came back: its
+// ranges never moved, but the new process has only its own log, so it is
+// handed everything it holds, as if it had just joined.
+TEST(Membership, AProcessLostByTooFewThatRestartsIsHandedEverythingAgain) {
+  membership m(settings_for("node-a"), t0);
+  m.go_up();
+  meet(m, "node-b", member_state::up, t0);
+  meet(m, "node-c", member_state::up, t0);
+  m.update_rings(t0);
+  ASSERT_TRUE(m.lose("node-b"));
+  m.update_rings(t0 + 10ms);
+  ASSERT_EQ(names(m.holders()), (std::vector<std::string>{"node-a", "node-b", "node-c"}));
+  ASSERT_TRUE(m.admit("node-b", "", true, t0 + 1s, 2));
+  m.heartbeat("node-b", heartbeat_of("node-b", member_state::joining, 2), t0 + 1s);
+  auto change = m.update_rings(t0 + 1s);
+  EXPECT_TRUE(change.holders_changed);
+  EXPECT_EQ(names(change.before), (std::vector<std::string>{"node-a", "node-c"}));
+  EXPECT_EQ(change.new_joiners, (std::vector<std::string>{"node-b"}));
+}
+
 TEST(Membership, ANewProcessUnderAKnownNameJoinsAfresh) {
   membership m(settings_for("node-a"), t0);
   meet(m, "node-b", member_state::up, t0);
