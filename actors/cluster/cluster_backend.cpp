@@ -255,6 +255,10 @@ void cluster_backend::revoke_user(const net::session_key& caller, std::string us
                   });
 }
 
+// Every copy held here ends, owned or not: while ownership moves, two
+// members can each take the other for a key's owner, and a copy nobody
+// ends would come back through a hand-over. Only the owned ones are
+// counted, so the reply counts each session once.
 void cluster_backend::revoke_owned_here(const std::string& user,
                                         std::function<void(uint64_t, bool)> done) {
   auto view = view_.load();
@@ -262,9 +266,14 @@ void cluster_backend::revoke_owned_here(const std::string& user,
     router_.revoke_here(user, {}, std::move(done));
     return;
   }
+  auto owned = [view](const net::session_key& key) { return view->owns(actors::ring_hash(key)); };
+  auto counted = make_revoke_join(std::move(done));
+  router_.revoke_here(user, owned, revoke_part(counted));
+  auto uncounted = revoke_part(counted);
   router_.revoke_here(
-      user, [view](const net::session_key& key) { return view->owns(actors::ring_hash(key)); },
-      std::move(done));
+      user, [owned](const net::session_key& key) { return !owned(key); },
+      [uncounted](uint64_t, bool ok) { uncounted(0, ok); });
+  counted.seal();
 }
 
 // Each owner ends what it owns and replicates the ends to the other holders,
@@ -284,9 +293,10 @@ void cluster_backend::revoke_everywhere(const std::string& user,
     done(0, false);
     return;
   }
-  auto& owners = view->owners->members();
+  // Every member holding data (joiners too: they may hold copies already).
+  auto& holders = view->holders->members();
   auto join = make_revoke_join(std::move(done));
-  for (auto& member : owners) {
+  for (auto& member : holders) {
     if (member == self_)
       revoke_owned_here(user, revoke_part(join));
     else

@@ -118,7 +118,7 @@ class cluster_backend final : public net::request_backend,
                  std::function<void(bool)> done);
   void apply(std::vector<net::auth_event> events, std::function<void(bool)> done);
   void open_for_peer(const net::peer_open& open, net::owed_ptr owed);
-  // revoke_user's reach: every owner ends the sessions it owns.
+  // revoke_user's reach: every holder ends every copy it holds.
   void revoke_everywhere(const std::string& user, std::function<void(uint64_t, bool)> done);
   void revoke_owned_here(const std::string& user, std::function<void(uint64_t, bool)> done);
 

@@ -44,9 +44,14 @@ void record_shares(event_stream& events, revoke_shares all, std::function<void(u
     done(0, true);
     return;
   }
+  // Counted as found (live, the user's) rather than as applied: in a
+  // cluster another holder's end of the same session may be applied here
+  // first, and the session is still this revoke's to count.
   auto count = make_revoke_join(std::move(done));
   for (auto& s : all.shares)
-    s.writes->done = revoke_part(count);
+    s.writes->done = [part = revoke_part(count), found = s.records.size()](uint64_t, bool durable) {
+      part(durable ? found : 0, durable);
+    };
   count.seal();
   events.publish_durable(std::move(records), [shares = std::move(all.shares)](bool durable) {
     for (auto& s : shares)

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <map>
 
 #include <caf/actor_system.hpp>
@@ -51,6 +52,17 @@ struct shard_state {
   prometheus::Gauge* mailbox_depth = nullptr;
   std::shared_ptr<const crash_targets> crash;
   bool crash_at_handover = false;  // debug_crash session_shard_at_handover: the next rebalance throws
+  // Writes recorded and not yet applied. A hand-over waits for those in
+  // flight when it arrives: a write whose replicas were chosen before the
+  // holders changed reaches a new holder only through the hand-over, so
+  // the hand-over must carry its result (a logout acknowledged meanwhile
+  // would otherwise reach the new holder as a live session).
+  std::vector<std::weak_ptr<write_group>> in_flight;
+  struct waiting_handover {
+    rebalance msg;
+    std::vector<std::weak_ptr<write_group>> after;
+  };
+  std::deque<waiting_handover> handovers;
   milliseconds sweep_interval{1000};
   uint32_t max_lifetime_s = 43200;
   size_t capacity = 0;
@@ -80,6 +92,7 @@ void answer_lookup_failure(lookup_status status, uint64_t id, net::reply_buffer&
 // or not at all. `unavailable` therefore always means nothing changed.
 void record_then_apply(shard_state& st, std::vector<net::auth_event> events,
                        std::shared_ptr<write_group> group) {
+  st.in_flight.push_back(group);
   st.events->publish_durable(std::move(events), [table = st.table, group](bool durable) {
     table->inbox().settle(group, durable);
   });
@@ -191,6 +204,7 @@ void apply_group(shard_state& st, write_group& g) {
         st.table->opened_or_dropped();
     if (answer)
       g.owed->refuse(ids, "the change could not be recorded durably; nothing changed; retry");
+    g.applied = true;
     if (g.done)
       g.done(0, false);
     return;
@@ -204,13 +218,33 @@ void apply_group(shard_state& st, write_group& g) {
     }
   if (answer)
     g.owed->deliver(std::move(out), ids);
+  g.applied = true;
   if (g.done)
     g.done(applied, true);
+}
+
+bool landed(const std::weak_ptr<write_group>& w) {
+  auto g = w.lock();
+  return !g || g->applied;  // dropped unrecorded, or applied
+}
+
+void hand_over(shard_state& st, rebalance& msg);
+
+// Hand-overs whose writes in flight have all landed, in arrival order.
+void run_handovers(shard_state& st) {
+  std::erase_if(st.in_flight, landed);
+  while (!st.handovers.empty() &&
+         std::all_of(st.handovers.front().after.begin(), st.handovers.front().after.end(), landed)) {
+    auto next = std::move(st.handovers.front());
+    st.handovers.pop_front();
+    hand_over(st, next.msg);
+  }
 }
 
 void apply_settled(shard_state& st) {
   for (auto& group : st.table->inbox().take())
     apply_group(st, *group);
+  run_handovers(st);
 }
 
 // Erases the sessions due by now, counting each as expired and recording it
@@ -393,6 +427,7 @@ void revoke(shard_state& st, revoke_sessions& msg) {
   revoke_share share;
   share.table = st.table;
   share.writes = std::make_shared<write_group>();
+  st.in_flight.push_back(share.writes);
   st.table->for_each(
       [&](const net::session_key& key, const session& s) {
         if (s.user->name != msg.user || (msg.owned && !msg.owned(key)))
@@ -527,7 +562,10 @@ shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_stat
     [=](rebalance& msg) {
       if (self->state.crash_at_handover)  // dies with the hand-over undone: its part reports it
         throw std::runtime_error("session shard crash at hand-over (fault injection)");
-      hand_over(self->state, msg);
+      auto& st = self->state;
+      std::erase_if(st.in_flight, landed);
+      st.handovers.push_back({std::move(msg), st.in_flight});
+      run_handovers(st);
     },
     [=](revoke_sessions& msg) { revoke(self->state, msg); },
     [=](apply_atom) { apply_settled(self->state); },

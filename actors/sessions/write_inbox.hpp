@@ -49,6 +49,7 @@ struct write_group {
   // effect: revoke and populate answer for the whole group this way.
   std::function<void(uint64_t applied, bool durable)> done;
   bool durable = false;  // set when settled
+  bool applied = false;  // set once the shard applied (or refused) it
 };
 
 // Thread-safe.
