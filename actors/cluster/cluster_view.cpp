@@ -2,6 +2,8 @@
 // monitor's (monitor/cluster_status.hpp), shared with a node alone.
 #include "actors/cluster/cluster_view.hpp"
 
+#include "actors/cluster/membership.hpp"
+
 namespace castellan::actors {
 
 namespace {
@@ -33,14 +35,7 @@ bool copy_complete(const ring& holders, const ring* settled, const ring* intact,
   return holds_at(*settled, self, h) && !(intact && lost(*intact, *settled, h));
 }
 
-bool cluster_view::keys_lost() const {
-  if (!intact || !holders)
-    return false;
-  size_t gone = 0;
-  for (auto& name : intact->members())
-    gone += holders->index_of(name) < 0;
-  return gone > 0 && gone >= intact->replicas();
-}
+bool cluster_view::keys_lost() const { return intact && holders && loses_keys(*intact, *holders); }
 
 bool cluster_view::complete(uint64_t key_hash) const {
   if (!holders)

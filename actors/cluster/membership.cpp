@@ -445,17 +445,12 @@ uint64_t membership::holders_fingerprint() const {
   return h ? h : 1;
 }
 
-namespace {
-
-// Members of `from` that `to` no longer has.
-size_t gone_from(const ring& from, const ring& to) {
+bool loses_keys(const ring& from, const ring& to) {
   size_t gone = 0;
   for (auto& name : from.members())
     gone += to.index_of(name) < 0;
-  return gone;
+  return gone > 0 && gone >= from.replicas();
 }
-
-}  // namespace
 
 // When every other holder reported the current holders, what this member
 // holds is complete (membership.hpp). If R members of `intact` are gone,
@@ -472,7 +467,7 @@ bool membership::settle() {
     if (!m || m->handed_for != fp)
       return false;
   }
-  if (!intact_ || gone_from(*intact_, *holders_) < std::min(cfg_.replicas, intact_->members().size()))
+  if (!intact_ || !loses_keys(*intact_, *holders_))
     intact_ = holders_;
   settled_ = holders_;
   return true;

@@ -255,6 +255,10 @@ class membership {
   uint64_t epoch_ = 0;
 };
 
+// Whether some key held under `from` has none of its holders left in `to`:
+// R (capped by the member count) of `from`'s members are gone.
+bool loses_keys(const ring& from, const ring& to);
+
 // Whether a member in `s` owns ranges (owners ring) / receives writes (holders).
 constexpr bool owns_ranges(net::member_state s) {
   return s == net::member_state::up || s == net::member_state::suspect;

@@ -57,10 +57,11 @@ struct shard_state {
   // holders changed reaches a new holder only through the hand-over, so
   // the hand-over must carry its result (a logout acknowledged meanwhile
   // would otherwise reach the new holder as a live session).
-  std::vector<std::weak_ptr<write_group>> in_flight;
+  // Oldest first: groups land in about the order they were recorded.
+  std::deque<std::weak_ptr<write_group>> in_flight;
   struct waiting_handover {
     rebalance msg;
-    std::vector<std::weak_ptr<write_group>> after;
+    std::deque<std::weak_ptr<write_group>> after;
   };
   std::deque<waiting_handover> handovers;
   milliseconds sweep_interval{1000};
@@ -230,9 +231,16 @@ bool landed(const std::weak_ptr<write_group>& w) {
 
 void hand_over(shard_state& st, rebalance& msg);
 
+// Forgets the writes that landed, from the oldest on: cheap on every
+// apply, and what lands out of order goes once those before it have.
+void forget_landed(shard_state& st) {
+  while (!st.in_flight.empty() && landed(st.in_flight.front()))
+    st.in_flight.pop_front();
+}
+
 // Hand-overs whose writes in flight have all landed, in arrival order.
 void run_handovers(shard_state& st) {
-  std::erase_if(st.in_flight, landed);
+  forget_landed(st);
   while (!st.handovers.empty() &&
          std::all_of(st.handovers.front().after.begin(), st.handovers.front().after.end(), landed)) {
     auto next = std::move(st.handovers.front());
@@ -563,7 +571,7 @@ shard_impl::behavior_type shard_behavior(shard_impl::stateful_pointer<shard_stat
       if (self->state.crash_at_handover)  // dies with the hand-over undone: its part reports it
         throw std::runtime_error("session shard crash at hand-over (fault injection)");
       auto& st = self->state;
-      std::erase_if(st.in_flight, landed);
+      forget_landed(st);
       st.handovers.push_back({std::move(msg), st.in_flight});
       run_handovers(st);
     },

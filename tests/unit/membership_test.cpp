@@ -57,6 +57,16 @@ void finds_down(membership& m, const std::string& voter, const std::string& who,
   m.heartbeat(voter, hb, at);
 }
 
+// node-a up among `others`, all up at t0, its rings computed.
+membership up_among(std::initializer_list<const char*> others) {
+  membership m(settings_for("node-a"), t0);
+  m.go_up();
+  for (auto name : others)
+    meet(m, name, member_state::up, t0);
+  m.update_rings(t0);
+  return m;
+}
+
 member_state state_seen(const membership& m, const std::string& name, clock::time_point now) {
   return m.state_of(*m.find(name), now);
 }
@@ -190,11 +200,7 @@ TEST(Membership, SilenceMakesSuspectThenDownOnceAMajorityFindsItAndHearingAgainU
 // other down, but not a majority: both keep their ranges in every view, so
 // no key has two owners.
 TEST(Membership, AMemberFoundDownByTooFewKeepsItsRanges) {
-  membership m(settings_for("node-a"), t0);
-  m.go_up();
-  meet(m, "node-b", member_state::up, t0);
-  meet(m, "node-c", member_state::up, t0);
-  m.update_rings(t0);
+  auto m = up_among({"node-b", "node-c"});
   ASSERT_TRUE(m.lose("node-b"));
   m.heard("node-c", t0 + 3s, 1);
   m.heartbeat("node-c", heartbeat_of("node-c", member_state::up), t0 + 3s);  // it finds nobody down
@@ -224,11 +230,7 @@ TEST(Membership, ASuspectMemberKeepsItsRanges) {
 }
 
 TEST(Membership, ADownMemberLosesItsRangesOnceAMajorityLostIt) {
-  membership m(settings_for("node-a"), t0);
-  m.go_up();
-  meet(m, "node-b", member_state::up, t0);
-  meet(m, "node-c", member_state::up, t0);
-  m.update_rings(t0);
+  auto m = up_among({"node-b", "node-c"});
   auto epoch = m.epoch();
   EXPECT_TRUE(m.lose("node-b"));   // its connection closed: no waiting for silence
   EXPECT_FALSE(m.lose("node-b"));  // once
@@ -484,11 +486,7 @@ TEST(Membership, ARestartedMemberIsHandedEverythingAgain) {
 // -- complete copies ----------------------------------------------------------------
 
 TEST(Membership, CopiesSettleOnceEveryOtherHolderReportedTheCurrentHolders) {
-  membership m(settings_for("node-a"), t0);
-  m.go_up();
-  meet(m, "node-b", member_state::up, t0);
-  meet(m, "node-c", member_state::up, t0);
-  m.update_rings(t0);
+  auto m = up_among({"node-b", "node-c"});
   EXPECT_FALSE(m.settle());
   EXPECT_EQ(m.settled(), nullptr);
   uint64_t fp = m.holders_fingerprint();
@@ -522,16 +520,12 @@ TEST(Membership, TheFingerprintTellsARestartedHolderFromItsOldProcess) {
 // the last intact ring, so those keys stay known as lost until one of their
 // holders is back and has handed over.
 TEST(Membership, LosingRHoldersAtOnceIsRememberedUntilOneIsBack) {
-  membership m(settings_for("node-a"), t0);
-  m.go_up();
-  for (auto name : {"node-b", "node-c", "node-d", "node-e"})
-    meet(m, name, member_state::up, t0);
+  auto m = up_among({"node-b", "node-c", "node-d", "node-e"});
   auto report_all = [&] {
     for (auto& name : m.holders()->members())
       if (name != "node-a")
         m.reported_handed(name, m.holders_fingerprint());
   };
-  m.update_rings(t0);
   report_all();
   ASSERT_TRUE(m.settle());
   auto all = m.holders();
@@ -572,11 +566,7 @@ TEST(Membership, ARejoinForgetsWhatWasSettled) {
 // ranges never moved, but the new process has only its own log, so it is
 // handed everything it holds, as if it had just joined.
 TEST(Membership, AProcessLostByTooFewThatRestartsIsHandedEverythingAgain) {
-  membership m(settings_for("node-a"), t0);
-  m.go_up();
-  meet(m, "node-b", member_state::up, t0);
-  meet(m, "node-c", member_state::up, t0);
-  m.update_rings(t0);
+  auto m = up_among({"node-b", "node-c"});
   ASSERT_TRUE(m.lose("node-b"));
   m.update_rings(t0 + 10ms);
   ASSERT_EQ(names(m.holders()), (std::vector<std::string>{"node-a", "node-b", "node-c"}));
