@@ -229,7 +229,10 @@ struct peer_revoke {
   static constexpr std::string_view type = "revoke";
   uint64_t batch = 0;
   std::string user;
-  MSGPACK_DEFINE_MAP(batch, user)
+  // false: end (and count) the sessions it owns; true, the second round:
+  // end every other copy it still holds, uncounted.
+  bool rest = false;
+  MSGPACK_DEFINE_MAP(batch, user, rest)
 };
 
 struct peer_revoke_done {

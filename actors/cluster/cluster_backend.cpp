@@ -66,8 +66,8 @@ cluster_host cluster_backend::host(std::function<net::member_load()> load) {
         caf::anon_send(limiters_[i]->get(),
                        limit_outcome{std::move(by_shard[i]), outcome.success, outcome.user, outcome.ip});
   };
-  h.revoke = [this](const std::string& user, std::function<void(uint64_t, bool)> done) {
-    revoke_owned_here(user, std::move(done));
+  h.revoke = [this](const std::string& user, bool rest, std::function<void(uint64_t, bool)> done) {
+    revoke_held_here(user, rest, std::move(done));
   };
   h.load = std::move(load);
   h.publish = [this](cluster_view_ptr v) { view_.store(std::move(v)); };
@@ -255,29 +255,46 @@ void cluster_backend::revoke_user(const net::session_key& caller, std::string us
                   });
 }
 
-// Every copy held here ends, owned or not: while ownership moves, two
-// members can each take the other for a key's owner, and a copy nobody
-// ends would come back through a hand-over. Only the owned ones are
-// counted, so the reply counts each session once.
-void cluster_backend::revoke_owned_here(const std::string& user,
-                                        std::function<void(uint64_t, bool)> done) {
+// One round of revoke_user here: the sessions this member owns (counted),
+// or, in the second round, every other copy it still holds (uncounted).
+void cluster_backend::revoke_held_here(const std::string& user, bool rest,
+                                       std::function<void(uint64_t, bool)> done) {
   auto view = view_.load();
   if (!view) {
     router_.revoke_here(user, {}, std::move(done));
     return;
   }
   auto owned = [view](const net::session_key& key) { return view->owns(actors::ring_hash(key)); };
-  auto counted = make_revoke_join(std::move(done));
-  router_.revoke_here(user, owned, revoke_part(counted));
-  auto uncounted = revoke_part(counted);
+  if (!rest) {
+    router_.revoke_here(user, owned, std::move(done));
+    return;
+  }
   router_.revoke_here(
       user, [owned](const net::session_key& key) { return !owned(key); },
-      [uncounted](uint64_t, bool ok) { uncounted(0, ok); });
-  counted.seal();
+      [done = std::move(done)](uint64_t, bool ok) { done(0, ok); });
 }
 
-// Each owner ends what it owns and replicates the ends to the other holders,
-// so every copy ends whether or not its holder is asked.
+// One round over every member holding data (joiners too: they may hold
+// copies already).
+void cluster_backend::revoke_round(const cluster_view& view, const std::string& user, bool rest,
+                                   std::function<void(uint64_t, bool)> done) {
+  auto join = make_revoke_join(std::move(done));
+  for (auto& member : view.holders->members()) {
+    if (member == self_)
+      revoke_held_here(user, rest, revoke_part(join));
+    else
+      caf::anon_send(*node_, revoke_out{member, user, rest, revoke_part(join)});
+  }
+  join.seal();
+}
+
+// Two rounds. First every owner ends (and counts) what it owns, each end
+// replicated to the other holders. Then every member ends any copy it
+// still holds: while ownership moves, two members can each take the other
+// for a key's owner, and a copy nobody ended would come back through a
+// hand-over. The second round starts only once the first is durable
+// everywhere, so an end it replicates cannot reach an owner before that
+// owner counted the session.
 void cluster_backend::revoke_everywhere(const std::string& user,
                                         std::function<void(uint64_t, bool)> done) {
   auto view = view_.load();
@@ -293,16 +310,14 @@ void cluster_backend::revoke_everywhere(const std::string& user,
     done(0, false);
     return;
   }
-  // Every member holding data (joiners too: they may hold copies already).
-  auto& holders = view->holders->members();
-  auto join = make_revoke_join(std::move(done));
-  for (auto& member : holders) {
-    if (member == self_)
-      revoke_owned_here(user, revoke_part(join));
-    else
-      caf::anon_send(*node_, revoke_out{member, user, revoke_part(join)});
-  }
-  join.seal();
+  revoke_round(*view, user, false, [this, user, done](uint64_t counted, bool ok) {
+    if (!ok) {
+      done(counted, false);
+      return;
+    }
+    auto now = view_.load();
+    revoke_round(*now, user, true, [done, counted](uint64_t, bool rest_ok) { done(counted, rest_ok); });
+  });
 }
 
 void cluster_backend::cluster_status(uint64_t id, net::reply_buffer& out) const {

@@ -120,7 +120,9 @@ class cluster_backend final : public net::request_backend,
   void open_for_peer(const net::peer_open& open, net::owed_ptr owed);
   // revoke_user's reach: every holder ends every copy it holds.
   void revoke_everywhere(const std::string& user, std::function<void(uint64_t, bool)> done);
-  void revoke_owned_here(const std::string& user, std::function<void(uint64_t, bool)> done);
+  void revoke_round(const cluster_view& view, const std::string& user, bool rest,
+                    std::function<void(uint64_t, bool)> done);
+  void revoke_held_here(const std::string& user, bool rest, std::function<void(uint64_t, bool)> done);
 
   session_router& router_;
   std::vector<slot_ptr<session_shard>> shards_;

@@ -49,7 +49,7 @@ struct cluster_host {
   std::function<void(limit_outcome)> teach_limits;
   // revoke_user: ends the sessions of a user that this member owns;
   // done(count, durable everywhere).
-  std::function<void(const std::string&, std::function<void(uint64_t, bool)>)> revoke;
+  std::function<void(const std::string&, bool rest, std::function<void(uint64_t, bool)>)> revoke;
   // This node's load for heartbeats (the monitor's latest summary).
   std::function<net::member_load()> load;
   // A new view of the cluster.
@@ -109,6 +109,7 @@ struct teach_out {
 struct revoke_out {
   std::string member;
   std::string user;
+  bool rest = false;  // as net::peer_revoke::rest
   std::function<void(uint64_t, bool)> done;  // dropped uncalled: a failure (revoke_part)
 };
 

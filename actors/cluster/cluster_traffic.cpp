@@ -435,14 +435,14 @@ void revoke_remotely(self_ptr self, revoke_out& msg) {
   uint64_t batch = st.next_batch++;
   st.revokes.emplace(batch, pending_revoke{msg.member, deadline_of(st), std::move(msg.done)});
   send_to(self, *to, net::peer_revoke::type,
-          net::pack_peer(net::peer_revoke{batch, msg.user}));
+          net::pack_peer(net::peer_revoke{batch, msg.user, msg.rest}));
 }
 
 void on_revoke(self_ptr self, const std::string& member, const std::string& body) {
   auto revoke = net::unpack_peer<net::peer_revoke>(body);
   auto me = caf::actor_cast<caf::actor>(self);
   uint64_t batch = revoke.batch;
-  self->state.host.revoke(revoke.user, [me, member, batch](uint64_t n, bool ok) {
+  self->state.host.revoke(revoke.user, revoke.rest, [me, member, batch](uint64_t n, bool ok) {
     caf::anon_send(me, peer_send{member, std::string(net::peer_revoke_done::type),
                                  net::pack_peer(net::peer_revoke_done{batch, ok, n})});
   });
