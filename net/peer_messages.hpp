@@ -174,7 +174,11 @@ struct peer_replicate {
   static constexpr std::string_view type = "replicate";
   uint64_t batch = 0;  // 0: nobody waits for the acknowledgement (hand-over)
   std::vector<auth_event> events;
-  MSGPACK_DEFINE_MAP(batch, events)
+  // A write's: the fingerprint of the holders its owner placed it under. A
+  // replica that sees other holders refuses it (its placement may miss a
+  // holder the views will settle on). 0 on a hand-over, which merges anyway.
+  uint64_t holders = 0;
+  MSGPACK_DEFINE_MAP(batch, events, holders)
 };
 
 struct peer_ack {

@@ -381,6 +381,7 @@ bool cluster_backend::replicate(const std::vector<net::auth_event>& events,
   replicate_out out;
   for (auto& [member, part] : parts)
     out.parts.emplace_back(member, std::move(part));
+  out.holders = view->holders_fingerprint;
   out.done = std::move(done);
   caf::anon_send(*node_, std::move(out));
   return true;

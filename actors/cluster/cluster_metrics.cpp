@@ -58,6 +58,11 @@ std::unique_ptr<cluster_metrics> make_cluster_metrics(prometheus::Registry& r) {
                "Session requests answered unavailable because this member owns the key but does "
                "not hold its complete copy (a hand-over under way, or all its holders down)")
            .Add({});
+  m->view_refusals =
+      &counter("castellan_cluster_view_refusals_total",
+               "Replicated session writes this member refused because their owner placed them "
+               "under other holders than this member sees (views still differ)")
+           .Add({});
   return m;
 }
 

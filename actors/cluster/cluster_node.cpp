@@ -157,6 +157,8 @@ void expire_handshakes(self_ptr self, steady::time_point now) {
   }
   for (auto it = st.refused_nodes.begin(); it != st.refused_nodes.end();)
     it = now - it->second >= refusal_quiet ? st.refused_nodes.erase(it) : std::next(it);
+  for (auto it = st.hello_sent.begin(); it != st.hello_sent.end();)
+    it = now - it->second.sent >= bound ? st.hello_sent.erase(it) : std::next(it);
 }
 
 void count_states(const cluster_state& st, const cluster_view& view) {
@@ -190,6 +192,7 @@ cluster_view_ptr make_view(const cluster_state& st, steady::time_point now) {
   view->settled = members.settled();
   view->intact = members.intact();
   view->epoch = members.epoch();
+  view->holders_fingerprint = members.holders_fingerprint();
   view->lease_until = members.lease_until(now);
   return view;
 }
@@ -335,7 +338,7 @@ void connect(self_ptr self, const std::string& address) {
               return;
             }
             auto nonce = random_nonce();
-            st.hello_sent[node] = nonce;
+            st.hello_sent[node] = {nonce, steady::now()};
             self->monitor(handle);
             auto& me = st.members.self();
             self->send(handle, cluster_atom_v, std::string(net::peer_hello::type),
@@ -523,7 +526,7 @@ void on_challenge(self_ptr self, const caf::strong_actor_ptr& sender, const std:
   auto sent = st.hello_sent.find(node);
   if (sent == st.hello_sent.end())
     return;
-  auto hello_nonce = sent->second;
+  auto hello_nonce = sent->second.nonce;
   st.hello_sent.erase(sent);
   if (!same_proof(c.proof, handshake_proof(st.secret, "castellan/answer", hello_nonce, c.nonce))) {
     refuse(self, c.name, c.address, "it does not know the cluster secret");

@@ -89,6 +89,7 @@ struct forward_open {
 // every member has them durable (false: any refused, vanished or timed out).
 struct replicate_out {
   std::vector<std::pair<std::string, std::vector<net::auth_event>>> parts;
+  uint64_t holders = 0;  // the fingerprint of the holders they were placed under
   std::function<void(bool)> done;
 };
 

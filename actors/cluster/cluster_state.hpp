@@ -72,7 +72,15 @@ struct cluster_state {
   actors::membership members{{}, steady::now()};   // every member's state, the rings
   std::map<std::string, member_link> links;        // by member name, once admitted
   std::map<caf::node_id, std::string> authed;      // node -> member name
-  std::map<caf::node_id, std::string> hello_sent;  // node -> our hello nonce
+  // Our hellos waiting for a challenge: the nonce, and when it went out. One
+  // unanswered after cluster.request_timeout_ms is forgotten, so the next
+  // dial says hello again (a hello or its challenge can be lost with a
+  // connection that closed as it formed).
+  struct outgoing {
+    std::string nonce;
+    steady::time_point sent{};
+  };
+  std::map<caf::node_id, outgoing> hello_sent;
   // A hello answered with a challenge, waiting for the node's proof; `sent`
   // is when the first unanswered challenge went out (the tick refuses it
   // cluster.request_timeout_ms later). At most max_handshakes (oldest dropped).

@@ -234,6 +234,16 @@ void on_replicate(self_ptr self, const std::string& member, const std::string& b
           static_cast<double>(rep.events.size()));
   auto me = caf::actor_cast<caf::actor>(self);
   uint64_t batch = rep.batch;
+  // A write placed under other holders than this member sees: its owner or
+  // this member has not yet heard a change. Applied, it could sit here
+  // unseen by a holder the views settle on, so it is refused (the owner
+  // undoes it, its client hears `unavailable`, and a retry goes by the
+  // settled view).
+  if (batch != 0 && rep.holders != self->state.members.holders_fingerprint()) {
+    count(self->state, &actors::cluster_metrics::view_refusals);
+    send_to(self, member, net::peer_ack{batch, false});
+    return;
+  }
   if (batch == 0)
     ++self->state.applying[member];
   self->state.host.apply(std::move(rep.events), [me, member, batch](bool ok) {
@@ -406,7 +416,7 @@ void replicate(self_ptr self, replicate_out& msg) {
     uint64_t batch = st.next_batch++;
     st.acks.emplace(batch, pending_ack{member, deadline, std::move(part)});
     send_to(self, it->second, net::peer_replicate::type,
-            net::pack_peer(net::peer_replicate{batch, std::move(events)}));
+            net::pack_peer(net::peer_replicate{batch, std::move(events), msg.holders}));
   }
   join.seal();
 }

@@ -32,6 +32,10 @@ struct cluster_view {
   std::shared_ptr<const actors::ring> settled;
   std::shared_ptr<const actors::ring> intact;
   uint64_t epoch = 0;  // bumped whenever either ring changes
+  // The holders with their incarnations, hashed the same on every member
+  // (membership::holders_fingerprint): members that agree on where keys
+  // live have the same one. A replicated write carries it.
+  uint64_t holders_fingerprint = 0;
   // Members this node can reach (itself included) and members it knows of
   // that have not left: with no majority it is on the minority side of a
   // partition, and refuses the writes that must not fork (docs/cluster.md).

@@ -6,7 +6,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <deque>
 #include <fstream>
+#include <iostream>
 #include <regex>
 #include <sstream>
 
@@ -58,12 +60,37 @@ test_cluster::test_cluster(size_t members, const std::string& extra_toml) : extr
   }
 }
 
+namespace {
+
+// The last cluster lines of a member's log: a failed test shows what each
+// member saw (membership, hand-overs), also where only its output is kept.
+std::string cluster_log_tail(const std::filesystem::path& member_dir, size_t lines) {
+  std::istringstream log(read_file(member_dir / "stderr.txt"));
+  std::deque<std::string> tail;
+  for (std::string line; std::getline(log, line);)
+    if (line.find("cluster:") != std::string::npos) {
+      tail.push_back(line);
+      if (tail.size() > lines)
+        tail.pop_front();
+    }
+  std::string out;
+  for (auto& line : tail)
+    out += "  " + line + "\n";
+  return out;
+}
+
+}  // namespace
+
 test_cluster::~test_cluster() {
   for (auto& n : nodes_)
     if (n)
       n->kill_hard();
-  if (!::testing::Test::HasFailure())
+  if (!::testing::Test::HasFailure()) {
     std::filesystem::remove_all(dir_);
+    return;
+  }
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    std::cerr << "--- " << name(i) << ": its last cluster log lines\n" << cluster_log_tail(dir_ / name(i), 40);
 }
 
 std::string test_cluster::config_for(size_t i, const std::string& secret_file,
