@@ -132,8 +132,16 @@ struct peer_ops {
   static constexpr std::string_view type = "ops";
   uint64_t batch = 0;
   std::vector<peer_op> ops;
-  MSGPACK_DEFINE_MAP(batch, ops)
+  int64_t deadline_ms = 0;  // see late()
+  MSGPACK_DEFINE_MAP(batch, ops, deadline_ms)
 };
+
+// A request's deadline, on the asker's wall clock: when it stops waiting and
+// its client hears `unavailable`. A member that gets the request later (it
+// sat in a connection through a partition) drops it, so what a client was
+// told has failed does not take effect afterwards (as far as the members'
+// clocks agree). 0: no deadline.
+inline bool late(int64_t deadline_ms, int64_t now_ms) { return deadline_ms != 0 && now_ms > deadline_ms; }
 
 // The owner's reply frames for one connection of a forwarded batch.
 struct reply_part {
@@ -161,7 +169,8 @@ struct peer_open {
   std::string key;  // session key, 16 bytes
   std::string user;
   std::string ip;
-  MSGPACK_DEFINE_MAP(batch, request_id, key, user, ip)
+  int64_t deadline_ms = 0;  // see late()
+  MSGPACK_DEFINE_MAP(batch, request_id, key, user, ip, deadline_ms)
 };
 
 // -- replication --------------------------------------------------------------
@@ -236,7 +245,8 @@ struct peer_revoke {
   // false: end (and count) the sessions it owns; true, the second round:
   // end every other copy it still holds, uncounted.
   bool rest = false;
-  MSGPACK_DEFINE_MAP(batch, user, rest)
+  int64_t deadline_ms = 0;  // see late()
+  MSGPACK_DEFINE_MAP(batch, user, rest, deadline_ms)
 };
 
 struct peer_revoke_done {

@@ -63,6 +63,11 @@ std::unique_ptr<cluster_metrics> make_cluster_metrics(prometheus::Registry& r) {
                "Replicated session writes this member refused because their owner placed them "
                "under other holders than this member sees (views still differ)")
            .Add({});
+  m->late_requests =
+      &counter("castellan_cluster_late_requests_total",
+               "Forwarded requests and revokes dropped because they arrived after their asker's "
+               "deadline (the asker had answered unavailable)")
+           .Add({});
   return m;
 }
 

@@ -27,6 +27,7 @@ struct cluster_metrics {
   prometheus::Counter* lease_refusals = nullptr;   // castellan_cluster_lease_refusals_total
   prometheus::Counter* incomplete_refusals = nullptr;  // castellan_cluster_incomplete_refusals_total
   prometheus::Counter* view_refusals = nullptr;    // castellan_cluster_view_refusals_total
+  prometheus::Counter* late_requests = nullptr;    // castellan_cluster_late_requests_total
 };
 std::unique_ptr<cluster_metrics> make_cluster_metrics(prometheus::Registry& registry);
 

@@ -353,7 +353,7 @@ void reconnect(self_ptr self) {
   if (now - st.last_reconnect < milliseconds(st.cfg.reconnect_interval_ms))
     return;
   st.last_reconnect = now;
-  for (auto& address : st.members.addresses_to_dial())
+  for (auto& address : st.members.addresses_to_dial(now))
     connect(self, address);
 }
 
@@ -381,8 +381,12 @@ void expire_pending(self_ptr self, const std::string& only_member = {}) {
     } else {
       ++it;
     }
+  // A revoke share waits for its deadline even when its member goes down:
+  // the share may still sit in the connection and act when the member comes
+  // back, and until the deadline the member would not drop it (net::late).
+  // So `unavailable` is answered only once no share can act any more.
   for (auto it = st.revokes.begin(); it != st.revokes.end();)
-    if ((only_member.empty() && it->second.deadline <= now) || it->second.member == only_member)
+    if (it->second.deadline <= now)
       it = st.revokes.erase(it);  // its `done` reports the failure as it goes
     else
       ++it;
@@ -580,7 +584,8 @@ void on_heartbeat(self_ptr self, const std::string& member, const std::string& b
                  self->state.members.find(member)->info.incarnation);
   for (auto& m : news.learned) {
     spdlog::info("cluster: learned of {} at {} from {}", m.name, m.address, member);
-    connect(self, m.address);
+    if (self->state.members.dials_first(m.name))  // else it dials us (addresses_to_dial)
+      connect(self, m.address);
   }
   if (votes)
     publish_view(self);  // its finding may make a majority: the ranges move now

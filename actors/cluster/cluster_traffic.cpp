@@ -17,6 +17,7 @@
 #include "net/frame_codec.hpp"
 #include "net/messages.hpp"
 #include "net/owed_replies.hpp"
+#include "net/wall_clock.hpp"
 
 namespace castellan::actors::cluster_detail {
 
@@ -50,6 +51,19 @@ std::optional<Pending> take(std::map<uint64_t, Pending>& pending, uint64_t batch
 
 steady::time_point deadline_of(const cluster_state& st) {
   return steady::now() + milliseconds(st.cfg.request_timeout_ms);
+}
+
+// The same deadline on the wall clock, for the receiver (net::late).
+int64_t wall_deadline_of(const cluster_state& st) {
+  return net::wall_ms() + static_cast<int64_t>(st.cfg.request_timeout_ms);
+}
+
+// A request its asker has given up on: dropped unanswered and counted.
+bool drop_if_late(cluster_state& st, int64_t deadline_ms) {
+  if (!net::late(deadline_ms, net::wall_ms()))
+    return false;
+  count(st, &actors::cluster_metrics::late_requests);
+  return true;
 }
 
 }  // namespace
@@ -117,7 +131,7 @@ class forwarded_share final : public net::reply_sink {
 
 void on_ops(self_ptr self, const std::string& member, const std::string& body) {
   auto ops = net::unpack_peer<net::peer_ops>(body);
-  if (ops.ops.empty())
+  if (ops.ops.empty() || drop_if_late(self->state, ops.deadline_ms))
     return;
   // Sinks index the asking member's connections of one event-loop turn:
   // bounded by its connection cap, never by what a message claims.
@@ -178,6 +192,8 @@ void on_ops(self_ptr self, const std::string& member, const std::string& body) {
 
 void on_open(self_ptr self, const std::string& member, const std::string& body) {
   auto open = net::unpack_peer<net::peer_open>(body);
+  if (drop_if_late(self->state, open.deadline_ms))
+    return;
   auto join = make_forwarded_join(caf::actor_cast<caf::actor>(self), member, open.batch);
   auto owed = std::make_shared<net::owed_replies>(
       std::make_shared<forwarded_share>(join.add(), 0, 1),
@@ -370,7 +386,7 @@ void forward(self_ptr self, forward_ops& msg) {
   pending.deadline = deadline_of(st);
   pending.owed = std::move(msg.batch.owed);
   pending.ids.resize(pending.owed.size());
-  net::peer_ops out{batch, {}};
+  net::peer_ops out{batch, {}, wall_deadline_of(st)};
   out.ops.reserve(msg.batch.ops.size());
   for (auto& op : msg.batch.ops) {
     out.ops.push_back({op.request_id, static_cast<uint8_t>(op.kind), op.sink,
@@ -388,6 +404,7 @@ void forward_login(self_ptr self, forward_open& msg) {
     return;
   uint64_t batch = st.next_batch++;
   msg.open.batch = batch;
+  msg.open.deadline_ms = wall_deadline_of(st);
   pending_forward pending;
   pending.member = msg.member;
   pending.deadline = deadline_of(st);
@@ -445,11 +462,13 @@ void revoke_remotely(self_ptr self, revoke_out& msg) {
   uint64_t batch = st.next_batch++;
   st.revokes.emplace(batch, pending_revoke{msg.member, deadline_of(st), std::move(msg.done)});
   send_to(self, *to, net::peer_revoke::type,
-          net::pack_peer(net::peer_revoke{batch, msg.user, msg.rest}));
+          net::pack_peer(net::peer_revoke{batch, msg.user, msg.rest, wall_deadline_of(st)}));
 }
 
 void on_revoke(self_ptr self, const std::string& member, const std::string& body) {
   auto revoke = net::unpack_peer<net::peer_revoke>(body);
+  if (drop_if_late(self->state, revoke.deadline_ms))
+    return;  // its asker answered `unavailable`: it must end nothing now
   auto me = caf::actor_cast<caf::actor>(self);
   uint64_t batch = revoke.batch;
   self->state.host.revoke(revoke.user, revoke.rest, [me, member, batch](uint64_t n, bool ok) {

@@ -323,11 +323,13 @@ std::map<std::string, int64_t> membership::echoes() const {
   return out;
 }
 
-std::vector<std::string> membership::addresses_to_dial() const {
-  std::set<std::string> connected_to;
-  for (auto& [name, m] : members_)
-    if (m.authenticated && !m.lost)
+std::vector<std::string> membership::addresses_to_dial(clock::time_point now) const {
+  std::set<std::string> connected_to;  // or left to the peer to dial
+  for (auto& [name, m] : members_) {
+    bool waits_for_it = !dials_first(name) && now - std::max(m.heard, m.learned) < cfg_.down_after;
+    if ((m.authenticated && !m.lost) || waits_for_it)
       connected_to.insert(m.info.address);
+  }
   std::vector<std::string> out;
   auto add = [&](const std::string& address) {
     if (!address.empty() && address != self_.address && !connected_to.count(address) &&

@@ -208,7 +208,14 @@ class membership {
   // for this member's heartbeat.
   std::map<std::string, uint64_t> found_down(clock::time_point now) const;
   // Seeds and known members this member is not connected to: dial these.
-  std::vector<std::string> addresses_to_dial() const;
+  // Of two members that both know each other, only the one whose name sorts
+  // first dials (dials_first): two members dialing each other at the same
+  // moment can leave CAF's middleman with a connection each side routes
+  // differently, and messages one way are lost for good. The other dials
+  // too once it has not heard from its peer for down_after_ms (the first
+  // may not know of it). Seeds not yet met are always dialed.
+  std::vector<std::string> addresses_to_dial(clock::time_point now) const;
+  bool dials_first(const std::string& name) const { return self_.name < name; }
   // For the majority rule (cluster_view::majority): members reachable, this
   // one included, and members known that have not left, counting seeds not
   // met yet (a member that restarts alone must not be a majority of one).

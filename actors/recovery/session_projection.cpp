@@ -1,6 +1,8 @@
 // session_projection and replay; see session_projection.hpp.
 #include "actors/recovery/session_projection.hpp"
 
+#include <algorithm>
+
 #include <msgpack.hpp>
 
 #include "actors/storage/audit_reader.hpp"
@@ -17,6 +19,8 @@ session_projection::session_projection(snapshot_image image) : position_(image.l
     sessions_.emplace(s.key, session_state{s.user, s.created_ms, s.expires_ms});
   for (auto& l : image.lockouts)
     lockouts_[{l.kind, std::move(l.user), std::move(l.ip)}] = {l.until_ms, std::max(1u, l.level)};
+  for (auto& t : image.tombstones)
+    ended_.emplace(t.key, t.until_ms);
   if (position_ == 0)
     position_ = 1;
 }
@@ -26,6 +30,19 @@ uint32_t session_projection::user_index(const std::string& name) {
   if (added)
     users_.push_back(name);
   return it->second;
+}
+
+// A logout's record says how long its end must be remembered (its
+// session's expiry); a record without it takes the session's expiry here.
+void session_projection::end_session(const session_key& key, int64_t until_ms) {
+  if (auto it = sessions_.find(key); it != sessions_.end()) {
+    until_ms = std::max(until_ms, it->second.expires_ms);
+    sessions_.erase(it);
+  }
+  if (until_ms > 0) {
+    auto& until = ended_[key];
+    until = std::max(until, until_ms);
+  }
 }
 
 void session_projection::end_sessions_of(const std::string& user) {
@@ -59,7 +76,9 @@ void session_projection::apply(uint64_t index, const net::auth_event& e) {
   position_ = index + 1;
   switch (e.type()) {
     case net::event_kind::login_ok:
-      if (auto key = net::session_key_from_digest(e.session))
+      // An end beats any live copy (session_table's merge rule): a hand-over
+      // of a stale copy recorded after the logout brings nothing back.
+      if (auto key = net::session_key_from_digest(e.session); key && !ended_.count(*key))
         sessions_[*key] = {user_index(e.user), e.time_ms, e.until_ms};
       return;
     case net::event_kind::refresh:
@@ -68,6 +87,9 @@ void session_projection::apply(uint64_t index, const net::auth_event& e) {
           it->second.expires_ms = e.until_ms;
       return;
     case net::event_kind::logout:
+      if (auto key = net::session_key_from_digest(e.session))
+        end_session(*key, e.until_ms);
+      return;
     case net::event_kind::session_expired:
       if (auto key = net::session_key_from_digest(e.session))
         sessions_.erase(*key);
@@ -111,6 +133,9 @@ snapshot_image session_projection::image(int64_t now_ms) const {
   for (auto& [id, l] : lockouts_)
     if (l.until_ms > now_ms)
       out.lockouts.push_back({std::get<0>(id), std::get<1>(id), std::get<2>(id), l.until_ms, l.level});
+  for (auto& [key, until] : ended_)
+    if (until > now_ms)
+      out.tombstones.push_back({key, until});
   return out;
 }
 

@@ -56,10 +56,15 @@ class session_projection {
   };
   const std::unordered_map<session_key, session_state, key_hash>& sessions() const { return sessions_; }
   const std::map<lockout_id, lockout_state>& lockouts() const { return lockouts_; }
+  // Sessions ended by a logout or revoke, with when each would have expired:
+  // until then a stale live copy must not bring one back (session_table's
+  // tombstones, restored across restarts).
+  const std::unordered_map<session_key, int64_t, key_hash>& tombstones() const { return ended_; }
   const std::vector<std::string>& users() const { return users_; }
 
  private:
   uint32_t user_index(const std::string& name);
+  void end_session(const session_key& key, int64_t until_ms);
   void end_sessions_of(const std::string& user);
 
   uint64_t position_ = 1;
@@ -67,6 +72,7 @@ class session_projection {
   std::unordered_map<std::string, uint32_t> user_ids_;
   std::unordered_map<session_key, session_state, key_hash> sessions_;
   std::map<lockout_id, lockout_state> lockouts_;
+  std::unordered_map<session_key, int64_t, key_hash> ended_;
 };
 
 struct replay_report {

@@ -14,12 +14,15 @@ namespace castellan::actors {
 namespace {
 
 using entry = std::pair<const net::session_key*, const session_projection::session_state*>;
+using tombstone = std::pair<const net::session_key*, int64_t>;
 
 size_t fill(session_table& table, const std::vector<entry>& entries,
-            const session_projection& projection,
+            const std::vector<tombstone>& ended, const session_projection& projection,
             const std::shared_ptr<const config::users_table>& users) {
   table.reserve(entries.size());
   table.restored_with(users);
+  for (auto [key, until] : ended)
+    table.merge_end(*key, until);
   size_t n = 0;
   for (auto [key, s] : entries) {
     const auto* record = users->find(projection.users()[s->user]);
@@ -38,13 +41,17 @@ size_t restore_sessions(const session_projection& projection,
   for (auto& [key, s] : projection.sessions())
     if (s.expires_ms > now_ms)
       by_shard[shard_index(key, tables.size())].push_back({&key, &s});
+  std::vector<std::vector<tombstone>> ended(tables.size());
+  for (auto& [key, until] : projection.tombstones())
+    if (until > now_ms)
+      ended[shard_index(key, tables.size())].push_back({&key, until});
   std::atomic<size_t> restored{0};
   size_t workers = std::min<size_t>(tables.size(), std::max(1u, std::thread::hardware_concurrency()));
   std::vector<std::thread> threads;
   for (size_t w = 0; w < workers; ++w)
     threads.emplace_back([&, w] {
       for (size_t shard = w; shard < tables.size(); shard += workers)
-        restored += fill(*tables[shard], by_shard[shard], projection, users);
+        restored += fill(*tables[shard], by_shard[shard], ended[shard], projection, users);
     });
   for (auto& t : threads)
     t.join();

@@ -51,13 +51,15 @@ struct header {
   uint32_t sessions = 0;
   uint32_t lockouts = 0;
   uint32_t lockouts_bytes = 0;
+  uint32_t tombstones = 0;
 
   // Offsets of the sections and the whole file size they imply. All fields
   // are u32, so the sum cannot overflow a u64.
   uint64_t users_at() const { return fmt::header_bytes; }
   uint64_t sessions_at() const { return users_at() + users_bytes; }
   uint64_t lockouts_at() const { return sessions_at() + uint64_t{sessions} * fmt::session_bytes; }
-  uint64_t trailer_at() const { return lockouts_at() + lockouts_bytes; }
+  uint64_t tombstones_at() const { return lockouts_at() + lockouts_bytes; }
+  uint64_t trailer_at() const { return tombstones_at() + uint64_t{tombstones} * fmt::tombstone_bytes; }
   uint64_t file_bytes() const { return trailer_at() + fmt::trailer_bytes; }
 };
 
@@ -72,6 +74,7 @@ void encode_header(const header& h, uint8_t out[fmt::header_bytes]) {
   store_le32(out + 40, h.sessions);
   store_le32(out + 44, h.lockouts);
   store_le32(out + 48, h.lockouts_bytes);
+  store_le32(out + 52, h.tombstones);
   store_le32(out + fmt::header_crc_offset, crc32c(0, out, fmt::header_crc_offset));
 }
 
@@ -79,9 +82,9 @@ void encode_header(const header& h, uint8_t out[fmt::header_bytes]) {
 std::string decode_header(const uint8_t in[fmt::header_bytes], header& h) {
   if (std::memcmp(in, fmt::magic, sizeof fmt::magic) != 0)
     return "bad magic";
-  if (uint32_t v = load_le32(in + 8); v != fmt::version)
+  if (uint32_t v = load_le32(in + 8); v < fmt::oldest_readable_version || v > fmt::version)
     return "unsupported format version " + std::to_string(v) + " (this build reads " +
-           std::to_string(fmt::version) + ")";
+           std::to_string(fmt::oldest_readable_version) + " to " + std::to_string(fmt::version) + ")";
   if (load_le32(in + fmt::header_crc_offset) != crc32c(0, in, fmt::header_crc_offset))
     return "header checksum mismatch";
   h.log_position = load_le64(in + 16);
@@ -91,6 +94,7 @@ std::string decode_header(const uint8_t in[fmt::header_bytes], header& h) {
   h.sessions = load_le32(in + 40);
   h.lockouts = load_le32(in + 44);
   h.lockouts_bytes = load_le32(in + 48);
+  h.tombstones = load_le32(in + 52);  // reserved, zero, in version 1
   return {};
 }
 
@@ -148,8 +152,8 @@ header plan(const snapshot_image& image) {
   constexpr uint64_t u32_max = std::numeric_limits<uint32_t>::max();
   auto reject = [](const std::string& why) { throw std::invalid_argument("snapshot image: " + why); };
   if (image.users.size() > u32_max || image.sessions.size() > u32_max ||
-      image.lockouts.size() > u32_max)
-    reject("more than 2^32 - 1 users, sessions or lockouts");
+      image.lockouts.size() > u32_max || image.tombstones.size() > u32_max)
+    reject("more than 2^32 - 1 users, sessions, lockouts or tombstones");
   uint64_t users_bytes = 0;
   for (const auto& u : image.users) {
     if (u.size() > fmt::max_string)
@@ -180,6 +184,7 @@ header plan(const snapshot_image& image) {
   h.sessions = static_cast<uint32_t>(image.sessions.size());
   h.lockouts = static_cast<uint32_t>(image.lockouts.size());
   h.lockouts_bytes = static_cast<uint32_t>(lockouts_bytes);
+  h.tombstones = static_cast<uint32_t>(image.tombstones.size());
   return h;
 }
 
@@ -272,6 +277,12 @@ void encode_body(chunk_writer& out, const snapshot_image& image) {
     out.put(fixed, sizeof fixed);
     out.put_string(l.user);
     out.put_string(l.ip);
+  }
+  for (const auto& t : image.tombstones) {
+    uint8_t rec[fmt::tombstone_bytes];
+    std::memcpy(rec, t.key.data(), t.key.size());
+    store_le64(rec + 16, static_cast<uint64_t>(t.until_ms));
+    out.put(rec, sizeof rec);
   }
 }
 
@@ -391,7 +402,7 @@ std::string decode_sessions(const uint8_t* file, const header& h, snapshot_image
 }
 
 std::string decode_lockouts(const uint8_t* file, const header& h, snapshot_image& img) {
-  cursor c(file, h.lockouts_at(), h.trailer_at());
+  cursor c(file, h.lockouts_at(), h.tombstones_at());
   if (h.lockouts > h.lockouts_bytes / fmt::lockout_fixed_bytes)
     return "lockouts section: " + std::to_string(h.lockouts) + " lockouts cannot fit in " +
            std::to_string(h.lockouts_bytes) + " bytes";
@@ -410,6 +421,18 @@ std::string decode_lockouts(const uint8_t* file, const header& h, snapshot_image
       return past_end("lockouts", "lockout", i, c);
   }
   return c.pos() == c.end() ? std::string() : section_left_over("lockouts", c);
+}
+
+// Fixed-size records, sized against the file with the other sections.
+std::string decode_tombstones(const uint8_t* file, const header& h, snapshot_image& img) {
+  img.tombstones.resize(h.tombstones);
+  const uint8_t* p = file + h.tombstones_at();
+  for (auto& t : img.tombstones) {
+    std::memcpy(t.key.data(), p, t.key.size());
+    t.until_ms = static_cast<int64_t>(load_le64(p + 16));
+    p += fmt::tombstone_bytes;
+  }
+  return {};
 }
 
 // Reads exactly `n` bytes at `offset`; false (errno set, 0 for end of file) if not.
@@ -496,7 +519,7 @@ std::string load_file(const std::string& path, uint64_t name_position, snapshot_
 
   img.log_position = h.log_position;
   img.taken_ms = h.taken_ms;
-  for (auto* decode : {decode_users, decode_sessions, decode_lockouts})
+  for (auto* decode : {decode_users, decode_sessions, decode_lockouts, decode_tombstones})
     if (auto why = decode(file.get(), h, img); !why.empty())
       return why;
   return {};

@@ -12,7 +12,7 @@
 //
 //   offset size  field
 //   0      8     magic "CSTLSNAP"
-//   8      4     format version, u32 (1)
+//   8      4     format version, u32 (2; version 1 is read too: no tombstones)
 //   12     4     reserved, zero
 //   16     8     log position, u64: index of the first audit record NOT covered
 //   24     8     taken_ms, i64: wall clock when written
@@ -21,12 +21,14 @@
 //   40     4     session count S, u32
 //   44     4     lockout count L, u32
 //   48     4     lockouts section bytes, u32
-//   52     8     reserved, zero
+//   52     4     tombstone count T, u32 (reserved, zero, in version 1)
+//   56     4     reserved, zero
 //   60     4     CRC32C of bytes 0..59, u32
 //   64           users:    U x (length n u16, n bytes of name)
 //                sessions: S x 36 bytes (key 16, user index u32, created_ms i64, expires_ms i64)
 //                lockouts: L x (kind u8, level u32, until_ms i64,
 //                               user length u16, user, ip length u16, ip)
+//                tombstones: T x 24 bytes (key 16, until_ms i64)
 //   end-4  4     CRC32C of every byte before it, u32
 #pragma once
 
@@ -50,6 +52,14 @@ struct snapshot_session {
   int64_t expires_ms = 0;
 };
 
+// A session that was ended (logout, revoke) and must stay ended until
+// `until_ms`, when it would have expired: a stale live copy handed over by
+// another member cannot bring it back, across restarts too.
+struct snapshot_tombstone {
+  session_key key{};
+  int64_t until_ms = 0;
+};
+
 struct snapshot_lockout {
   uint8_t kind = 0;  // 0 user, 1 ip, 2 user_ip
   std::string user;
@@ -64,6 +74,7 @@ struct snapshot_image {
   std::vector<std::string> users;
   std::vector<snapshot_session> sessions;
   std::vector<snapshot_lockout> lockouts;
+  std::vector<snapshot_tombstone> tombstones;
 };
 
 // Writes <dir>/snapshot-<log_position as 20 zero-padded digits>.snap (mode 0600,
@@ -107,11 +118,13 @@ std::vector<uint64_t> snapshot_positions(const std::string& dir);
 namespace snapshot_format {
 
 inline constexpr char magic[8] = {'C', 'S', 'T', 'L', 'S', 'N', 'A', 'P'};
-inline constexpr uint32_t version = 1;
+inline constexpr uint32_t version = 2;
+inline constexpr uint32_t oldest_readable_version = 1;
 inline constexpr size_t header_bytes = 64;
 inline constexpr size_t header_crc_offset = 60;
 inline constexpr size_t session_bytes = 36;
 inline constexpr size_t lockout_fixed_bytes = 17;  // kind, level, until_ms, two lengths
+inline constexpr size_t tombstone_bytes = 24;
 inline constexpr size_t trailer_bytes = 4;
 inline constexpr size_t max_string = 65535;
 

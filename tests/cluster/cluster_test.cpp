@@ -194,6 +194,73 @@ TEST(ClusterTest, AWrongSecretJoinerIsLoggedAndCountedByTheMembersItReached) {
   EXPECT_EQ(view["members"].size(), 1u) << view.dump();  // it admitted nobody: only itself
 }
 
+// A member that once held a session keeps its login in its log after the
+// range moves away. Logged out, then every member restarted: that member
+// recovers the session live and hands it to the holders, whose logs say it
+// ended. The end must win (tombstones survive a restart), or a logged-out
+// token would validate again.
+TEST(ClusterTest, ALogoutOutlivesARestartOfEveryMemberWhileAStaleCopyComesBack) {
+  test_cluster cluster;
+  await_converged(cluster);
+  actors::ring three({"node-a", "node-b", "node-c"}, 2);
+  auto c_index = static_cast<uint32_t>(three.index_of("node-c"));
+  std::vector<std::string> ended;  // held by node-a and node-b, not node-c
+  while (ended.size() < 20) {
+    auto t = login(cluster.client_port(0), "alice", alice_password);
+    if (!three.holds(actors::ring_hash(cluster.key_of(t)), c_index))
+      ended.push_back(t);
+  }
+  // node-b dies: node-c takes its place for those sessions, and logs them.
+  cluster.kill_hard(1);
+  ASSERT_TRUE(eventually([&] {
+    return cluster.state_seen(2, "node-b") == member_state::down &&
+           cluster.cluster_of(2).value("complete", false);
+  }, 10s));
+  cluster.restart(1);
+  await_converged(cluster);  // node-c no longer holds them (its log still does)
+  auto a = net::client::connect("127.0.0.1", cluster.client_port(0), 5s);
+  for (auto& t : ended)
+    ASSERT_TRUE(a.logout(t).ok);
+  for (size_t i = 0; i < 3; ++i)
+    cluster.kill_hard(i);
+  for (size_t i = 0; i < 3; ++i)
+    cluster.restart(i);
+  await_converged(cluster);
+  for (size_t i = 0; i < 3; ++i) {
+    auto c = net::client::connect("127.0.0.1", cluster.client_port(i), 5s);
+    for (auto& t : ended)
+      EXPECT_EQ(c.validate(t).error, "invalid_token") << "on member " << i;
+  }
+}
+
+// A revoke answered `unavailable` because a frozen member did not answer in
+// time must not act on that member when it thaws: its share arrives after
+// the deadline the client was answered by, and is dropped. The sessions that
+// member owns (no other member ended them) stay valid.
+TEST(ClusterTest, ARevokeAnsweredUnavailableEndsNothingOnAMemberThatGetsItLate) {
+  test_cluster cluster;
+  await_converged(cluster);
+  auto owned_by_c = [&](const std::string& t) { return cluster.owner_of(cluster.key_of(t)) == "node-c"; };
+  std::string admin;
+  do
+    admin = login(cluster.client_port(0), "ops", ops_password);
+  while (owned_by_c(admin));
+  std::vector<std::string> on_c;  // alice's sessions node-c owns
+  while (on_c.size() < 10)
+    if (auto t = login(cluster.client_port(0), "alice", alice_password); owned_by_c(t))
+      on_c.push_back(t);
+  auto c = net::client::connect("127.0.0.1", cluster.client_port(0), 5s);
+  ::kill(cluster.node(2).pid(), SIGSTOP);
+  auto r = c.call(net::revoke_user_request{0, admin, "alice"});
+  ::kill(cluster.node(2).pid(), SIGCONT);
+  EXPECT_EQ(r.error, "unavailable");
+  await_converged(cluster);
+  EXPECT_GE(metric_value(http_get(cluster.monitor_port(2), "/metrics"),
+                         "castellan_cluster_late_requests_total"), 1);
+  for (auto& t : on_c)
+    EXPECT_TRUE(c.validate(t).ok) << "a session ended by a revoke answered unavailable";
+}
+
 // The scenario: kill -9 the owner of 1,000 sessions while clients
 // validate; after detection every session validates on the survivors, and
 // the logged-out ones stay logged out.

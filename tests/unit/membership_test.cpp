@@ -605,11 +605,27 @@ TEST(Membership, UnmetSeedsCountTowardsTheMajority) {
 
 TEST(Membership, ItDialsSeedsAndKnownMembersItIsNotConnectedTo) {
   membership m(settings_for("node-a", {"node-a:7500", "node-b:7500", "node-c:7500"}), t0);
-  EXPECT_EQ(m.addresses_to_dial(), (std::vector<std::string>{"node-b:7500", "node-c:7500"}));
+  EXPECT_EQ(m.addresses_to_dial(t0), (std::vector<std::string>{"node-b:7500", "node-c:7500"}));
   meet(m, "node-b", member_state::up, t0);
-  EXPECT_EQ(m.addresses_to_dial(), (std::vector<std::string>{"node-c:7500"}));
+  EXPECT_EQ(m.addresses_to_dial(t0), (std::vector<std::string>{"node-c:7500"}));
   m.lose("node-b");
-  EXPECT_EQ(m.addresses_to_dial(), (std::vector<std::string>{"node-b:7500", "node-c:7500"}));
+  EXPECT_EQ(m.addresses_to_dial(t0), (std::vector<std::string>{"node-b:7500", "node-c:7500"}));
+}
+
+// Two members that know each other must not dial each other at once: the
+// one whose name sorts first does; the other waits down_after_ms for it.
+TEST(Membership, OfTwoMembersThatKnowEachOtherTheFirstByNameDials) {
+  membership m(settings_for("node-b", {"node-a:7500", "node-b:7500", "node-c:7500"}), t0);
+  meet(m, "node-a", member_state::up, t0);
+  meet(m, "node-c", member_state::up, t0);
+  m.lose("node-a");
+  m.lose("node-c");
+  EXPECT_EQ(m.addresses_to_dial(t0), (std::vector<std::string>{"node-c:7500"}));
+  EXPECT_TRUE(m.dials_first("node-c"));
+  EXPECT_FALSE(m.dials_first("node-a"));
+  // node-a has not dialed for down_after_ms (it may not know of node-b):
+  auto later = t0 + std::chrono::milliseconds(2000);
+  EXPECT_EQ(m.addresses_to_dial(later), (std::vector<std::string>{"node-a:7500", "node-c:7500"}));
 }
 
 TEST(Membership, GossipCarriesThisMembersOpinion) {

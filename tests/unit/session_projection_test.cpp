@@ -137,8 +137,37 @@ TEST(SessionProjection, ARefreshOrLoginRecordAfterTheLogoutDoesNotBringTheSessio
   auto p = fold({login("alice", 1, t0, t0 + hour), logout("alice", 1),
                  refresh("alice", 1, t0 + 2 * hour)});
   EXPECT_FALSE(has(p, 1));
+  // Nor does a stale live copy handed over later (recorded as a login).
+  EXPECT_FALSE(has(fold({login("alice", 1, t0, t0 + hour), logout("alice", 1),
+                         login("alice", 1, t0, t0 + 2 * hour)}), 1));
   // A refresh of a session the log never opened opens nothing either.
   EXPECT_FALSE(has(fold({refresh("bob", 9, t0 + hour)}), 9));
+}
+
+// The end of a session is remembered (a tombstone) until the session would
+// have expired: recovery puts it back into the shard's table, so a member
+// that restarts still refuses a stale copy of it, and a snapshot keeps it.
+TEST(SessionProjection, ALogoutIsRememberedUntilItsSessionWouldHaveExpired) {
+  auto ended_by = [](net::auth_event e, int64_t until) {
+    e.until_ms = until;
+    return e;
+  };
+  auto p = fold({login("alice", 1, t0, t0 + hour), login("alice", 2, t0, t0 + hour),
+                 ended_by(logout("alice", 1), t0 + hour),
+                 ended_by(logout("alice", 3), t0 + 2 * hour),  // ended elsewhere, never live here
+                 logout("alice", 2)});                         // an old record: no until
+  ASSERT_EQ(p.tombstones().size(), 3u);
+  EXPECT_EQ(p.tombstones().at(key_of(1)), t0 + hour);
+  EXPECT_EQ(p.tombstones().at(key_of(3)), t0 + 2 * hour);
+  EXPECT_EQ(p.tombstones().at(key_of(2)), t0 + hour);  // the session's own expiry
+  auto image = p.image(t0 + hour);  // sessions 1 and 2 would have expired by then
+  ASSERT_EQ(image.tombstones.size(), 1u);
+  EXPECT_EQ(image.tombstones[0].key, key_of(3));
+  // A projection started from that image still has it.
+  auto again = session_projection(std::move(image));
+  EXPECT_EQ(again.tombstones().count(key_of(3)), 1u);
+  again.apply(again.position(), login("alice", 3, t0, t0 + hour));
+  EXPECT_FALSE(has(again, 3));
 }
 
 TEST(SessionProjection, RemovingOrDisablingAUserEndsEveryOneOfTheirSessions) {

@@ -4,6 +4,7 @@
 // and sweeps leftover temp files.
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -47,6 +48,12 @@ class SessionSnapshotTest : public ::testing::Test {
     img.lockouts = {{0, "bob", "", 2'000, 1},
                     {1, "", "2001:db8::1", 4'000, 2},
                     {2, "alice", "192.0.2.7", -1, 7}};
+    for (uint8_t i = 0; i < 2; ++i) {
+      snapshot_tombstone t;
+      t.key.fill(static_cast<uint8_t>(0xE0 + i));
+      t.until_ms = 7'200'000 + i;
+      img.tombstones.push_back(t);
+    }
     return img;
   }
 
@@ -81,6 +88,11 @@ void expect_same(const snapshot_image& a, const snapshot_image& b) {
     EXPECT_EQ(a.lockouts[i].until_ms, b.lockouts[i].until_ms) << "lockout " << i;
     EXPECT_EQ(a.lockouts[i].level, b.lockouts[i].level) << "lockout " << i;
   }
+  ASSERT_EQ(a.tombstones.size(), b.tombstones.size());
+  for (size_t i = 0; i < a.tombstones.size(); ++i) {
+    EXPECT_EQ(a.tombstones[i].key, b.tombstones[i].key) << "tombstone " << i;
+    EXPECT_EQ(a.tombstones[i].until_ms, b.tombstones[i].until_ms) << "tombstone " << i;
+  }
 }
 
 TEST_F(SessionSnapshotTest, FileNamesCarryTheLogPositionZeroPaddedTo20Digits) {
@@ -93,7 +105,30 @@ TEST_F(SessionSnapshotTest, FileNamesCarryTheLogPositionZeroPaddedTo20Digits) {
   EXPECT_FALSE(fmt::position_of("audit-00000001.log"));
 }
 
-TEST_F(SessionSnapshotTest, RoundTripKeepsSessionsUsersAndLockouts) {
+// Version 1 had no tombstones, and zero where version 2 counts them: a
+// version-1 file (as the previous release wrote it) still loads.
+TEST_F(SessionSnapshotTest, AVersion1FileWithoutTombstonesStillLoads) {
+  auto img = sample(7);
+  img.tombstones.clear();
+  write_snapshot(dir.string(), img, 1);
+  auto bytes = read(path(7));
+  ASSERT_EQ(bytes[8], 2);  // this build writes version 2
+  bytes[8] = 1;
+  uint8_t header[fmt::header_bytes];
+  std::memcpy(header, bytes.data(), sizeof header);
+  uint32_t header_crc = crc32c(0, header, fmt::header_crc_offset);
+  for (int i = 0; i < 4; ++i)
+    bytes[fmt::header_crc_offset + i] = static_cast<char>(header_crc >> (8 * i));
+  uint32_t file_crc = crc32c(0, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size() - 4);
+  for (int i = 0; i < 4; ++i)
+    bytes[bytes.size() - 4 + i] = static_cast<char>(file_crc >> (8 * i));
+  overwrite(path(7), bytes);
+  auto loaded = load();
+  ASSERT_TRUE(loaded.image) << (loaded.damaged.empty() ? "" : loaded.damaged[0].why);
+  expect_same(*loaded.image, img);
+}
+
+TEST_F(SessionSnapshotTest, RoundTripKeepsSessionsUsersLockoutsAndTombstones) {
   auto img = sample(1234);
   uint64_t bytes = write_snapshot(dir.string(), img, 3);
   EXPECT_EQ(bytes, fs::file_size(path(1234)));
@@ -159,7 +194,7 @@ TEST_F(SessionSnapshotTest, AFlippedByteAnywhereInTheNewestFallsBackToThePreviou
     return load().damaged.at(0).why;
   };
   EXPECT_EQ(why_after_flip(0), "bad magic");
-  EXPECT_EQ(why_after_flip(8), "unsupported format version 0 (this build reads 1)");
+  EXPECT_EQ(why_after_flip(8), "unsupported format version 3 (this build reads 1 to 2)");
   EXPECT_EQ(why_after_flip(40), "header checksum mismatch");  // session count
   EXPECT_EQ(why_after_flip(100).rfind("checksum mismatch (stored ", 0), 0u);  // body
   EXPECT_EQ(why_after_flip(good.size() - 1).rfind("checksum mismatch", 0), 0u);  // trailer
