@@ -13,8 +13,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
 #include <prometheus/counter.h>
-#include <spdlog/spdlog.h>
 
+#include "config/logging.hpp"
 #include "net/front_door_metrics.hpp"
 #include "net/connection.hpp"
 

@@ -10,7 +10,6 @@
 #include <caf/exit_reason.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
-#include <spdlog/spdlog.h>
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
@@ -19,6 +18,7 @@
 #include "actors/storage/audit_log.hpp"
 #include "actors/runtime/mailbox_sample.hpp"
 #include "actors/audit/audit_metrics.hpp"
+#include "config/logging.hpp"
 
 namespace castellan::actors {
 

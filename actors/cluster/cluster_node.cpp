@@ -27,11 +27,11 @@
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <sodium.h>
-#include <spdlog/spdlog.h>
 
 #include "actors/runtime/atoms.hpp"
 #include "actors/cluster/cluster_state.hpp"
 #include "actors/cluster/cluster_metrics.hpp"
+#include "config/logging.hpp"
 #include "net/frame_codec.hpp"
 #include "net/messages.hpp"
 #include "net/owed_replies.hpp"

@@ -4,10 +4,10 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
-#include <spdlog/spdlog.h>
 
 #include "actors/directory/file_stamp.hpp"
 #include "actors/runtime/atoms.hpp"
+#include "config/logging.hpp"
 #include "net/key_file.hpp"
 #include "net/wall_clock.hpp"
 

@@ -27,13 +27,13 @@
 #include <caf/send.hpp>
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
-#include <spdlog/spdlog.h>
 
 #include "actors/limiter/limiter_table.hpp"
 #include "actors/node/node_impl.hpp"
 #include "actors/recovery/session_projection.hpp"
 #include "actors/recovery/table_restore.hpp"
 #include "actors/sessions/session_table.hpp"
+#include "config/logging.hpp"
 #include "config/password_hash.hpp"
 #include "net/key_file.hpp"
 #include "net/wall_clock.hpp"

@@ -6,10 +6,10 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/exit_reason.hpp>
 #include <prometheus/gauge.h>
-#include <spdlog/spdlog.h>
 
 #include "actors/node/node_impl.hpp"
 #include "actors/runtime/atoms.hpp"
+#include "config/logging.hpp"
 #include "monitor/cluster_status.hpp"
 #include "net/wall_clock.hpp"
 

@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include <spdlog/spdlog.h>
+#include "config/logging.hpp"
 
 namespace castellan::actors {
 

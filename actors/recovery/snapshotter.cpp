@@ -9,11 +9,11 @@
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
-#include <spdlog/spdlog.h>
 
 #include "actors/storage/audit_log.hpp"
 #include "actors/recovery/session_projection.hpp"
 #include "actors/recovery/snapshot_metrics.hpp"
+#include "config/logging.hpp"
 #include "net/wall_clock.hpp"
 
 namespace castellan::actors {

@@ -14,7 +14,7 @@
 #include <caf/system_messages.hpp>
 
 #include "actors/runtime/atoms.hpp"
-#include <spdlog/spdlog.h>
+#include "config/logging.hpp"
 
 namespace castellan::actors {
 namespace {

@@ -15,14 +15,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Logins are part of the load, not what is measured.
-const std::string generous_limits =
-    "[limiter.user]\nrate_per_s = 100000\nburst = 100000\nlockout_after = 0\n"
-    "[limiter.ip]\nrate_per_s = 100000\nburst = 100000\nlockout_after = 0\n"
-    "[limiter.user_ip]\nrate_per_s = 100000\nburst = 100000\nlockout_after = 0\n";
-
 TEST(RollingRestart, EveryRequestAStoppingMemberReadIsAnswered) {
-  test_cluster cluster(3, generous_limits);
+  test_cluster cluster(3, generous_limits);  // logins are load here, not what is measured
   ASSERT_TRUE(eventually([&] { return cluster.converged(); }, 20s));
   std::string token = [&] {
     auto c = net::client::connect("127.0.0.1", cluster.client_port(0), 5s);

@@ -248,4 +248,26 @@ bool eventually(const std::function<bool()>& condition, milliseconds deadline) {
   return condition();
 }
 
+const std::string generous_limits =
+    "[limiter.user]\nrate_per_s = 100000\nburst = 100000\nlockout_after = 0\n"
+    "[limiter.ip]\nrate_per_s = 100000\nburst = 100000\nlockout_after = 0\n"
+    "[limiter.user_ip]\nrate_per_s = 100000\nburst = 100000\nlockout_after = 0\n";
+
+const std::string drills = "[testing]\nfault_injection = true\n"
+                           "[limiter.user]\nrate_per_s = 100000\nburst = 100000\nlockout_after = 0\n"
+                           "[limiter.user_ip]\nrate_per_s = 100000\nburst = 100000\nlockout_after = 0\n";
+
+std::string token_of(net::client& c, const std::string& user, const std::string& password) {
+  auto r = c.login(user, password);
+  if (!r.ok)
+    throw std::runtime_error("login failed: " + r.error);
+  return r.as<net::login_reply>().token;
+}
+
+double metric(uint16_t monitor_port, const std::string& series) {
+  auto text = http_get(monitor_port, "/metrics");
+  auto at = text.find("\n" + series + " ");
+  return at == std::string::npos ? -1 : std::stod(text.substr(at + series.size() + 2));
+}
+
 }  // namespace castellan::test

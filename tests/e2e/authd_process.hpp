@@ -101,4 +101,17 @@ std::string http_get(uint16_t port, const std::string& path);
 bool eventually(const std::function<bool()>& condition,
                 std::chrono::milliseconds deadline = std::chrono::milliseconds(10000));
 
+// Limiter policies far above anything a test does, so that only what a test
+// sets itself limits it.
+extern const std::string generous_limits;
+// A node that takes debug_crash drills ([testing] fault_injection), with
+// generous per-user limits.
+extern const std::string drills;
+
+// Logs `user` in and returns the token; throws naming the error otherwise.
+std::string token_of(net::client& c, const std::string& user, const std::string& password);
+
+// One unlabelled counter or gauge from the monitor's /metrics, or -1 when absent.
+double metric(uint16_t monitor_port, const std::string& series);
+
 }  // namespace castellan::test

@@ -22,17 +22,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-const std::string drills = "[testing]\nfault_injection = true\n"
-                           "[limiter.user]\nrate_per_s = 100000\nburst = 100000\nlockout_after = 0\n"
-                           "[limiter.user_ip]\nrate_per_s = 100000\nburst = 100000\nlockout_after = 0\n";
-
-std::string token_of(net::client& c, const std::string& user, const std::string& password) {
-  auto r = c.login(user, password);
-  if (!r.ok)
-    throw std::runtime_error("login failed: " + r.error);
-  return r.as<net::login_reply>().token;
-}
-
 // Arms the next audit commit to fail the way `fault` says.
 void arm(net::client& c, const std::string& admin, const std::string& fault) {
   auto r = c.call(net::debug_crash_request{0, admin, fault});
@@ -43,15 +32,6 @@ void arm(net::client& c, const std::string& admin, const std::string& fault) {
 bool writable_again(net::client& c) {
   return eventually([&] { return c.call(net::health_request{0}).as<net::health_reply>().audit_writable; },
                     10s);
-}
-
-// One gauge or counter from /metrics (-1 when absent).
-double metric(uint16_t port, const std::string& series) {
-  auto text = http_get(port, "/metrics");
-  auto at = text.find("\n" + series + " ");
-  if (at == std::string::npos)
-    return -1;
-  return std::stod(text.substr(at + series.size() + 2));
 }
 
 int64_t expiry_of(net::client& c, const std::string& token) {

@@ -26,11 +26,6 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 // Limits far above what a test does, except where a test sets its own.
-const std::string generous_limits =
-    "[limiter.user]\nrate_per_s = 100000\nburst = 100000\nlockout_after = 0\n"
-    "[limiter.ip]\nrate_per_s = 100000\nburst = 100000\nlockout_after = 0\n"
-    "[limiter.user_ip]\nrate_per_s = 100000\nburst = 100000\nlockout_after = 0\n";
-
 std::string read_file(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   std::stringstream s;
@@ -138,13 +133,6 @@ TEST(RateLimits, SighupAppliesNewPoliciesAndRecordsTheReload) {
   auto events = run_program({CASTELLAN_AUTHCTL, "audit", "tail", node.audit_dir(), "--kind",
                              "config_reloaded"});
   EXPECT_NE(events.out.find("applied=limiter"), std::string::npos) << events.out;
-}
-
-// A counter or gauge without labels from /metrics (-1 when absent).
-double metric(uint16_t monitor_port, const std::string& series) {
-  auto text = http_get(monitor_port, "/metrics");
-  auto at = text.find("\n" + series + " ");
-  return at == std::string::npos ? -1 : std::stod(text.substr(at + series.size() + 2));
 }
 
 // One limiter shard of 100 keys (sweeps off for the test's length); alice is

@@ -33,16 +33,6 @@ long rss_kib(pid_t pid) {
   return 0;
 }
 
-// The value of an unlabelled series on /metrics, or -1 if absent.
-double metric(uint16_t port, const std::string& name) {
-  std::istringstream body(http_get(port, "/metrics"));
-  std::string line;
-  while (std::getline(body, line))
-    if (line.rfind(name + " ", 0) == 0)
-      return std::stod(line.substr(name.size() + 1));
-  return -1;
-}
-
 // A plain socket holding whatever bytes it sent; closed when it goes.
 class raw_connection {
  public:

@@ -22,11 +22,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-const std::string generous_limits =
-    "[limiter.user]\nrate_per_s = 100000\nburst = 100000\nlockout_after = 0\n"
-    "[limiter.ip]\nrate_per_s = 100000\nburst = 100000\nlockout_after = 0\n"
-    "[limiter.user_ip]\nrate_per_s = 100000\nburst = 100000\nlockout_after = 0\n";
-
 // What one client was told about one token.
 struct told {
   int64_t expires_at_ms = 0;

@@ -10,13 +10,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string token_of(net::client& c, const std::string& user, const std::string& password) {
-  auto r = c.login(user, password);
-  if (!r.ok)
-    throw std::runtime_error("login failed: " + r.error);
-  return r.as<net::login_reply>().token;
-}
-
 TEST(RevokeUser, AnAdminEndsEverySessionOfAUserAndOnlyThatUser) {
   authd_process node;
   auto c = node.connect();

@@ -278,7 +278,9 @@ TEST(UserChanges, AUserDisabledDuringTheirLoginGetsNoSession) {
 }
 
 TEST(UserChanges, AddedUserCanLogInAfterReload) {
-  authd_process node;
+  // Until the reload, each try is a failed login of an unknown user: with the
+  // default limits a slow reload would lock dave out before he exists.
+  authd_process node(generous_limits);
   auto users = config::load_users(node.users_file());
   users.by_name["dave"] = {"dave", config::hash_password("dave-password", {64, 1}), {"ops"}, true};
   config::save_users(users, node.users_file());

@@ -17,11 +17,6 @@ namespace {
 using namespace std::chrono_literals;
 using clock = std::chrono::steady_clock;
 
-const std::string generous_limits =
-    "[limiter.user]\nrate_per_s = 100000\nburst = 100000\nlockout_after = 0\n"
-    "[limiter.ip]\nrate_per_s = 100000\nburst = 100000\nlockout_after = 0\n"
-    "[limiter.user_ip]\nrate_per_s = 100000\nburst = 100000\nlockout_after = 0\n";
-
 // Starts a node, loads it from one connection per mode, stops it with
 // SIGTERM and checks every connection against the contract. Returns how
 // long the stop took.

@@ -14,19 +14,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const std::string drills = "[testing]\nfault_injection = true\n"
-                           "[limiter.user]\nrate_per_s = 100000\nburst = 100000\nlockout_after = 0\n"
-                           "[limiter.user_ip]\nrate_per_s = 100000\nburst = 100000\nlockout_after = 0\n";
-
 net::reply_view crash(net::client& c, const std::string& token, const std::string& target) {
   return c.call(net::debug_crash_request{0, token, target});
-}
-
-std::string token_of(net::client& c, const std::string& user, const std::string& password) {
-  auto r = c.login(user, password);
-  if (!r.ok)
-    throw std::runtime_error("login failed: " + r.error);
-  return r.as<net::login_reply>().token;
 }
 
 // Pipelines validates until stopped; counts what it sent and what came back.

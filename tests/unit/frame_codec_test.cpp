@@ -111,8 +111,12 @@ TEST(RequestParser, WrongFieldTypeIsABadRequest) {
 }
 
 TEST(RequestParser, MissingTokenIsABadRequest) {
-  std::map<std::string, msgpack::type::variant> m{{"id", uint64_t{1}}, {"op", std::string("validate")}};
-  auto r = parse(body_of(m));
+  std::stringstream s;
+  msgpack::packer<std::stringstream> pk(s);
+  pk.pack_map(2);
+  pk.pack("id"); pk.pack(1);
+  pk.pack("op"); pk.pack("validate");
+  auto r = parse(s.str());
   EXPECT_EQ(r.status, parse_status::bad_request);
 }
 

@@ -22,7 +22,7 @@ namespace {
 using net::event_kind;
 namespace fs = std::filesystem;
 
-constexpr int64_t t0 = 1'700'000'000'000;  // the records' clock
+constexpr int64_t t0_ms = 1'700'000'000'000;  // the records' clock
 constexpr int64_t hour = 3'600'000;
 
 net::session_key key_of(int n) {
@@ -35,7 +35,7 @@ net::session_key key_of(int n) {
 net::auth_event event(event_kind kind, const std::string& user = "", std::string reason = "") {
   net::auth_event e;
   e.kind = std::string(net::to_string(kind));
-  e.time_ms = t0;
+  e.time_ms = t0_ms;
   e.node = "node-a";
   e.user = user;
   e.reason = std::move(reason);
@@ -106,42 +106,42 @@ lockout_view lockouts_in(const snapshot_image& img) {
 // -- sessions ------------------------------------------------------------------
 
 TEST(SessionProjection, ALoginOpensASessionCreatedAndExpiringAsRecorded) {
-  auto p = fold({login("alice", 1, t0, t0 + hour)});
+  auto p = fold({login("alice", 1, t0_ms, t0_ms + hour)});
   ASSERT_TRUE(has(p, 1));
   EXPECT_EQ(user_of(p, 1), "alice");
-  EXPECT_EQ(state(p, 1).created_ms, t0);
-  EXPECT_EQ(state(p, 1).expires_ms, t0 + hour);
+  EXPECT_EQ(state(p, 1).created_ms, t0_ms);
+  EXPECT_EQ(state(p, 1).expires_ms, t0_ms + hour);
   EXPECT_EQ(p.position(), 2u);
 }
 
 TEST(SessionProjection, ALogoutStaysLoggedOut) {
-  auto p = fold({login("alice", 1, t0, t0 + hour), login("alice", 2, t0, t0 + hour),
+  auto p = fold({login("alice", 1, t0_ms, t0_ms + hour), login("alice", 2, t0_ms, t0_ms + hour),
                  logout("alice", 1)});
   EXPECT_FALSE(has(p, 1));
   EXPECT_TRUE(has(p, 2));
 }
 
 TEST(SessionProjection, ASessionTheSweeperExpiredIsGone) {
-  auto p = fold({login("alice", 1, t0, t0 + hour), expired("alice", 1)});
+  auto p = fold({login("alice", 1, t0_ms, t0_ms + hour), expired("alice", 1)});
   EXPECT_TRUE(p.sessions().empty());
 }
 
 TEST(SessionProjection, TheExpiryIsTheOneTheClientWasLastTold) {
-  auto p = fold({login("alice", 1, t0, t0 + hour), refresh("alice", 1, t0 + 2 * hour),
-                 refresh("alice", 1, t0 + 3 * hour)});
-  EXPECT_EQ(state(p, 1).expires_ms, t0 + 3 * hour);
-  EXPECT_EQ(state(p, 1).created_ms, t0);  // a refresh never makes a session younger
+  auto p = fold({login("alice", 1, t0_ms, t0_ms + hour), refresh("alice", 1, t0_ms + 2 * hour),
+                 refresh("alice", 1, t0_ms + 3 * hour)});
+  EXPECT_EQ(state(p, 1).expires_ms, t0_ms + 3 * hour);
+  EXPECT_EQ(state(p, 1).created_ms, t0_ms);  // a refresh never makes a session younger
 }
 
 TEST(SessionProjection, ARefreshOrLoginRecordAfterTheLogoutDoesNotBringTheSessionBack) {
-  auto p = fold({login("alice", 1, t0, t0 + hour), logout("alice", 1),
-                 refresh("alice", 1, t0 + 2 * hour)});
+  auto p = fold({login("alice", 1, t0_ms, t0_ms + hour), logout("alice", 1),
+                 refresh("alice", 1, t0_ms + 2 * hour)});
   EXPECT_FALSE(has(p, 1));
   // Nor does a stale live copy handed over later (recorded as a login).
-  EXPECT_FALSE(has(fold({login("alice", 1, t0, t0 + hour), logout("alice", 1),
-                         login("alice", 1, t0, t0 + 2 * hour)}), 1));
+  EXPECT_FALSE(has(fold({login("alice", 1, t0_ms, t0_ms + hour), logout("alice", 1),
+                         login("alice", 1, t0_ms, t0_ms + 2 * hour)}), 1));
   // A refresh of a session the log never opened opens nothing either.
-  EXPECT_FALSE(has(fold({refresh("bob", 9, t0 + hour)}), 9));
+  EXPECT_FALSE(has(fold({refresh("bob", 9, t0_ms + hour)}), 9));
 }
 
 // The end of a session is remembered (a tombstone) until the session would
@@ -152,28 +152,28 @@ TEST(SessionProjection, ALogoutIsRememberedUntilItsSessionWouldHaveExpired) {
     e.until_ms = until;
     return e;
   };
-  auto p = fold({login("alice", 1, t0, t0 + hour), login("alice", 2, t0, t0 + hour),
-                 ended_by(logout("alice", 1), t0 + hour),
-                 ended_by(logout("alice", 3), t0 + 2 * hour),  // ended elsewhere, never live here
+  auto p = fold({login("alice", 1, t0_ms, t0_ms + hour), login("alice", 2, t0_ms, t0_ms + hour),
+                 ended_by(logout("alice", 1), t0_ms + hour),
+                 ended_by(logout("alice", 3), t0_ms + 2 * hour),  // ended elsewhere, never live here
                  logout("alice", 2)});                         // an old record: no until
   ASSERT_EQ(p.tombstones().size(), 3u);
-  EXPECT_EQ(p.tombstones().at(key_of(1)), t0 + hour);
-  EXPECT_EQ(p.tombstones().at(key_of(3)), t0 + 2 * hour);
-  EXPECT_EQ(p.tombstones().at(key_of(2)), t0 + hour);  // the session's own expiry
-  auto image = p.image(t0 + hour);  // sessions 1 and 2 would have expired by then
+  EXPECT_EQ(p.tombstones().at(key_of(1)), t0_ms + hour);
+  EXPECT_EQ(p.tombstones().at(key_of(3)), t0_ms + 2 * hour);
+  EXPECT_EQ(p.tombstones().at(key_of(2)), t0_ms + hour);  // the session's own expiry
+  auto image = p.image(t0_ms + hour);  // sessions 1 and 2 would have expired by then
   ASSERT_EQ(image.tombstones.size(), 1u);
   EXPECT_EQ(image.tombstones[0].key, key_of(3));
   // A projection started from that image still has it.
   auto again = session_projection(std::move(image));
   EXPECT_EQ(again.tombstones().count(key_of(3)), 1u);
-  again.apply(again.position(), login("alice", 3, t0, t0 + hour));
+  again.apply(again.position(), login("alice", 3, t0_ms, t0_ms + hour));
   EXPECT_FALSE(has(again, 3));
 }
 
 TEST(SessionProjection, RemovingOrDisablingAUserEndsEveryOneOfTheirSessions) {
   for (const char* how : {"removed", "disabled"}) {
-    auto p = fold({login("alice", 1, t0, t0 + hour), login("alice", 2, t0, t0 + hour),
-                   login("bob", 3, t0, t0 + hour), user_changed("alice", how)});
+    auto p = fold({login("alice", 1, t0_ms, t0_ms + hour), login("alice", 2, t0_ms, t0_ms + hour),
+                   login("bob", 3, t0_ms, t0_ms + hour), user_changed("alice", how)});
     EXPECT_FALSE(has(p, 1)) << how;
     EXPECT_FALSE(has(p, 2)) << how;
     EXPECT_TRUE(has(p, 3)) << how << ": other users keep theirs";
@@ -182,18 +182,18 @@ TEST(SessionProjection, RemovingOrDisablingAUserEndsEveryOneOfTheirSessions) {
 
 TEST(SessionProjection, OtherUserChangesLeaveSessionsAlone) {
   for (const char* how : {"added", "enabled", "roles", "password"}) {
-    auto p = fold({login("alice", 1, t0, t0 + hour), user_changed("alice", how)});
+    auto p = fold({login("alice", 1, t0_ms, t0_ms + hour), user_changed("alice", how)});
     EXPECT_TRUE(has(p, 1)) << how;
   }
 }
 
 TEST(SessionProjection, ALoginAfterTheUserWasRemovedAndAddedAgainKeepsItsSession) {
-  auto p = fold({login("alice", 1, t0, t0 + hour), user_changed("alice", "removed"),
-                 user_changed("alice", "added"), login("alice", 2, t0 + 1, t0 + hour)});
+  auto p = fold({login("alice", 1, t0_ms, t0_ms + hour), user_changed("alice", "removed"),
+                 user_changed("alice", "added"), login("alice", 2, t0_ms + 1, t0_ms + hour)});
   EXPECT_FALSE(has(p, 1));
   EXPECT_TRUE(has(p, 2));
   // The other order: the removal ends the session opened before it.
-  EXPECT_FALSE(has(fold({user_changed("alice", "added"), login("alice", 2, t0, t0 + hour),
+  EXPECT_FALSE(has(fold({user_changed("alice", "added"), login("alice", 2, t0_ms, t0_ms + hour),
                          user_changed("alice", "removed")}),
                    2));
 }
@@ -203,7 +203,7 @@ TEST(SessionProjection, RevokeEndsSessionsThroughTheirLogoutRecords) {
   revoked.reason = "revoked";
   auto summary = event(event_kind::sessions_revoked, "alice", "by=ops");
   summary.count = 2;
-  auto p = fold({login("alice", 1, t0, t0 + hour), login("alice", 2, t0, t0 + hour), revoked, summary});
+  auto p = fold({login("alice", 1, t0_ms, t0_ms + hour), login("alice", 2, t0_ms, t0_ms + hour), revoked, summary});
   EXPECT_FALSE(has(p, 1));
   // The summary record restates what the logouts did; it ends nothing by itself
   // (each session's logout is on its owner, which may be another node).
@@ -211,9 +211,9 @@ TEST(SessionProjection, RevokeEndsSessionsThroughTheirLogoutRecords) {
 }
 
 TEST(SessionProjection, RecordsNotAboutSessionsOrWithoutAValidDigestChangeNothing) {
-  auto bad = login("alice", 2, t0, t0 + hour);
+  auto bad = login("alice", 2, t0_ms, t0_ms + hour);
   bad.session = "not-a-digest";
-  auto p = fold({login("alice", 1, t0, t0 + hour), bad,
+  auto p = fold({login("alice", 1, t0_ms, t0_ms + hour), bad,
                  event(event_kind::login_failed, "alice", "bad_password"), event(event_kind::token_refused),
                  event(event_kind::config_reloaded), event(event_kind::node_started),
                  event(event_kind::key_rotated, "", "primary=2")});
@@ -224,9 +224,9 @@ TEST(SessionProjection, RecordsNotAboutSessionsOrWithoutAValidDigestChangeNothin
 
 TEST(SessionProjection, RecordsBeforeThePositionAreIgnoredSoAReplayMayStartEarly) {
   session_projection p;
-  p.apply(1, login("alice", 1, t0, t0 + hour));
+  p.apply(1, login("alice", 1, t0_ms, t0_ms + hour));
   p.apply(2, logout("alice", 1));
-  p.apply(1, login("alice", 1, t0, t0 + hour));  // seen again: already folded in
+  p.apply(1, login("alice", 1, t0_ms, t0_ms + hour));  // seen again: already folded in
   EXPECT_FALSE(has(p, 1));
   EXPECT_EQ(p.position(), 3u);
 }
@@ -234,14 +234,14 @@ TEST(SessionProjection, RecordsBeforeThePositionAreIgnoredSoAReplayMayStartEarly
 // -- lockouts ------------------------------------------------------------------
 
 TEST(SessionProjection, LockoutsStartAndEndByTheKeyTheirReasonNames) {
-  auto p = fold({lockout(event_kind::lockout_started, "user", "alice", "10.0.0.1", t0 + 1000),
-                 lockout(event_kind::lockout_started, "ip", "alice", "10.0.0.1", t0 + 2000),
-                 lockout(event_kind::lockout_started, "user_ip", "alice", "10.0.0.1", t0 + 3000)});
+  auto p = fold({lockout(event_kind::lockout_started, "user", "alice", "10.0.0.1", t0_ms + 1000),
+                 lockout(event_kind::lockout_started, "ip", "alice", "10.0.0.1", t0_ms + 2000),
+                 lockout(event_kind::lockout_started, "user_ip", "alice", "10.0.0.1", t0_ms + 3000)});
   using id = session_projection::lockout_id;
   ASSERT_EQ(p.lockouts().size(), 3u);
-  EXPECT_EQ(p.lockouts().at(id{0, "alice", ""}).until_ms, t0 + 1000);  // a user lockout: any IP
-  EXPECT_EQ(p.lockouts().at(id{1, "", "10.0.0.1"}).until_ms, t0 + 2000);  // an IP lockout: any user
-  EXPECT_EQ(p.lockouts().at(id{2, "alice", "10.0.0.1"}).until_ms, t0 + 3000);
+  EXPECT_EQ(p.lockouts().at(id{0, "alice", ""}).until_ms, t0_ms + 1000);  // a user lockout: any IP
+  EXPECT_EQ(p.lockouts().at(id{1, "", "10.0.0.1"}).until_ms, t0_ms + 2000);  // an IP lockout: any user
+  EXPECT_EQ(p.lockouts().at(id{2, "alice", "10.0.0.1"}).until_ms, t0_ms + 3000);
   p.apply(4, lockout(event_kind::lockout_ended, "ip", "bob", "10.0.0.1"));
   EXPECT_EQ(p.lockouts().size(), 2u);
   EXPECT_EQ(p.lockouts().count(id{1, "", "10.0.0.1"}), 0u);
@@ -250,32 +250,32 @@ TEST(SessionProjection, LockoutsStartAndEndByTheKeyTheirReasonNames) {
 }
 
 TEST(SessionProjection, ALockoutStartedAgainBeforeItEndedIsTheNextLevelOfBackoff) {
-  auto again = fold({lockout(event_kind::lockout_started, "user", "bob", "", t0 + 1000),
-                     lockout(event_kind::lockout_started, "user", "bob", "", t0 + 5000)});
+  auto again = fold({lockout(event_kind::lockout_started, "user", "bob", "", t0_ms + 1000),
+                     lockout(event_kind::lockout_started, "user", "bob", "", t0_ms + 5000)});
   auto& l = again.lockouts().begin()->second;
   EXPECT_EQ(l.level, 2u);
-  EXPECT_EQ(l.until_ms, t0 + 5000);
-  auto after_end = fold({lockout(event_kind::lockout_started, "user", "bob", "", t0 + 1000),
+  EXPECT_EQ(l.until_ms, t0_ms + 5000);
+  auto after_end = fold({lockout(event_kind::lockout_started, "user", "bob", "", t0_ms + 1000),
                          lockout(event_kind::lockout_ended, "user", "bob", ""),
-                         lockout(event_kind::lockout_started, "user", "bob", "", t0 + 5000)});
+                         lockout(event_kind::lockout_started, "user", "bob", "", t0_ms + 5000)});
   EXPECT_EQ(after_end.lockouts().begin()->second.level, 1u);
 }
 
 TEST(SessionProjection, ALockoutStartedAfterThePreviousOneWasOverStartsAgainAtLevelOne) {
   // No lockout_ended between them: the node was down when the first ran out,
   // and recovery did not restore it, so the limiter never saw it end.
-  auto next = lockout(event_kind::lockout_started, "user", "bob", "", t0 + 20'000);
-  next.time_ms = t0 + 10'000;
-  auto p = fold({lockout(event_kind::lockout_started, "user", "bob", "", t0 + 1000), next});
+  auto next = lockout(event_kind::lockout_started, "user", "bob", "", t0_ms + 20'000);
+  next.time_ms = t0_ms + 10'000;
+  auto p = fold({lockout(event_kind::lockout_started, "user", "bob", "", t0_ms + 1000), next});
   EXPECT_EQ(p.lockouts().begin()->second.level, 1u);
-  EXPECT_EQ(p.lockouts().begin()->second.until_ms, t0 + 20'000);
+  EXPECT_EQ(p.lockouts().begin()->second.until_ms, t0_ms + 20'000);
 }
 
 // -- what is written and restored: in force at `now` ----------------------------
 
 TEST(SessionProjection, TheImageLeavesOutExpiredSessionsAndEndedLockouts) {
-  int64_t now = t0 + hour;
-  auto p = fold({login("alice", 1, t0, now), login("alice", 2, t0, now + 1),
+  int64_t now = t0_ms + hour;
+  auto p = fold({login("alice", 1, t0_ms, now), login("alice", 2, t0_ms, now + 1),
                  lockout(event_kind::lockout_started, "user", "alice", "", now),
                  lockout(event_kind::lockout_started, "ip", "", "10.0.0.9", now + 1)});
   auto img = p.image(now);
@@ -289,17 +289,17 @@ TEST(SessionProjection, TheImageLeavesOutExpiredSessionsAndEndedLockouts) {
 
 TEST(SessionProjection, AFoldStartedFromASnapshotImageContinuesIt) {
   std::vector<net::auth_event> log = {
-      login("alice", 1, t0, t0 + hour), login("bob", 2, t0, t0 + hour),
-      lockout(event_kind::lockout_started, "user", "carol", "", t0 + hour),
-      refresh("alice", 1, t0 + 2 * hour), logout("bob", 2)};
+      login("alice", 1, t0_ms, t0_ms + hour), login("bob", 2, t0_ms, t0_ms + hour),
+      lockout(event_kind::lockout_started, "user", "carol", "", t0_ms + hour),
+      refresh("alice", 1, t0_ms + 2 * hour), logout("bob", 2)};
   auto whole = fold(log);
   auto head = fold({log.begin(), log.begin() + 3});
-  session_projection p(head.image(t0));
+  session_projection p(head.image(t0_ms));
   EXPECT_EQ(p.position(), 4u);
   for (size_t i = 0; i < log.size(); ++i)  // a replay may start before the position
     p.apply(i + 1, log[i]);
-  EXPECT_EQ(sessions_in(p.image(t0)), sessions_in(whole.image(t0)));
-  EXPECT_EQ(lockouts_in(p.image(t0)), lockouts_in(whole.image(t0)));
+  EXPECT_EQ(sessions_in(p.image(t0_ms)), sessions_in(whole.image(t0_ms)));
+  EXPECT_EQ(lockouts_in(p.image(t0_ms)), lockouts_in(whole.image(t0_ms)));
 }
 
 }  // namespace
@@ -351,7 +351,7 @@ std::vector<net::auth_event> traffic(int from, int n) {
   std::vector<net::auth_event> out;
   for (int i = from; i < from + n; ++i) {
     auto user = "user-" + std::to_string(i % 5);
-    int64_t at = t0 + i * 1000;
+    int64_t at = t0_ms + i * 1000;
     size_t round_first = out.size();
     out.push_back(login(user, i, at, at + (i % 3 == 0 ? 500 : hour)));  // some are short-lived
     if (i % 4 == 0)
@@ -388,7 +388,7 @@ TEST_F(ReplayTest, ReplayingTheWholeLogGivesTheFoldOfEveryRecord) {
   EXPECT_TRUE(report.snapshot_file.empty());
   EXPECT_EQ(report.records_replayed, records.size());
   EXPECT_TRUE(report.log_problems.empty());
-  int64_t now = t0 + 100'000;
+  int64_t now = t0_ms + 100'000;
   auto whole = fold(records);
   EXPECT_FALSE(sessions_in(whole.image(now)).empty());
   EXPECT_EQ(sessions_in(p.image(now)), sessions_in(whole.image(now)));
@@ -399,7 +399,7 @@ TEST_F(ReplayTest, ReplayingTheWholeLogGivesTheFoldOfEveryRecord) {
 TEST_F(ReplayTest, ASnapshotPlusTheTailEqualsTheFoldOfTheWholeLog) {
   auto head = traffic(0, 150), tail = traffic(150, 150);
   write(head);
-  int64_t snapshot_at = t0 + 150'000;
+  int64_t snapshot_at = t0_ms + 150'000;
   write_snapshot(snapshot_dir, fold(head).image(snapshot_at), 2);
   uint64_t tail_first = write(tail);
   replay_report report;
@@ -407,7 +407,7 @@ TEST_F(ReplayTest, ASnapshotPlusTheTailEqualsTheFoldOfTheWholeLog) {
   EXPECT_FALSE(report.snapshot_file.empty());
   EXPECT_EQ(report.snapshot_position, tail_first);
   EXPECT_EQ(report.records_replayed, tail.size());  // only the tail was read
-  int64_t now = t0 + 300'000;
+  int64_t now = t0_ms + 300'000;
   auto whole = fold(concat(head, tail));
   EXPECT_EQ(sessions_in(p.image(now)), sessions_in(whole.image(now)));
   EXPECT_EQ(lockouts_in(p.image(now)), lockouts_in(whole.image(now)));
@@ -416,9 +416,9 @@ TEST_F(ReplayTest, ASnapshotPlusTheTailEqualsTheFoldOfTheWholeLog) {
 TEST_F(ReplayTest, ADamagedNewestSnapshotFallsBackToTheOlderOneAndStillAgrees) {
   auto a = traffic(0, 100), b = traffic(100, 100), c = traffic(200, 100);
   write(a);
-  write_snapshot(snapshot_dir, fold(a).image(t0 + 100'000), 2);
+  write_snapshot(snapshot_dir, fold(a).image(t0_ms + 100'000), 2);
   write(b);
-  auto newest = write_snapshot(snapshot_dir, fold(concat(a, b)).image(t0 + 200'000), 2);
+  auto newest = write_snapshot(snapshot_dir, fold(concat(a, b)).image(t0_ms + 200'000), 2);
   ASSERT_GT(newest, 0u);
   write(c);
   auto newest_file = fs::path(snapshot_dir) / snapshot_format::file_name(a.size() + b.size() + 1);
@@ -429,7 +429,7 @@ TEST_F(ReplayTest, ADamagedNewestSnapshotFallsBackToTheOlderOneAndStillAgrees) {
   ASSERT_EQ(report.damaged.size(), 1u);
   EXPECT_EQ(report.snapshot_position, a.size() + 1);
   EXPECT_EQ(report.records_replayed, b.size() + c.size());
-  int64_t now = t0 + 300'000;
+  int64_t now = t0_ms + 300'000;
   auto whole = fold(concat(concat(a, b), c));
   EXPECT_EQ(sessions_in(p.image(now)), sessions_in(whole.image(now)));
   EXPECT_EQ(lockouts_in(p.image(now)), lockouts_in(whole.image(now)));
@@ -437,17 +437,17 @@ TEST_F(ReplayTest, ADamagedNewestSnapshotFallsBackToTheOlderOneAndStillAgrees) {
 
 TEST_F(ReplayTest, ASnapshotTakenAfterALockoutRanOutAgreesWithTheLogAboutTheNextOne) {
   std::vector<net::auth_event> head = {
-      lockout(event_kind::lockout_started, "user", "bob", "", t0 + 1000)};
-  auto again = lockout(event_kind::lockout_started, "user", "bob", "", t0 + 20'000);
-  again.time_ms = t0 + 10'000;
+      lockout(event_kind::lockout_started, "user", "bob", "", t0_ms + 1000)};
+  auto again = lockout(event_kind::lockout_started, "user", "bob", "", t0_ms + 20'000);
+  again.time_ms = t0_ms + 10'000;
   write(head);
-  write_snapshot(snapshot_dir, fold(head).image(t0 + 5000), 2);  // the first is over: left out
+  write_snapshot(snapshot_dir, fold(head).image(t0_ms + 5000), 2);  // the first is over: left out
   write({again});
   replay_report report;
   auto p = replay_all(report);
   ASSERT_FALSE(report.snapshot_file.empty());
   auto whole = fold({head[0], again});
-  EXPECT_EQ(lockouts_in(p.image(t0 + 10'000)), lockouts_in(whole.image(t0 + 10'000)));
+  EXPECT_EQ(lockouts_in(p.image(t0_ms + 10'000)), lockouts_in(whole.image(t0_ms + 10'000)));
 }
 
 TEST_F(ReplayTest, ReplayStopsBeforeTheRecordItWasToldTo) {
@@ -459,16 +459,16 @@ TEST_F(ReplayTest, ReplayStopsBeforeTheRecordItWasToldTo) {
   EXPECT_EQ(p.position(), half + 1);
   EXPECT_EQ(report.records_replayed, half);
   auto head = fold({records.begin(), records.begin() + static_cast<long>(half)});
-  EXPECT_EQ(sessions_in(p.image(t0)), sessions_in(head.image(t0)));
+  EXPECT_EQ(sessions_in(p.image(t0_ms)), sessions_in(head.image(t0_ms)));
 }
 
 TEST_F(ReplayTest, ARecordThatIsNotAnEventIsCountedAndSkipped) {
-  write({login("alice", 1, t0, t0 + hour)});
+  write({login("alice", 1, t0_ms, t0_ms + hour)});
   msgpack::sbuffer junk;
   msgpack::pack(junk, std::string("not an event"));
   log->append(junk.data(), junk.size());
   log->commit();
-  write({logout("alice", 1), login("alice", 2, t0, t0 + hour)});
+  write({logout("alice", 1), login("alice", 2, t0_ms, t0_ms + hour)});
   replay_report report;
   auto p = replay_all(report);
   EXPECT_EQ(report.undecodable, 1u);

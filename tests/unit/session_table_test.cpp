@@ -17,9 +17,9 @@ config::sessions_config lifetimes() {
   return c;
 }
 
-struct fixture {
+struct table_fixture {
   std::shared_ptr<config::users_table> users = std::make_shared<config::users_table>();
-  fixture() {
+  table_fixture() {
     users->by_name["alice"] = {"alice", "$argon2id$x", {"trader"}, true};
     users->by_name["bob"] = {"bob", "$argon2id$y", {}, true};
   }
@@ -40,7 +40,7 @@ lookup_result refresh(session_table& t, const net::session_key& key, int64_t now
 }
 
 TEST(SessionTable, ValidUntilTtlThenExpired) {
-  fixture f;
+  table_fixture f;
   session_table t(lifetimes());
   auto key = net::random_session_id();
   EXPECT_EQ(open(t, key, f.ref("alice"), 1000).expires_ms, 11000);
@@ -58,7 +58,7 @@ TEST(SessionTable, ValidUntilTtlThenExpired) {
 }
 
 TEST(SessionTable, RefreshSlidesButNeverPassesTheCap) {
-  fixture f;
+  table_fixture f;
   session_table t(lifetimes());
   auto key = net::random_session_id();
   open(t, key, f.ref("alice"), 0);
@@ -70,7 +70,7 @@ TEST(SessionTable, RefreshSlidesButNeverPassesTheCap) {
 }
 
 TEST(SessionTable, RefreshingOftenDoesNotGrowTheIndex) {
-  fixture f;
+  table_fixture f;
   session_table t(lifetimes());
   auto key = net::random_session_id();
   open(t, key, f.ref("alice"), 0);
@@ -84,7 +84,7 @@ TEST(SessionTable, RefreshingOftenDoesNotGrowTheIndex) {
 }
 
 TEST(SessionTable, LogoutEndsTheSession) {
-  fixture f;
+  table_fixture f;
   session_table t(lifetimes());
   auto key = net::random_session_id();
   open(t, key, f.ref("alice"), 0);
@@ -94,7 +94,7 @@ TEST(SessionTable, LogoutEndsTheSession) {
 }
 
 TEST(SessionTable, SweepErasesOnlyWhatIsDue) {
-  fixture f;
+  table_fixture f;
   session_table t(lifetimes());
   std::vector<net::session_key> early, late;
   for (int i = 0; i < 100; ++i) {
@@ -117,7 +117,7 @@ TEST(SessionTable, SweepErasesOnlyWhatIsDue) {
 // (castellan_sessions_active down, ended_total{reason="expired"} up, one
 // session_expired record each): exactly the sessions erased, with their users.
 TEST(SessionTable, SweepNamesEverySessionItErasesAndNoOther) {
-  fixture f;
+  table_fixture f;
   session_table t(lifetimes());
   auto due = net::random_session_id(), also_due = net::random_session_id();
   auto refreshed = net::random_session_id(), logged_out = net::random_session_id();
@@ -149,7 +149,7 @@ TEST(SessionTable, SweepNamesEverySessionItErasesAndNoOther) {
 }
 
 TEST(SessionTable, DisabledOrRemovedUsersLoseTheirSessions) {
-  fixture f;
+  table_fixture f;
   session_table t(lifetimes());
   auto a = net::random_session_id(), b = net::random_session_id();
   open(t, a, f.ref("alice"), 0);
@@ -183,7 +183,7 @@ namespace castellan::actors {
 namespace {
 
 TEST(SessionTableMerge, AnEndBeatsAnyLiveCopy) {
-  fixture f;
+  table_fixture f;
   session_table t(lifetimes());
   auto key = net::random_session_id();
   EXPECT_TRUE(t.merge_live(key, f.ref("alice"), 0, 10000));
@@ -194,7 +194,7 @@ TEST(SessionTableMerge, AnEndBeatsAnyLiveCopy) {
 }
 
 TEST(SessionTableMerge, TheLaterExpiryWins) {
-  fixture f;
+  table_fixture f;
   session_table t(lifetimes());
   auto key = net::random_session_id();
   t.merge_live(key, f.ref("alice"), 0, 10000);
@@ -204,7 +204,7 @@ TEST(SessionTableMerge, TheLaterExpiryWins) {
 }
 
 TEST(SessionTableMerge, LogoutLeavesATombstoneThatTheSweepDropsAtExpiry) {
-  fixture f;
+  table_fixture f;
   session_table t(lifetimes());
   auto key = net::random_session_id();
   open(t, key, f.ref("alice"), 0);
@@ -216,7 +216,7 @@ TEST(SessionTableMerge, LogoutLeavesATombstoneThatTheSweepDropsAtExpiry) {
 }
 
 TEST(SessionTableMerge, ForgetDropsACopyWithoutATrace) {
-  fixture f;
+  table_fixture f;
   session_table t(lifetimes());
   auto key = net::random_session_id();
   open(t, key, f.ref("alice"), 0);

@@ -23,20 +23,20 @@ caf::behavior crashable(caf::event_based_actor*, int) {
   };
 }
 
-struct fixture {
+struct tree_fixture {
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> sys;
   std::unique_ptr<caf::scoped_actor> observer;
   std::map<std::string, caf::actor> current;  // latest handle per child
   std::map<std::string, int> starts;
 
-  fixture() {
+  tree_fixture() {
     cfg.set("logger.console-verbosity", caf::atom("quiet"));
     cfg.set("logger.file-verbosity", caf::atom("quiet"));
     sys = std::make_unique<caf::actor_system>(cfg);
     observer = std::make_unique<caf::scoped_actor>(*sys);
   }
-  ~fixture() {
+  ~tree_fixture() {
     observer.reset();
     sys->await_all_actors_done();
   }
@@ -72,7 +72,7 @@ struct fixture {
   void crash(const std::string& id) { caf::anon_send(current[id], crash_atom_v); }
 };
 
-supervisor_spec spec_of(fixture& f, supervision_strategy how, uint32_t intensity = 5) {
+supervisor_spec spec_of(tree_fixture& f, supervision_strategy how, uint32_t intensity = 5) {
   supervisor_spec s;
   s.name = "test";
   s.strategy = how;
@@ -83,7 +83,7 @@ supervisor_spec spec_of(fixture& f, supervision_strategy how, uint32_t intensity
 }
 
 TEST(Supervisor, OneForOneRestartsOnlyTheChildThatDied) {
-  fixture f;
+  tree_fixture f;
   auto sup = spawn_supervisor(*f.sys, spec_of(f, supervision_strategy::one_for_one));
   ASSERT_TRUE(f.await_starts(3));
   auto a = f.current["a"], c = f.current["c"];
@@ -96,7 +96,7 @@ TEST(Supervisor, OneForOneRestartsOnlyTheChildThatDied) {
 }
 
 TEST(Supervisor, RestForOneRestartsTheChildAndThoseStartedAfterIt) {
-  fixture f;
+  tree_fixture f;
   auto sup = spawn_supervisor(*f.sys, spec_of(f, supervision_strategy::rest_for_one));
   ASSERT_TRUE(f.await_starts(3));
   auto a = f.current["a"];
@@ -110,7 +110,7 @@ TEST(Supervisor, RestForOneRestartsTheChildAndThoseStartedAfterIt) {
 }
 
 TEST(Supervisor, OneForAllRestartsEveryChild) {
-  fixture f;
+  tree_fixture f;
   auto sup = spawn_supervisor(*f.sys, spec_of(f, supervision_strategy::one_for_all));
   ASSERT_TRUE(f.await_starts(3));
   f.crash("c");
@@ -122,7 +122,7 @@ TEST(Supervisor, OneForAllRestartsEveryChild) {
 }
 
 TEST(Supervisor, TooManyRestartsEscalateToTheParent) {
-  fixture f;
+  tree_fixture f;
   auto sup = spawn_supervisor(*f.sys, spec_of(f, supervision_strategy::one_for_one, 2));
   (*f.observer)->monitor(sup);
   ASSERT_TRUE(f.await_starts(3));
@@ -139,7 +139,7 @@ TEST(Supervisor, TooManyRestartsEscalateToTheParent) {
 }
 
 TEST(Supervisor, TemporaryChildrenAreNotRestarted) {
-  fixture f;
+  tree_fixture f;
   supervisor_spec s;
   s.name = "test";
   s.children = {f.child("once", restart_policy::temporary), f.child("always")};

@@ -61,7 +61,7 @@ TEST_F(UsersFileTest, SaveAndLoadRoundTrip) {
   EXPECT_EQ(back.find("carol"), nullptr);
 }
 
-std::string error_of(const std::string& text) {
+std::string users_file_error_of(const std::string& text) {
   try {
     parse_users(text, "users.toml");
   } catch (const config_error& e) {
@@ -72,18 +72,18 @@ std::string error_of(const std::string& text) {
 
 TEST(UsersFile, StrictParsingNamesTheEntry) {
   auto hash = hash_password("pw", cheap);
-  EXPECT_NE(error_of("[[users]]\nname = \"a\"\npassword_hash = \"" + hash + "\"\nrole = []\n")
+  EXPECT_NE(users_file_error_of("[[users]]\nname = \"a\"\npassword_hash = \"" + hash + "\"\nrole = []\n")
                 .find("users[0].role"),
             std::string::npos);
-  EXPECT_NE(error_of("[[users]]\nname = \"a b\"\npassword_hash = \"" + hash + "\"\n").find("name"),
+  EXPECT_NE(users_file_error_of("[[users]]\nname = \"a b\"\npassword_hash = \"" + hash + "\"\n").find("name"),
             std::string::npos);
-  EXPECT_NE(error_of("[[users]]\nname = \"a\"\npassword_hash = \"plain\"\n").find("argon2id"),
+  EXPECT_NE(users_file_error_of("[[users]]\nname = \"a\"\npassword_hash = \"plain\"\n").find("argon2id"),
             std::string::npos);
-  EXPECT_NE(error_of("[[users]]\nname = \"a\"\npassword_hash = \"" + hash +
+  EXPECT_NE(users_file_error_of("[[users]]\nname = \"a\"\npassword_hash = \"" + hash +
                      "\"\n[[users]]\nname = \"a\"\npassword_hash = \"" + hash + "\"\n")
                 .find("duplicate"),
             std::string::npos);
-  EXPECT_NE(error_of("admins = 1\n").find("unknown key"), std::string::npos);
+  EXPECT_NE(users_file_error_of("admins = 1\n").find("unknown key"), std::string::npos);
   EXPECT_EQ(parse_users("", "users.toml").by_name.size(), 0u);
 }
 

@@ -12,10 +12,10 @@
 
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include "actors/node/node.hpp"
 #include "config/config.hpp"
+#include "config/logging.hpp"
 #include "config/users_file.hpp"
 
 namespace {
