@@ -11,6 +11,7 @@
 #include <iostream>
 #include <regex>
 #include <sstream>
+#include <stdexcept>
 
 #include <gtest/gtest.h>
 
@@ -26,17 +27,36 @@ std::string read_file(const std::filesystem::path& p) {
   return s.str();
 }
 
-// A port nobody listens on now (bound and released: good enough on loopback).
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t n = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &n);
-  ::close(fd);
-  return ntohs(a.sin_port);
+// `count` distinct ports nobody listens on now, below the kernel's ephemeral
+// range (32768 and up on Linux). Members start one after another, some
+// minutes into a test: a port from the ephemeral range could meanwhile become
+// the local end of any process's outgoing connection (the other tests'
+// clients), and two ports picked by binding port 0 one at a time can repeat.
+// Each candidate stays bound until all are found, so none repeats.
+std::vector<uint16_t> free_ports(size_t count) {
+  constexpr uint16_t first = 20000, span = 12000;  // [20000, 32000)
+  static uint32_t cursor = static_cast<uint32_t>(::getpid()) * 7919u;
+  std::vector<int> held;
+  std::vector<uint16_t> ports;
+  for (uint32_t tries = 0; ports.size() < count && tries < span; ++tries) {
+    auto port = static_cast<uint16_t>(first + cursor++ % span);
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+      held.push_back(fd);
+      ports.push_back(port);
+    } else {
+      ::close(fd);
+    }
+  }
+  for (int fd : held)
+    ::close(fd);
+  if (ports.size() < count)
+    throw std::runtime_error("no free ports in [20000, 32000)");
+  return ports;
 }
 
 void write_secret(const std::filesystem::path& p, const std::string& secret) {
@@ -50,8 +70,10 @@ test_cluster::test_cluster(size_t members, const std::string& extra_toml) : extr
   dir_ = fresh_test_dir("cluster");
   write_users((dir_ / "users.toml").string());
   write_secret(dir_ / "secret", "test-cluster-secret-0123456789");
+  auto ports = free_ports(3 * max_members + 1);
   for (size_t i = 0; i < max_members; ++i)
-    ports_.push_back({free_port(), free_port(), free_port()});
+    ports_.push_back({ports[3 * i], ports[3 * i + 1], ports[3 * i + 2]});
+  spare_port_ = ports.back();
   // The first member creates the shared key file; the others load it.
   for (size_t i = 0; i < members; ++i) {
     nodes_.push_back(authd_process::with_config(dir_ / name(i), config_for(i, "secret")));
@@ -151,7 +173,7 @@ std::unique_ptr<authd_process> test_cluster::start_with_wrong_secret(size_t i,
     auto at = config.find(seed_port);
     if (at == std::string::npos)
       throw std::logic_error("no cluster port in the config of " + name(i));
-    config.replace(at, seed_port.size(), "port = " + std::to_string(free_port()) + "\n");
+    config.replace(at, seed_port.size(), "port = " + std::to_string(spare_port_) + "\n");
   }
   auto p = authd_process::with_config(dir_ / (name(i) + "-intruder"), config);
   p->keep_dir();

@@ -72,6 +72,7 @@ class test_cluster {
   std::filesystem::path dir_;
   std::string extra_;
   std::vector<ports> ports_;
+  uint16_t spare_port_ = 0;  // free for a process that must not be at a member's address
   std::vector<std::unique_ptr<authd_process>> nodes_;
   std::vector<bool> running_;
 };
