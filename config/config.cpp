@@ -160,6 +160,7 @@ const std::vector<binding>& bindings() {
     uint_binding("limiter", "sweep_interval_ms", FIELD(limiter.sweep_interval_ms), 10, 3600000),
     POLICY(user), POLICY(ip), POLICY(user_ip),
     uint_binding("users", "max_pending_logins", FIELD(users.max_pending_logins), 1, 1000000),
+    uint_binding("users", "login_max_wait_ms", FIELD(users.login_max_wait_ms), 1, 600000),
     bool_binding("monitor", "enabled", FIELD(monitor.enabled)),
     string_binding("monitor", "host", FIELD(monitor.host)),
     uint_binding("monitor", "port", FIELD(monitor.port), 0, 65535),
@@ -464,7 +465,8 @@ std::string render_toml(const node_settings& d) {
       << d.users.reload_interval_ms << "\nargon2_memory_kib = " << d.users.argon2_memory_kib
       << "\nargon2_iterations = " << d.users.argon2_iterations
       << "\npassword_threads = " << d.users.password_threads
-      << "\nmax_pending_logins = " << d.users.max_pending_logins << "\n\n"
+      << "\nmax_pending_logins = " << d.users.max_pending_logins
+      << "\nlogin_max_wait_ms = " << d.users.login_max_wait_ms << "\n\n"
       << "[audit]\nenabled = " << (d.audit.enabled ? "true" : "false")
       << "\ndir = \"" << d.audit.dir << "\"  # empty: <data_dir>/audit\nsegment_bytes = " << d.audit.segment_bytes
       << "\nretain_segments = " << d.audit.retain_segments

@@ -66,6 +66,7 @@ struct users_config {
   uint32_t argon2_iterations = 2;        // argon2id t for new hashes.
   uint32_t password_threads = 1;         // Dedicated threads for argon2 checks (never CAF's).
   uint32_t max_pending_logins = 1024;    // Logins queued for a check; beyond: unavailable.
+  uint32_t login_max_wait_ms = 30;       // Admit a login only if its check should start within this.
 };
 
 // [audit]: the tamper-evident, durable audit log (docs/audit-format.md).

@@ -26,6 +26,9 @@ class reply_sink {
     size_t n = replies.count();
     deliver(replies.take(), n);
   }
+  // True once nobody reads what is delivered any more (the client's
+  // connection closed): work still queued for it may be skipped.
+  virtual bool abandoned() const { return false; }
 };
 
 using reply_sink_ptr = std::shared_ptr<reply_sink>;

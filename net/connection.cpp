@@ -195,6 +195,7 @@ void connection::on_read(const boost::system::error_code& ec, size_t n) {
       local_.add_error(connection_level_id, error_code::malformed,
                        "connection closed in the middle of a frame");
     if (ec == asio::error::eof) {
+      peer_done_.store(true, std::memory_order_relaxed);
       request_close();  // a half-closed client still gets what it asked for
       publish_local_replies();
       return;
@@ -644,6 +645,7 @@ void connection::close_locked() {
   if (closed_)
     return;
   closed_ = true;
+  peer_done_.store(true, std::memory_order_relaxed);
   if (draining_)
     ctx_.draining.fetch_sub(1);
   boost::system::error_code ignored;

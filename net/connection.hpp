@@ -8,6 +8,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -96,6 +97,10 @@ class connection final : public reply_sink, public std::enable_shared_from_this<
 
   // reply_sink: any thread.
   void deliver(std::string&& frames, size_t count) override;
+  // Once the client has sent its EOF or the socket is closed. A client that
+  // gave up looks the same as one that only half-closed, so work still
+  // queued for either (a password check) is refused rather than done.
+  bool abandoned() const override { return peer_done_.load(std::memory_order_relaxed); }
 
  private:
   // -- I/O thread ------------------------------------------------------------
@@ -165,6 +170,8 @@ class connection final : public reply_sink, public std::enable_shared_from_this<
                                 // (set on the I/O thread only, which may read it unlocked)
   bool closed_ = false;         // the socket is closed: nothing may touch its fd
   std::chrono::steady_clock::time_point last_write_progress_;  // a write moved bytes
+
+  std::atomic<bool> peer_done_{false};  // the client's EOF was read, or the socket closed
 };
 
 }  // namespace castellan::net

@@ -169,7 +169,8 @@ struct cluster_status_reply {
 // -- replies: {"id": uint, "ok": bool, ...fields} ---------------------------
 
 // Every error reply, whoever sends it (reply_buffer::add): {"id", "ok":
-// false, "error", "message"}, and "retry_after_ms" with rate_limited only,
+// false, "error", "message"}, and "retry_after_ms" with rate_limited (and
+// with unavailable when the node knows when to retry: a login shed under load),
 // so the map has 4 or 5 entries. Views, not strings: encoding one allocates
 // nothing (unless its message is not UTF-8). Encode-only; clients read errors
 // through reply_view.
@@ -178,7 +179,7 @@ struct error_reply {
   uint64_t id = 0;
   error_code error = error_code::unavailable;
   std::string_view message;                // for humans; never contains a secret
-  std::optional<uint64_t> retry_after_ms = std::nullopt;  // when to retry, with rate_limited
+  std::optional<uint64_t> retry_after_ms = std::nullopt;  // when to retry, if known
 
   template <class Packer>
   void msgpack_pack(Packer& pk) const {

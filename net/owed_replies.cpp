@@ -36,10 +36,11 @@ void owed_replies::settle(const std::vector<uint64_t>& ids, const std::vector<ui
 
 void owed_replies::send(reply_buffer&& out) { sink_->deliver_replies(std::move(out)); }
 
-void owed_replies::send_unavailable(const std::vector<uint64_t>& ids, std::string_view why) {
+void owed_replies::send_unavailable(const std::vector<uint64_t>& ids, std::string_view why,
+                                    std::optional<uint64_t> retry_after_ms) {
   reply_buffer out;
   for (auto id : ids)
-    out.add_error(id, error_code::unavailable, why);
+    out.add(error_reply{id, error_code::unavailable, why, retry_after_ms});
   send(std::move(out));
 }
 
@@ -53,14 +54,15 @@ void owed_replies::deliver(reply_buffer&& replies, const std::vector<uint64_t>& 
   send(std::move(replies));
 }
 
-void owed_replies::refuse(const std::vector<uint64_t>& ids, std::string_view why) {
+void owed_replies::refuse(const std::vector<uint64_t>& ids, std::string_view why,
+                          std::optional<uint64_t> retry_after_ms) {
   if (ids.empty())
     return;
   {
     std::lock_guard<std::mutex> guard(mutex_);
     settle(ids, nullptr);
   }
-  send_unavailable(ids, why);
+  send_unavailable(ids, why, retry_after_ms);
 }
 
 void owed_replies::refuse_rest(std::string_view why) {

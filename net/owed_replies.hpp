@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -40,10 +41,13 @@ class owed_replies {
 
   // `replies` answers exactly `ids`, in order (all still owed).
   void deliver(reply_buffer&& replies, const std::vector<uint64_t>& ids);
-  // Answers `ids` with `unavailable` and `why`.
-  void refuse(const std::vector<uint64_t>& ids, std::string_view why);
+  // Answers `ids` with `unavailable` and `why`, and when to retry if known.
+  void refuse(const std::vector<uint64_t>& ids, std::string_view why,
+              std::optional<uint64_t> retry_after_ms = std::nullopt);
   // Everything still owed, as `unavailable`.
   void refuse_rest(std::string_view why);
+  // Nobody reads the replies any more (the connection closed).
+  bool abandoned() const { return sink_ && sink_->abandoned(); }
   // The id this was created with first (for a single owed request).
   uint64_t first_id() const { return first_id_; }
 
@@ -52,7 +56,8 @@ class owed_replies {
   // same position of `results` (or `unavailable` when null).
   void settle(const std::vector<uint64_t>& ids, const std::vector<uint8_t>* results);
   void send(reply_buffer&& out);
-  void send_unavailable(const std::vector<uint64_t>& ids, std::string_view why);
+  void send_unavailable(const std::vector<uint64_t>& ids, std::string_view why,
+                        std::optional<uint64_t> retry_after_ms = std::nullopt);
 
   std::mutex mutex_;
   reply_sink_ptr sink_;

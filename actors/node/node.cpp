@@ -109,8 +109,10 @@ void node::impl::start_services() {
     actors.session_tables.push_back(std::make_shared<session_table>(settings.sessions));
   }
   recover(users);
-  pool = std::make_unique<password_pool>(settings.users.password_threads,
-                                         settings.users.max_pending_logins);
+  pool = std::make_unique<password_pool>(
+      password_pool::settings{settings.users.password_threads, settings.users.max_pending_logins,
+                              std::chrono::milliseconds(settings.users.login_max_wait_ms)},
+      metrics.logins.get());
   router = std::make_unique<session_router>(
       actors.shards, keys, *pool, users,
       config::argon2_params{settings.users.argon2_memory_kib, settings.users.argon2_iterations},

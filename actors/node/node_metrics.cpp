@@ -12,6 +12,7 @@ node_metrics::node_metrics(bool request_metrics)
       front_door(net::make_front_door_metrics(*registry)),
       audit(make_audit_metrics(*registry)),
       limiter(make_limiter_metrics(*registry)),
+      logins(make_login_metrics(*registry)),
       sessions(make_session_metrics(*registry)),
       supervision(make_supervision_metrics(*registry)),
       snapshots(make_snapshot_metrics(*registry)),

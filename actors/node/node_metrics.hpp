@@ -11,6 +11,7 @@
 #include "actors/cluster/cluster_metrics.hpp"
 #include "actors/limiter/limiter_metrics.hpp"
 #include "actors/recovery/snapshot_metrics.hpp"
+#include "actors/router/login_metrics.hpp"
 #include "actors/runtime/supervision_metrics.hpp"
 #include "actors/sessions/session_metrics.hpp"
 #include "net/front_door_metrics.hpp"
@@ -39,6 +40,7 @@ class node_metrics {
   std::unique_ptr<net::front_door_metrics> front_door;
   std::unique_ptr<audit_metrics> audit;
   std::unique_ptr<limiter_metrics> limiter;
+  std::unique_ptr<login_metrics> logins;
   std::unique_ptr<session_metrics> sessions;
   std::unique_ptr<supervision_metrics> supervision;
   std::unique_ptr<snapshot_metrics> snapshots;

@@ -1,30 +1,73 @@
-// Bounded FIFO of password checks served by dedicated threads.
+// Password checks on dedicated threads, admitted by expected waiting time;
+// see password_pool.hpp.
 #include "actors/router/password_pool.hpp"
+
+#include <algorithm>
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
 
 namespace castellan::actors {
 
-password_pool::password_pool(unsigned threads, size_t max_queued)
-    : thread_count_(std::max(1u, threads)), max_queued_(max_queued) {}
+using std::chrono::duration_cast;
+using std::chrono::microseconds;
+using std::chrono::milliseconds;
+
+password_pool::password_pool(settings s, login_metrics* metrics)
+    : settings_(s), metrics_(metrics) {
+  settings_.threads = std::max(1u, settings_.threads);
+}
 
 void password_pool::start() {
   std::lock_guard<std::mutex> guard(mutex_);
   if (!threads_.empty() || stopping_)
     return;
-  for (unsigned i = 0; i < thread_count_; ++i)
+  for (unsigned i = 0; i < settings_.threads; ++i)
     threads_.emplace_back([this] { run(); });
 }
 
 password_pool::~password_pool() { stop(); }
 
-bool password_pool::submit(std::function<void()> job) {
+// A check queued now waits for every check queued before it, spread over the
+// threads, plus one check's time when every thread is busy. Until a first
+// check has been timed the estimate is 0: only the count bounds the queue.
+microseconds password_pool::expected_wait_locked() const {
+  if (busy_ < settings_.threads && queue_.empty())
+    return microseconds{0};
+  auto ahead = static_cast<int64_t>(queue_.size()) + 1;
+  return check_time_ * ahead / settings_.threads;
+}
+
+// How long until the queue should be short enough: the excess over the bound,
+// at least a millisecond.
+uint64_t password_pool::retry_hint_ms(microseconds wait, milliseconds bound) {
+  auto excess = duration_cast<milliseconds>(wait - bound + milliseconds(1));
+  return static_cast<uint64_t>(std::max<int64_t>(1, excess.count()));
+}
+
+void password_pool::submit(password_check check) {
+  shed_reason why;
+  uint64_t retry_after_ms = 0;
   {
     std::lock_guard<std::mutex> guard(mutex_);
-    if (stopping_ || queue_.size() >= max_queued_)
-      return false;
-    queue_.push_back(std::move(job));
+    auto wait = expected_wait_locked();
+    if (stopping_) {
+      why = shed_reason::stopping;
+    } else if (queue_.size() >= settings_.max_queued) {
+      why = shed_reason::queue_full;
+      retry_after_ms = retry_hint_ms(wait, settings_.max_wait);
+    } else if (wait > settings_.max_wait) {
+      why = shed_reason::wait;
+      retry_after_ms = retry_hint_ms(wait, settings_.max_wait);
+    } else {
+      queue_.push_back({std::move(check), clock::now()});
+      publish_pending_locked();
+      wake_.notify_one();
+      return;
+    }
   }
-  wake_.notify_one();
-  return true;
+  count_shed(why);
+  check.shed(why, retry_after_ms);
 }
 
 void password_pool::stop() {
@@ -38,18 +81,63 @@ void password_pool::stop() {
       t.join();
 }
 
+size_t password_pool::pending() const {
+  std::lock_guard<std::mutex> guard(mutex_);
+  return queue_.size() + busy_;
+}
+
+// An exponentially weighted moving average (1/8 per sample): follows a change
+// of cost (new argon2 parameters, a busier machine) within a few checks.
+void password_pool::note_check_time(microseconds took) {
+  std::lock_guard<std::mutex> guard(mutex_);
+  check_time_ = check_time_.count() == 0 ? took : check_time_ + (took - check_time_) / 8;
+  --busy_;
+  publish_pending_locked();
+}
+
+void password_pool::publish_pending_locked() {
+  if (metrics_ && metrics_->pending)
+    metrics_->pending->Set(static_cast<double>(queue_.size() + busy_));
+}
+
+void password_pool::count_shed(shed_reason why) {
+  if (metrics_ && metrics_->shed[static_cast<size_t>(why)])
+    metrics_->shed[static_cast<size_t>(why)]->Increment();
+}
+
 void password_pool::run() {
   for (;;) {
-    std::function<void()> job;
+    queued_check next;
     {
       std::unique_lock<std::mutex> lock(mutex_);
       wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty())
         return;
-      job = std::move(queue_.front());
+      next = std::move(queue_.front());
       queue_.pop_front();
+      ++busy_;
+      publish_pending_locked();
     }
-    job();
+    auto started = clock::now();
+    bool gone = next.check.abandoned && next.check.abandoned();
+    bool stale = started - next.queued_at > 2 * settings_.max_wait;
+    if (gone || stale) {
+      std::lock_guard<std::mutex> guard(mutex_);
+      --busy_;
+      publish_pending_locked();
+    }
+    if (gone) {
+      count_shed(shed_reason::abandoned);
+      next.check.shed(shed_reason::abandoned, 0);
+      continue;
+    }
+    if (stale) {
+      count_shed(shed_reason::stale);
+      next.check.shed(shed_reason::stale, static_cast<uint64_t>(settings_.max_wait.count()));
+      continue;
+    }
+    next.check.run();
+    note_check_time(duration_cast<microseconds>(clock::now() - started));
   }
 }
 

@@ -35,6 +35,22 @@ config::argon2_params costliest(const config::users_table& users, config::argon2
   return best.memory_kib ? best : fallback;
 }
 
+// What a client whose login was shed is told (always `unavailable`: nothing
+// was checked, nothing changed).
+const char* shed_message(shed_reason why) {
+  switch (why) {
+    case shed_reason::queue_full:
+    case shed_reason::wait:
+    case shed_reason::stale:
+      return "too many logins in progress; retry later";
+    case shed_reason::abandoned:
+      return "the connection closed before the login was checked";
+    case shed_reason::stopping:
+      break;
+  }
+  return "the node is stopping";
+}
+
 }  // namespace
 
 session_router::session_router(std::vector<slot_ptr<session_shard>> shards,
@@ -251,11 +267,15 @@ void session_router::ask_limiter(const job_ptr& job, const net::owed_ptr& owed) 
 }
 
 void session_router::check_password(const job_ptr& job, const net::owed_ptr& owed) {
-  bool queued = pool_.submit([this, job, owed] { finish_login(*job, owed); });
-  if (!queued) {
+  password_check check;
+  check.run = [this, job, owed] { finish_login(*job, owed); };
+  check.shed = [job, owed](shed_reason why, uint64_t retry_after_ms) {
     sodium_memzero(job->password.data(), job->password.size());
-    owed->refuse({job->request_id}, "too many logins in progress; retry later");
-  }
+    owed->refuse({job->request_id}, shed_message(why),
+                 retry_after_ms ? std::optional<uint64_t>(retry_after_ms) : std::nullopt);
+  };
+  check.abandoned = [owed] { return owed->abandoned(); };
+  pool_.submit(std::move(check));
 }
 
 void session_router::refuse_login(net::login_job& job, const net::owed_ptr& owed,

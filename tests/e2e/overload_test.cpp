@@ -1,0 +1,91 @@
+// Overload (docs/operations.md, "Overload"): a login storm is refused at once
+// with a hint of when to retry instead of queueing for seconds, and a login
+// whose client has gone is never checked.
+#include <gtest/gtest.h>
+
+#include "config/password_hash.hpp"
+#include "config/users_file.hpp"
+#include "net/messages.hpp"
+#include "tests/e2e/authd_process.hpp"
+
+namespace castellan::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string costly_password = "a-password-that-costs-what-production-ones-do";
+
+// Adds `costly`, whose hash costs what production's do (argon2id m=19 MiB,
+// t=2: ~16 ms a check), and waits until the node knows it.
+void add_costly_user(authd_process& node) {
+  auto users = config::load_users(node.users_file());
+  users.by_name["costly"] = {"costly", config::hash_password(costly_password, {19456, 2}), {}, true};
+  config::save_users(users, node.users_file());
+  auto c = node.connect();
+  ASSERT_TRUE(eventually([&] { return c.login("costly", costly_password).ok; }, 10s));
+}
+
+std::string shed_series(const std::string& reason) {
+  return "castellan_logins_shed_total{reason=\"" + reason + "\"}";
+}
+
+TEST(Overload, ALoginStormIsRefusedAtOnceWithARetryHint) {
+  authd_process node("login_max_wait_ms = 30\n" + generous_limits);
+  add_costly_user(node);
+  // 200 logins at once on four connections: about three seconds of argon2
+  // work for one password thread, against a 30 ms admission bound.
+  std::vector<net::client> clients;
+  for (int i = 0; i < 4; ++i) {
+    clients.push_back(node.connect());
+    for (int j = 0; j < 50; ++j)
+      clients.back().queue(net::login_request{0, "costly", costly_password, ""});
+  }
+  for (auto& c : clients)
+    c.flush();
+  int ok = 0, shed = 0;
+  std::vector<std::string> tokens;
+  for (auto& c : clients)
+    for (int j = 0; j < 50; ++j) {
+      auto r = c.receive(30s);
+      ASSERT_TRUE(r) << "a login went unanswered";
+      if (r->ok) {
+        ++ok;
+        tokens.push_back(r->as<net::login_reply>().token);
+        continue;
+      }
+      ASSERT_EQ(r->error, "unavailable") << r->message;
+      EXPECT_GE(r->retry_after_ms, 1u) << "a shed login carries when to retry";
+      ++shed;
+    }
+  EXPECT_GE(ok, 1);
+  EXPECT_GE(shed, 100) << "most of a storm 100x the bound is refused, not queued";
+  EXPECT_EQ(metric(node.monitor_port(), shed_series("wait")) +
+                metric(node.monitor_port(), shed_series("stale")),
+            shed);
+  // Whatever was told ok is true.
+  auto v = node.connect();
+  for (auto& t : tokens)
+    EXPECT_TRUE(v.validate(t).ok);
+  EXPECT_TRUE(eventually([&] { return metric(node.monitor_port(), "castellan_logins_pending") == 0; }));
+}
+
+TEST(Overload, TheLoginsOfAClosedConnectionAreNotChecked) {
+  // A bound no storm reaches: only the closed connection decides here.
+  authd_process node("login_max_wait_ms = 600000\n" + generous_limits);
+  add_costly_user(node);
+  {
+    auto gone = node.connect();
+    for (int j = 0; j < 100; ++j)
+      gone.queue(net::login_request{0, "costly", costly_password, ""});
+    gone.flush();
+  }  // closed: ~1.6 s of argon2 work left behind
+  EXPECT_TRUE(eventually([&] { return metric(node.monitor_port(), shed_series("abandoned")) >= 90; },
+                         10s))
+      << "abandoned: " << metric(node.monitor_port(), shed_series("abandoned"));
+  EXPECT_TRUE(eventually([&] { return metric(node.monitor_port(), "castellan_logins_pending") == 0; }));
+  auto c = node.connect();
+  EXPECT_TRUE(c.login("costly", costly_password).ok);
+}
+
+}  // namespace
+}  // namespace castellan::test
