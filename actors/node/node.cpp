@@ -312,7 +312,11 @@ std::vector<monitor::not_ready_reason> node::impl::not_ready() const {
 monitor::route_sources node::impl::routes() {
   monitor::route_sources src;
   src.node = settings.node.name;
-  src.metrics = [this] { return metrics.collectables(); };
+  src.metrics = [this] {
+    auto all = metrics.collectables();
+    all.push_back(&process_metrics);
+    return all;
+  };
   src.not_ready = [this] { return not_ready(); };
   src.cluster_json = [this] { return cluster_json(); };
   return src;

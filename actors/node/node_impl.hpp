@@ -34,6 +34,7 @@
 #include "monitor/http_endpoint.hpp"
 #include "monitor/monitor_actor.hpp"
 #include "monitor/node_routes.hpp"
+#include "monitor/process_metrics.hpp"
 #include "monitor/status_board.hpp"
 #include "net/front_door.hpp"
 
@@ -85,6 +86,8 @@ struct node::impl {
   node_metrics metrics;
   std::shared_ptr<monitor::status_board> board = std::make_shared<monitor::status_board>();
   std::shared_ptr<crash_targets> crash = std::make_shared<crash_targets>();
+  // process_*, build info and readiness, read when scraped.
+  monitor::process_collector process_metrics{[this] { return not_ready().empty(); }};
 
   // -- the actor runtime and the supervision tree -----------------------------
   std::unique_ptr<caf::actor_system_config> caf_config;

@@ -375,6 +375,7 @@ TEST(Audit, UnwritableAuditDirectoryFailsWritesClosedButValidateWorks) {
     auto ready = http_get(node.monitor_port(), "/health/ready");
     EXPECT_NE(ready.find("503"), std::string::npos) << ready;
     EXPECT_NE(ready.find("\"component\":\"audit\""), std::string::npos) << ready;
+    EXPECT_EQ(metric(node.monitor_port(), "castellan_ready"), 0);
     EXPECT_FALSE(health.ready);
     EXPECT_FALSE(health.audit_error.empty());
     EXPECT_EQ(c.login("alice", alice_password).error, "unavailable");  // fails fast now
@@ -383,6 +384,7 @@ TEST(Audit, UnwritableAuditDirectoryFailsWritesClosedButValidateWorks) {
     readonly.release();
   }
   EXPECT_TRUE(eventually([&] { return c.login("alice", alice_password).ok; }, 10s));
+  EXPECT_EQ(metric(node.monitor_port(), "castellan_ready"), 1);
   EXPECT_TRUE(c.logout(token).ok);
   EXPECT_EQ(run_program({CASTELLAN_AUTHCTL, "audit", "verify", node.audit_dir()}).exit_code, 0);
 }

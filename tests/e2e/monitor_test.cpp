@@ -1,6 +1,8 @@
 // What the monitor actor tells operators: the metrics_summary op and
 // `authctl status` (rates, latency, restarts, mailboxes), latency histograms
 // and mailbox depths on /metrics, and request metrics that can be turned off.
+#include <ctime>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -107,6 +109,25 @@ TEST(Monitor, RequestMetricsCanBeTurnedOff) {
   EXPECT_EQ(body.find("castellan_requests_total"), std::string::npos) << body;
   EXPECT_NE(body.find("castellan_connections_open"), std::string::npos) << body;
   EXPECT_TRUE(summary_of(c)["ops"].empty());
+}
+
+// What any Prometheus client exports about its process, and which build and
+// whether ready, read from /proc at scrape time.
+TEST(Monitor, MetricsCarryProcessFiguresBuildInfoAndReadiness) {
+  authd_process node;
+  auto port = node.monitor_port();
+  EXPECT_GT(metric(port, "process_resident_memory_bytes"), 1e6);
+  EXPECT_GT(metric(port, "process_virtual_memory_bytes"), metric(port, "process_resident_memory_bytes"));
+  EXPECT_GE(metric(port, "process_open_fds"), 3);
+  EXPECT_GT(metric(port, "process_max_fds"), metric(port, "process_open_fds"));
+  EXPECT_GE(metric(port, "process_cpu_seconds_total"), 0);
+  auto started = metric(port, "process_start_time_seconds");
+  auto now = static_cast<double>(std::time(nullptr));
+  EXPECT_GT(started, now - 120);
+  EXPECT_LE(started, now + 1);
+  EXPECT_EQ(metric(port, "castellan_ready"), 1);
+  EXPECT_NE(http_get(port, "/metrics").find("castellan_build_info{"), std::string::npos);
+  EXPECT_EQ(metric(port, "castellan_logins_pending"), 0);
 }
 
 }  // namespace
