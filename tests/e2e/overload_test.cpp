@@ -2,6 +2,7 @@
 // with a hint of when to retry instead of queueing for seconds, and a login
 // whose client has gone is never checked.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "config/password_hash.hpp"
 #include "config/users_file.hpp"
@@ -85,6 +86,25 @@ TEST(Overload, TheLoginsOfAClosedConnectionAreNotChecked) {
   EXPECT_TRUE(eventually([&] { return metric(node.monitor_port(), "castellan_logins_pending") == 0; }));
   auto c = node.connect();
   EXPECT_TRUE(c.login("costly", costly_password).ok);
+}
+
+// authbench --rate sends on its schedule whatever the node does: at five
+// times the login capacity it offers what was asked, every request gets an
+// answer, and the node refuses the excess rather than queueing it.
+TEST(Overload, AuthbenchOpenLoopOffersItsRateAndTheNodeShedsTheExcess) {
+  authd_process node("login_max_wait_ms = 30\n" + generous_limits);
+  add_costly_user(node);
+  auto run = run_program({CASTELLAN_AUTHBENCH, "--port", std::to_string(node.port()), "--op", "login",
+                          "--user", "costly", "--password", costly_password, "-c", "4", "--rate",
+                          "300", "-d", "2", "--warmup", "0.5", "--deadline-ms", "1000", "--json"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  auto r = nlohmann::json::parse(run.out);
+  EXPECT_NEAR(r["offered"].get<double>(), 600, 60) << run.out;
+  EXPECT_EQ(r["unanswered"], 0) << run.out;
+  EXPECT_EQ(r["requests"], r["offered"]) << run.out;
+  EXPECT_GE(r["good"].get<int>(), 1) << run.out;
+  EXPECT_GE(r["errors"].value("unavailable", 0), 100) << run.out;
+  EXPECT_EQ(r["errors"].size(), 1u) << "only unavailable: " << run.out;
 }
 
 }  // namespace

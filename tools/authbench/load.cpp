@@ -82,8 +82,9 @@ request_kind kind_for(op_mode mode, uint64_t n) {
 }
 
 struct pending_request {
-  clock::time_point sent;
-  bool measured = false;  // count mode: sent after warmup, against the quota
+  clock::time_point sent;  // open loop: when it was scheduled to be sent
+  bool measured = false;   // count mode: sent after warmup, against the quota;
+                           // open loop: scheduled within the window
 };
 
 struct connection {
@@ -92,6 +93,7 @@ struct connection {
   std::string token;  // from the setup login; empty for ping and login
   uint64_t issued = 0;
   std::unordered_map<uint64_t, pending_request> pending;  // by request id
+  bool unflushed = false;  // open loop: requests queued since the last flush
 };
 
 // -- the run shared by all threads ---------------------------------------------
@@ -101,6 +103,12 @@ struct run_plan {
   bool by_count = false;
   clock::time_point warm_end;
   clock::time_point deadline;  // duration mode only
+  // Open loop: each thread's schedule starts at `start`, one request every
+  // `interval`; replies are awaited until `deadline + client_deadline`.
+  bool open_loop = false;
+  clock::time_point start;
+  clock::duration interval{};
+  clock::duration client_deadline{};
 };
 
 struct shared_state {
@@ -110,6 +118,7 @@ struct shared_state {
 
 struct thread_result {
   uint64_t requests = 0;
+  uint64_t offered = 0, good = 0, late = 0, unanswered = 0;  // open loop
   std::map<std::string, uint64_t> errors;
   latency_histogram latency;
   clock::time_point last_recorded{};
@@ -180,9 +189,13 @@ class worker {
     std::vector<uint32_t> again, next_again;
     for (;;) {
       auto now = clock::now();
-      if (finished(now))
+      if (finished(now)) {
+        result_.unanswered = measured_outstanding_;
         return;
+      }
       check_stall(now);
+      if (plan_.open_loop)
+        issue_due(now);
       int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()),
                            again.empty() ? wait_ms(now) : 0);
       if (n < 0 && errno == EINTR)
@@ -251,6 +264,13 @@ class worker {
     --outstanding_;
     if (!should_record(request, now))
       return;
+    if (plan_.open_loop) {
+      --measured_outstanding_;
+      if (now - request.sent > plan_.client_deadline)
+        ++result_.late;
+      else if (r.ok)
+        ++result_.good;
+    }
     ++result_.requests;
     result_.latency.record(static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(now - request.sent).count()));
@@ -267,13 +287,46 @@ class worker {
   // window length is exact; count mode measures exactly the N requests sent
   // after warmup, so it must wait for all of their replies.
   bool should_record(const pending_request& request, clock::time_point now) const {
-    if (plan_.by_count)
+    if (plan_.by_count || plan_.open_loop)
       return request.measured;
     return now >= plan_.warm_end && now < plan_.deadline;
   }
 
-  // Tops the connection up to P requests in flight and sends them in one write.
+  // Open loop: sends every request whose scheduled time has come, round
+  // robin over this thread's connections, one write per connection. Each
+  // carries its scheduled time, so a late send counts as latency.
+  void issue_due(clock::time_point now) {
+    if (shared_.abort.load(std::memory_order_relaxed))
+      return;
+    touched_.clear();
+    for (;;) {
+      auto at = plan_.start + plan_.interval * static_cast<int64_t>(scheduled_);
+      if (at > now || at >= plan_.deadline)
+        break;
+      auto& c = conns_[scheduled_++ % conns_.size()];
+      bool measured = at >= plan_.warm_end;
+      c.pending.emplace(queue_next(c), pending_request{at, measured});
+      ++outstanding_;
+      if (measured) {
+        ++measured_outstanding_;
+        ++result_.offered;
+      }
+      if (!c.unflushed) {
+        c.unflushed = true;
+        touched_.push_back(&c);
+      }
+    }
+    for (auto* c : touched_) {
+      c->unflushed = false;
+      serve(*c, [&] { c->client.flush(); });
+    }
+  }
+
+  // Closed loop: tops the connection up to P requests in flight and sends
+  // them in one write. (Open loop sends by the clock: issue_due.)
   void refill(connection& c, clock::time_point now) {
+    if (plan_.open_loop)
+      return;
     size_t room = opts_.pipeline - std::min<size_t>(opts_.pipeline, c.pending.size());
     bool measured = plan_.by_count && now >= plan_.warm_end;
     size_t n = allowance(now, room, measured);
@@ -331,6 +384,9 @@ class worker {
   bool finished(clock::time_point now) const {
     if (shared_.abort.load(std::memory_order_relaxed))
       return true;
+    if (plan_.open_loop)  // every scheduled request answered, or given up on
+      return now >= plan_.deadline &&
+             (measured_outstanding_ == 0 || now >= plan_.deadline + plan_.client_deadline);
     if (!plan_.by_count)
       return now >= plan_.deadline;
     // Every connection with room tried to claim before going idle, so an empty
@@ -346,6 +402,13 @@ class worker {
   }
 
   int wait_ms(clock::time_point now) const {
+    if (plan_.open_loop) {
+      auto next = now < plan_.deadline
+                      ? plan_.start + plan_.interval * static_cast<int64_t>(scheduled_)
+                      : plan_.deadline + plan_.client_deadline;
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(next - now).count();
+      return static_cast<int>(std::clamp<int64_t>(left, 0, max_wait_ms));
+    }
     if (plan_.by_count || now >= plan_.deadline)
       return max_wait_ms;
     // Round up: waking a hair early would just spin once more.
@@ -361,6 +424,9 @@ class worker {
   std::vector<net::reply_view> replies_;  // scratch, reused across events
   std::vector<uint64_t> fresh_ids_;       // scratch
   size_t outstanding_ = 0;                // requests in flight on all connections
+  uint64_t scheduled_ = 0;                // open loop: requests this thread has sent
+  uint64_t measured_outstanding_ = 0;     // open loop: of those in the window, unanswered
+  std::vector<connection*> touched_;      // open loop scratch: connections to flush
   bool quota_exhausted_ = false;
   clock::time_point last_progress_;
   thread_result result_;
@@ -489,6 +555,14 @@ load_result run_load(const load_options& options) {
                               std::chrono::duration<double>(options.warmup_s));
   plan.deadline = plan.warm_end + std::chrono::duration_cast<clock::duration>(
                                       std::chrono::duration<double>(options.duration_s));
+  if (options.rate) {
+    // Each thread sends its share of the rate on its own schedule.
+    plan.open_loop = true;
+    plan.start = start;
+    plan.interval = std::chrono::duration_cast<clock::duration>(
+        std::chrono::duration<double>(threads / *options.rate));
+    plan.client_deadline = std::chrono::milliseconds(options.deadline_ms);
+  }
   shared_state shared;
   shared.unclaimed = static_cast<int64_t>(options.requests.value_or(0));
 
@@ -509,6 +583,10 @@ load_result run_load(const load_options& options) {
     if (!r.failure.empty())
       throw load_failure(r.failure);
     result.requests += r.requests;
+    result.offered += r.offered;
+    result.good += r.good;
+    result.late += r.late;
+    result.unanswered += r.unanswered;
     for (auto& [code, n] : r.errors)
       result.errors[code] += n;
     result.latency.merge(r.latency);

@@ -1,6 +1,7 @@
 // authbench's load engine: the run parameters, a bounded-memory latency
 // histogram, and run_load(), which drives closed-loop load (exactly P requests
-// in flight per connection) from T threads, each multiplexing its own
+// in flight per connection) or open-loop load (requests sent at a fixed rate,
+// whatever the replies do) from T threads, each multiplexing its own
 // connections with epoll. main.cpp only parses the command line and prints.
 #pragma once
 
@@ -37,6 +38,14 @@ struct load_options {
   std::string password;
   uint32_t threads = 1;              // capped at `connections`
   double warmup_s = 1;
+  // Open loop: requests per second over all connections, each sent at its
+  // scheduled time whatever the replies do (so a slow server cannot slow the
+  // load, and latency counts from the scheduled time: no coordinated
+  // omission). Empty: closed loop. Duration mode only.
+  std::optional<double> rate;
+  // Open loop: a reply later than this after its scheduled time is one the
+  // client has given up on: not counted as goodput.
+  uint32_t deadline_ms = 1000;
 };
 
 // Log-linear histogram of nanosecond values, HdrHistogram's layout: values
@@ -69,6 +78,13 @@ struct load_result {
   double elapsed_s = 0;                     // the measured window
   latency_histogram latency;                // every recorded reply, ok or error
   uint32_t threads = 0;                     // threads actually used
+  // Open loop only: requests scheduled in the window, `ok` replies within the
+  // deadline, replies after it, and requests never answered by the end
+  // (the window plus one deadline).
+  uint64_t offered = 0;
+  uint64_t good = 0;
+  uint64_t late = 0;
+  uint64_t unanswered = 0;
 };
 
 // Cannot connect, setup login refused, connection lost or stalled: the run

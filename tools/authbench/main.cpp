@@ -33,6 +33,14 @@ recorded; with --requests, exactly that many requests are sent after warmup
 and all their replies are awaited. Latency (send to reply, all replies
 including errors) is in microseconds.
 
+With --rate R the load is open-loop instead: R requests per second over all
+connections, each sent at its scheduled time whatever the replies do
+(--pipeline is ignored), as real clients arrive. Latency counts from the
+scheduled time, so a server that falls behind cannot hide it (no coordinated
+omission). A reply later than --deadline-ms is one the client gave up on:
+goodput counts only `ok` replies within it. Requests scheduled during the
+window are measured; their replies are awaited up to one deadline after it.
+
 Exit codes: 0 success, 1 run failed (cannot connect, setup login refused,
 connection lost), 2 usage error.)";
 
@@ -40,6 +48,7 @@ struct cli_values {
   load_options options;
   std::string op = "validate";
   uint64_t requests = 0;
+  double rate = 0;
   bool json = false;
 };
 
@@ -73,6 +82,11 @@ void define_options(CLI::App& app, cli_values& v) {
   app.add_option("--warmup", o.warmup_s, "Seconds of unrecorded load before measuring")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--rate", v.rate, "Open loop: requests per second over all connections")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--deadline-ms", o.deadline_ms, "Open loop: the client's deadline per request")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 600000));
   app.add_flag("--json", v.json, "Print the results as one JSON object");
   app.footer(footer_text);
 }
@@ -97,6 +111,11 @@ double throughput(const load_result& r) {
   return r.elapsed_s > 0 ? static_cast<double>(r.requests) / r.elapsed_s : 0.0;
 }
 
+// Open loop: `ok` replies within the client's deadline, per second.
+double goodput(const load_result& r) {
+  return r.elapsed_s > 0 ? static_cast<double>(r.good) / r.elapsed_s : 0.0;
+}
+
 struct percentile_row {
   const char* json_key;
   const char* label;
@@ -108,8 +127,12 @@ constexpr percentile_row percentile_rows[] = {
 
 void print_human(const load_options& o, const load_result& r) {
   std::printf("authbench: %s against %s:%u\n", to_string(o.op), o.host.c_str(), o.port);
-  std::printf("  connections %u, pipeline %u, threads %u, warmup %g s, ", o.connections,
-              o.pipeline, r.threads, o.warmup_s);
+  if (o.rate)
+    std::printf("  connections %u, open loop at %g/s, deadline %u ms, threads %u, warmup %g s, ",
+                o.connections, *o.rate, o.deadline_ms, r.threads, o.warmup_s);
+  else
+    std::printf("  connections %u, pipeline %u, threads %u, warmup %g s, ", o.connections,
+                o.pipeline, r.threads, o.warmup_s);
   if (o.requests)
     std::printf("requests %llu\n", static_cast<unsigned long long>(*o.requests));
   else
@@ -117,6 +140,13 @@ void print_human(const load_options& o, const load_result& r) {
   std::printf("  requests    %llu in %.2f s\n", static_cast<unsigned long long>(r.requests),
               r.elapsed_s);
   std::printf("  throughput  %.0f ops/s\n", throughput(r));
+  if (o.rate)
+    std::printf("  open loop   offered %.0f/s (%llu), goodput %.0f/s ok within %u ms, late %llu, "
+                "unanswered %llu\n",
+                r.elapsed_s > 0 ? static_cast<double>(r.offered) / r.elapsed_s : 0.0,
+                static_cast<unsigned long long>(r.offered), goodput(r), o.deadline_ms,
+                static_cast<unsigned long long>(r.late),
+                static_cast<unsigned long long>(r.unanswered));
   std::printf("  errors      ");
   if (r.errors.empty())
     std::printf("none");
@@ -143,6 +173,15 @@ void print_json(const load_options& o, const load_result& r) {
   for (const auto& [code, n] : r.errors)
     out["errors"][code] = n;
   out["throughput_rps"] = throughput(r);
+  if (o.rate) {
+    out["rate_rps"] = *o.rate;
+    out["deadline_ms"] = o.deadline_ms;
+    out["offered"] = r.offered;
+    out["good"] = r.good;
+    out["goodput_rps"] = goodput(r);
+    out["late"] = r.late;
+    out["unanswered"] = r.unanswered;
+  }
   auto& latency = out["latency_us"];
   for (const auto& row : percentile_rows)
     latency[row.json_key] = to_us(r.latency.value_at(row.percentile));
@@ -155,6 +194,11 @@ std::string finish_options(CLI::App& app, cli_values& v) {
   v.options.op = *op_mode_from_string(v.op);  // IsMember already checked it
   if (app.count("--requests") > 0)
     v.options.requests = v.requests;
+  if (app.count("--rate") > 0) {
+    if (v.options.requests)
+      return "--rate (open loop) measures a --duration, not a count of --requests";
+    v.options.rate = v.rate;
+  }
   if (needs_credentials(v.options.op) && (v.options.user.empty() || v.options.password.empty()))
     return std::string("--op ") + v.op + " needs --user and --password";
   return "";
