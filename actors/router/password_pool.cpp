@@ -45,29 +45,36 @@ uint64_t password_pool::retry_hint_ms(microseconds wait, milliseconds bound) {
   return static_cast<uint64_t>(std::max<int64_t>(1, excess.count()));
 }
 
+std::optional<password_pool::refusal> password_pool::refusal_locked() const {
+  if (stopping_)
+    return refusal{shed_reason::stopping, 0};
+  auto wait = expected_wait_locked();
+  if (queue_.size() >= settings_.max_queued)
+    return refusal{shed_reason::queue_full, retry_hint_ms(wait, settings_.max_wait)};
+  if (wait > settings_.max_wait)
+    return refusal{shed_reason::wait, retry_hint_ms(wait, settings_.max_wait)};
+  return std::nullopt;
+}
+
+std::optional<password_pool::refusal> password_pool::would_refuse() const {
+  std::lock_guard<std::mutex> guard(mutex_);
+  return refusal_locked();
+}
+
 void password_pool::submit(password_check check) {
-  shed_reason why;
-  uint64_t retry_after_ms = 0;
+  std::optional<refusal> refused;
   {
     std::lock_guard<std::mutex> guard(mutex_);
-    auto wait = expected_wait_locked();
-    if (stopping_) {
-      why = shed_reason::stopping;
-    } else if (queue_.size() >= settings_.max_queued) {
-      why = shed_reason::queue_full;
-      retry_after_ms = retry_hint_ms(wait, settings_.max_wait);
-    } else if (wait > settings_.max_wait) {
-      why = shed_reason::wait;
-      retry_after_ms = retry_hint_ms(wait, settings_.max_wait);
-    } else {
+    refused = refusal_locked();
+    if (!refused) {
       queue_.push_back({std::move(check), clock::now()});
       publish_pending_locked();
       wake_.notify_one();
       return;
     }
   }
-  count_shed(why);
-  check.shed(why, retry_after_ms);
+  count_shed(refused->why);
+  check.shed(refused->why, refused->retry_after_ms);
 }
 
 void password_pool::stop() {

@@ -18,6 +18,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -53,9 +54,21 @@ class password_pool {
   password_pool(const password_pool&) = delete;
   password_pool& operator=(const password_pool&) = delete;
 
+  // Why a check submitted now would be shed at once, and when to retry;
+  // nullopt if it would be queued. Lets a login be refused before anything
+  // else is spent on it (the limiter's allowance included). Counts nothing.
+  struct refusal {
+    shed_reason why;
+    uint64_t retry_after_ms;
+  };
+  std::optional<refusal> would_refuse() const;
+
   // Queues `check`, or sheds it at once (queue full, expected wait too
   // long, pool stopped). Either way exactly one of run/shed is called.
   void submit(password_check check);
+
+  // Counts a login refused because of would_refuse().
+  void count_shed(shed_reason why);
 
   // Starts the threads. Once.
   void start();
@@ -77,7 +90,7 @@ class password_pool {
   std::chrono::microseconds expected_wait_locked() const;
   void note_check_time(std::chrono::microseconds took);
   void publish_pending_locked();
-  void count_shed(shed_reason why);
+  std::optional<refusal> refusal_locked() const;
   static uint64_t retry_hint_ms(std::chrono::microseconds wait, std::chrono::milliseconds bound);
 
   mutable std::mutex mutex_;

@@ -51,6 +51,15 @@ const char* shed_message(shed_reason why) {
   return "the node is stopping";
 }
 
+// Refuses a login that was shed: nothing checked, so `unavailable`, with
+// when to retry if the pool knows.
+void refuse_shed(net::login_job& job, const net::owed_ptr& owed, shed_reason why,
+                 uint64_t retry_after_ms) {
+  sodium_memzero(job.password.data(), job.password.size());
+  owed->refuse({job.request_id}, shed_message(why),
+               retry_after_ms ? std::optional<uint64_t>(retry_after_ms) : std::nullopt);
+}
+
 }  // namespace
 
 session_router::session_router(std::vector<slot_ptr<session_shard>> shards,
@@ -231,6 +240,13 @@ void session_router::submit_login(net::login_job&& job, net::owed_ptr owed) {
     owed->refuse({shared_job->request_id}, "audit log not writable");
     return;
   }
+  // Shed before the limiter: a login the password pool cannot take in time
+  // costs neither a limiter round trip nor a unit of the user's allowance.
+  if (auto refused = pool_.would_refuse()) {
+    pool_.count_shed(refused->why);
+    refuse_shed(*shared_job, owed, refused->why, refused->retry_after_ms);
+    return;
+  }
   ask_limiter(shared_job, owed);
 }
 
@@ -270,9 +286,7 @@ void session_router::check_password(const job_ptr& job, const net::owed_ptr& owe
   password_check check;
   check.run = [this, job, owed] { finish_login(*job, owed); };
   check.shed = [job, owed](shed_reason why, uint64_t retry_after_ms) {
-    sodium_memzero(job->password.data(), job->password.size());
-    owed->refuse({job->request_id}, shed_message(why),
-                 retry_after_ms ? std::optional<uint64_t>(retry_after_ms) : std::nullopt);
+    refuse_shed(*job, owed, why, retry_after_ms);
   };
   check.abandoned = [owed] { return owed->abandoned(); };
   pool_.submit(std::move(check));

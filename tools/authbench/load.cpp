@@ -121,6 +121,8 @@ struct thread_result {
   uint64_t offered = 0, good = 0, late = 0, unanswered = 0;  // open loop
   std::map<std::string, uint64_t> errors;
   latency_histogram latency;
+  latency_histogram latency_ok;
+  latency_histogram latency_error;
   clock::time_point last_recorded{};
   std::string failure;  // empty unless the thread failed
 };
@@ -272,8 +274,10 @@ class worker {
         ++result_.good;
     }
     ++result_.requests;
-    result_.latency.record(static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(now - request.sent).count()));
+    auto took = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(now - request.sent).count());
+    result_.latency.record(took);
+    (r.ok ? result_.latency_ok : result_.latency_error).record(took);
     result_.last_recorded = now;
     if (!r.ok)
       ++result_.errors[error_name(r)];
@@ -453,7 +457,14 @@ std::vector<connection> open_connections(const load_options& o) {
 std::string setup_login(connection& c, const load_options& o) {
   auto what = "setup login as \"" + o.user + "\" on connection " + std::to_string(c.number);
   try {
+    // A node shedding logins says when to retry; a client does, for a while.
     auto reply = c.client.login(o.user, o.password);
+    for (int retry = 0; retry < 50 && !reply.ok && reply.error == "unavailable" &&
+                        reply.retry_after_ms > 0;
+         ++retry) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min<uint64_t>(reply.retry_after_ms, 100)));
+      reply = c.client.login(o.user, o.password);
+    }
     if (!reply.ok)
       throw load_failure(what + " failed: " + reply.error + " (" + reply.message + ")");
     return reply.as<net::login_reply>().token;
@@ -590,6 +601,8 @@ load_result run_load(const load_options& options) {
     for (auto& [code, n] : r.errors)
       result.errors[code] += n;
     result.latency.merge(r.latency);
+    result.latency_ok.merge(r.latency_ok);
+    result.latency_error.merge(r.latency_error);
     last = std::max(last, r.last_recorded);
   }
   result.elapsed_s = plan.by_count ? seconds(last - plan.warm_end) : options.duration_s;

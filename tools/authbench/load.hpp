@@ -77,6 +77,8 @@ struct load_result {
   std::map<std::string, uint64_t> errors;   // error code -> recorded replies with it
   double elapsed_s = 0;                     // the measured window
   latency_histogram latency;                // every recorded reply, ok or error
+  latency_histogram latency_ok;             // the `ok` replies only
+  latency_histogram latency_error;          // the error replies only
   uint32_t threads = 0;                     // threads actually used
   // Open loop only: requests scheduled in the window, `ok` replies within the
   // deadline, replies after it, and requests never answered by the end

@@ -30,8 +30,9 @@ Load is closed-loop: each connection always has exactly --pipeline requests
 in flight; each reply sends the next request. Nothing is recorded during
 --warmup. With --duration, replies arriving in the window after warmup are
 recorded; with --requests, exactly that many requests are sent after warmup
-and all their replies are awaited. Latency (send to reply, all replies
-including errors) is in microseconds.
+and all their replies are awaited. Latency (send to reply) is in
+microseconds, for all replies, and when there were errors also for the `ok`
+replies and the errors apart.
 
 With --rate R the load is open-loop instead: R requests per second over all
 connections, each sent at its scheduled time whatever the replies do
@@ -125,6 +126,13 @@ struct percentile_row {
 constexpr percentile_row percentile_rows[] = {
     {"p50", "p50", 50.0}, {"p90", "p90", 90.0}, {"p99", "p99", 99.0}, {"p999", "p99.9", 99.9}};
 
+void print_latency(const char* label, const latency_histogram& h) {
+  std::printf("\n  %s", label);
+  for (const auto& row : percentile_rows)
+    std::printf("  %s %.1f", row.label, to_us(h.value_at(row.percentile)));
+  std::printf("  max %.1f", to_us(h.max()));
+}
+
 void print_human(const load_options& o, const load_result& r) {
   std::printf("authbench: %s against %s:%u\n", to_string(o.op), o.host.c_str(), o.port);
   if (o.rate)
@@ -155,10 +163,12 @@ void print_human(const load_options& o, const load_result& r) {
     std::printf("%s%s %llu", sep, code.c_str(), static_cast<unsigned long long>(n));
     sep = ", ";
   }
-  std::printf("\n  latency us ");
-  for (const auto& row : percentile_rows)
-    std::printf("  %s %.1f", row.label, to_us(r.latency.value_at(row.percentile)));
-  std::printf("  max %.1f\n", to_us(r.latency.max()));
+  print_latency("latency us ", r.latency);
+  if (!r.errors.empty()) {
+    print_latency("ok only us ", r.latency_ok);
+    print_latency("errors us  ", r.latency_error);
+  }
+  std::printf("\n");
 }
 
 void print_json(const load_options& o, const load_result& r) {
@@ -173,6 +183,7 @@ void print_json(const load_options& o, const load_result& r) {
   for (const auto& [code, n] : r.errors)
     out["errors"][code] = n;
   out["throughput_rps"] = throughput(r);
+  out["ok_rps"] = r.elapsed_s > 0 ? static_cast<double>(r.latency_ok.count()) / r.elapsed_s : 0.0;
   if (o.rate) {
     out["rate_rps"] = *o.rate;
     out["deadline_ms"] = o.deadline_ms;
@@ -182,10 +193,16 @@ void print_json(const load_options& o, const load_result& r) {
     out["late"] = r.late;
     out["unanswered"] = r.unanswered;
   }
-  auto& latency = out["latency_us"];
-  for (const auto& row : percentile_rows)
-    latency[row.json_key] = to_us(r.latency.value_at(row.percentile));
-  latency["max"] = to_us(r.latency.max());
+  auto percentiles = [](const latency_histogram& h) {
+    nlohmann::ordered_json l;
+    for (const auto& row : percentile_rows)
+      l[row.json_key] = to_us(h.value_at(row.percentile));
+    l["max"] = to_us(h.max());
+    return l;
+  };
+  out["latency_us"] = percentiles(r.latency);
+  out["latency_ok_us"] = percentiles(r.latency_ok);
+  out["latency_error_us"] = percentiles(r.latency_error);
   std::printf("%s\n", out.dump().c_str());
 }
 
