@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "net/bounded_unpack.hpp"
 #include "net/byte_order.hpp"
 
 namespace castellan::net {
@@ -126,14 +127,10 @@ bool unpack_body(std::string_view body, msgpack::zone& zone, msgpack::object& ob
     size_t offset = 0;
     bool referenced = false;
     auto reference_all = [](msgpack::type::object_type, size_t, void*) { return true; };
-    // Without limits an array header claiming 2^32 elements makes msgpack
-    // reserve memory for them before reading one: a few bytes could stall the
-    // I/O thread or exhaust memory. No container can hold more elements than
-    // the body has bytes, and requests are shallow.
-    msgpack::unpack_limit limit(body.size(), body.size(), body.size(), body.size(), body.size(),
-                                max_request_depth);
+    // Bounded (net/bounded_unpack.hpp): a few bytes must not reserve gigabytes
+    // on the I/O thread; requests are shallow.
     obj = msgpack::unpack(zone, body.data(), body.size(), offset, referenced, reference_all, nullptr,
-                          limit);
+                          limits_for(body.size(), max_request_depth));
     if (offset != body.size()) {
       result.status = parse_status::not_msgpack;
       result.why = "frame holds bytes after its msgpack value";
@@ -228,8 +225,7 @@ void reply_buffer::patch_header(size_t start) {
 
 reply_view parse_reply(std::string_view body) {
   reply_view r;
-  msgpack::unpack_limit limit(body.size(), body.size(), body.size(), body.size(), body.size(), 32);
-  r.body = msgpack::unpack(body.data(), body.size(), nullptr, nullptr, limit);
+  r.body = unpack_bounded(body.data(), body.size());
   const auto& obj = r.body.get();
   if (obj.type != msgpack::type::MAP)
     throw std::runtime_error("reply is not a msgpack map");

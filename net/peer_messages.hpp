@@ -14,6 +14,7 @@
 
 #include <msgpack.hpp>
 
+#include "net/bounded_unpack.hpp"
 #include "net/events.hpp"
 #include "net/member_state.hpp"
 
@@ -276,10 +277,11 @@ std::string pack_peer(const Message& m) {
   return std::string(out.data(), out.size());
 }
 
-// Throws std::exception (msgpack's) when `body` is not a `Message`.
+// Throws std::exception (msgpack's) when `body` is not a `Message`. Bounded:
+// a hello is decoded before its sender has proven the cluster secret.
 template <class Message>
 Message unpack_peer(std::string_view body) {
-  auto handle = msgpack::unpack(body.data(), body.size());
+  auto handle = unpack_bounded(body.data(), body.size());
   Message m;
   handle.get().convert(m);
   return m;

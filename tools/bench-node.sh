@@ -3,9 +3,10 @@
 # in to a node under test. Expects `bin` (the release tools) and `work` (a
 # scratch directory) to be set.
 
-# bench_config [MONITOR_TOML] [EXTRA_TOML]: writes $work/node.toml, a node
-# with its data in $work/data, ephemeral ports and argon2 at its minimum cost
-# (logins are never what these scripts measure).
+# bench_config [MONITOR_TOML] [EXTRA_TOML] [USERS_TOML]: writes
+# $work/node.toml, a node with its data in $work/data, ephemeral ports and,
+# unless USERS_TOML says otherwise, argon2 at its minimum cost (logins are
+# not what most of these scripts measure).
 bench_config() {
   cat > "$work/node.toml" <<TOML
 [node]
@@ -16,8 +17,8 @@ port = 0
 port = 0
 ${1:-}
 [users]
-argon2_memory_kib = 64
-argon2_iterations = 1
+${3:-argon2_memory_kib = 64
+argon2_iterations = 1}
 ${2:-}
 TOML
 }

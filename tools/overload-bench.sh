@@ -24,20 +24,12 @@ trap 'kill -9 $node_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 generous='rate_per_s = 1000000
 burst = 1000000
 lockout_after = 0'
-cat > "$work/node.toml" <<TOML
-[node]
-data_dir = "$work/data"
-[server]
-port = 0
-[monitor]
-port = 0
-[limiter.user]
+bench_config "" "[limiter.user]
 $generous
 [limiter.ip]
 $generous
 [limiter.user_ip]
-$generous
-TOML
+$generous" "# the default argon2 cost"
 bench_start
 export AUTHBENCH_PASSWORD="$node_password"
 

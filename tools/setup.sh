@@ -3,7 +3,7 @@
 #   tools/setup.sh start   install what is missing, build (release), start a node
 #                          on the embedded default config (127.0.0.1:7400, monitor :7401)
 #   tools/setup.sh test    install what is missing, build (debug-asan: ASan+UBSan),
-#                          run every test with CTest
+#                          run every test with CTest, then each fuzz target for 30 s
 #   tools/setup.sh build [preset]   install what is missing and build only
 # Every package comes from Debian's archive; nothing is downloaded at build time.
 set -euo pipefail
@@ -18,6 +18,7 @@ PACKAGES=(
   e2fsprogs  # chattr: the tests make an audit directory unwritable even for root
   prometheus # promtool: the tests check the /metrics output with `promtool check metrics`
   nftables   # nft: the nemesis test cuts traffic between members in its own network namespace
+  clang libclang-rt-14-dev  # libFuzzer: the test command ends with a short run of each fuzz target
 )
 
 install_missing() {
@@ -53,6 +54,7 @@ case "${1:-}" in
     export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
     export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
     ctest --preset debug-asan -j2  # with the nemesis's short seeded run (docs/operations.md)
+    tools/fuzz.sh 30               # replays the seeds, then fuzzes each target (docs/operations.md)
     ;;
   build)
     install_missing

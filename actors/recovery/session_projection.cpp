@@ -6,6 +6,7 @@
 #include <msgpack.hpp>
 
 #include "actors/storage/audit_reader.hpp"
+#include "net/bounded_unpack.hpp"
 #include "net/token.hpp"
 
 namespace castellan::actors {
@@ -171,7 +172,11 @@ session_projection replay(const std::string& snapshot_dir, const std::string& au
       net::auth_event e;
       try {
         zone.clear();
-        msgpack::unpack(zone, body.data(), body.size()).convert(e);
+        size_t offset = 0;
+        bool referenced = false;
+        msgpack::unpack(zone, body.data(), body.size(), offset, referenced, nullptr, nullptr,
+                        net::limits_for(body.size()))
+            .convert(e);
       } catch (const std::exception&) {
         ++report.undecodable;
         return;

@@ -5,6 +5,7 @@
 
 #include "net/frame_codec.hpp"
 #include "net/messages.hpp"
+#include "net/peer_messages.hpp"
 
 namespace castellan::net {
 namespace {
@@ -227,6 +228,21 @@ TEST(ErrorCodes, NamesRoundTrip) {
                  error_code::unavailable, error_code::forbidden, error_code::unknown_op})
     EXPECT_EQ(error_code_from_string(to_string(c)), c);
   EXPECT_FALSE(error_code_from_string("nope"));
+}
+
+// Found by fuzz_peer_message (its seed regression-huge-map-header): inside a
+// hello, which a member decodes before the sender proved the cluster secret,
+// a map header claiming 1.8 billion entries made msgpack reserve ~40 GB.
+// Every decoder of outside bytes is bounded by the body's size now.
+TEST(PeerMessages, AContainerClaimingMoreThanTheBodyHoldsIsRefusedNotAllocated) {
+  const char hello[] =
+      "\x85\xa4\x6e\x61\xfa\xff\xff\xff\xca\xca\xca\xca\xca\xca\xca\xfe"
+      "\x90\x91\x9c\x9a\x43\x26\xdf\x6d\x70\x70\x04\x00\x00\x00\x70\x70"
+      "\x70\x70\x69\x5b\x6e\x08";
+  EXPECT_THROW(unpack_peer<peer_hello>(std::string_view(hello, sizeof hello - 1)),
+               msgpack::map_size_overflow);
+  EXPECT_THROW(parse_reply(std::string_view("\xdd\xff\xff\xff\xff", 5)),
+               msgpack::array_size_overflow);
 }
 
 }  // namespace
