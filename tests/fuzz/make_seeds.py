@@ -83,3 +83,10 @@ for f in ["node.toml", "cluster-3/node-a.toml"]:
 write("fuzz_config", "users.toml",
       b'[users.alice]\npassword_hash = "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"\n'
       b'roles = ["ops"]\nenabled = true\n')
+
+# A snapshot with no users, sessions, lockouts or tombstones at log position
+# 42 (format version 2, docs/snapshot-format.md); fuzz_snapshot fixes up both
+# checksums, so they are left zero here.
+header = b"CSTLSNAP" + struct.pack("<I", 2) + b"\0" * 4 + struct.pack("<Q", 42)
+header += struct.pack("<Q", 1_700_000_000_000) + b"\0" * (64 - 32)
+write("fuzz_snapshot", "empty", header + b"\0" * 4)
