@@ -462,7 +462,8 @@ std::string setup_login(connection& c, const load_options& o) {
     for (int retry = 0; retry < 50 && !reply.ok && reply.error == "unavailable" &&
                         reply.retry_after_ms > 0;
          ++retry) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(std::min<uint64_t>(reply.retry_after_ms, 100)));
+      auto pause = std::min<uint64_t>(reply.retry_after_ms, 100);
+      std::this_thread::sleep_for(std::chrono::milliseconds(pause));
       reply = c.client.login(o.user, o.password);
     }
     if (!reply.ok)
