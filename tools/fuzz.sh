@@ -14,7 +14,7 @@ seconds="${1:-30}"
 shift || true
 targets=("$@")
 if ((${#targets[@]} == 0)); then
-  targets=(fuzz_request fuzz_reply fuzz_peer_message fuzz_config fuzz_snapshot)
+  targets=(fuzz_request fuzz_reply fuzz_peer_message fuzz_config fuzz_snapshot fuzz_audit_log)
 fi
 
 CXX=clang++ cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCASTELLAN_FUZZ=ON \

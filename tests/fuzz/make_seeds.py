@@ -90,3 +90,25 @@ write("fuzz_config", "users.toml",
 header = b"CSTLSNAP" + struct.pack("<I", 2) + b"\0" * 4 + struct.pack("<Q", 42)
 header += struct.pack("<Q", 1_700_000_000_000) + b"\0" * (64 - 32)
 write("fuzz_snapshot", "empty", header + b"\0" * 4)
+
+# Audit records (net/events.hpp, auth_event), each body prefixed by its
+# length as u16 big-endian: fuzz_audit_log writes them as a valid segment.
+def event(kind, **fields):
+    e = {"kind": kind, "time_ms": 1_700_000_000_000, "node": "node-a", "user": "", "ip": "",
+         "session": "", "reason": "", "until_ms": 0, "count": 0}
+    e.update(fields)
+    return pack(e)
+
+
+digest = "ab" * 16
+events = [
+    event("node_started"),
+    event("login_ok", user="alice", ip="10.0.0.7", session=digest, until_ms=1_700_003_600_000),
+    event("refresh", user="alice", session=digest, until_ms=1_700_007_200_000),
+    event("login_failed", user="bob", ip="10.0.0.8", reason="bad_password"),
+    event("lockout_started", user="bob", reason="user", until_ms=1_700_000_060_000),
+    event("logout", user="alice", session=digest),
+]
+write("fuzz_audit_log", "a_session_and_a_lockout",
+      b"".join(struct.pack(">H", len(e)) + e for e in events))
+write("fuzz_audit_log", "one_login", struct.pack(">H", len(events[1])) + events[1])
