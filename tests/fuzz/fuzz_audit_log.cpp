@@ -7,7 +7,6 @@
 // (net/bounded_unpack.hpp). Nothing may crash or allocate what a body claims.
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -18,21 +17,11 @@
 #include "actors/storage/audit_reader.hpp"
 #include "net/bounded_unpack.hpp"
 #include "net/events.hpp"
+#include "tests/fuzz/scratch_dir.hpp"
 
 namespace {
 
 namespace fmt = castellan::actors::audit_format;
-
-const std::filesystem::path& scratch_dir() {
-  static const std::filesystem::path dir = [] {
-    std::string pattern = (std::filesystem::exists("/dev/shm") ? "/dev/shm" : "/tmp");
-    pattern += "/castellan-fuzz-audit-XXXXXX";
-    if (!::mkdtemp(pattern.data()))
-      std::abort();
-    return std::filesystem::path(pattern);
-  }();
-  return dir;
-}
 
 // One segment holding the input's bodies as records 1, 2, ...
 std::string segment_of(std::string_view input) {
@@ -58,11 +47,11 @@ std::string segment_of(std::string_view input) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  auto path = scratch_dir() / fmt::segment_file_name(1);
+  auto path = castellan::fuzz::scratch_dir("audit") / fmt::segment_file_name(1);
   auto segment = segment_of(std::string_view(reinterpret_cast<const char*>(data), size));
   std::ofstream(path, std::ios::binary | std::ios::trunc).write(segment.data(), segment.size());
   castellan::actors::verify_log(
-      scratch_dir().string(), [](uint64_t, std::string_view body, const std::string&, uint64_t) {
+      castellan::fuzz::scratch_dir("audit").string(), [](uint64_t, std::string_view body, const std::string&, uint64_t) {
         try {
           castellan::net::auth_event e;
           castellan::net::unpack_bounded(body.data(), body.size()).get().convert(e);

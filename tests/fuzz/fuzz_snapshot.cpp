@@ -7,7 +7,6 @@
 // allocate what its counts claim.
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -15,21 +14,11 @@
 #include "actors/storage/crc32c.hpp"
 #include "actors/storage/session_snapshot.hpp"
 #include "net/byte_order.hpp"
+#include "tests/fuzz/scratch_dir.hpp"
 
 namespace {
 
 namespace fmt = castellan::actors::snapshot_format;
-
-const std::filesystem::path& scratch_dir() {
-  static const std::filesystem::path dir = [] {
-    std::string pattern = (std::filesystem::exists("/dev/shm") ? "/dev/shm" : "/tmp");
-    pattern += "/castellan-fuzz-snapshot-XXXXXX";
-    if (!::mkdtemp(pattern.data()))
-      std::abort();
-    return std::filesystem::path(pattern);
-  }();
-  return dir;
-}
 
 }  // namespace
 
@@ -45,9 +34,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     store_le32(bytes + size - fmt::trailer_bytes, crc32c(0, bytes, size - fmt::trailer_bytes));
     position = load_le64(bytes + 16);
   }
-  auto path = scratch_dir() / fmt::file_name(position);
+  auto path = castellan::fuzz::scratch_dir("snapshot") / fmt::file_name(position);
   std::ofstream(path, std::ios::binary | std::ios::trunc).write(file.data(), file.size());
-  castellan::actors::load_latest_snapshot(scratch_dir().string());
+  castellan::actors::load_latest_snapshot(castellan::fuzz::scratch_dir("snapshot").string());
   std::filesystem::remove(path);
   return 0;
 }
