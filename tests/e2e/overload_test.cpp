@@ -80,7 +80,9 @@ TEST(Overload, TheLoginsOfAClosedConnectionAreNotChecked) {
       gone.queue(net::login_request{0, "costly", costly_password, ""});
     gone.flush();
   }  // closed: ~1.6 s of argon2 work left behind
-  EXPECT_TRUE(eventually([&] { return metric(node.monitor_port(), shed_series("abandoned")) >= 90; },
+  // Without the check none would be: the margin is for checks that start
+  // before the node has read the EOF on a loaded machine.
+  EXPECT_TRUE(eventually([&] { return metric(node.monitor_port(), shed_series("abandoned")) >= 50; },
                          10s))
       << "abandoned: " << metric(node.monitor_port(), shed_series("abandoned"));
   EXPECT_TRUE(eventually([&] { return metric(node.monitor_port(), "castellan_logins_pending") == 0; }));
