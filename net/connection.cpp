@@ -196,7 +196,10 @@ void connection::on_read(const boost::system::error_code& ec, size_t n) {
                        "connection closed in the middle of a frame");
     if (ec == asio::error::eof) {
       peer_done_.store(true, std::memory_order_relaxed);
-      request_close();  // a half-closed client still gets what it asked for
+      // A half-closed client still gets a reply to everything it sent; a
+      // login still queued for a password check is answered `unavailable`
+      // (abandoned(): the node cannot tell it from a client that gave up).
+      request_close();
       publish_local_replies();
       return;
     }

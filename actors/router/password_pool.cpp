@@ -49,8 +49,12 @@ std::optional<password_pool::refusal> password_pool::refusal_locked() const {
   if (stopping_)
     return refusal{shed_reason::stopping, 0};
   auto wait = expected_wait_locked();
-  if (queue_.size() >= settings_.max_queued)
-    return refusal{shed_reason::queue_full, retry_hint_ms(wait, settings_.max_wait)};
+  if (queue_.size() >= settings_.max_queued) {
+    // Full by count: a place frees up once a check is done, not sooner.
+    auto hint = std::max<microseconds>(check_time_, settings_.max_wait);
+    return refusal{shed_reason::queue_full,
+                   static_cast<uint64_t>(std::chrono::ceil<milliseconds>(hint).count())};
+  }
   if (wait > settings_.max_wait)
     return refusal{shed_reason::wait, retry_hint_ms(wait, settings_.max_wait)};
   return std::nullopt;

@@ -4,6 +4,7 @@
 // blocked by it.
 #include "actors/router/session_router.hpp"
 
+#include <exception>
 #include <map>
 
 #include <caf/send.hpp>
@@ -15,6 +16,7 @@
 #include "actors/runtime/fan_in.hpp"
 #include "actors/sessions/revoke_user.hpp"
 #include "actors/limiter/limiter_metrics.hpp"
+#include "config/logging.hpp"
 #include "config/password_hash.hpp"
 #include "net/member_state.hpp"
 #include "net/messages.hpp"
@@ -284,7 +286,18 @@ void session_router::ask_limiter(const job_ptr& job, const net::owed_ptr& owed) 
 
 void session_router::check_password(const job_ptr& job, const net::owed_ptr& owed) {
   password_check check;
-  check.run = [this, job, owed] { finish_login(*job, owed); };
+  check.run = [this, job, owed] {
+    try {
+      finish_login(*job, owed);
+    } catch (const std::exception&) {
+      // A pool thread must not die of one login (the node would stop). The
+      // login is answered once: an earlier reply makes this a no-op. The
+      // message is not logged: it could quote a hash.
+      spdlog::error("a login's password check threw; the login is answered unavailable");
+      sodium_memzero(job->password.data(), job->password.size());
+      owed->refuse({job->request_id}, "the password check failed; retry");
+    }
+  };
   check.shed = [job, owed](shed_reason why, uint64_t retry_after_ms) {
     refuse_shed(*job, owed, why, retry_after_ms);
   };

@@ -197,7 +197,7 @@ class worker {
       }
       check_stall(now);
       if (plan_.open_loop)
-        issue_due(now);
+        issue_due(now, again);
       int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()),
                            again.empty() ? wait_ms(now) : 0);
       if (n < 0 && errno == EINTR)
@@ -298,8 +298,10 @@ class worker {
 
   // Open loop: sends every request whose scheduled time has come, round
   // robin over this thread's connections, one write per connection. Each
-  // carries its scheduled time, so a late send counts as latency.
-  void issue_due(clock::time_point now) {
+  // carries its scheduled time, so a late send counts as latency. A flush
+  // that had to wait read replies into the client's buffer, where epoll
+  // cannot see them: such connections are added to `again`.
+  void issue_due(clock::time_point now, std::vector<uint32_t>& again) {
     if (shared_.abort.load(std::memory_order_relaxed))
       return;
     touched_.clear();
@@ -323,6 +325,8 @@ class worker {
     for (auto* c : touched_) {
       c->unflushed = false;
       serve(*c, [&] { c->client.flush(); });
+      if (c->client.has_buffered_replies())
+        again.push_back(static_cast<uint32_t>(c - conns_.data()));
     }
   }
 
@@ -571,8 +575,9 @@ load_result run_load(const load_options& options) {
     // Each thread sends its share of the rate on its own schedule.
     plan.open_loop = true;
     plan.start = start;
-    plan.interval = std::chrono::duration_cast<clock::duration>(
-        std::chrono::duration<double>(threads / *options.rate));
+    plan.interval = std::max<clock::duration>(
+        clock::duration(1), std::chrono::duration_cast<clock::duration>(
+                                std::chrono::duration<double>(threads / *options.rate)));
     plan.client_deadline = std::chrono::milliseconds(options.deadline_ms);
   }
   shared_state shared;
