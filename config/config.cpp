@@ -30,8 +30,12 @@ template <class Field>
 binding uint_binding(std::string section, std::string key, Field field, int64_t lo,
                      int64_t hi) {
   return {section, key, [field, lo, hi](const toml::node& n, node_settings& s) -> std::string {
+            // Type first: value<int64_t>() would convert a float such as
+            // 99E20 with undefined behaviour (found by fuzz_config).
+            if (!n.is_integer())
+              return "must be an integer";
             auto v = n.value<int64_t>();
-            if (!n.is_integer() || !v)
+            if (!v)
               return "must be an integer";
             if (*v < lo || *v > hi)
               return "must be between " + std::to_string(lo) + " and " + std::to_string(hi);

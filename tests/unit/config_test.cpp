@@ -56,6 +56,11 @@ TEST(Config, BadValuesNameTheKey) {
   EXPECT_EQ(error_of("[server]\nhost = \"::1\"\n"), "");
   EXPECT_NE(error_of("[sessions]\nttl_s = 100\nmax_lifetime_s = 10\n").find("max_lifetime_s"),
             std::string::npos);
+  // A float beyond any integer (found by fuzz_config: converting it was
+  // undefined behaviour; its seed replays under clang's UBSan).
+  EXPECT_NE(error_of("[cluster]\ndown_after_ms = 99E20\n").find("must be an integer"),
+            std::string::npos);
+  EXPECT_NE(error_of("[server]\nport = 7400.0\n").find("must be an integer"), std::string::npos);
 }
 
 // A node-wide bound on what partial frames may hold (issue 13, item 6); the
