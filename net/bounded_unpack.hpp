@@ -24,4 +24,11 @@ inline msgpack::object_handle unpack_bounded(const char* data, size_t size) {
   return msgpack::unpack(data, size, nullptr, nullptr, limits_for(size));
 }
 
+// The same into `zone` (a reader that decodes many values reuses one zone).
+inline msgpack::object unpack_bounded(msgpack::zone& zone, const char* data, size_t size) {
+  size_t offset = 0;
+  bool referenced = false;
+  return msgpack::unpack(zone, data, size, offset, referenced, nullptr, nullptr, limits_for(size));
+}
+
 }  // namespace castellan::net

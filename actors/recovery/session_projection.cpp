@@ -172,11 +172,7 @@ session_projection replay(const std::string& snapshot_dir, const std::string& au
       net::auth_event e;
       try {
         zone.clear();
-        size_t offset = 0;
-        bool referenced = false;
-        msgpack::unpack(zone, body.data(), body.size(), offset, referenced, nullptr, nullptr,
-                        net::limits_for(body.size()))
-            .convert(e);
+        net::unpack_bounded(zone, body.data(), body.size()).convert(e);
       } catch (const std::exception&) {
         ++report.undecodable;
         return;

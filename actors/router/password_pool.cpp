@@ -60,9 +60,15 @@ std::optional<password_pool::refusal> password_pool::refusal_locked() const {
   return std::nullopt;
 }
 
-std::optional<password_pool::refusal> password_pool::would_refuse() const {
-  std::lock_guard<std::mutex> guard(mutex_);
-  return refusal_locked();
+std::optional<password_pool::refusal> password_pool::refuse_now() {
+  std::optional<refusal> refused;
+  {
+    std::lock_guard<std::mutex> guard(mutex_);
+    refused = refusal_locked();
+  }
+  if (refused)
+    count_shed(refused->why);
+  return refused;
 }
 
 void password_pool::submit(password_check check) {
@@ -90,11 +96,6 @@ void password_pool::stop() {
   for (auto& t : threads_)
     if (t.joinable())
       t.join();
-}
-
-size_t password_pool::pending() const {
-  std::lock_guard<std::mutex> guard(mutex_);
-  return queue_.size() + busy_;
 }
 
 // An exponentially weighted moving average (1/8 per sample): follows a change
@@ -130,21 +131,20 @@ void password_pool::run() {
       publish_pending_locked();
     }
     auto started = clock::now();
-    bool gone = next.check.abandoned && next.check.abandoned();
-    bool stale = started - next.queued_at > 2 * settings_.max_wait;
-    if (gone || stale) {
-      std::lock_guard<std::mutex> guard(mutex_);
-      --busy_;
-      publish_pending_locked();
-    }
-    if (gone) {
-      count_shed(shed_reason::abandoned);
-      next.check.shed(shed_reason::abandoned, 0);
-      continue;
-    }
-    if (stale) {
-      count_shed(shed_reason::stale);
-      next.check.shed(shed_reason::stale, static_cast<uint64_t>(settings_.max_wait.count()));
+    std::optional<shed_reason> skip;
+    if (next.check.abandoned && next.check.abandoned())
+      skip = shed_reason::abandoned;
+    else if (started - next.queued_at > 2 * settings_.max_wait)
+      skip = shed_reason::stale;
+    if (skip) {
+      {
+        std::lock_guard<std::mutex> guard(mutex_);
+        --busy_;
+        publish_pending_locked();
+      }
+      count_shed(*skip);
+      auto retry_after_ms = *skip == shed_reason::stale ? settings_.max_wait.count() : 0;
+      next.check.shed(*skip, static_cast<uint64_t>(retry_after_ms));
       continue;
     }
     next.check.run();

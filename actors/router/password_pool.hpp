@@ -54,30 +54,25 @@ class password_pool {
   password_pool(const password_pool&) = delete;
   password_pool& operator=(const password_pool&) = delete;
 
-  // Why a check submitted now would be shed at once, and when to retry;
-  // nullopt if it would be queued. Lets a login be refused before anything
-  // else is spent on it (the limiter's allowance included). Counts nothing.
+  // If a check submitted now would be shed at once: counts it as shed and
+  // says why and when to retry; nullopt if it would be queued. Lets a login
+  // be refused before anything else is spent on it (the limiter's allowance
+  // included).
   struct refusal {
     shed_reason why;
     uint64_t retry_after_ms;
   };
-  std::optional<refusal> would_refuse() const;
+  std::optional<refusal> refuse_now();
 
   // Queues `check`, or sheds it at once (queue full, expected wait too
   // long, pool stopped). Either way exactly one of run/shed is called.
   void submit(password_check check);
-
-  // Counts a login refused because of would_refuse().
-  void count_shed(shed_reason why);
 
   // Starts the threads. Once.
   void start();
 
   // Runs what is queued, then joins the threads. Idempotent.
   void stop();
-
-  // Checks queued or running.
-  size_t pending() const;
 
  private:
   struct queued_check {
@@ -90,6 +85,7 @@ class password_pool {
   std::chrono::microseconds expected_wait_locked() const;
   void note_check_time(std::chrono::microseconds took);
   void publish_pending_locked();
+  void count_shed(shed_reason why);
   std::optional<refusal> refusal_locked() const;
   static uint64_t retry_hint_ms(std::chrono::microseconds wait, std::chrono::milliseconds bound);
 

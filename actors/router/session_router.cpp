@@ -244,8 +244,7 @@ void session_router::submit_login(net::login_job&& job, net::owed_ptr owed) {
   }
   // Shed before the limiter: a login the password pool cannot take in time
   // costs neither a limiter round trip nor a unit of the user's allowance.
-  if (auto refused = pool_.would_refuse()) {
-    pool_.count_shed(refused->why);
+  if (auto refused = pool_.refuse_now()) {
     refuse_shed(*shared_job, owed, refused->why, refused->retry_after_ms);
     return;
   }
