@@ -23,6 +23,12 @@ std::unique_ptr<login_metrics> make_login_metrics(prometheus::Registry& r) {
                    .Register(r);
   for (size_t i = 0; i < shed_reason_names.size(); ++i)
     m->shed[i] = &shed.Add({{"reason", shed_reason_names[i]}});
+  m->joined = &prometheus::BuildCounter()
+                   .Name("castellan_logins_joined_total")
+                   .Help("Logins answered by an identical login's checks already in progress "
+                         "(same user, address and password): no limiter allowance or argon2 time of their own")
+                   .Register(r)
+                   .Add({});
   return m;
 }
 

@@ -26,6 +26,7 @@ struct login_metrics {
   prometheus::Gauge* pending = nullptr;  // castellan_logins_pending
   // castellan_logins_shed_total{reason}, indexed by shed_reason.
   std::array<prometheus::Counter*, shed_reason_names.size()> shed{};
+  prometheus::Counter* joined = nullptr;  // castellan_logins_joined_total
 };
 std::unique_ptr<login_metrics> make_login_metrics(prometheus::Registry& registry);
 

@@ -68,6 +68,9 @@ class password_pool {
   // long, pool stopped). Either way exactly one of run/shed is called.
   void submit(password_check check);
 
+  // The metrics given at construction (may be null).
+  login_metrics* metrics() const { return metrics_; }
+
   // Starts the threads. Once.
   void start();
 

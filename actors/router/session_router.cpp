@@ -55,10 +55,9 @@ const char* shed_message(shed_reason why) {
 
 // Refuses a login that was shed: nothing checked, so `unavailable`, with
 // when to retry if the pool knows.
-void refuse_shed(net::login_job& job, const net::owed_ptr& owed, shed_reason why,
+void refuse_shed(const net::owed_ptr& owed, uint64_t request_id, shed_reason why,
                  uint64_t retry_after_ms) {
-  sodium_memzero(job.password.data(), job.password.size());
-  owed->refuse({job.request_id}, shed_message(why),
+  owed->refuse({request_id}, shed_message(why),
                retry_after_ms ? std::optional<uint64_t>(retry_after_ms) : std::nullopt);
 }
 
@@ -73,7 +72,8 @@ session_router::session_router(std::vector<slot_ptr<session_shard>> shards,
                                std::shared_ptr<audit_health> audit,
                                actors::limiter_metrics* limiter_metrics, bool fault_injection,
                                bool populate)
-    : shards_(std::move(shards)), keys_(std::move(keys)), pool_(pool), default_params_(default_params),
+    : shards_(std::move(shards)), keys_(std::move(keys)), pool_(pool), flights_(pool.metrics()),
+      default_params_(default_params),
       events_(std::move(events)), limits_(std::move(limits)), audit_(std::move(audit)), limiter_metrics_(limiter_metrics),
       fault_injection_(fault_injection), populate_(populate) {
   set_users(std::move(users));
@@ -234,108 +234,134 @@ void session_router::note_refused_tokens(const std::string& ip, uint64_t count) 
 }
 
 void session_router::submit_login(net::login_job&& job, net::owed_ptr owed) {
-  auto shared_job = std::make_shared<net::login_job>(std::move(job));
   // Fail closed before spending anything: a login that cannot be recorded
   // must not be granted.
   if (!audit_->writable()) {
-    sodium_memzero(shared_job->password.data(), shared_job->password.size());
-    owed->refuse({shared_job->request_id}, "audit log not writable");
+    sodium_memzero(job.password.data(), job.password.size());
+    owed->refuse({job.request_id}, "audit log not writable");
     return;
   }
+  // An identical login in progress answers this one too: it costs no
+  // allowance and no argon2 time of its own (login_flights.hpp).
+  auto flight = flights_.digest_of(job);
+  if (flights_.join(flight, job, owed))
+    return;
   // Shed before the limiter: a login the password pool cannot take in time
   // costs neither a limiter round trip nor a unit of the user's allowance.
   if (auto refused = pool_.refuse_now()) {
-    refuse_shed(*shared_job, owed, refused->why, refused->retry_after_ms);
+    sodium_memzero(job.password.data(), job.password.size());
+    refuse_shed(owed, job.request_id, refused->why, refused->retry_after_ms);
     return;
   }
-  ask_limiter(shared_job, owed);
+  if (!flights_.lead(flight, job, owed))
+    return;  // an identical login took the lead meanwhile
+  ask_limiter(std::make_shared<login_attempt>(login_attempt{std::move(job), flight}));
 }
 
 // Asks every limiter shard that owns one of the login's keys; the last answer
 // decides. Runs before any argon2 work, so a flood of bad logins costs none.
-void session_router::ask_limiter(const job_ptr& job, const net::owed_ptr& owed) {
-  limits_->check(job->user, job->ip, [this, job, owed](const decision& d, key_kind by) {
-    if (d.failed) {  // a limiter shard dropped the check (it crashed or stopped), or was full
-      sodium_memzero(job->password.data(), job->password.size());
-      owed->refuse({job->request_id}, d.full ? "rate limiter full; retry later"
-                                             : "rate limiter unavailable; retry");
+// The flight's logins share the user, the address and so the keys: the one
+// answer is theirs too.
+void session_router::ask_limiter(const attempt_ptr& attempt) {
+  auto& job = attempt->job;
+  limits_->check(job.user, job.ip, [this, attempt](const decision& d, key_kind by) {
+    if (d.allowed && !d.failed) {
+      check_password(attempt);
       return;
     }
-    if (d.allowed) {
-      check_password(job, owed);
-      return;
+    auto& password = attempt->job.password;
+    sodium_memzero(password.data(), password.size());
+    for (auto& login : flights_.land(attempt->flight)) {
+      if (d.failed)  // a limiter shard dropped the check (it crashed or stopped), or was full
+        login.owed->refuse({login.job.request_id}, d.full ? "rate limiter full; retry later"
+                                                          : "rate limiter unavailable; retry");
+      else
+        refuse_rate_limited(login, d, by);
     }
-    if (limiter_metrics_)
-      limiter_metrics_->rejected[static_cast<size_t>(by)]->Increment();
-    auto e = events_->make(net::event_kind::rate_limited);
-    e.user = job->user;
-    e.ip = job->ip;
-    e.reason = d.locked ? std::string("lockout:") + to_string(by) : to_string(by);
-    sodium_memzero(job->password.data(), job->password.size());
-    net::reply_buffer out;
-    out.add_rate_limited(job->request_id, d.locked ? "locked out after repeated failures"
-                                                   : "too many login attempts",
-                         static_cast<uint64_t>(d.retry_after_ms));
-    // Released once durable: a client told it is locked out can rely on the
-    // lockout surviving a crash (its lockout_started record was appended
-    // before, when the failure that started it was counted).
-    events_->publish_durable({std::move(e)}, owed, std::move(out), {job->request_id});
   });
 }
 
-void session_router::check_password(const job_ptr& job, const net::owed_ptr& owed) {
+void session_router::refuse_rate_limited(const flight_login& login, const decision& d, key_kind by) {
+  if (limiter_metrics_)
+    limiter_metrics_->rejected[static_cast<size_t>(by)]->Increment();
+  auto e = events_->make(net::event_kind::rate_limited);
+  e.user = login.job.user;
+  e.ip = login.job.ip;
+  e.reason = d.locked ? std::string("lockout:") + to_string(by) : to_string(by);
+  net::reply_buffer out;
+  out.add_rate_limited(login.job.request_id, d.locked ? "locked out after repeated failures"
+                                                      : "too many login attempts",
+                       static_cast<uint64_t>(d.retry_after_ms));
+  // Released once durable: a client told it is locked out can rely on the
+  // lockout surviving a crash (its lockout_started record was appended
+  // before, when the failure that started it was counted).
+  events_->publish_durable({std::move(e)}, login.owed, std::move(out), {login.job.request_id});
+}
+
+void session_router::check_password(const attempt_ptr& attempt) {
   password_check check;
-  check.run = [this, job, owed] {
+  check.run = [this, attempt] {
     try {
-      finish_login(*job, owed);
+      finish_login(*attempt);
     } catch (const std::exception&) {
-      // A pool thread must not die of one login (the node would stop). The
-      // login is answered once: an earlier reply makes this a no-op. The
-      // message is not logged: it could quote a hash.
+      // A pool thread must not die of one login (the node would stop). Each
+      // login is answered once: one answered before makes this a no-op for
+      // it. The message is not logged: it could quote a hash.
       spdlog::error("a login's password check threw; the login is answered unavailable");
-      sodium_memzero(job->password.data(), job->password.size());
-      owed->refuse({job->request_id}, "the password check failed; retry");
+      sodium_memzero(attempt->job.password.data(), attempt->job.password.size());
+      for (auto& login : flights_.land(attempt->flight))
+        login.owed->refuse({login.job.request_id}, "the password check failed; retry");
     }
   };
-  check.shed = [job, owed](shed_reason why, uint64_t retry_after_ms) {
-    refuse_shed(*job, owed, why, retry_after_ms);
+  check.shed = [this, attempt](shed_reason why, uint64_t retry_after_ms) {
+    sodium_memzero(attempt->job.password.data(), attempt->job.password.size());
+    for (auto& login : flights_.land(attempt->flight))
+      refuse_shed(login.owed, login.job.request_id, why, retry_after_ms);
   };
-  check.abandoned = [owed] { return owed->abandoned(); };
+  check.abandoned = [this, attempt] { return flights_.abandoned(attempt->flight); };
   pool_.submit(std::move(check));
 }
 
-void session_router::refuse_login(net::login_job& job, const net::owed_ptr& owed,
-                                  net::error_code code, const char* message, const char* reason) {
+void session_router::refuse_login(const flight_login& login, net::error_code code,
+                                  const char* message, const char* reason) {
   auto e = events_->make(net::event_kind::login_failed);
-  e.user = job.user;
-  e.ip = job.ip;
+  e.user = login.job.user;
+  e.ip = login.job.ip;
   e.reason = reason;
   net::reply_buffer out;
-  out.add_error(job.request_id, code, message);
-  events_->publish_durable({std::move(e)}, owed, std::move(out), {job.request_id});
+  out.add_error(login.job.request_id, code, message);
+  events_->publish_durable({std::move(e)}, login.owed, std::move(out), {login.job.request_id});
 }
 
-// Runs on a password pool thread.
-void session_router::finish_login(net::login_job& job, const net::owed_ptr& owed) {
+// Runs on a password pool thread. The flight lands once the outcome is known:
+// an identical login arriving after this starts its own checks.
+void session_router::finish_login(login_attempt& attempt) {
   auto users = users_.load();
   auto dummy = dummy_hash_.load();
-  const auto* record = users->find(job.user);
-  bool match = config::verify_password(job.password, record ? record->password_hash : *dummy);
-  sodium_memzero(job.password.data(), job.password.size());
-  if (!record || !match) {
-    refuse_login(job, owed, net::error_code::bad_credentials, "wrong user or password",
-                 record ? "bad_password" : "unknown_user");
-    return;
+  const auto* record = users->find(attempt.job.user);
+  auto& password = attempt.job.password;
+  bool match = config::verify_password(password, record ? record->password_hash : *dummy);
+  sodium_memzero(password.data(), password.size());
+  for (auto& login : flights_.land(attempt.flight)) {
+    if (!record || !match)
+      refuse_login(login, net::error_code::bad_credentials, "wrong user or password",
+                   record ? "bad_password" : "unknown_user");
+    else if (!record->enabled)
+      refuse_login(login, net::error_code::forbidden, "user is disabled", "user_disabled");
+    else
+      open_login(login, users, *record);
   }
-  if (!record->enabled) {
-    refuse_login(job, owed, net::error_code::forbidden, "user is disabled", "user_disabled");
-    return;
-  }
+}
+
+// Each login of a flight opens its own session.
+void session_router::open_login(const flight_login& login,
+                                const std::shared_ptr<const config::users_table>& users,
+                                const config::user_record& record) {
   // The session is named by its token's MAC tag from here on; the id itself
   // leaves the node only inside the token.
   auto minted = keys_.load()->mint(net::random_session_id());
-  open_session msg{job.request_id, minted.key, std::move(minted.token), user_ref(users, record),
-                   job.ip, owed};
+  open_session msg{login.job.request_id, minted.key, std::move(minted.token),
+                   user_ref(users, &record), login.job.ip, login.owed};
   if (place_open_ && place_open_(msg))
     return;
   open_here(std::move(msg));

@@ -13,6 +13,7 @@
 #include "actors/audit/audit_writer.hpp"
 #include "actors/audit/event_stream.hpp"
 #include "actors/limiter/login_limits.hpp"
+#include "actors/router/login_flights.hpp"
 #include "actors/router/password_pool.hpp"
 #include "actors/sessions/session_shard.hpp"
 #include "config/password_hash.hpp"
@@ -75,16 +76,26 @@ class session_router final : public net::request_backend {
   const std::shared_ptr<event_stream>& events() const { return events_; }
 
  private:
-  using job_ptr = std::shared_ptr<net::login_job>;
-  void ask_limiter(const job_ptr& job, const net::owed_ptr& owed);
-  void check_password(const job_ptr& job, const net::owed_ptr& owed);
-  void finish_login(net::login_job& job, const net::owed_ptr& owed);
-  void refuse_login(net::login_job& job, const net::owed_ptr& owed, net::error_code code,
-                    const char* message, const char* reason);
+  // The login a flight's checks are made for (its leader's, with the
+  // password), and the flight whose logins hear the outcome.
+  struct login_attempt {
+    net::login_job job;
+    login_flights::digest flight;
+  };
+  using attempt_ptr = std::shared_ptr<login_attempt>;
+  void ask_limiter(const attempt_ptr& attempt);
+  void check_password(const attempt_ptr& attempt);
+  void finish_login(login_attempt& attempt);
+  void refuse_rate_limited(const flight_login& login, const decision& d, key_kind by);
+  void refuse_login(const flight_login& login, net::error_code code, const char* message,
+                    const char* reason);
+  void open_login(const flight_login& login, const std::shared_ptr<const config::users_table>& users,
+                  const config::user_record& record);
 
   std::vector<slot_ptr<session_shard>> shards_;
   std::atomic<std::shared_ptr<const net::keyring>> keys_;
   password_pool& pool_;
+  login_flights flights_;
   std::atomic<std::shared_ptr<const config::users_table>> users_;
   config::argon2_params default_params_;
   config::argon2_params dummy_params_{};

@@ -1,6 +1,8 @@
 // Overload (docs/operations.md, "Overload"): a login storm is refused at once
 // with a hint of when to retry instead of queueing for seconds, and a login
 // whose client has gone is never checked.
+#include <set>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -26,6 +28,9 @@ void add_costly_user(authd_process& node) {
   ASSERT_TRUE(eventually([&] { return c.login("costly", costly_password).ok; }, 10s));
 }
 
+// The `ip` of the n-th of many end users a gateway logs in.
+std::string end_user(int n) { return "10.0." + std::to_string(n / 256) + "." + std::to_string(n % 256); }
+
 std::string shed_series(const std::string& reason) {
   return "castellan_logins_shed_total{reason=\"" + reason + "\"}";
 }
@@ -35,11 +40,13 @@ TEST(Overload, ALoginStormIsRefusedAtOnceWithARetryHint) {
   add_costly_user(node);
   // 200 logins at once on four connections: about three seconds of argon2
   // work for one password thread, against a 30 ms admission bound.
+  // Each names its own end-user address: identical logins would share one
+  // check (IdenticalLogins below).
   std::vector<net::client> clients;
   for (int i = 0; i < 4; ++i) {
     clients.push_back(node.connect());
     for (int j = 0; j < 50; ++j)
-      clients.back().queue(net::login_request{0, "costly", costly_password, ""});
+      clients.back().queue(net::login_request{0, "costly", costly_password, end_user(i * 50 + j)});
   }
   for (auto& c : clients)
     c.flush();
@@ -77,7 +84,7 @@ TEST(Overload, TheLoginsOfAClosedConnectionAreNotChecked) {
   {
     auto gone = node.connect();
     for (int j = 0; j < 100; ++j)
-      gone.queue(net::login_request{0, "costly", costly_password, ""});
+      gone.queue(net::login_request{0, "costly", costly_password, end_user(j)});
     gone.flush();
   }  // closed: ~1.6 s of argon2 work left behind
   // Without the check none would be: the margin is for checks that start
@@ -107,6 +114,66 @@ TEST(Overload, AuthbenchOpenLoopOffersItsRateAndTheNodeShedsTheExcess) {
   EXPECT_GE(r["good"].get<int>(), 1) << run.out;
   EXPECT_GE(r["errors"].value("unavailable", 0), 100) << run.out;
   EXPECT_EQ(r["errors"].size(), 1u) << "only unavailable: " << run.out;
+}
+
+// A gateway opening 100 sessions for its service user at start-up: one
+// user, one address, one password, all in flight at once, under the default
+// limits (burst 20 for the user, 10 for user+address) and a 30 ms admission
+// bound that 100 checks (~1.6 s of argon2) would exceed 50 times over.
+TEST(IdenticalLogins, AHundredAtOnceAllSucceedWithTheirOwnSessions) {
+  authd_process node("login_max_wait_ms = 30\n");
+  add_costly_user(node);
+  std::vector<net::client> clients;
+  for (int i = 0; i < 4; ++i) {
+    clients.push_back(node.connect());
+    for (int j = 0; j < 25; ++j)
+      clients.back().queue(net::login_request{0, "costly", costly_password, "10.1.2.3"});
+  }
+  for (auto& c : clients)
+    c.flush();
+  std::set<std::string> tokens;
+  for (auto& c : clients)
+    for (int j = 0; j < 25; ++j) {
+      auto r = c.receive(30s);
+      ASSERT_TRUE(r) << "a login went unanswered";
+      ASSERT_TRUE(r->ok) << r->error << ": " << r->message;
+      tokens.insert(r->as<net::login_reply>().token);
+    }
+  EXPECT_EQ(tokens.size(), 100u) << "each login has its own session";
+  EXPECT_GE(metric(node.monitor_port(), "castellan_logins_joined_total"), 50)
+      << "most rode on a check already in progress";
+  auto v = node.connect();
+  for (auto& t : tokens)
+    EXPECT_TRUE(v.validate(t).ok);
+  // Each is its own session: ending one leaves the others.
+  EXPECT_TRUE(v.logout(*tokens.begin()).ok);
+  EXPECT_EQ(v.validate(*tokens.begin()).error, "invalid_token");
+  EXPECT_TRUE(v.validate(*tokens.rbegin()).ok);
+}
+
+// Sharing a check shares its failure: each wrong login is answered and
+// counted, so the lockout comes as documented and holds against the right
+// password afterwards.
+TEST(IdenticalLogins, AHundredWrongAtOnceStillLockTheUserOut) {
+  authd_process node("login_max_wait_ms = 30\n");
+  add_costly_user(node);
+  auto c = node.connect();
+  for (int j = 0; j < 100; ++j)
+    c.queue(net::login_request{0, "costly", "not-the-password", "10.1.2.3"});
+  c.flush();
+  int bad = 0;
+  for (int j = 0; j < 100; ++j) {
+    auto r = c.receive(30s);
+    ASSERT_TRUE(r) << "a login went unanswered";
+    ASSERT_FALSE(r->ok) << "a wrong password logged in";
+    ASSERT_TRUE(r->error == "bad_credentials" || r->error == "rate_limited") << r->error;
+    bad += r->error == "bad_credentials";
+  }
+  EXPECT_GE(bad, 10) << "the failures that started the lockout were answered as such";
+  auto right = c.login("costly", costly_password, "10.1.2.3");
+  EXPECT_EQ(right.error, "rate_limited") << "the right password during the lockout";
+  auto other_address = c.login("costly", costly_password, "10.9.9.9");
+  EXPECT_EQ(other_address.error, "rate_limited") << "the user key is locked too (10 failures)";
 }
 
 }  // namespace

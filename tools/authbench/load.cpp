@@ -114,7 +114,17 @@ struct run_plan {
 struct shared_state {
   std::atomic<int64_t> unclaimed{0};  // count mode: measured requests nobody has sent yet
   std::atomic<bool> abort{false};     // a thread failed: everyone stops
+  std::atomic<uint32_t> logins{0};    // logins sent, for each its own end-user address
 };
+
+// The end-user address a measured login names: a new one for each login
+// (10.0.0.0/8, wrapping), so that no two logins in flight are the identical
+// attempt that shares one password check (docs/protocol.md, `login`) and each
+// costs its argon2 check, as logins of many end users through one gateway do.
+std::string end_user_address(uint32_t n) {
+  return "10." + std::to_string((n >> 16) & 255) + "." + std::to_string((n >> 8) & 255) + "." +
+         std::to_string(n & 255);
+}
 
 struct thread_result {
   uint64_t requests = 0;
@@ -380,7 +390,9 @@ class worker {
       case request_kind::ping:
         return client.queue(net::ping_request{});
       case request_kind::login:
-        return client.queue(net::login_request{0, opts_.user, opts_.password, ""});
+        return client.queue(net::login_request{
+            0, opts_.user, opts_.password,
+            end_user_address(shared_.logins.fetch_add(1, std::memory_order_relaxed))});
       case request_kind::validate:
         return client.queue(net::validate_request{0, c.token});
       case request_kind::refresh:
