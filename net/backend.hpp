@@ -42,6 +42,10 @@ struct session_op {
   uint32_t sink = 0;  // index into the batch's sinks: where the reply goes
   session_key key{};
   bool local_read = false;  // validate with consistency "local": any holder may answer
+  // Answered from a copy that may lack writes acknowledged elsewhere (a local
+  // read on a member whose lease lapsed): `ok` if found live, otherwise
+  // `unavailable`, never `invalid_token` or `expired`.
+  bool confirm_only = false;
 };
 
 // The session ops of every connection an I/O thread served in one turn of

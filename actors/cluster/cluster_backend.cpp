@@ -105,7 +105,7 @@ op_route route_session_op(const cluster_view& view, net::op_kind kind, bool loca
   // A local read takes a complete copy here; a copy still being handed
   // over (or one nobody could hand over) would call live sessions invalid.
   if (local_read && view.serving() && view.complete(key_hash))
-    return op_route::here;
+    return view.lease_holds(now) ? op_route::here : op_route::here_confirm_only;
   if (!view.owns(key_hash))
     return op_route::owner;
   if (needs_lease(kind) && !view.lease_holds(now))
@@ -159,6 +159,10 @@ void cluster_backend::submit_session_ops(net::op_batch&& batch) {
         break;
       case op_route::here:
         local.ops.push_back(op);
+        break;
+      case op_route::here_confirm_only:
+        local.ops.push_back(op);
+        local.ops.back().confirm_only = true;
         break;
       case op_route::owner:
         remote[view->owner_of(h)].ops.push_back(op);

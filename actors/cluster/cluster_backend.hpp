@@ -31,6 +31,11 @@ namespace castellan::actors {
 // Where a session op (validate, refresh, logout) goes.
 enum class op_route {
   here,             // this node owns the key, or holds a copy and the op reads from any copy
+  // A local read on a member whose lease lapsed (paused, or cut off from a
+  // majority): others may have found it down and acknowledged writes
+  // without it, so its copy may confirm a session (possibly stale, the
+  // documented bound) but never deny one.
+  here_confirm_only,
   owner,            // forwarded to view.owner_of(key_hash)
   refuse_unowned,   // no member owns sessions yet (everyone is joining)
   refuse_minority,  // a refresh on the minority side of a partition

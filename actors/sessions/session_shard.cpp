@@ -79,6 +79,12 @@ struct batch_replies {
   std::vector<net::auth_event> events;
 };
 
+// Why a confirm-only read (net/backend.hpp) did not deny the session.
+constexpr const char* unconfirmed_refusal =
+    "this member has not been heard by a majority of the cluster recently and may have missed "
+    "sessions opened or refreshed elsewhere, so it cannot say this one is not live; retry on "
+    "another member";
+
 void answer_lookup_failure(lookup_status status, uint64_t id, net::reply_buffer& out,
                            std::vector<uint64_t>& ids) {
   if (status == lookup_status::expired)
@@ -130,6 +136,11 @@ void answer(shard_state& st, const net::session_op& op, int64_t now, batch_repli
     return;
   }
   auto found = st.table->validate(op.key, now);
+  if (found.status != lookup_status::ok && op.confirm_only) {
+    r.now.add_error(op.request_id, net::error_code::unavailable, unconfirmed_refusal);
+    r.now_ids.push_back(op.request_id);
+    return;
+  }
   if (found.status != lookup_status::ok)
     return answer_lookup_failure(found.status, op.request_id, r.now, r.now_ids);
   r.now.add(net::validate_reply{op.request_id, true, found.found->user->name,

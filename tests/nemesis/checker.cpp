@@ -222,7 +222,8 @@ class judge {
     auto& life = it->second;
     // docs/cluster.md, "Reads: consistency": a holder has every acknowledged
     // write; only during a partition (plus the detection bound) may a local
-    // read miss an end, or, on the minority side, not find a copy.
+    // read miss an end. It never denies a live session: a member that may
+    // have missed writes (its lease lapsed) says `unavailable` instead.
     bool partition = in_partition_window(op.invoked, op.completed);
     if (op.invoked > life.end_acked) {
       ++out_.judged['c'];
@@ -237,9 +238,8 @@ class judge {
     if (op.result != outcome::failed)
       return;
     if (op.code == "invalid_token" || op.code == "expired") {
-      if (!partition)
-        add('c', op.code + " for a live session, no partition [" + phase(op.invoked) + "]", op,
-            describe(op) + "; login " + describe(*life.login));
+      add('c', op.code + " for a live session [" + phase(op.invoked) + "]", op,
+          describe(op) + "; login " + describe(*life.login));
     } else if (op.code == "unavailable") {
       if (!holders_down(life.login->holders, op.invoked, op.completed) &&
           !in_fault_window(op.invoked, op.completed))

@@ -158,16 +158,18 @@ TEST(NemesisChecker, LocalReadsOutsideTheStalenessBoundBreakC) {
   b.local("T1", 2.0, 2.1, outcome::failed, "invalid_token");  // a live session denied
   b.logout("T1", 3.0, 3.1);
   b.local("T1", 3.2, 3.3);  // stale, and no partition to excuse it
-  // The same during a partition and its detection bound: within the bound.
+  // During a partition and its detection bound a stale `ok` is within the
+  // bound; denying a live session never is, and `unavailable` is allowed.
   b.login("T2", 10.0, 10.1, "u2");
   b.fault_(fault_kind::partition_one_way, 0b011, 11.0, 13.0, 14.0, 0, 1);
   b.local("T2", 11.5, 11.6, outcome::failed, "invalid_token", 1);
+  b.local("T2", 11.7, 11.8, outcome::failed, "unavailable", 1);
   b.logout("T2", 12.0, 12.1);
   b.local("T2", 14.5, 14.6, outcome::ok, "", 1);
   b.local("T2", 15.5, 15.6, outcome::ok, "", 1);  // past heal + detection bound
   auto r = run(b);
-  EXPECT_EQ(r.count('c'), 3u);
-  EXPECT_EQ(r.violations.size(), 3u);
+  EXPECT_EQ(r.count('c'), 4u);
+  EXPECT_EQ(r.violations.size(), 4u);
 }
 
 TEST(NemesisChecker, ARequestWithoutAReplyOnAHealthyMemberBreaksD) {
