@@ -208,8 +208,13 @@ class worker {
       check_stall(now);
       if (plan_.open_loop)
         issue_due(now, again);
-      int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()),
-                           again.empty() ? wait_ms(now) : 0);
+      // Nanosecond timeouts: an open-loop send woken a millisecond late would
+      // count the client's own lateness as the node's latency.
+      auto timeout = again.empty() ? wait_for(now) : std::chrono::nanoseconds(0);
+      timespec ts{static_cast<time_t>(timeout.count() / 1'000'000'000),
+                  static_cast<long>(timeout.count() % 1'000'000'000)};
+      int n = ::epoll_pwait2(epoll_.get(), events.data(), static_cast<int>(events.size()), &ts,
+                             nullptr);
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0)
@@ -421,19 +426,18 @@ class worker {
                          std::to_string(outstanding_) + " requests outstanding");
   }
 
-  int wait_ms(clock::time_point now) const {
+  std::chrono::nanoseconds wait_for(clock::time_point now) const {
+    using std::chrono::nanoseconds;
+    const nanoseconds longest = std::chrono::milliseconds(max_wait_ms);
     if (plan_.open_loop) {
       auto next = now < plan_.deadline
                       ? plan_.start + plan_.interval * static_cast<int64_t>(scheduled_)
                       : plan_.deadline + plan_.client_deadline;
-      auto left = std::chrono::ceil<std::chrono::milliseconds>(next - now).count();
-      return static_cast<int>(std::clamp<int64_t>(left, 0, max_wait_ms));
+      return std::clamp<nanoseconds>(next - now, nanoseconds(0), longest);
     }
     if (plan_.by_count || now >= plan_.deadline)
-      return max_wait_ms;
-    // Round up: waking a hair early would just spin once more.
-    auto left = std::chrono::ceil<std::chrono::milliseconds>(plan_.deadline - now).count();
-    return static_cast<int>(std::min<int64_t>(left, max_wait_ms));
+      return longest;
+    return std::min<nanoseconds>(plan_.deadline - now, longest);
   }
 
   std::vector<connection> conns_;
