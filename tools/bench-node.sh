@@ -6,13 +6,15 @@
 # bench_config [MONITOR_TOML] [EXTRA_TOML] [USERS_TOML]: writes
 # $work/node.toml, a node with its data in $work/data, ephemeral ports and,
 # unless USERS_TOML says otherwise, argon2 at its minimum cost (logins are
-# not what most of these scripts measure).
+# not what most of these scripts measure). BENCH_SERVER_TOML, when set, is
+# added to [server] (e.g. "light_inflight = 0" to compare a setting).
 bench_config() {
   cat > "$work/node.toml" <<TOML
 [node]
 data_dir = "$work/data"
 [server]
 port = 0
+${BENCH_SERVER_TOML:-}
 [monitor]
 port = 0
 ${1:-}
