@@ -130,6 +130,8 @@ const std::vector<binding>& bindings() {
     uint_binding("server", "drain_quiet_ms", FIELD(server.drain_quiet_ms), 10, 600000),
     uint_binding("server", "max_inflight_per_connection",
                  FIELD(server.max_inflight_per_connection), 1, 1000000),
+    uint_binding("server", "light_inflight", FIELD(server.light_inflight), 0, 1000000),
+    uint_binding("server", "busy_reads_per_pass", FIELD(server.busy_reads_per_pass), 1, 1000000),
     uint_binding("server", "read_buffer_budget_bytes", FIELD(server.read_buffer_budget_bytes),
                  64, int64_t{1} << 40),
     uint_binding("actors", "scheduler_threads", FIELD(actors.scheduler_threads), 1, 64),
@@ -452,6 +454,8 @@ std::string render_toml(const node_settings& d) {
       << "\nmax_frame_bytes = " << d.server.max_frame_bytes
       << "\nidle_timeout_ms = " << d.server.idle_timeout_ms
       << "\nmax_inflight_per_connection = " << d.server.max_inflight_per_connection
+      << "\nlight_inflight = " << d.server.light_inflight
+      << "\nbusy_reads_per_pass = " << d.server.busy_reads_per_pass
       << "\nread_buffer_budget_bytes = " << d.server.read_buffer_budget_bytes << "\n"
       << "\ndrain_timeout_ms = " << d.server.drain_timeout_ms
       << "\ndrain_quiet_ms = " << d.server.drain_quiet_ms << "\n\n"

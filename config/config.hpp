@@ -27,6 +27,11 @@ struct server_config {
   uint32_t max_frame_bytes = 65536;      // Largest accepted frame body; larger gets too_large.
   uint32_t idle_timeout_ms = 300000;     // A connection with no traffic this long is closed.
   uint32_t max_inflight_per_connection = 4096;  // Reading pauses past this many pending replies.
+  // A connection with more than this many requests in flight is busy: its
+  // next read waits for a pass of the read pump, busy_reads_per_pass busy
+  // connections at a time, so light ones are read first (0: no pump).
+  uint32_t light_inflight = 4;
+  uint32_t busy_reads_per_pass = 64;
   // Bytes all connections' read buffers may hold beyond their fixed 4 KiB
   // (partial frames, larger batches); a frame that needs more is refused.
   uint64_t read_buffer_budget_bytes = 64ull << 20;

@@ -134,9 +134,29 @@ bool connection::may_read() {
 
 // The buffer grows with the bytes that arrive (read_buffer.hpp), never to
 // the length a header announces.
-void connection::read_more() {
+void connection::read_more(bool pumped) {
+  if (in_busy_readers_ && !pumped)
+    return;  // its turn comes with the pump
   if (!may_read())
     return;
+  if (!pumped && !lingering_ && ctx_.cfg.light_inflight > 0) {
+    bool busy;
+    {
+      std::lock_guard<std::mutex> guard(out_mutex_);
+      busy = inflight_ > ctx_.cfg.light_inflight;
+    }
+    if (busy) {
+      in_busy_readers_ = true;
+      turn_.busy_readers.push_back(shared_from_this());
+      if (!turn_.pump_posted) {
+        turn_.pump_posted = true;
+        asio::post(socket_.get_executor(), [&turn = turn_, n = ctx_.cfg.busy_reads_per_pass] {
+          read_pump(turn, n);
+        });
+      }
+      return;
+    }
+  }
   if (lingering_)
     in_.clear();  // what arrives after our EOF is dropped, never read as requests
   size_t frame_bytes = front_frame_bytes();
@@ -148,6 +168,24 @@ void connection::read_more() {
   socket_.async_read_some(asio::buffer(in_.free_begin(), in_.free_bytes()),
                           [self = shared_from_this()](const boost::system::error_code& ec,
                                                       size_t n) { self->on_read(ec, n); });
+}
+
+// Arms the reads of up to `per_pass` busy connections, then yields to the
+// reactor and the handlers queued meanwhile (a light connection's read among
+// them) before the next pass: deficit round robin over busy connections.
+void connection::read_pump(turn_batch& turn, uint32_t per_pass) {
+  turn.pump_posted = false;
+  for (uint32_t i = 0; i < per_pass && !turn.busy_readers.empty(); ++i) {
+    auto c = std::move(turn.busy_readers.front());
+    turn.busy_readers.pop_front();
+    c->in_busy_readers_ = false;
+    c->read_more(true);
+  }
+  if (!turn.busy_readers.empty() && !turn.pump_posted) {
+    turn.pump_posted = true;
+    auto executor = turn.busy_readers.front()->socket_.get_executor();
+    asio::post(executor, [&turn, per_pass] { read_pump(turn, per_pass); });
+  }
 }
 
 // Header + body of the frame at the front of the buffer, once its header is in.

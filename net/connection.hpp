@@ -9,6 +9,7 @@
 
 #include <array>
 #include <atomic>
+#include <deque>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -40,6 +41,12 @@ inline constexpr std::chrono::milliseconds linger_bound{500};
 // completions, so every connection read in the same turn shares one batch.
 struct turn_batch {
   op_batch pending;
+  // Busy connections (server.light_inflight) waiting for their next read:
+  // armed a few per pass (read_pump), so the I/O thread's queue stays short
+  // and a light connection's request is read at the next reactor run, not
+  // after a round over every flooding connection.
+  std::deque<std::shared_ptr<connection>> busy_readers;
+  bool pump_posted = false;
   bool flush_posted = false;
   // Scratch for parsing one read's frames, cleared after each read. Shared by
   // the thread's connections (one parses a whole read before another runs):
@@ -104,7 +111,8 @@ class connection final : public reply_sink, public std::enable_shared_from_this<
 
  private:
   // -- I/O thread ------------------------------------------------------------
-  void read_more();
+  void read_more(bool pumped = false);
+  static void read_pump(turn_batch& turn, uint32_t per_pass);
   size_t front_frame_bytes() const;
   void refuse_over_budget(size_t frame_bytes);
   void on_read(const boost::system::error_code& ec, size_t n);
@@ -146,6 +154,7 @@ class connection final : public reply_sink, public std::enable_shared_from_this<
   // I/O thread only.
   read_buffer in_;              // bytes read, not yet framed
   bool reading_ = false;        // an async read is outstanding
+  bool in_busy_readers_ = false;  // queued in turn_.busy_readers
   bool last_read_filled_ = false;  // the last read filled the buffer: grow it
   reply_buffer local_;          // replies made by this thread during one read
   request_tally local_tally_;            // outcomes of local_, recorded once per read

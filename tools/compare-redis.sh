@@ -32,7 +32,7 @@ printf "%-14s %14s %10s %14s %10s %8s\n" "load" "castellan/s" "p99 us" "redis/s"
 for load in "-c 50 -P 1" "-c 50 -P 16" "-c 1 -P 1"; do
   read -r c_rps c_p99 < <(AUTHBENCH_PASSWORD="$password" "$bin/authbench" --port "$port" \
       --user admin $load -d "$seconds" --json |
-    sed -E 's/.*"throughput_rps":([0-9.]+).*"p99":([0-9.]+).*/\1 \2/')
+    sed -E 's/.*"throughput_rps":([0-9.]+).*"latency_us":\{[^}]*"p99":([0-9.]+).*/\1 \2/')
   # -n scaled to take about as long as the authbench run.
   n=$(awk -v r="$c_rps" -v s="$seconds" 'BEGIN { printf "%d", r * s }')
   read -r r_rps r_p99 < <(redis-benchmark -p "$redis_port" -t get -d 64 $load -n "$n" --csv 2>/dev/null |

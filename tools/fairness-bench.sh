@@ -38,7 +38,7 @@ json() {
 bench() { "$bin/authbench" --port "$node_port" --user admin --json "$@"; }
 ms() { awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'; }
 flood() { ${FLOOD_NICE:+nice -n "$FLOOD_NICE"} "$bin/authbench" --port "$node_port" --user admin --json --op validate -c 1000 -P 16 "$@"; }
-modest() { bench --op validate -c 4 --rate "$rate" --deadline-ms 5000 -d "$seconds" --warmup 1; }
+modest() { ${MODEST_NICE:+nice -n "$MODEST_NICE"} "$bin/authbench" --port "$node_port" --user admin --json --op validate -c 4 --rate "$rate" --deadline-ms 5000 -d "$seconds" --warmup 1; }
 
 idle=$(modest)
 capacity=$(flood -d "$seconds" --warmup 2 | json throughput_rps)
