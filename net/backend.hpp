@@ -43,8 +43,8 @@ struct session_op {
   session_key key{};
   bool local_read = false;  // validate with consistency "local": any holder may answer
   // Answered from a copy that may lack writes acknowledged elsewhere (a local
-  // read on a member whose lease lapsed): `ok` if found live, otherwise
-  // `unavailable`, never `invalid_token` or `expired`.
+  // read, or a logout, on a member whose lease lapsed): done if the session
+  // is found live, otherwise `unavailable`, never `invalid_token` or `expired`.
   bool confirm_only = false;
 };
 

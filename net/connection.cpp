@@ -34,6 +34,16 @@ namespace asio = boost::asio;
 
 namespace {
 
+// A password in a buffer of its own on the heap, never a string's inline
+// buffer: moving the login on moves the pointer and leaves no copy behind
+// (the pool zeroes the one buffer after the check).
+std::string heap_secret(std::string_view secret) {
+  std::string out;
+  out.reserve(std::max<size_t>(secret.size(), 2 * sizeof(std::string)));
+  out.assign(secret);
+  return out;
+}
+
 constexpr size_t max_unsent_reply_bytes = 4 * 1024 * 1024;
 
 template <class F>
@@ -174,18 +184,20 @@ void connection::read_more(bool pumped) {
 // reactor and the handlers queued meanwhile (a light connection's read among
 // them) before the next pass: deficit round robin over busy connections.
 void connection::read_pump(turn_batch& turn, uint32_t per_pass) {
-  turn.pump_posted = false;
+  std::vector<std::shared_ptr<connection>> pass;
   for (uint32_t i = 0; i < per_pass && !turn.busy_readers.empty(); ++i) {
-    auto c = std::move(turn.busy_readers.front());
+    pass.push_back(std::move(turn.busy_readers.front()));
     turn.busy_readers.pop_front();
-    c->in_busy_readers_ = false;
+    pass.back()->in_busy_readers_ = false;
+  }
+  // The next pass is posted first, so nothing this pass does can leave the
+  // rest waiting for a pump nobody posted.
+  turn.pump_posted = !turn.busy_readers.empty();
+  if (turn.pump_posted)
+    asio::post(turn.busy_readers.front()->socket_.get_executor(),
+               [&turn, per_pass] { read_pump(turn, per_pass); });
+  for (auto& c : pass)
     c->read_more(true);
-  }
-  if (!turn.busy_readers.empty() && !turn.pump_posted) {
-    turn.pump_posted = true;
-    auto executor = turn.busy_readers.front()->socket_.get_executor();
-    asio::post(executor, [&turn, per_pass] { read_pump(turn, per_pass); });
-  }
 }
 
 // Header + body of the frame at the front of the buffer, once its header is in.
@@ -376,7 +388,7 @@ void connection::dispatch(const request_view& r, std::vector<session_op>& ops) {
       return;
     }
     case op_kind::login: {
-      login_job job{r.id, std::string(r.user), std::string(r.password), std::string(r.ip)};
+      login_job job{r.id, std::string(r.user), heap_secret(r.password), std::string(r.ip)};
       if (job.ip.empty())
         job.ip = peer_ip_;
       ctx_.backend->submit_login(std::move(job), owe_one(r));

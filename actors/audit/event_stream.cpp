@@ -90,8 +90,8 @@ void event_stream::append_durable(std::vector<net::auth_event> events,
 void event_stream::publish_durable(std::vector<net::auth_event> events,
                                    std::shared_ptr<net::owed_replies> owed, net::reply_buffer replies,
                                    std::vector<uint64_t> request_ids,
-                                   std::function<void()> on_failure) {
-  auto learned = learn_once_durable(events, {});
+                                   std::function<void()> on_failure, bool teach) {
+  auto learned = teach ? learn_once_durable(events, {}) : std::function<void(bool)>();
   if (auto* link = link_.load(); link && owed) {
     // The replies wait for this node's log and every replica: the client
     // hears `ok` only for what survives a node's death. A share lost on the

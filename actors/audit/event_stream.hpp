@@ -38,10 +38,12 @@ class event_stream {
 
   // Records events and releases `replies` (answering `request_ids`, owed
   // through `owed`) only once the records are durable; otherwise each
-  // request gets `unavailable` and `on_failure` runs.
+  // request gets `unavailable` and `on_failure` runs. With `teach` false the
+  // listener does not learn from them (a login that shared another's check:
+  // the limiter learns that check's outcome once).
   void publish_durable(std::vector<net::auth_event> events, std::shared_ptr<net::owed_replies> owed,
                        net::reply_buffer replies, std::vector<uint64_t> request_ids,
-                       std::function<void()> on_failure = {});
+                       std::function<void()> on_failure = {}, bool teach = true);
 
   // Records events (and replicates the session changes among them, like the
   // publish above) and runs `done(durable)` once this node's log and every

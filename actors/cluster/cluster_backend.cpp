@@ -108,8 +108,13 @@ op_route route_session_op(const cluster_view& view, net::op_kind kind, bool loca
     return view.lease_holds(now) ? op_route::here : op_route::here_confirm_only;
   if (!view.owns(key_hash))
     return op_route::owner;
-  if (needs_lease(kind) && !view.lease_holds(now))
-    return op_route::refuse_lapsed;
+  if (!view.lease_holds(now)) {
+    if (needs_lease(kind))
+      return op_route::refuse_lapsed;
+    // A logout is never unsafe, but this member may lack a session opened
+    // elsewhere meanwhile: it may end one it holds, never deny one.
+    return view.complete(key_hash) ? op_route::here_confirm_only : op_route::refuse_incomplete;
+  }
   return view.complete(key_hash) ? op_route::here : op_route::refuse_incomplete;
 }
 

@@ -167,6 +167,9 @@ void on_ops(self_ptr self, const std::string& member, const std::string& body) {
       count(st, &actors::cluster_metrics::lease_refusals);
       continue;
     }
+    // A logout needs no lease, but without it this member may lack a
+    // session opened elsewhere: it may end one it holds, never deny one.
+    local.confirm_only = !lease_holds;
     std::memcpy(local.key.data(), op.key.data(), local.key.size());
     // Only a complete copy may say "no such session" (a member leaving
     // heard every change to what it held, and hands it over now).

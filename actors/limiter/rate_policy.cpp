@@ -6,6 +6,7 @@
 #include "actors/limiter/rate_policy.hpp"
 
 #include <cmath>
+#include <cstdint>
 
 namespace castellan::actors {
 namespace {
@@ -25,16 +26,23 @@ decision check(const rate_policy& p, key_state& s, int64_t now) {
   if (excess > 0)
     return {false, static_cast<int64_t>(std::ceil(excess)), false};
   s.tat_ms = static_cast<int64_t>(std::llround(tat + t));
+  if (s.reserved < UINT32_MAX)
+    ++s.reserved;
   return {};
 }
 
 void refund(const rate_policy& p, key_state& s, int64_t now) {
+  if (s.reserved == 0)
+    return;
+  --s.reserved;
   auto t = static_cast<int64_t>(std::llround(interval_ms(p)));
   s.tat_ms = std::max(s.tat_ms - t, now - t);
 }
 
 outcome_effect record_outcome(const rate_policy& p, key_state& s, bool success, int64_t now) {
   s.last_seen_ms = now;
+  if (!success && s.reserved > 0)
+    --s.reserved;  // settled: a failure keeps its unit
   if (success) {
     bool had = s.failures > 0 || s.lockouts > 0;
     s.failures = 0;

@@ -21,6 +21,7 @@ struct rate_policy {
 struct key_state {
   int64_t tat_ms = 0;              // GCRA theoretical arrival time
   uint32_t failures = 0;           // consecutive failures since the last success or lockout
+  uint32_t reserved = 0;           // units allowed attempts reserved and no outcome settled yet
   int64_t last_failure_ms = 0;     // failures older than lockout_max_ms no longer count
   uint32_t lockouts = 0;           // lockouts in a row (the backoff exponent)
   int64_t locked_until_ms = 0;     // 0 = not locked
@@ -40,7 +41,9 @@ struct decision {
 // logins never use up the allowance, only concurrency does (bounded by burst).
 decision check(const rate_policy& p, key_state& s, int64_t now);
 
-// Returns the unit an allowed attempt reserved (a successful login).
+// Returns the unit an allowed attempt reserved (a successful login). Never
+// more units than were reserved: logins that shared one check (identical
+// logins in flight at once) succeed many times on one reservation.
 void refund(const rate_policy& p, key_state& s, int64_t now);
 
 enum class outcome_effect { none, lockout_started, lockout_reset };

@@ -41,43 +41,46 @@ bool login_flights::join(const digest& d, net::login_job& job, const net::owed_p
     if (it == flights_.end())
       return false;
     sodium_memzero(job.password.data(), job.password.size());
-    it->second.push_back({net::login_job{job.request_id, job.user, {}, job.ip}, owed});
+    it->second.logins.push_back({net::login_job{job.request_id, job.user, {}, job.ip}, owed});
   }
   if (metrics_ && metrics_->joined)
     metrics_->joined->Increment();
   return true;
 }
 
-bool login_flights::lead(const digest& d, net::login_job& job, const net::owed_ptr& owed) {
+std::optional<uint64_t> login_flights::lead(const digest& d, net::login_job& job,
+                                            const net::owed_ptr& owed) {
   {
     std::lock_guard<std::mutex> guard(mutex_);
     auto [it, opened] = flights_.try_emplace(d);
-    it->second.push_back({net::login_job{job.request_id, job.user, {}, job.ip}, owed});
-    if (opened)
-      return true;
+    it->second.logins.push_back({net::login_job{job.request_id, job.user, {}, job.ip}, owed});
+    if (opened) {
+      it->second.generation = next_generation_++;
+      return it->second.generation;
+    }
     sodium_memzero(job.password.data(), job.password.size());
   }
   if (metrics_ && metrics_->joined)
     metrics_->joined->Increment();
-  return false;
+  return std::nullopt;
 }
 
-std::vector<flight_login> login_flights::land(const digest& d) {
+std::vector<flight_login> login_flights::land(const digest& d, uint64_t generation) {
   std::lock_guard<std::mutex> guard(mutex_);
   auto it = flights_.find(d);
-  if (it == flights_.end())
+  if (it == flights_.end() || it->second.generation != generation)
     return {};
-  auto logins = std::move(it->second);
+  auto logins = std::move(it->second.logins);
   flights_.erase(it);
   return logins;
 }
 
-bool login_flights::abandoned(const digest& d) const {
+bool login_flights::abandoned(const digest& d, uint64_t generation) const {
   std::lock_guard<std::mutex> guard(mutex_);
   auto it = flights_.find(d);
-  if (it == flights_.end())
+  if (it == flights_.end() || it->second.generation != generation)
     return false;
-  for (auto& login : it->second)
+  for (auto& login : it->second.logins)
     if (!login.owed->abandoned())
       return false;
   return true;

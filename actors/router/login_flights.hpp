@@ -17,6 +17,7 @@
 #include <array>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -49,17 +50,20 @@ class login_flights {
   // is zeroed either way once it has joined.
   bool join(const digest& d, net::login_job& job, const net::owed_ptr& owed);
 
-  // Opens the flight `d` with `job` as its first login (true; the caller
-  // keeps the password for the check). False if another login opened it
-  // meanwhile: then `job` joined that flight instead, as by join().
-  bool lead(const digest& d, net::login_job& job, const net::owed_ptr& owed);
+  // Opens the flight `d` with `job` as its first login and returns the
+  // flight's generation (the caller keeps the password for the check).
+  // Nothing if another login opened it meanwhile: then `job` joined that
+  // flight instead, as by join().
+  std::optional<uint64_t> lead(const digest& d, net::login_job& job, const net::owed_ptr& owed);
 
-  // Closes the flight and hands over its logins, the leader first. A login
+  // Closes the flight `d` of `generation` and hands over its logins, the
+  // leader first; nothing if that flight has landed already (a later
+  // identical flight is never closed by an earlier one's leader). A login
   // arriving later starts a new flight.
-  std::vector<flight_login> land(const digest& d);
+  std::vector<flight_login> land(const digest& d, uint64_t generation);
 
-  // True when every login of the flight has lost its connection.
-  bool abandoned(const digest& d) const;
+  // True when every login of that flight has lost its connection.
+  bool abandoned(const digest& d, uint64_t generation) const;
 
  private:
   struct digest_hash {
@@ -68,7 +72,12 @@ class login_flights {
 
   std::array<unsigned char, 32> key_{};
   mutable std::mutex mutex_;
-  std::unordered_map<digest, std::vector<flight_login>, digest_hash> flights_;
+  struct flight {
+    uint64_t generation = 0;
+    std::vector<flight_login> logins;
+  };
+  std::unordered_map<digest, flight, digest_hash> flights_;
+  uint64_t next_generation_ = 1;
   login_metrics* metrics_;
 };
 

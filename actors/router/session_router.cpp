@@ -253,9 +253,14 @@ void session_router::submit_login(net::login_job&& job, net::owed_ptr owed) {
     refuse_shed(owed, job.request_id, refused->why, refused->retry_after_ms);
     return;
   }
-  if (!flights_.lead(flight, job, owed))
+  auto attempt = std::make_shared<login_attempt>();
+  attempt->flight = flight;
+  attempt->job = std::move(job);  // the password's buffer moves with it (not a copy: secret_string)
+  auto generation = flights_.lead(flight, attempt->job, owed);
+  if (!generation)
     return;  // an identical login took the lead meanwhile
-  ask_limiter(std::make_shared<login_attempt>(login_attempt{std::move(job), flight}));
+  attempt->generation = *generation;
+  ask_limiter(attempt);
 }
 
 // Asks every limiter shard that owns one of the login's keys; the last answer
@@ -271,7 +276,7 @@ void session_router::ask_limiter(const attempt_ptr& attempt) {
     }
     auto& password = attempt->job.password;
     sodium_memzero(password.data(), password.size());
-    for (auto& login : flights_.land(attempt->flight)) {
+    for (auto& login : flights_.land(attempt->flight, attempt->generation)) {
       if (d.failed)  // a limiter shard dropped the check (it crashed or stopped), or was full
         login.owed->refuse({login.job.request_id}, d.full ? "rate limiter full; retry later"
                                                           : "rate limiter unavailable; retry");
@@ -309,28 +314,29 @@ void session_router::check_password(const attempt_ptr& attempt) {
       // it. The message is not logged: it could quote a hash.
       spdlog::error("a login's password check threw; the login is answered unavailable");
       sodium_memzero(attempt->job.password.data(), attempt->job.password.size());
-      for (auto& login : flights_.land(attempt->flight))
+      for (auto& login : flights_.land(attempt->flight, attempt->generation))
         login.owed->refuse({login.job.request_id}, "the password check failed; retry");
     }
   };
   check.shed = [this, attempt](shed_reason why, uint64_t retry_after_ms) {
     sodium_memzero(attempt->job.password.data(), attempt->job.password.size());
-    for (auto& login : flights_.land(attempt->flight))
+    for (auto& login : flights_.land(attempt->flight, attempt->generation))
       refuse_shed(login.owed, login.job.request_id, why, retry_after_ms);
   };
-  check.abandoned = [this, attempt] { return flights_.abandoned(attempt->flight); };
+  check.abandoned = [this, attempt] { return flights_.abandoned(attempt->flight, attempt->generation); };
   pool_.submit(std::move(check));
 }
 
 void session_router::refuse_login(const flight_login& login, net::error_code code,
-                                  const char* message, const char* reason) {
+                                  const char* message, const char* reason, bool teach) {
   auto e = events_->make(net::event_kind::login_failed);
   e.user = login.job.user;
   e.ip = login.job.ip;
   e.reason = reason;
   net::reply_buffer out;
   out.add_error(login.job.request_id, code, message);
-  events_->publish_durable({std::move(e)}, login.owed, std::move(out), {login.job.request_id});
+  events_->publish_durable({std::move(e)}, login.owed, std::move(out), {login.job.request_id}, {},
+                           teach);
 }
 
 // Runs on a password pool thread. The flight lands once the outcome is known:
@@ -342,12 +348,18 @@ void session_router::finish_login(login_attempt& attempt) {
   auto& password = attempt.job.password;
   bool match = config::verify_password(password, record ? record->password_hash : *dummy);
   sodium_memzero(password.data(), password.size());
-  for (auto& login : flights_.land(attempt.flight)) {
+  // One check, one lesson: the limiter counts the flight's failure once (the
+  // leader's), so identical guesses sent at once are one guess, and cannot
+  // stack lockouts. Every login is still answered and recorded.
+  auto logins = flights_.land(attempt.flight, attempt.generation);
+  for (size_t i = 0; i < logins.size(); ++i) {
+    auto& login = logins[i];
+    bool teach = i == 0;
     if (!record || !match)
       refuse_login(login, net::error_code::bad_credentials, "wrong user or password",
-                   record ? "bad_password" : "unknown_user");
+                   record ? "bad_password" : "unknown_user", teach);
     else if (!record->enabled)
-      refuse_login(login, net::error_code::forbidden, "user is disabled", "user_disabled");
+      refuse_login(login, net::error_code::forbidden, "user is disabled", "user_disabled", teach);
     else
       open_login(login, users, *record);
   }

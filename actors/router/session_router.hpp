@@ -81,6 +81,7 @@ class session_router final : public net::request_backend {
   struct login_attempt {
     net::login_job job;
     login_flights::digest flight;
+    uint64_t generation = 0;
   };
   using attempt_ptr = std::shared_ptr<login_attempt>;
   void ask_limiter(const attempt_ptr& attempt);
@@ -88,7 +89,7 @@ class session_router final : public net::request_backend {
   void finish_login(login_attempt& attempt);
   void refuse_rate_limited(const flight_login& login, const decision& d, key_kind by);
   void refuse_login(const flight_login& login, net::error_code code, const char* message,
-                    const char* reason);
+                    const char* reason, bool teach);
   void open_login(const flight_login& login, const std::shared_ptr<const config::users_table>& users,
                   const config::user_record& record);
 

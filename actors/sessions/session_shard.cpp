@@ -113,6 +113,11 @@ void ask_write(shard_state& st, const net::session_op& op, int64_t now, batch_re
     return;
   }
   auto found = st.table->validate(op.key, now);
+  if (found.status != lookup_status::ok && op.confirm_only) {
+    r.now.add_error(op.request_id, net::error_code::unavailable, unconfirmed_refusal);
+    r.now_ids.push_back(op.request_id);
+    return;
+  }
   if (found.status != lookup_status::ok)
     return answer_lookup_failure(found.status, op.request_id, r.now, r.now_ids);
   bool refresh = op.kind == net::op_kind::refresh;

@@ -102,11 +102,13 @@ void raise_fd_limit(rlim_t wanted) {
 // Now a connection holds its fixed 4 KiB read buffer and nothing more for it:
 // ~8.5 MiB in all, the same as 1,500 idle connections (buffer, socket, timer,
 // connection state). The bound, 20 MiB, is ~14 KiB per connection;
-// AddressSanitizer adds redzones and shadow to every allocation (measured
-// +23 MiB in the debug-asan build), so there it is twice that, still well
-// under what the announced lengths used to buy.
+// AddressSanitizer adds redzones, shadow and a quarantine of freed memory
+// to every allocation (measured +23 MiB in the debug-asan build at first,
+// +32 to +34 MiB later, and +42 MiB once on a CI machine busy with other
+// tests), so there it is 48 MiB: still half of the 94 MiB the announced
+// lengths used to buy.
 #if defined(__SANITIZE_ADDRESS__)
-constexpr long growth_bound_kib = 40 * 1024;
+constexpr long growth_bound_kib = 48 * 1024;
 #else
 constexpr long growth_bound_kib = 20 * 1024;
 #endif

@@ -124,8 +124,8 @@ TEST(ClusterRouting, OnTheMinoritySideRefreshesAreRefusedWhileValidateAndLogoutS
 
 // A member whose lease lapsed (a majority has not heard it lately) may have
 // been taken over: it answers no owner read and no refresh for the keys it
-// owned; a logout (never unsafe) is answered here, and a local read (any
-// copy, by choice) too, but only to confirm a session: others may have
+// owned; a logout (never unsafe) and a local read (any copy, by choice)
+// are answered here, but only where the session is found: others may have
 // opened sessions it never heard of.
 TEST(ClusterRouting, WithItsLeaseLapsedAnOwnerRefusesOwnerReadsAndRefreshes) {
   auto v = view_of("node-a", abc, abc);
@@ -137,7 +137,7 @@ TEST(ClusterRouting, WithItsLeaseLapsedAnOwnerRefusesOwnerReadsAndRefreshes) {
     auto owned = [&](op_route r) { return mine ? r : op_route::owner; };
     EXPECT_EQ(route_session_op(v, op_kind::validate, false, h, now), owned(op_route::refuse_lapsed));
     EXPECT_EQ(route_session_op(v, op_kind::refresh, false, h, now), owned(op_route::refuse_lapsed));
-    EXPECT_EQ(route_session_op(v, op_kind::logout, false, h, now), owned(op_route::here));
+    EXPECT_EQ(route_session_op(v, op_kind::logout, false, h, now), owned(op_route::here_confirm_only));
     if (holder_in(*v.holders, "node-a", h)) {
       EXPECT_EQ(route_session_op(v, op_kind::validate, true, h, now), op_route::here_confirm_only);
     }

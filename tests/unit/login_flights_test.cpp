@@ -44,7 +44,8 @@ TEST(LoginFlights, LoginsJoinUntilTheFlightLandsThenANewOneLeads) {
   auto d = flights.digest_of(leader);
   auto first = job(2, "alice", "secret");
   EXPECT_FALSE(flights.join(d, first, owe(sink, 2))) << "nothing in the air yet";
-  EXPECT_TRUE(flights.lead(d, leader, owe(sink, 1)));
+  auto generation = flights.lead(d, leader, owe(sink, 1));
+  ASSERT_TRUE(generation);
   EXPECT_EQ(leader.password, "secret") << "the leader keeps its password for the check";
   auto joiner = job(3, "alice", "secret");
   EXPECT_TRUE(flights.join(d, joiner, owe(sink, 3)));
@@ -53,16 +54,21 @@ TEST(LoginFlights, LoginsJoinUntilTheFlightLandsThenANewOneLeads) {
   auto late_leader = job(4, "alice", "secret");
   EXPECT_FALSE(flights.lead(d, late_leader, owe(sink, 4))) << "a second leader joins instead";
 
-  auto landed = flights.land(d);
+  EXPECT_TRUE(flights.land(d, *generation + 1).empty()) << "another generation's leader lands nothing";
+  auto landed = flights.land(d, *generation);
   ASSERT_EQ(landed.size(), 3u);
   EXPECT_EQ(landed[0].job.request_id, 1u) << "the leader first";
   EXPECT_EQ(landed[1].job.request_id, 3u);
   EXPECT_EQ(landed[2].job.request_id, 4u);
   for (auto& login : landed)
     EXPECT_TRUE(login.job.password.empty()) << "the flight keeps no password";
-  EXPECT_TRUE(flights.land(d).empty()) << "a flight lands once";
+  EXPECT_TRUE(flights.land(d, *generation).empty()) << "a flight lands once";
   auto after = job(5, "alice", "secret");
   EXPECT_FALSE(flights.join(d, after, owe(sink, 5))) << "after landing, a new flight starts";
+  auto next = flights.lead(d, after, owe(sink, 5));
+  ASSERT_TRUE(next);
+  EXPECT_TRUE(flights.land(d, *generation).empty()) << "the old leader cannot land the new flight";
+  EXPECT_EQ(flights.land(d, *next).size(), 1u);
 }
 
 TEST(LoginFlights, AFlightIsAbandonedOnlyWhenEveryLoginsConnectionHasGone) {
@@ -71,13 +77,14 @@ TEST(LoginFlights, AFlightIsAbandonedOnlyWhenEveryLoginsConnectionHasGone) {
   auto staying = std::make_shared<silent_sink>();
   auto leader = job(1, "alice", "secret");
   auto d = flights.digest_of(leader);
-  ASSERT_TRUE(flights.lead(d, leader, owe(gone, 1)));
+  auto generation = flights.lead(d, leader, owe(gone, 1));
+  ASSERT_TRUE(generation);
   auto joiner = job(2, "alice", "secret");
   ASSERT_TRUE(flights.join(d, joiner, owe(staying, 2)));
   gone->gone = true;
-  EXPECT_FALSE(flights.abandoned(d)) << "the joiner still waits: the check must run";
+  EXPECT_FALSE(flights.abandoned(d, *generation)) << "the joiner still waits: the check must run";
   staying->gone = true;
-  EXPECT_TRUE(flights.abandoned(d));
+  EXPECT_TRUE(flights.abandoned(d, *generation));
 }
 
 }  // namespace

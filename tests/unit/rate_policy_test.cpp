@@ -45,6 +45,23 @@ TEST(Gcra, RefundedSuccessesDoNotUseTheAllowance) {
   }
 }
 
+// Logins that shared one check (identical logins in flight at once) succeed
+// many times on one reservation: the bucket gets back what was reserved,
+// never what failures before them used up.
+TEST(Gcra, RefundsNeverReturnMoreThanWasReserved) {
+  auto p = policy(1, 4, 10);  // 1 s interval, burst 4
+  key_state s;
+  for (int i = 0; i < 3; ++i) {  // three failed guesses use three units
+    ASSERT_TRUE(check(p, s, 0).allowed);
+    record_outcome(p, s, false, 0);
+  }
+  ASSERT_TRUE(check(p, s, 0).allowed);  // one reservation ...
+  for (int i = 0; i < 100; ++i)         // ... answered by 100 successes
+    refund(p, s, 0);
+  EXPECT_TRUE(check(p, s, 0).allowed) << "the refunded unit";
+  EXPECT_FALSE(check(p, s, 0).allowed) << "the failures' units are still spent";
+}
+
 TEST(Lockout, StartsAfterNFailuresAndDoubles) {
   auto p = policy(1000, 1000, 3);  // rate never the limit here
   key_state s;

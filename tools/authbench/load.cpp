@@ -215,6 +215,11 @@ class worker {
                   static_cast<long>(timeout.count() % 1'000'000'000)};
       int n = ::epoll_pwait2(epoll_.get(), events.data(), static_cast<int>(events.size()), &ts,
                              nullptr);
+      if (n < 0 && errno == ENOSYS) {  // a kernel before 5.11: milliseconds, rounded up
+        auto ms = std::chrono::ceil<std::chrono::milliseconds>(timeout).count();
+        n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()),
+                         static_cast<int>(ms));
+      }
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0)
