@@ -250,7 +250,7 @@ TEST(ClusterTest, ARevokeAnsweredUnavailableEndsNothingOnAMemberThatGetsItLate) 
     if (auto t = login(cluster.client_port(0), "alice", alice_password); owned_by_c(t))
       on_c.push_back(t);
   auto c = net::client::connect("127.0.0.1", cluster.client_port(0), 5s);
-  ::kill(cluster.node(2).pid(), SIGSTOP);
+  ASSERT_TRUE(cluster.freeze(2));
   auto r = c.call(net::revoke_user_request{0, admin, "alice"});
   ::kill(cluster.node(2).pid(), SIGCONT);
   EXPECT_EQ(r.error, "unavailable");

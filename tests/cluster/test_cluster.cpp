@@ -6,12 +6,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <regex>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -151,6 +154,36 @@ void test_cluster::start(size_t i, const std::string& users_file) {
 void test_cluster::kill_hard(size_t i) {
   nodes_.at(i)->kill_hard();
   running_[i] = false;
+}
+
+namespace {
+
+// Whether every thread of `pid` is stopped ('T' in /proc/<pid>/task/*/stat).
+bool all_threads_stopped(pid_t pid) {
+  std::error_code ec;
+  auto tasks = std::filesystem::path("/proc") / std::to_string(pid) / "task";
+  for (auto& task : std::filesystem::directory_iterator(tasks, ec)) {
+    std::ifstream in(task.path() / "stat");
+    std::string line;
+    std::getline(in, line);
+    auto close = line.rfind(')');  // the name may hold spaces and parentheses
+    if (close == std::string::npos || close + 2 >= line.size() || line[close + 2] != 'T')
+      return false;
+  }
+  return !ec;
+}
+
+}  // namespace
+
+bool test_cluster::freeze(size_t i) {
+  pid_t pid = nodes_.at(i)->pid();
+  ::kill(pid, SIGSTOP);
+  for (int tries = 0; tries < 200; ++tries) {
+    if (all_threads_stopped(pid))
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
 }
 
 int test_cluster::stop(size_t i) {

@@ -42,6 +42,11 @@ class test_cluster {
   void kill_hard(size_t i);
   int stop(size_t i);
   void restart(size_t i);
+  // SIGSTOP member i and wait until every one of its threads is stopped
+  // (kill returns before a thread running on another CPU has stopped, and a
+  // request sent right after could still be served); false if that takes
+  // over 2 s.
+  bool freeze(size_t i);
   // A member whose secret differs from everyone else's (started, not joined).
   // At member i's seed address the members dial it too; elsewhere (a free
   // port no member knows) only it dials them, as a new node would.
