@@ -135,7 +135,11 @@ std::string remote_owner(const cluster_view& view, uint64_t key_hash) {
 void cluster_backend::submit_session_ops(net::op_batch&& batch) {
   auto view = view_.load();
   if (!view || !node_) {
-    router_.submit_session_ops(std::move(batch));
+    // The front door can read requests before the cluster actor published
+    // its first view: this member's copy (recovered from its own log) may
+    // lack what others acknowledged meanwhile, so it answers nobody yet.
+    for (auto& op : batch.ops)
+      batch.owed[op.sink]->refuse({op.request_id}, unowned_refusal);
     return;
   }
   net::op_batch local;
@@ -187,7 +191,7 @@ void cluster_backend::submit_session_ops(net::op_batch&& batch) {
 // The password is checked where the client asked (argon2 spreads over the
 // cluster); the session opens on its owner (place_open).
 void cluster_backend::submit_login(net::login_job&& job, net::owed_ptr owed) {
-  if (auto view = view_.load(); view && node_ && !view->owned()) {
+  if (auto view = view_.load(); !view || !node_ || !view->owned()) {
     sodium_memzero(job.password.data(), job.password.size());
     owed->refuse({job.request_id}, unowned_refusal);
     return;
@@ -205,8 +209,10 @@ void cluster_backend::submit_login(net::login_job&& job, net::owed_ptr owed) {
 bool cluster_backend::place_open(open_session& msg) {
   auto view = view_.load();
   uint64_t h = actors::ring_hash(msg.key);
-  if (!view || !node_)
-    return false;
+  if (!view || !node_) {  // no view yet (submit_session_ops): never a session with one copy
+    msg.owed->refuse({msg.request_id}, unowned_refusal);
+    return true;
+  }
   switch (route_open(*view, h)) {
     case open_route::here:
       return false;
@@ -307,8 +313,8 @@ void cluster_backend::revoke_round(const cluster_view& view, const std::string& 
 void cluster_backend::revoke_everywhere(const std::string& user,
                                         std::function<void(uint64_t, bool)> done) {
   auto view = view_.load();
-  if (!view || !node_) {
-    router_.revoke_here(user, {}, std::move(done));
+  if (!view || !node_) {  // not part of the cluster yet: it cannot reach every copy
+    done(0, false);
     return;
   }
   // Every copy must end: not from a minority (the other side keeps its
@@ -378,8 +384,15 @@ std::vector<const std::string*> replica_targets(const cluster_view& view, uint64
 bool cluster_backend::replicate(const std::vector<net::auth_event>& events,
                                 std::function<void(bool)> done) {
   auto view = view_.load();
-  if (!view || !node_)
-    return false;
+  if (!view || !node_) {
+    // Not part of the cluster yet: a session change cannot reach its other
+    // holder, so it is not durable (events about no session need nobody).
+    if (std::none_of(events.begin(), events.end(),
+                     [](const net::auth_event& e) { return replication_hash(e).has_value(); }))
+      return false;
+    done(false);
+    return true;
+  }
   std::map<std::string, std::vector<net::auth_event>> parts;
   for (auto& e : events)
     if (auto h = replication_hash(e))
