@@ -28,10 +28,12 @@ TOML
 # bench_start: starts authd on $work/node.toml and waits until it serves.
 # Sets node_pid, node_port and t0 (ns at exec); node_password is the
 # bootstrap admin's, printed by the first start of a data directory.
+# BENCH_NODE_CPUS, when set, pins the node to those CPUs (taskset -c), so a
+# load generator pinned elsewhere does not take the node's CPU time.
 bench_start() {
   rm -f "$work/ready.json"
   t0=$(date +%s%N)
-  "$bin/authd" --config "$work/node.toml" --ready-file "$work/ready.json" \
+  ${BENCH_NODE_CPUS:+taskset -c "$BENCH_NODE_CPUS"} "$bin/authd" --config "$work/node.toml" --ready-file "$work/ready.json" \
     >> "$work/out.txt" 2>> "$work/err.txt" &
   node_pid=$!
   for _ in $(seq 3000); do [[ -f "$work/ready.json" ]] && break; sleep 0.01; done

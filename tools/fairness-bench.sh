@@ -37,8 +37,17 @@ json() {
 }
 bench() { "$bin/authbench" --port "$node_port" --user admin --json "$@"; }
 ms() { awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'; }
-flood() { ${FLOOD_NICE:+nice -n "$FLOOD_NICE"} "$bin/authbench" --port "$node_port" --user admin --json --op validate -c 1000 -P 16 "$@"; }
-modest() { ${MODEST_NICE:+nice -n "$MODEST_NICE"} "$bin/authbench" --port "$node_port" --user admin --json --op validate -c 4 --rate "$rate" --deadline-ms 5000 -d "$seconds" --warmup 1; }
+# Placement (all optional): FLOOD_NICE / MODEST_NICE (nice values),
+# FLOOD_CPUS / MODEST_CPUS (taskset -c lists), MODEST_RT=1 (the modest
+# client at SCHED_FIFO, so what it measures is the node, not its own wait for
+# a CPU); BENCH_NODE_CPUS pins the node (bench-node.sh).
+place() {
+  local cpus="$1" niceness="$2" rt="$3"
+  shift 3
+  ${cpus:+taskset -c "$cpus"} ${niceness:+nice -n "$niceness"} ${rt:+chrt -f 10} "$@"
+}
+flood() { place "${FLOOD_CPUS:-}" "${FLOOD_NICE:-}" "" "$bin/authbench" --port "$node_port" --user admin --json --op validate -c 1000 -P 16 "$@"; }
+modest() { place "${MODEST_CPUS:-}" "${MODEST_NICE:-}" "${MODEST_RT:-}" "$bin/authbench" --port "$node_port" --user admin --json --op validate -c 4 --rate "$rate" --deadline-ms 5000 -d "$seconds" --warmup 1; }
 
 idle=$(modest)
 capacity=$(flood -d "$seconds" --warmup 2 | json throughput_rps)
