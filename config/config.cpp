@@ -134,6 +134,13 @@ const std::vector<binding>& bindings() {
     uint_binding("server", "busy_reads_per_pass", FIELD(server.busy_reads_per_pass), 1, 1000000),
     uint_binding("server", "read_buffer_budget_bytes", FIELD(server.read_buffer_budget_bytes),
                  64, int64_t{1} << 40),
+    string_binding("server.tls", "cert_file", FIELD(server.tls.cert_file)),
+    string_binding("server.tls", "key_file", FIELD(server.tls.key_file)),
+    string_binding("server.tls", "client_ca_file", FIELD(server.tls.client_ca_file)),
+    string_binding("server.tls", "min_version", FIELD(server.tls.min_version), {"1.3", "1.2"}),
+    uint_binding("server.tls", "handshake_timeout_ms", FIELD(server.tls.handshake_timeout_ms), 10,
+                 600000),
+    uint_binding("server.tls", "reload_interval_ms", FIELD(server.tls.reload_interval_ms), 100, u32),
     uint_binding("actors", "scheduler_threads", FIELD(actors.scheduler_threads), 1, 64),
     uint_binding("actors", "session_shards", FIELD(actors.session_shards), 1, 1024),
     string_binding("actors", "scheduler_policy", FIELD(actors.scheduler_policy),
@@ -255,6 +262,12 @@ void check_cross_field(const node_settings& s, const std::string& origin) {
   // The largest frame must fit in the budget, or it could never arrive.
   if (s.server.read_buffer_budget_bytes < s.server.max_frame_bytes)
     fail(origin, "server.read_buffer_budget_bytes", "must be at least server.max_frame_bytes");
+  auto& tls = s.server.tls;
+  if (tls.cert_file.empty() != tls.key_file.empty())
+    fail(origin, tls.cert_file.empty() ? "server.tls.cert_file" : "server.tls.key_file",
+         "server.tls.cert_file and server.tls.key_file are set together (or neither: no TLS)");
+  if (!tls.client_ca_file.empty() && !tls.enabled())
+    fail(origin, "server.tls.client_ca_file", "needs server.tls.cert_file and key_file (mutual TLS is TLS)");
   if (s.sessions.max_lifetime_s < s.sessions.ttl_s)
     fail(origin, "sessions.max_lifetime_s", "must be at least sessions.ttl_s");
   if (s.node.name.empty())
@@ -315,6 +328,14 @@ std::string node_settings::audit_dir() const {
 std::string node_settings::snapshot_dir() const {
   return snapshots.dir.empty() ? (std::filesystem::path(node.data_dir) / "snapshots").string()
                                : snapshots.dir;
+}
+
+bool is_loopback_address(const std::string& host) {
+  in_addr v4{};
+  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1)
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  return ::inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
 bool parse_host_port(const std::string& text, std::string& host, uint16_t& port) {
@@ -459,6 +480,11 @@ std::string render_toml(const node_settings& d) {
       << "\nread_buffer_budget_bytes = " << d.server.read_buffer_budget_bytes << "\n"
       << "\ndrain_timeout_ms = " << d.server.drain_timeout_ms
       << "\ndrain_quiet_ms = " << d.server.drain_quiet_ms << "\n\n"
+      << "[server.tls]\ncert_file = \"" << d.server.tls.cert_file << "\"  # empty: no TLS\nkey_file = \""
+      << d.server.tls.key_file << "\"\nclient_ca_file = \"" << d.server.tls.client_ca_file
+      << "\"  # set: mutual TLS\nmin_version = \"" << d.server.tls.min_version
+      << "\"\nhandshake_timeout_ms = " << d.server.tls.handshake_timeout_ms
+      << "\nreload_interval_ms = " << d.server.tls.reload_interval_ms << "\n\n"
       << "[actors]\nscheduler_threads = " << d.actors.scheduler_threads
       << "\nsession_shards = " << d.actors.session_shards << "\nscheduler_policy = \""
       << d.actors.scheduler_policy << "\"\n\n"

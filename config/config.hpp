@@ -18,6 +18,21 @@ struct node_config {
   std::string data_dir = "castellan-data";  // Holds users file and key file unless overridden.
 };
 
+// [server.tls]: TLS on the client port (docs/operations.md, "Certificates").
+// Off while cert_file is empty; the files are re-read on SIGHUP and when
+// they change, so a renewed certificate needs no restart.
+struct tls_config {
+  std::string cert_file;                 // PEM: the node's certificate (and chain).
+  std::string key_file;                  // PEM: its private key (mode 0600).
+  // PEM: the CAs whose client certificates are accepted. Set: every client
+  // must present a certificate from one of them (mutual TLS).
+  std::string client_ca_file;
+  std::string min_version = "1.3";       // "1.3" or "1.2".
+  uint32_t handshake_timeout_ms = 10000; // A client that has not finished its handshake by then is closed.
+  uint32_t reload_interval_ms = 2000;    // How often the files' mtimes are checked.
+  bool enabled() const { return !cert_file.empty(); }
+};
+
 // [server]: the client-facing TCP listener (the front door).
 struct server_config {
   std::string host = "127.0.0.1";        // Listen address.
@@ -39,6 +54,7 @@ struct server_config {
   // Stopping: a connection on which nothing arrived for this long after the
   // notice is taken to have stopped sending (a half-close says so at once).
   uint32_t drain_quiet_ms = 100;
+  tls_config tls;
 };
 
 // [actors]: the CAF runtime.
@@ -197,6 +213,9 @@ bool differs(const limiter_config& a, const limiter_config& b);
 
 // Sections (other than limiter and log, which reload live) whose keys differ.
 std::vector<std::string> changed_sections(const node_settings& a, const node_settings& b);
+
+// True for 127.0.0.0/8 and ::1: an address no other machine can reach.
+bool is_loopback_address(const std::string& host);
 
 // Splits "host:port" (port 1-65535); false if it is not that shape.
 bool parse_host_port(const std::string& text, std::string& host, uint16_t& port);

@@ -29,7 +29,8 @@ constexpr uint32_t max_reply_bytes = 16 * 1024 * 1024;
 
 }  // namespace
 
-client client::connect(const std::string& host, uint16_t port, milliseconds timeout) {
+client client::connect(const std::string& host, uint16_t port, milliseconds timeout,
+                       const tls_options& tls) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -59,7 +60,14 @@ client client::connect(const std::string& host, uint16_t port, milliseconds time
       int one = 1;
       ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       ::freeaddrinfo(res);
-      return client(fd);
+      if (!tls.enabled)
+        return client(fd, nullptr);
+      try {
+        return client(fd, tls_session::open(fd, tls, host, deadline));
+      } catch (const std::exception& e) {
+        ::close(fd);
+        throw client_error(e.what());
+      }
     }
     last_error = std::strerror(errno);
     ::close(fd);
@@ -74,6 +82,8 @@ client& client::operator=(client&& other) noexcept {
   if (this != &other) {
     close_fd();
     fd_ = std::exchange(other.fd_, -1);
+    tls_ = std::move(other.tls_);
+    close_reason_ = std::move(other.close_reason_);
     next_id_ = other.next_id_;
     out_ = std::move(other.out_);
     in_ = std::move(other.in_);
@@ -86,9 +96,30 @@ client& client::operator=(client&& other) noexcept {
 client::~client() { close_fd(); }
 
 void client::close_fd() {
+  tls_.reset();
   if (fd_ >= 0)
     ::close(fd_);
   fd_ = -1;
+}
+
+ssize_t client::send_some(const char* data, size_t n) {
+  return tls_ ? tls_->send(data, n) : ::send(fd_, data, n, MSG_NOSIGNAL);
+}
+
+ssize_t client::recv_some(char* data, size_t n) {
+  if (!tls_)
+    return ::recv(fd_, data, n, 0);
+  ssize_t got = tls_->recv(data, n);
+  if (got < 0 && errno == EPROTO)
+    close_reason_ = tls_->failure();
+  return got;
+}
+
+// A TLS alert (a refused client certificate arrives after the handshake in
+// TLS 1.3) is named: "closed" alone would hide why.
+std::string client::closed_message() const {
+  return close_reason_.empty() ? "server closed the connection"
+                               : "server closed the connection (" + close_reason_ + ")";
 }
 
 void client::shutdown_send() { ::shutdown(fd_, SHUT_WR); }
@@ -104,14 +135,14 @@ void client::flush(milliseconds timeout) {
   auto deadline = clock::now() + timeout;
   size_t sent = 0;
   while (sent < out_.size()) {
-    ssize_t n = ::send(fd_, out_.data() + sent, out_.size() - sent, MSG_NOSIGNAL);
+    ssize_t n = send_some(out_.data() + sent, out_.size() - sent);
     if (n > 0) {
       sent += static_cast<size_t>(n);
       continue;
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       // The server may be waiting for us to read its replies: drain while waiting.
-      pollfd p{fd_, POLLOUT | POLLIN, 0};
+      pollfd p{fd_, static_cast<short>((tls_ ? tls_->wanted_events() : POLLOUT) | POLLIN), 0};
       if (::poll(&p, 1, remaining_ms(deadline)) <= 0) {
         out_.erase(0, sent);  // what was sent is gone: never resend a partial frame
         throw client_error("timed out sending to server");
@@ -131,16 +162,19 @@ void client::flush(milliseconds timeout) {
 bool client::read_some(milliseconds timeout) {
   if (closed_)
     return false;
-  pollfd p{fd_, POLLIN, 0};
-  int rc = ::poll(&p, 1, static_cast<int>(timeout.count()));
-  if (rc <= 0)
-    return false;
+  if (!(tls_ && tls_->pending())) {
+    pollfd p{fd_, POLLIN, 0};
+    int rc = ::poll(&p, 1, static_cast<int>(timeout.count()));
+    if (rc <= 0)
+      return false;
+  }
   char buf[65536];
   for (;;) {
-    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    ssize_t n = recv_some(buf, sizeof buf);
     if (n > 0) {
       in_.append(buf, static_cast<size_t>(n));
-      if (static_cast<size_t>(n) < sizeof buf)
+      // TLS hands over one record at a time: read on until it would block.
+      if (!tls_ && static_cast<size_t>(n) < sizeof buf)
         break;
       continue;
     }
@@ -191,7 +225,7 @@ std::optional<reply_view> client::receive(milliseconds timeout) {
   auto deadline = clock::now() + timeout;
   while (ready_.empty()) {
     if (closed_)
-      throw client_error("server closed the connection");
+      throw client_error(closed_message());
     if (!read_some(milliseconds(remaining_ms(deadline))) && clock::now() >= deadline)
       return std::nullopt;
   }
@@ -204,7 +238,7 @@ size_t client::receive_ready(std::vector<reply_view>& out) {
   if (ready_.empty() && !closed_)
     read_some(milliseconds(0));
   if (ready_.empty() && closed_)
-    throw client_error("server closed the connection");
+    throw client_error(closed_message());
   size_t n = ready_.size();
   for (auto& r : ready_)
     out.push_back(std::move(r));
@@ -222,7 +256,7 @@ reply_view client::wait_for(uint64_t id, milliseconds timeout) {
         return r;
       }
     if (closed_)
-      throw client_error("server closed the connection");
+      throw client_error(closed_message());
     if (!read_some(milliseconds(remaining_ms(deadline))) && clock::now() >= deadline)
       throw client_error("timed out waiting for reply " + std::to_string(id));
   }

@@ -15,6 +15,7 @@
 
 #include "net/frame_codec.hpp"
 #include "net/messages.hpp"
+#include "net/tls_client.hpp"
 
 namespace castellan::net {
 
@@ -26,8 +27,11 @@ class client {
  public:
   using milliseconds = std::chrono::milliseconds;
 
-  // Connects to host:port; throws client_error on failure or after `timeout`.
-  static client connect(const std::string& host, uint16_t port, milliseconds timeout);
+  // Connects to host:port, over TLS when `tls.enabled` (the node's
+  // certificate verified, the handshake finished before this returns);
+  // throws client_error on failure or after `timeout`.
+  static client connect(const std::string& host, uint16_t port, milliseconds timeout,
+                        const tls_options& tls = {});
 
   client(client&& other) noexcept;
   client& operator=(client&& other) noexcept;
@@ -86,8 +90,9 @@ class client {
   reply_view logout(const std::string& token, milliseconds timeout = milliseconds(5000));
 
   // True when replies are already buffered: flush() and call() read replies
-  // while they wait, and those no longer show up as readable on native_handle().
-  bool has_buffered_replies() const { return !ready_.empty(); }
+  // while they wait, and those no longer show up as readable on native_handle()
+  // (nor do bytes TLS has decrypted and not handed over yet).
+  bool has_buffered_replies() const { return !ready_.empty() || (tls_ && tls_->pending()); }
 
   // True once the server closed the connection (seen by a read).
   bool closed() const { return closed_; }
@@ -103,13 +108,18 @@ class client {
     std::string& s;
     void write(const char* data, size_t n) { s.append(data, n); }
   };
-  explicit client(int fd) : fd_(fd) {}
+  client(int fd, std::unique_ptr<tls_session> tls) : fd_(fd), tls_(std::move(tls)) {}
+  ssize_t send_some(const char* data, size_t n);
+  ssize_t recv_some(char* data, size_t n);
+  std::string closed_message() const;
   reply_view wait_for(uint64_t id, milliseconds timeout);
   bool read_some(milliseconds timeout);  // false on timeout
   void parse_buffered();
   void close_fd();
 
   int fd_ = -1;
+  std::unique_ptr<tls_session> tls_;
+  std::string close_reason_;  // why the stream ended, when TLS said so
   uint64_t next_id_ = 1;
   std::string out_;
   std::string in_;

@@ -19,10 +19,13 @@
 #include <cstring>
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/write.hpp>
+#include <openssl/ssl.h>
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 
+#include "config/logging.hpp"
 #include "net/front_door_metrics.hpp"
 #include "net/messages.hpp"
 #include "net/owed_replies.hpp"
@@ -64,13 +67,18 @@ std::string unknown_op_message(std::string_view op) {
 
 }  // namespace
 
-connection::connection(asio::ip::tcp::socket socket, connection_context& ctx, turn_batch& turn)
+connection::connection(asio::ip::tcp::socket socket, connection_context& ctx, turn_batch& turn,
+                       std::shared_ptr<asio::ssl::context> tls)
     : socket_(std::move(socket)),
+      tls_context_(std::move(tls)),
       idle_timer_(socket_.get_executor()),
       close_timer_(socket_.get_executor()),
       ctx_(ctx),
       turn_(turn),
       in_(ctx.budget.get()) {
+  if (tls_context_)
+    tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket_, *tls_context_);
+  handshaken_ = !tls_;
   ctx_.open_connections.fetch_add(1, std::memory_order_relaxed);
   count(ctx_.metrics, [](auto& m) { m.connections_open->Increment(); });
 }
@@ -104,7 +112,125 @@ void connection::start() {
   arm_idle_timer();
   if (stopping)
     shut_down(*stopping);
+  if (tls_)
+    begin_tls();
+  else
+    read_more();
+}
+
+// ============================================================================
+// TLS (I/O thread)
+// ============================================================================
+
+// A TLS client's first byte is a handshake record's type (22). Anything
+// else is a client speaking the plaintext protocol to a TLS port: it is
+// told so in a plaintext error frame, rather than left waiting for a
+// handshake that never comes or shown a TLS alert it cannot read.
+void connection::begin_tls() {
+  close_timer_.expires_after(std::chrono::milliseconds(ctx_.cfg.tls.handshake_timeout_ms));
+  close_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (ec || self->handshaken_ || self->lingering_)
+      return;
+    count(self->ctx_.metrics, [](auto& m) { m.tls_handshakes_timed_out->Increment(); });
+    self->close_now();
+  });
+  socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                     [self = shared_from_this()](const boost::system::error_code& ec) {
+                       if (ec) {
+                         self->close_now();
+                         return;
+                       }
+                       unsigned char first = 0;
+                       ssize_t n = ::recv(self->socket_.native_handle(), &first, 1, MSG_PEEK);
+                       if (n <= 0) {
+                         self->close_now();  // gone before it said anything
+                         return;
+                       }
+                       if (first != 22) {
+                         self->refuse_plaintext();
+                         return;
+                       }
+                       self->tls_->async_handshake(
+                           asio::ssl::stream_base::server,
+                           [self](const boost::system::error_code& e) { self->on_handshake(e); });
+                     });
+}
+
+void connection::refuse_plaintext() {
+  count(ctx_.metrics, [](auto& m) { m.tls_handshakes_not_tls->Increment(); });
+  reply_buffer out;
+  out.add_error(connection_level_id, error_code::malformed,
+                "this port speaks TLS (server.tls): connect with TLS");
+  auto bytes = std::make_shared<std::string>(out.take());
+  raw_reads_ = true;
+  asio::async_write(socket_, asio::buffer(*bytes),
+                    [self = shared_from_this(), bytes](const boost::system::error_code& ec, size_t) {
+                      {
+                        std::lock_guard<std::mutex> guard(self->out_mutex_);
+                        if (self->closed_)
+                          return;
+                        if (ec) {
+                          self->close_locked();
+                          return;
+                        }
+                        self->lingering_ = true;
+                        self->linger_until_ = std::chrono::steady_clock::now() + linger_bound;
+                        boost::system::error_code ignored;
+                        self->socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+                      }
+                      self->arm_close_timer();
+                      self->read_more();  // drops what the client sent until its EOF
+                    });
+}
+
+void connection::on_handshake(const boost::system::error_code& ec) {
+  if (peer_done_.load(std::memory_order_relaxed))
+    return;  // closed meanwhile (the handshake timeout)
+  if (ec) {
+    // A wrong version, no certificate or one from another CA, an expired
+    // one: OpenSSL has sent the client its alert. The reason is OpenSSL's
+    // (it names no secret).
+    count(ctx_.metrics, [](auto& m) { m.tls_handshakes_failed->Increment(); });
+    spdlog::debug("client {}: TLS handshake refused: {}", peer_ip_, ec.message());
+    close_now();
+    return;
+  }
+  count(ctx_.metrics, [](auto& m) { m.tls_handshakes_ok->Increment(); });
+  {
+    std::lock_guard<std::mutex> guard(out_mutex_);
+    handshaken_ = true;
+    flush_locked();  // a notice queued meanwhile
+  }
+  close_timer_.cancel();
   read_more();
+}
+
+// Our close_notify, then our TCP EOF; the exchange reads the socket until the
+// client's close_notify or EOF, after which what still arrives is dropped
+// raw until the client closes (the linger, as without TLS).
+void connection::shut_tls_then_linger() {
+  tls_closing_ = true;
+  tls_->async_shutdown([self = shared_from_this()](const boost::system::error_code&) {
+    self->tls_closing_ = false;
+    self->raw_reads_ = true;
+    {
+      std::lock_guard<std::mutex> guard(self->out_mutex_);
+      if (self->closed_)
+        return;
+      boost::system::error_code ignored;
+      self->socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    }
+    self->read_more();
+  });
+}
+
+template <class Handler>
+void connection::async_read(Handler&& handler) {
+  auto into = asio::buffer(in_.free_begin(), in_.free_bytes());
+  if (tls_ && !raw_reads_)
+    tls_->async_read_some(into, std::forward<Handler>(handler));
+  else
+    socket_.async_read_some(into, std::forward<Handler>(handler));
 }
 
 void connection::shut_down(std::chrono::steady_clock::time_point deadline) {
@@ -112,6 +238,11 @@ void connection::shut_down(std::chrono::steady_clock::time_point deadline) {
     std::lock_guard<std::mutex> guard(out_mutex_);
     if (closed_ || draining_) {
       ctx_.draining.fetch_sub(1);  // nothing left to drain
+      return;
+    }
+    if (!handshaken_) {  // a TLS client still shaking hands has sent no request
+      draining_ = true;
+      close_locked();
       return;
     }
   }
@@ -128,7 +259,7 @@ void connection::shut_down(std::chrono::steady_clock::time_point deadline) {
 // ============================================================================
 
 bool connection::may_read() {
-  if (reading_)
+  if (reading_ || tls_closing_ || (!handshaken_ && !raw_reads_))
     return false;
   std::lock_guard<std::mutex> guard(out_mutex_);
   if (closed_)
@@ -175,9 +306,9 @@ void connection::read_more(bool pumped) {
     return;
   }
   reading_ = true;
-  socket_.async_read_some(asio::buffer(in_.free_begin(), in_.free_bytes()),
-                          [self = shared_from_this()](const boost::system::error_code& ec,
-                                                      size_t n) { self->on_read(ec, n); });
+  async_read([self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
+    self->on_read(ec, n);
+  });
 }
 
 // Arms the reads of up to `per_pass` busy connections, then yields to the
@@ -224,8 +355,13 @@ void connection::refuse_over_budget(size_t frame_bytes) {
   publish_local_replies();
 }
 
-void connection::on_read(const boost::system::error_code& ec, size_t n) {
+void connection::on_read(const boost::system::error_code& ec_read, size_t n) {
   reading_ = false;
+  // A TLS client that closed without its close_notify: our protocol frames
+  // every message, so a cut cannot pass for a complete one; it is an EOF.
+  auto ec = ec_read == asio::ssl::error::stream_truncated
+                ? boost::system::error_code(asio::error::eof)
+                : ec_read;
   if (lingering_) {
     if (ec == asio::error::operation_aborted)
       return;
@@ -454,7 +590,7 @@ void connection::deliver(std::string&& frames, size_t count) {
     inflight_ -= std::min(inflight_, count);
     if (closed_)
       return;
-    if (!writing_active_ && pending_.empty()) {
+    if (!tls_ && !writing_active_ && pending_.empty()) {
       size_t sent = send_now(frames);
       if (sent > 0)
         last_write_progress_ = std::chrono::steady_clock::now();
@@ -509,16 +645,21 @@ void connection::publish_local_replies() {
   after_output();
 }
 
+// With TLS, all replies pending leave as one SSL write: at -P 16 a record
+// carries many replies.
 void connection::flush_locked() {
-  if (writing_active_ || closed_ || pending_.empty())
+  if (writing_active_ || closed_ || pending_.empty() || !handshaken_ || raw_reads_ || tls_closing_)
     return;
   writing_.swap(pending_);
   pending_.clear();
   writing_active_ = true;
-  asio::async_write(socket_, asio::buffer(writing_),
-                    [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
-                      self->on_write(ec);
-                    });
+  auto done = [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+    self->on_write(ec);
+  };
+  if (tls_)
+    asio::async_write(*tls_, asio::buffer(writing_), std::move(done));
+  else
+    asio::async_write(socket_, asio::buffer(writing_), std::move(done));
 }
 
 void connection::on_write(const boost::system::error_code& ec) {
@@ -668,6 +809,8 @@ std::chrono::steady_clock::time_point connection::quiet_since_locked() const {
 // are paused (too much in flight, a slow node) looks quiet without being so:
 // the requests it already sent must still be read and answered.
 bool connection::unread_input() {
+  if (tls_ && !raw_reads_ && SSL_pending(tls_->native_handle()) > 0)
+    return true;
   boost::system::error_code ec;
   return socket_.available(ec) > 0 && !ec;
 }
@@ -690,6 +833,10 @@ void connection::shut_send_locked() {
   linger_until_ = std::chrono::steady_clock::now() + linger_bound;
   if (draining_)
     linger_until_ = std::min(linger_until_, drain_deadline_ + linger_bound);
+  if (tls_ && handshaken_ && !raw_reads_) {
+    shut_tls_then_linger();
+    return;
+  }
   boost::system::error_code ignored;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
 }

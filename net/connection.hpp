@@ -18,6 +18,8 @@
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "config/config.hpp"
@@ -61,6 +63,9 @@ struct connection_context {
   // Replaced whole when the key file changes (rotation, retirement); each
   // socket read takes the ring once.
   std::atomic<std::shared_ptr<const keyring>> keys;
+  // The client port's TLS context ([server.tls]), null without TLS. Replaced
+  // whole by a reload; each connection keeps the one it was accepted with.
+  std::atomic<std::shared_ptr<boost::asio::ssl::context>> tls;
   request_backend* backend = nullptr;
   net::front_door_metrics* metrics = nullptr;
   request_stats* stats = nullptr;  // null: request metrics off
@@ -86,7 +91,11 @@ struct connection_context {
 
 class connection final : public reply_sink, public std::enable_shared_from_this<connection> {
  public:
-  connection(boost::asio::ip::tcp::socket socket, connection_context& ctx, turn_batch& turn);
+  // With `tls` the connection speaks TLS: it completes a handshake before it
+  // reads a request, and every reply goes through the I/O thread (an SSL
+  // stream is not shared between threads).
+  connection(boost::asio::ip::tcp::socket socket, connection_context& ctx, turn_batch& turn,
+             std::shared_ptr<boost::asio::ssl::context> tls = nullptr);
   ~connection() override;
 
   void start();
@@ -111,6 +120,12 @@ class connection final : public reply_sink, public std::enable_shared_from_this<
 
  private:
   // -- I/O thread ------------------------------------------------------------
+  void begin_tls();
+  void refuse_plaintext();
+  void on_handshake(const boost::system::error_code& ec);
+  void shut_tls_then_linger();
+  template <class Handler>
+  void async_read(Handler&& handler);
   void read_more(bool pumped = false);
   static void read_pump(turn_batch& turn, uint32_t per_pass);
   size_t front_frame_bytes() const;
@@ -146,12 +161,18 @@ class connection final : public reply_sink, public std::enable_shared_from_this<
   size_t send_now(const std::string& bytes);
 
   boost::asio::ip::tcp::socket socket_;
+  // Over socket_ when the port speaks TLS; set at construction, never
+  // changed, so any thread may test it.
+  std::shared_ptr<boost::asio::ssl::context> tls_context_;
+  std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
   boost::asio::steady_timer idle_timer_;
   boost::asio::steady_timer close_timer_;  // while draining or lingering: when to move on
   connection_context& ctx_;
   turn_batch& turn_;            // this I/O thread's batch
 
   // I/O thread only.
+  bool raw_reads_ = false;      // TLS is over (close_notify sent): what arrives is dropped raw
+  bool tls_closing_ = false;    // the close_notify exchange is reading the socket
   read_buffer in_;              // bytes read, not yet framed
   bool reading_ = false;        // an async read is outstanding
   bool in_busy_readers_ = false;  // queued in turn_.busy_readers
@@ -178,6 +199,7 @@ class connection final : public reply_sink, public std::enable_shared_from_this<
   bool closing_ = false;        // no more reads; our EOF once everything is answered
                                 // (set on the I/O thread only, which may read it unlocked)
   bool closed_ = false;         // the socket is closed: nothing may touch its fd
+  bool handshaken_ = false;     // TLS: the handshake completed (always true without TLS)
   std::chrono::steady_clock::time_point last_write_progress_;  // a write moved bytes
 
   std::atomic<bool> peer_done_{false};  // the client's EOF was read, or the socket closed

@@ -17,6 +17,7 @@
 #include "config/logging.hpp"
 #include "net/front_door_metrics.hpp"
 #include "net/connection.hpp"
+#include "net/tls_server.hpp"
 
 namespace castellan::net {
 namespace asio = boost::asio;
@@ -30,6 +31,9 @@ struct front_door::impl {
   std::vector<std::thread> threads;
   std::unique_ptr<tcp::acceptor> acceptor;
   std::unique_ptr<asio::steady_timer> accept_backoff;
+  std::unique_ptr<asio::steady_timer> tls_watch;      // polls the certificate files
+  std::mutex tls_mutex;                               // one reload at a time
+  std::vector<config::file_stamp> tls_stamps;         // of the files in force
   size_t next_context = 0;
   std::atomic<bool> stopped{false};
   tcp::endpoint bound;                     // where the listener is (port as bound)
@@ -135,7 +139,7 @@ struct front_door::impl {
       ctx.metrics->connections_accepted->Increment();
     // The socket belongs to the chosen io_context; start it on that thread.
     auto executor = s.get_executor();
-    auto conn = std::make_shared<connection>(std::move(s), ctx, *turns[index]);
+    auto conn = std::make_shared<connection>(std::move(s), ctx, *turns[index], ctx.tls.load());
     asio::post(executor, [conn] { conn->start(); });
   }
 
@@ -182,6 +186,50 @@ struct front_door::impl {
                    ctx.draining.load());
   }
 
+  // Loads the files; the caller says what to do when they do not load.
+  void load_tls() {
+    auto stamps = tls_file_stamps(ctx.cfg.tls);
+    auto fresh = make_server_tls(ctx.cfg.tls);
+    ctx.tls.store(std::move(fresh.context));
+    tls_stamps = std::move(stamps);
+    if (ctx.metrics)
+      ctx.metrics->tls_certificate_expiry->Set(static_cast<double>(fresh.not_after_s));
+  }
+
+  bool reload_tls() {
+    std::lock_guard<std::mutex> guard(tls_mutex);
+    try {
+      load_tls();
+    } catch (const std::exception& e) {
+      // Stamps stay as they were, so a file still being written is tried again.
+      spdlog::error("TLS: certificate not reloaded, keeping the one in force: {}", e.what());
+      if (ctx.metrics)
+        ctx.metrics->tls_reloads_failed->Increment();
+      return false;
+    }
+    spdlog::info("TLS: certificate, key and client CAs reloaded; new connections use them");
+    if (ctx.metrics)
+      ctx.metrics->tls_reloads_ok->Increment();
+    return true;
+  }
+
+  // stat() of three files on the listener's thread every reload interval.
+  void watch_tls_files() {
+    tls_watch->expires_after(std::chrono::milliseconds(ctx.cfg.tls.reload_interval_ms));
+    tls_watch->async_wait([this](const boost::system::error_code& ec) {
+      if (ec)
+        return;
+      bool changed;
+      {
+        std::lock_guard<std::mutex> guard(tls_mutex);
+        changed = tls_file_stamps(ctx.cfg.tls) != tls_stamps;
+      }
+      if (changed)
+        reload_tls();
+      watch_tls_files();
+    });
+  }
+
   // Over the cap: tell the client why, then close (never a silent close).
   void refuse(tcp::socket s) {
     if (ctx.metrics)
@@ -225,6 +273,11 @@ front_door::~front_door() {
 
 uint16_t front_door::start() {
   auto& first = *impl_->contexts.front();
+  if (impl_->ctx.cfg.tls.enabled()) {
+    impl_->load_tls();  // throws: a node that was told to speak TLS does not start without it
+    impl_->tls_watch = std::make_unique<asio::steady_timer>(first);
+    impl_->watch_tls_files();
+  }
   impl_->bound = tcp::endpoint(asio::ip::make_address(impl_->ctx.cfg.host), impl_->ctx.cfg.port);
   impl_->open_listener(first);
   impl_->accept_backoff = std::make_unique<asio::steady_timer>(first);
@@ -232,6 +285,10 @@ uint16_t front_door::start() {
   for (size_t i = 0; i < impl_->contexts.size(); ++i)
     impl_->threads.emplace_back([this, i] { impl_->run_thread(i); });
   return impl_->bound.port();
+}
+
+bool front_door::reload_tls() {
+  return impl_->ctx.cfg.tls.enabled() && impl_->reload_tls();
 }
 
 void front_door::set_keys(std::shared_ptr<const keyring> keys) {

@@ -29,8 +29,16 @@ class front_door {
   front_door& operator=(const front_door&) = delete;
 
   // Binds and starts the I/O threads. Returns the bound port (useful with port 0).
-  // Throws std::system_error if the address cannot be bound.
+  // Throws std::system_error if the address cannot be bound, tls_error
+  // (net/tls_server.hpp, a std::runtime_error) if [server.tls] names files
+  // that cannot be loaded.
   uint16_t start();
+
+  // Re-reads [server.tls]'s files (SIGHUP; the front door also polls them
+  // every server.tls.reload_interval_ms). Connections accepted afterwards use
+  // them; open ones keep theirs. A file that does not load changes nothing:
+  // returns false and logs why. Any thread.
+  bool reload_tls();
 
   // Stops accepting, then drains every connection (docs/protocol.md, section
   // 6): each is told the node is stopping, answers every request it read

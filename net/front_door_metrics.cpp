@@ -51,6 +51,26 @@ std::unique_ptr<front_door_metrics> make_front_door_metrics(prometheus::Registry
                               .Help("Tokens refused at the front door (bad MAC, unknown key, damaged)")
                               .Register(r)
                               .Add({});
+  auto& handshakes = prometheus::BuildCounter()
+                         .Name("castellan_tls_handshakes_total")
+                         .Help("TLS handshakes on the client port, by result")
+                         .Register(r);
+  m->tls_handshakes_ok = &handshakes.Add({{"result", "ok"}});
+  m->tls_handshakes_failed = &handshakes.Add({{"result", "failed"}});
+  m->tls_handshakes_not_tls = &handshakes.Add({{"result", "not_tls"}});
+  m->tls_handshakes_timed_out = &handshakes.Add({{"result", "timed_out"}});
+  auto& reloads = prometheus::BuildCounter()
+                      .Name("castellan_tls_reloads_total")
+                      .Help("Reloads of the client port's certificate, key and client CAs, by result")
+                      .Register(r);
+  m->tls_reloads_ok = &reloads.Add({{"result", "ok"}});
+  m->tls_reloads_failed = &reloads.Add({{"result", "failed"}});
+  m->tls_certificate_expiry = &prometheus::BuildGauge()
+                                   .Name("castellan_tls_certificate_expiry_timestamp_seconds")
+                                   .Help("When the client port's certificate expires (Unix time); "
+                                         "0 without TLS")
+                                   .Register(r)
+                                   .Add({});
   return m;
 }
 

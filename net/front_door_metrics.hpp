@@ -21,6 +21,14 @@ struct front_door_metrics {
   prometheus::Gauge* read_buffer_bytes = nullptr;       // castellan_read_buffer_bytes
   prometheus::Counter* refused_bad_token = nullptr;     // castellan_tokens_refused_total
   prometheus::Counter* idle_closed = nullptr;           // castellan_connections_idle_closed_total
+  // castellan_tls_handshakes_total{result}
+  prometheus::Counter* tls_handshakes_ok = nullptr;
+  prometheus::Counter* tls_handshakes_failed = nullptr;    // refused by TLS (version, certificate)
+  prometheus::Counter* tls_handshakes_not_tls = nullptr;   // a plaintext client on the TLS port
+  prometheus::Counter* tls_handshakes_timed_out = nullptr; // server.tls.handshake_timeout_ms
+  prometheus::Counter* tls_reloads_ok = nullptr;           // castellan_tls_reloads_total{result}
+  prometheus::Counter* tls_reloads_failed = nullptr;
+  prometheus::Gauge* tls_certificate_expiry = nullptr;     // ..._tls_certificate_expiry_timestamp_seconds
 };
 
 // Registers the front door's families in `registry`.

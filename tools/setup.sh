@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   cmake g++ make pkg-config
   libcaf-dev libboost-dev libboost-system-dev libmsgpack-cxx-dev prometheus-cpp-dev
-  libsodium-dev libtomlplusplus-dev libcli11-dev libspdlog-dev nlohmann-json3-dev
+  libssl-dev openssl libsodium-dev libtomlplusplus-dev libcli11-dev libspdlog-dev nlohmann-json3-dev
   libgtest-dev libbenchmark-dev
   e2fsprogs  # chattr: the tests make an audit directory unwritable even for root
   prometheus # promtool: the tests check the /metrics output with `promtool check metrics`

@@ -5,13 +5,15 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "actors/directory/file_stamp.hpp"
+#include "config/file_stamp.hpp"
 #include "actors/runtime/atoms.hpp"
 #include "config/logging.hpp"
 #include "net/key_file.hpp"
 #include "net/wall_clock.hpp"
 
 namespace castellan::actors {
+using config::file_stamp;
+using config::stamp_of;
 
 using net::wall_ms;
 namespace {

@@ -5,11 +5,13 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "actors/directory/file_stamp.hpp"
+#include "config/file_stamp.hpp"
 #include "actors/runtime/atoms.hpp"
 #include "config/logging.hpp"
 
 namespace castellan::actors {
+using config::file_stamp;
+using config::stamp_of;
 namespace {
 
 struct directory_state {

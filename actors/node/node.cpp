@@ -215,6 +215,10 @@ void node::impl::start_front_door(node_ports& ports) {
                          }});
   ports.client = front_door->start();
   client_port = ports.client;
+  if (!settings.server.tls.enabled() && !config::is_loopback_address(settings.server.host))
+    spdlog::warn("clients connect to {}:{} without TLS: passwords and tokens cross the network in "
+                 "clear unless TLS is terminated in front of this node (set [server.tls], "
+                 "docs/operations.md)", settings.server.host, ports.client);
   stops.push("front door", [this] { front_door->stop(); });
 }
 
@@ -370,6 +374,9 @@ void node::reload(const config::node_settings& fresh) {
   if (!d.running)
     return;
   std::vector<std::string> applied, need_restart;
+  // The files named in force are re-read; naming other files takes a restart.
+  if (d.front_door && d.front_door->reload_tls())
+    applied.push_back("server.tls files");
   if (config::differs(d.settings.limiter, fresh.limiter)) {
     auto policies = policies_of(fresh.limiter);
     for (auto& l : d.actors.limiters)

@@ -103,6 +103,34 @@ TEST(Config, SyntaxErrorsNameFileAndLine) {
   EXPECT_NE(e.find("test.toml:1"), std::string::npos) << e;
 }
 
+TEST(ConfigTls, OffByDefaultReadWhenSetAndHalfASetIsRefused) {
+  node_settings d;
+  EXPECT_FALSE(d.server.tls.enabled());
+  auto s = parse("[server.tls]\ncert_file = \"c.pem\"\nkey_file = \"k.pem\"\n"
+                 "client_ca_file = \"ca.pem\"\nmin_version = \"1.2\"\n", "test.toml");
+  EXPECT_TRUE(s.server.tls.enabled());
+  EXPECT_EQ(s.server.tls.client_ca_file, "ca.pem");
+  EXPECT_EQ(s.server.tls.min_version, "1.2");
+  EXPECT_NE(error_of("[server.tls]\ncert_file = \"c.pem\"\n").find("server.tls.key_file"),
+            std::string::npos);
+  EXPECT_NE(error_of("[server.tls]\nclient_ca_file = \"ca.pem\"\n").find("server.tls.client_ca_file"),
+            std::string::npos);
+  EXPECT_NE(error_of("[server.tls]\nmin_version = \"1.1\"\n").find("must be one of"), std::string::npos);
+  // Rendered and parsed back, the section round-trips.
+  auto back = parse(render_toml(s), "rendered");
+  EXPECT_EQ(back.server.tls.cert_file, "c.pem");
+  EXPECT_EQ(back.server.tls.min_version, "1.2");
+}
+
+TEST(ConfigTls, OnlyLoopbackAddressesCountAsLoopback) {
+  EXPECT_TRUE(is_loopback_address("127.0.0.1"));
+  EXPECT_TRUE(is_loopback_address("127.3.4.5"));
+  EXPECT_TRUE(is_loopback_address("::1"));
+  EXPECT_FALSE(is_loopback_address("0.0.0.0"));
+  EXPECT_FALSE(is_loopback_address("10.0.0.1"));
+  EXPECT_FALSE(is_loopback_address("::"));
+}
+
 TEST(Config, RenderedDefaultsParseBackToTheDefaults) {
   auto s = parse(default_toml(), "defaults");
   node_settings d;

@@ -468,7 +468,7 @@ std::vector<connection> open_connections(const load_options& o) {
   conns.reserve(o.connections);
   for (uint32_t i = 0; i < o.connections; ++i) {
     try {
-      conns.push_back(connection{i + 1, net::client::connect(o.host, o.port, 5000ms), {}, 0, {}});
+      conns.push_back(connection{i + 1, net::client::connect(o.host, o.port, 5000ms, o.tls), {}, 0, {}});
     } catch (const net::client_error& e) {
       throw load_failure(std::string(e.what()) + " (connection " + std::to_string(i + 1) +
                          " of " + std::to_string(o.connections) + ")");

@@ -5,6 +5,8 @@
 // connections with epoll. main.cpp only parses the command line and prints.
 #pragma once
 
+#include "net/tls_client.hpp"
+
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -46,6 +48,7 @@ struct load_options {
   // Open loop: a reply later than this after its scheduled time is one the
   // client has given up on: not counted as goodput.
   uint32_t deadline_ms = 1000;
+  net::tls_options tls;  // --tls, --ca, --cert/--key
 };
 
 // Log-linear histogram of nanosecond values, HdrHistogram's layout: values

@@ -9,6 +9,8 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
+
+#include "tools/tls_flags.hpp"
 #include <nlohmann/json.hpp>
 
 #include "load.hpp"
@@ -56,6 +58,7 @@ struct cli_values {
 void define_options(CLI::App& app, cli_values& v) {
   auto& o = v.options;
   app.add_option("--host", o.host, "Node address")->capture_default_str();
+  castellan::tools::add_tls_flags(app, o.tls);
   app.add_option("--port", o.port, "Node client port")
       ->capture_default_str()
       ->check(CLI::Range(1, 65535));
@@ -232,6 +235,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
+  castellan::tools::settle_tls_flags(values.options.tls);
   if (auto problem = finish_options(app, values); !problem.empty()) {
     std::fprintf(stderr, "authbench: %s\n", problem.c_str());
     return 2;

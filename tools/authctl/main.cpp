@@ -22,6 +22,7 @@
 #include "tools/authctl/audit_commands.hpp"
 #include "tools/authctl/output.hpp"
 #include "tools/authctl/status.hpp"
+#include "tools/tls_flags.hpp"
 
 namespace {
 
@@ -38,6 +39,7 @@ struct options {
   std::string key_file;
   std::string password;
   bool password_stdin = false;
+  net::tls_options tls;
 };
 
 config::node_settings settings_of(const options& o) {
@@ -81,7 +83,7 @@ int run_request(const options& o, const std::function<net::reply_view(net::clien
   uint16_t port = o.port ? o.port : settings_of(o).server.port;
   std::chrono::milliseconds timeout(o.timeout_ms);
   try {
-    auto c = net::client::connect(o.host, port, timeout);
+    auto c = net::client::connect(o.host, port, timeout, o.tls);
     auto reply = request(c);
     auto body = to_json(reply.body.get());
     if (!reply.ok) {
@@ -104,7 +106,7 @@ int run_populate(const options& o, const std::string& admin_token, uint64_t coun
   uint16_t port = o.port ? o.port : settings_of(o).server.port;
   constexpr uint64_t chunk = 100000;
   try {
-    auto c = net::client::connect(o.host, port, std::chrono::milliseconds(o.timeout_ms));
+    auto c = net::client::connect(o.host, port, std::chrono::milliseconds(o.timeout_ms), o.tls);
     auto started = std::chrono::steady_clock::now();
     uint64_t asked = 0, created = 0, outstanding = 0;
     while (asked < count || outstanding > 0) {
@@ -144,7 +146,7 @@ int show_report(const options& o, Request request, void (*print)(const nlohmann:
                 bool (*healthy)(const nlohmann::json&)) {
   uint16_t port = o.port ? o.port : settings_of(o).server.port;
   try {
-    auto c = net::client::connect(o.host, port, std::chrono::milliseconds(o.timeout_ms));
+    auto c = net::client::connect(o.host, port, std::chrono::milliseconds(o.timeout_ms), o.tls);
     auto reply = c.call(request, std::chrono::milliseconds(o.timeout_ms));
     auto body = to_json(reply.body.get());
     if (!reply.ok) {
@@ -471,6 +473,7 @@ int main(int argc, char** argv) {
   app.add_option("--key-file", o.key_file, "Key file (default: from config)");
   app.add_option("--password", o.password, "Password (prefer the prompt or --password-stdin)");
   app.add_flag("--password-stdin", o.password_stdin, "Read the password from stdin");
+  tools::add_tls_flags(app, o.tls);
   app.require_subcommand(1);
   app.fallthrough();  // global options may also follow the command: `authctl login alice --json`
   std::function<int()> action;
@@ -482,6 +485,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? exit_ok : exit_usage;
   }
+  tools::settle_tls_flags(o.tls);
   try {
     return action ? action() : exit_usage;
   } catch (const config::config_error& e) {

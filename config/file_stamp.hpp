@@ -1,5 +1,6 @@
-// A file's mtime and size: what the directory actors poll to notice that an
-// operator changed the users file or the key file. Polling every second or
+// A file's mtime and size: what the directory actors and the front door poll to
+// notice that an
+// operator changed a users, key or certificate file. Polling every second or
 // two is cheap and works on every filesystem, unlike inotify on network
 // mounts, which is where such files are often provisioned.
 #pragma once
@@ -9,7 +10,7 @@
 #include <cstdint>
 #include <string>
 
-namespace castellan::actors {
+namespace castellan::config {
 
 struct file_stamp {
   int64_t mtime_ns = -1;
@@ -24,4 +25,4 @@ inline file_stamp stamp_of(const std::string& path) {
   return {int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec, int64_t{st.st_size}};
 }
 
-}  // namespace castellan::actors
+}  // namespace castellan::config

@@ -1,0 +1,52 @@
+// The client port's TLS material ([server.tls]): an Asio SSL context built
+// from the certificate, key and client-CA files, and what a connection learns
+// of its client's certificate. A context is immutable once built; a reload
+// builds a new one and connections accepted afterwards take it, while open
+// connections keep theirs. Internal to net/.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <boost/asio/ssl/context.hpp>
+
+#include "config/config.hpp"
+#include "config/file_stamp.hpp"
+
+namespace castellan::net {
+
+// A file that cannot be loaded; what() names the key, the path and OpenSSL's
+// reason, never a file's contents.
+struct tls_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct server_tls {
+  std::shared_ptr<boost::asio::ssl::context> context;
+  int64_t not_after_s = 0;  // the certificate's expiry (Unix seconds)
+};
+
+// Builds the context; throws tls_error.
+server_tls make_server_tls(const config::tls_config& cfg);
+
+// The stamps of the configured files, to notice that one changed.
+std::vector<config::file_stamp> tls_file_stamps(const config::tls_config& cfg);
+
+// A client certificate, as the node sees it after the handshake.
+struct peer_certificate {
+  std::array<unsigned char, 32> sha256{};  // of the DER certificate
+  std::string subject_cn;                  // the subject's common name, "" if none
+  std::vector<std::string> dns_names;      // subjectAltName DNS entries
+  std::vector<std::string> uris;           // subjectAltName URI entries (e.g. SPIFFE ids)
+};
+
+// The verified client certificate of a TLS connection (`ssl` is its SSL*),
+// or nothing when the client sent none.
+std::optional<peer_certificate> peer_certificate_of(void* ssl);
+
+}  // namespace castellan::net

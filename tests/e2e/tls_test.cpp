@@ -1,0 +1,266 @@
+// TLS on the client port (docs/protocol.md, section 1; docs/operations.md,
+// "Certificates"), through real authd processes and a PKI made by the
+// openssl command for each test.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "tests/e2e/authd_process.hpp"
+#include "tests/e2e/test_pki.hpp"
+
+namespace castellan::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+class Tls : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    pki.make_ca("ca");
+    pki.issue("node", "ca", "node", "IP:127.0.0.1");
+  }
+
+  net::tls_options trusting(const std::string& ca) const {
+    net::tls_options o;
+    o.enabled = true;
+    o.ca_file = pki.pem(ca);
+    return o;
+  }
+
+  net::tls_options with_certificate(const std::string& cert) const {
+    auto o = trusting("ca");
+    o.cert_file = pki.pem(cert);
+    o.key_file = pki.key(cert);
+    return o;
+  }
+
+  static net::client connect(const authd_process& node, const net::tls_options& tls) {
+    return net::client::connect("127.0.0.1", node.port(), 5000ms, tls);
+  }
+
+  // Connects and pings; "" if the node answered, else why not.
+  static std::string refusal(const authd_process& node, const net::tls_options& tls) {
+    try {
+      auto c = connect(node, tls);
+      auto r = c.ping();
+      return r.ok ? "" : "error reply: " + r.error;
+    } catch (const net::client_error& e) {
+      return e.what();
+    }
+  }
+
+  // The node's files in a directory of their own, and a renewed
+  // certificate ("renewed", from a second CA "ca2") ready to replace them.
+  std::filesystem::path prepare_renewal() {
+    pki.make_ca("ca2");
+    pki.issue("renewed", "ca2", "node", "IP:127.0.0.1");
+    auto live = pki.dir() / "live";
+    std::filesystem::create_directories(live);
+    std::filesystem::copy_file(pki.pem("node"), live / "node.pem");
+    std::filesystem::copy_file(pki.key("node"), live / "node.key");
+    return live;
+  }
+
+  static std::string live_toml(const std::filesystem::path& live, int reload_interval_ms) {
+    return "[server.tls]\ncert_file = \"" + (live / "node.pem").string() + "\"\nkey_file = \"" +
+           (live / "node.key").string() + "\"\nreload_interval_ms = " +
+           std::to_string(reload_interval_ms) + "\n";
+  }
+
+  test_pki pki{fresh_test_dir("tls-pki")};
+};
+
+TEST_F(Tls, AClientThatTrustsTheCaLogsInValidatesAndLogsOut) {
+  authd_process node(pki.server_toml("node"));
+  auto c = connect(node, trusting("ca"));
+  auto token = token_of(c, "alice", alice_password);
+  auto v = c.validate(token);
+  ASSERT_TRUE(v.ok) << v.error;
+  EXPECT_EQ(v.as<net::validate_reply>().user, "alice");
+  // Many requests in one write, answered over one TLS stream.
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 200; ++i)
+    ids.push_back(c.queue(net::validate_request{0, token}));
+  c.flush();
+  for (size_t got = 0; got < ids.size();) {
+    auto r = c.receive(5000ms);
+    ASSERT_TRUE(r) << "reply " << got << " missing";
+    EXPECT_TRUE(r->ok) << r->error;
+    ++got;
+  }
+  EXPECT_TRUE(c.logout(token).ok);
+  EXPECT_EQ(c.validate(token).error, "invalid_token");
+  EXPECT_EQ(metric(node.monitor_port(), "castellan_tls_handshakes_total{result=\"ok\"}"), 1);
+  EXPECT_GT(metric(node.monitor_port(), "castellan_tls_certificate_expiry_timestamp_seconds"),
+            std::chrono::duration_cast<std::chrono::seconds>(
+                std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+TEST_F(Tls, AuthctlAndAuthbenchSpeakTlsWithTheirFlags) {
+  pki.make_ca("client-ca");
+  pki.issue("gateway", "client-ca", "gateway");
+  authd_process node(pki.server_toml("node", "client-ca") + generous_limits);
+  auto port = std::to_string(node.port());
+  auto login = run_program({CASTELLAN_AUTHCTL, "-p", port, "--ca", pki.pem("ca"), "--cert",
+                            pki.pem("gateway"), "--key", pki.key("gateway"), "--json",
+                            "--password-stdin", "login", "alice"},
+                           alice_password + "\n");
+  ASSERT_EQ(login.exit_code, 0) << login.err;
+  EXPECT_NE(login.out.find("\"token\""), std::string::npos) << login.out;
+  auto refused = run_program({CASTELLAN_AUTHCTL, "-p", port, "--ca", pki.pem("ca"), "ping"});
+  EXPECT_NE(refused.exit_code, 0) << "no client certificate: " << refused.out;
+  auto bench = run_program({CASTELLAN_AUTHBENCH, "--port", port, "--ca", pki.pem("ca"), "--cert",
+                            pki.pem("gateway"), "--key", pki.key("gateway"), "--user", "alice",
+                            "--password", alice_password, "-c", "4", "-P", "8", "-n", "2000",
+                            "--json"});
+  ASSERT_EQ(bench.exit_code, 0) << bench.err;
+  auto r = nlohmann::json::parse(bench.out);
+  EXPECT_EQ(r["requests"], 2000) << bench.out;
+  EXPECT_TRUE(r["errors"].empty()) << bench.out;
+}
+
+TEST_F(Tls, APlaintextClientIsToldThePortSpeaksTlsAndClosed) {
+  authd_process node(pki.server_toml("node"));
+  auto c = node.connect();  // no TLS
+  auto started = std::chrono::steady_clock::now();
+  auto r = c.ping(5000ms);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error, "malformed");
+  EXPECT_NE(r.message.find("speaks TLS"), std::string::npos) << r.message;
+  EXPECT_THROW(c.receive(5000ms), net::client_error);  // then the node's EOF, not a hang
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
+  EXPECT_EQ(metric(node.monitor_port(), "castellan_tls_handshakes_total{result=\"not_tls\"}"), 1);
+  // The node serves TLS clients as before.
+  EXPECT_EQ(refusal(node, trusting("ca")), "");
+}
+
+// A stopping node drains a TLS connection as a plaintext one
+// (docs/protocol.md, section 6): every request read is answered, then its
+// close_notify and EOF; the client reads them all, none is cut by a reset.
+TEST_F(Tls, AStoppingNodeAnswersEveryRequestThenClosesTheTlsStream) {
+  authd_process node(pki.server_toml("node") + generous_limits);
+  auto c = connect(node, trusting("ca"));
+  auto token = token_of(c, "alice", alice_password);
+  constexpr int sent = 2000;
+  for (int i = 0; i < sent; ++i)
+    c.queue(net::validate_request{0, token});
+  c.flush();
+  std::thread stopper([&] { node.stop(); });
+  int answered = 0, notices = 0;
+  try {
+    while (auto r = c.receive(5000ms)) {
+      if (r->id == net::connection_level_id)
+        ++notices;
+      else
+        ++answered;
+    }
+  } catch (const net::client_error&) {
+    // the node's close, after the last reply
+  }
+  stopper.join();
+  EXPECT_EQ(answered, sent);
+  EXPECT_LE(notices, 1);
+}
+
+TEST_F(Tls, AClientRefusesANodeWhoseCertificateItCannotVerify) {
+  pki.make_ca("other-ca");
+  authd_process node(pki.server_toml("node"));
+  auto why = refusal(node, trusting("other-ca"));
+  EXPECT_NE(why.find("certificate"), std::string::npos) << why;
+  auto named = trusting("ca");
+  named.server_name = "somebody-else.example";
+  why = refusal(node, named);
+  EXPECT_NE(why.find("hostname mismatch"), std::string::npos) << why;
+}
+
+TEST_F(Tls, AClientThatSilentlyStallsItsHandshakeIsClosed) {
+  authd_process node(pki.server_toml("node", "", "handshake_timeout_ms = 300\n"));
+  auto c = node.connect();
+  c.queue_raw(std::string("\x16\x03\x01", 3));  // a TLS record header, then nothing
+  c.flush();
+  EXPECT_THROW(c.receive(5000ms), net::client_error);
+  EXPECT_EQ(metric(node.monitor_port(), "castellan_tls_handshakes_total{result=\"timed_out\"}"), 1);
+}
+
+TEST_F(Tls, MutualTlsAdmitsOnlyCurrentCertificatesOfTheClientCa) {
+  pki.make_ca("client-ca");
+  pki.make_ca("stranger-ca");
+  pki.issue("gateway", "client-ca", "gateway");
+  pki.issue("stranger", "stranger-ca", "gateway");
+  pki.issue("expired", "client-ca", "gateway", "", -1);
+  authd_process node(pki.server_toml("node", "client-ca"));
+
+  auto as = [&](const std::string& cert) {
+    auto o = trusting("ca");
+    o.cert_file = pki.pem(cert);
+    o.key_file = pki.key(cert);
+    return o;
+  };
+  EXPECT_EQ(refusal(node, as("gateway")), "");
+  EXPECT_NE(refusal(node, trusting("ca")), "") << "no client certificate";
+  EXPECT_NE(refusal(node, as("stranger")), "") << "a certificate from another CA";
+  EXPECT_NE(refusal(node, as("expired")), "") << "an expired certificate";
+  EXPECT_EQ(metric(node.monitor_port(), "castellan_tls_handshakes_total{result=\"failed\"}"), 3);
+  EXPECT_EQ(metric(node.monitor_port(), "castellan_tls_handshakes_total{result=\"ok\"}"), 1);
+}
+
+// A renewed certificate, written over the files in force: connections open
+// before keep working, new ones get the new certificate. Here it comes from
+// a new CA, so a client trusting only that CA tells which one it got.
+TEST_F(Tls, ARenewedCertificateIsServedToNewConnectionsWhileOpenOnesStay) {
+  auto live = prepare_renewal();
+  authd_process node(live_toml(live, 100));
+  auto before = connect(node, trusting("ca"));
+  auto token = token_of(before, "alice", alice_password);
+  ASSERT_NE(refusal(node, trusting("ca2")), "");
+
+  // As a renewal tool writes them: each file replaced by a rename.
+  for (auto name : {"node.key", "node.pem"}) {
+    auto from = std::string(name) == "node.pem" ? pki.pem("renewed") : pki.key("renewed");
+    std::filesystem::copy_file(from, live / (std::string(name) + ".new"));
+    std::filesystem::rename(live / (std::string(name) + ".new"), live / name);
+  }
+  EXPECT_TRUE(eventually([&] { return refusal(node, trusting("ca2")).empty(); }, 5000ms));
+  EXPECT_NE(refusal(node, trusting("ca")), "");
+  EXPECT_GE(metric(node.monitor_port(), "castellan_tls_reloads_total{result=\"ok\"}"), 1);
+  auto v = before.validate(token);  // the connection from before the renewal
+  EXPECT_TRUE(v.ok) << v.error;
+}
+
+TEST_F(Tls, SighupReloadsTheFilesAndABrokenOneChangesNothing) {
+  auto live = prepare_renewal();
+  authd_process node(live_toml(live, 3600000));  // longer than the test: only SIGHUP reloads
+  // A certificate without its key: refused, the one in force stays.
+  std::filesystem::copy_file(pki.pem("renewed"), live / "node.pem",
+                             std::filesystem::copy_options::overwrite_existing);
+  node.reload();
+  EXPECT_TRUE(eventually([&] {
+    return metric(node.monitor_port(), "castellan_tls_reloads_total{result=\"failed\"}") == 1;
+  }));
+  EXPECT_EQ(refusal(node, trusting("ca")), "");
+  std::filesystem::copy_file(pki.key("renewed"), live / "node.key",
+                             std::filesystem::copy_options::overwrite_existing);
+  node.reload();
+  EXPECT_TRUE(eventually([&] { return refusal(node, trusting("ca2")).empty(); }));
+}
+
+TEST_F(Tls, ANodeWithAKeyThatDoesNotMatchItsCertificateDoesNotStart) {
+  pki.issue("other", "ca", "other");
+  auto dir = pki.dir() / "node";
+  std::filesystem::create_directories(dir);
+  write_users((dir / "users.toml").string());
+  std::ofstream(dir / "authd.toml")
+      << "[node]\ndata_dir = \"" << dir.string() << "\"\n[server]\nport = 0\n[monitor]\nport = 0\n"
+      << "[server.tls]\ncert_file = \"" << pki.pem("node") << "\"\nkey_file = \"" << pki.key("other")
+      << "\"\n";
+  auto r = run_program({CASTELLAN_AUTHD, "--config", (dir / "authd.toml").string()});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("server.tls.key_file"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("PRIVATE KEY"), std::string::npos) << "never quote the key file";
+}
+
+}  // namespace
+}  // namespace castellan::test
