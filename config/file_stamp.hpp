@@ -1,8 +1,7 @@
-// A file's mtime and size: what the directory actors and the front door poll to
-// notice that an
-// operator changed a users, key or certificate file. Polling every second or
-// two is cheap and works on every filesystem, unlike inotify on network
-// mounts, which is where such files are often provisioned.
+// A file's mtime and size: what the directory actors and the front door poll
+// to notice that an operator changed a users, key or certificate file.
+// Polling every second or two is cheap and works on every filesystem, unlike
+// inotify on network mounts, which is where such files are often provisioned.
 #pragma once
 
 #include <sys/stat.h>
