@@ -35,7 +35,15 @@ user_record parse_user(const toml::table& t, const std::string& where) {
           fail(where + ".roles", "must be an array of strings");
         u.roles.push_back(*r.value<std::string>());
       }
-    } else if (key == "name" || key == "password_hash" || key == "enabled" || key == "roles")
+    } else if (key == "certificates" && v.is_array()) {
+      for (auto& c : *v.as_array()) {
+        if (!c.is_string() || !valid_certificate_name(*c.value<std::string>()))
+          fail(where + ".certificates",
+               "must be an array of \"CN=name\", \"DNS:name\" or \"URI:uri\" strings");
+        u.certificates.push_back(*c.value<std::string>());
+      }
+    } else if (key == "name" || key == "password_hash" || key == "enabled" || key == "roles" ||
+               key == "certificates")
       fail(where + "." + key, "wrong type");
     else
       fail(where + "." + key, "unknown key");
@@ -48,6 +56,15 @@ user_record parse_user(const toml::table& t, const std::string& where) {
 }
 
 }  // namespace
+
+bool valid_certificate_name(const std::string& name) {
+  for (const char* prefix : {"CN=", "DNS:", "URI:"}) {
+    std::string_view p(prefix);
+    if (name.size() > p.size() && name.compare(0, p.size(), p) == 0)
+      return name.find('\0') == std::string::npos;
+  }
+  return false;
+}
 
 const user_record* users_table::find(const std::string& name) const {
   auto i = by_name.find(name);
@@ -67,6 +84,8 @@ std::vector<std::pair<std::string, std::string>> diff_users(const users_table& b
       out.emplace_back(name, "password");
     else if (old.roles != now->roles)
       out.emplace_back(name, "roles");
+    else if (old.certificates != now->certificates)
+      out.emplace_back(name, "certificates");
   }
   for (auto& [name, u] : after.by_name)
     if (!before.find(name))
@@ -130,10 +149,17 @@ std::string render_users(const users_table& table) {
     toml::array roles;
     for (auto& r : u.roles)
       roles.push_back(r);
-    users.push_back(toml::table{{"name", u.name},
-                                {"password_hash", u.password_hash},
-                                {"roles", roles},
-                                {"enabled", u.enabled}});
+    toml::table entry{{"name", u.name},
+                      {"password_hash", u.password_hash},
+                      {"roles", roles},
+                      {"enabled", u.enabled}};
+    if (!u.certificates.empty()) {
+      toml::array certificates;
+      for (auto& c : u.certificates)
+        certificates.push_back(c);
+      entry.insert("certificates", certificates);
+    }
+    users.push_back(std::move(entry));
   }
   std::ostringstream out;
   out << "# Castellan users file: edit with `authctl user add|disable|enable|list`.\n"

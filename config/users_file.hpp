@@ -19,7 +19,14 @@ struct user_record {
   std::string password_hash;  // argon2id PHC string ($argon2id$v=19$m=...,t=...,p=1$...).
   std::vector<std::string> roles;
   bool enabled = true;
+  // Client certificates that prove this user without a password (op
+  // login_certificate over mutual TLS), each "CN=<common name>",
+  // "DNS:<subjectAltName DNS>" or "URI:<subjectAltName URI>".
+  std::vector<std::string> certificates;
 };
+
+// True when `name` has one of the forms user_record::certificates takes.
+bool valid_certificate_name(const std::string& name);
 
 // An immutable snapshot of the users file, shared between threads by
 // shared_ptr<const users_table>: a reload publishes a new one, never edits.
@@ -42,7 +49,8 @@ std::string render_users(const users_table& table);
 void save_users(const users_table& table, const std::string& path);
 
 // What changed per user between two snapshots: (name, reason) with reason
-// one of added, removed, disabled, enabled, roles, password. Sorted by name.
+// one of added, removed, disabled, enabled, roles, password, certificates.
+// Sorted by name.
 std::vector<std::pair<std::string, std::string>> diff_users(const users_table& before,
                                                             const users_table& after);
 

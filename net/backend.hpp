@@ -59,11 +59,18 @@ struct op_batch {
 };
 
 // A login attempt. The password is wiped by whoever finishes with it.
+// The verified client certificate a login_certificate proves itself with.
+struct certificate_identity {
+  certificate_digest digest{};      // SHA-256 of the certificate: its tokens are bound to it
+  std::vector<std::string> names;   // "CN=...", "DNS:...", "URI:..." as users files name them
+};
+
 struct login_job {
   uint64_t request_id = 0;
   std::string user;
-  std::string password;
+  std::string password;  // empty for a login_certificate
   std::string ip;
+  std::shared_ptr<const certificate_identity> certificate;  // set: login_certificate
 };
 
 // What the node can say about itself without waiting (op `health`).

@@ -273,6 +273,11 @@ reply_view client::login(const std::string& user, const std::string& password,
   return call(std::move(r), timeout);
 }
 
+reply_view client::login_certificate(const std::string& user, const std::string& ip,
+                                     milliseconds timeout) {
+  return call(login_certificate_request{0, user, ip}, timeout);
+}
+
 reply_view client::validate(const std::string& token, milliseconds timeout) {
   return call(validate_request{0, token}, timeout);
 }

@@ -85,6 +85,10 @@ class client {
   reply_view ping(milliseconds timeout = milliseconds(5000));
   reply_view login(const std::string& user, const std::string& password,
                    const std::string& ip = "", milliseconds timeout = milliseconds(10000));
+  // Over mutual TLS: proves `user` with this connection's client certificate
+  // (the users file maps certificates to users); the token is bound to it.
+  reply_view login_certificate(const std::string& user, const std::string& ip = "",
+                               milliseconds timeout = milliseconds(5000));
   reply_view validate(const std::string& token, milliseconds timeout = milliseconds(5000));
   reply_view refresh(const std::string& token, milliseconds timeout = milliseconds(5000));
   reply_view logout(const std::string& token, milliseconds timeout = milliseconds(5000));

@@ -29,6 +29,7 @@
 #include "net/front_door_metrics.hpp"
 #include "net/messages.hpp"
 #include "net/owed_replies.hpp"
+#include "net/tls_server.hpp"
 #include "net/utf8.hpp"
 #include "net/wall_clock.hpp"
 
@@ -196,6 +197,7 @@ void connection::on_handshake(const boost::system::error_code& ec) {
     return;
   }
   count(ctx_.metrics, [](auto& m) { m.tls_handshakes_ok->Increment(); });
+  certificate_ = client_certificate_of(tls_->native_handle());
   {
     std::lock_guard<std::mutex> guard(out_mutex_);
     handshaken_ = true;
@@ -480,7 +482,7 @@ owed_ptr connection::owe_one(const request_view& r) {
 // The session key of the token an op acts on behalf of; answers
 // invalid_token (and returns nothing) when the token does not verify.
 std::optional<session_key> connection::caller_key(const request_view& r) {
-  auto key = keys_->verify(r.token);
+  auto key = keys_->verify(r.token, presented());
   if (!key)
     answer_error(r, error_code::invalid_token, "token is not valid");
   return key;
@@ -513,7 +515,7 @@ void connection::dispatch(const request_view& r, std::vector<session_op>& ops) {
     case op_kind::validate:
     case op_kind::refresh:
     case op_kind::logout: {
-      auto key = keys_->verify(r.token);
+      auto key = keys_->verify(r.token, presented());
       if (!key) {
         count(ctx_.metrics, [](auto& m) { m.refused_bad_token->Increment(); });
         ++refused_tokens_;
@@ -524,7 +526,19 @@ void connection::dispatch(const request_view& r, std::vector<session_op>& ops) {
       return;
     }
     case op_kind::login: {
-      login_job job{r.id, std::string(r.user), heap_secret(r.password), std::string(r.ip)};
+      login_job job{r.id, std::string(r.user), heap_secret(r.password), std::string(r.ip), nullptr};
+      if (job.ip.empty())
+        job.ip = peer_ip_;
+      ctx_.backend->submit_login(std::move(job), owe_one(r));
+      return;
+    }
+    case op_kind::login_certificate: {
+      if (!certificate_) {
+        answer_error(r, error_code::forbidden,
+                     "login_certificate needs a client certificate: connect with mutual TLS");
+        return;
+      }
+      login_job job{r.id, std::string(r.user), {}, std::string(r.ip), certificate_};
       if (job.ip.empty())
         job.ip = peer_ip_;
       ctx_.backend->submit_login(std::move(job), owe_one(r));

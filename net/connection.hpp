@@ -172,6 +172,10 @@ class connection final : public reply_sink, public std::enable_shared_from_this<
 
   // I/O thread only.
   bool raw_reads_ = false;      // TLS is over (close_notify sent): what arrives is dropped raw
+  // The client's verified certificate (mutual TLS): proves login_certificate,
+  // and is what the connection's bound tokens must have been issued to.
+  std::shared_ptr<const certificate_identity> certificate_;
+  const certificate_digest* presented() const { return certificate_ ? &certificate_->digest : nullptr; }
   bool tls_closing_ = false;    // the close_notify exchange is reading the socket
   read_buffer in_;              // bytes read, not yet framed
   bool reading_ = false;        // an async read is outstanding

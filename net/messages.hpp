@@ -87,6 +87,17 @@ struct login_request {
   }
 };
 
+// A login proven by the client certificate of a mutual-TLS connection
+// instead of a password; its token is bound to that certificate.
+struct login_certificate_request {
+  static constexpr op_kind op = op_kind::login_certificate;
+  uint64_t id = 0;
+  std::string user;
+  std::string ip;  // optional, as for login
+  template <class Packer>
+  void msgpack_pack(Packer& pk) const { pack_request<op, field::user, field::ip>(pk, id, user, ip); }
+};
+
 // refresh and logout carry only a token.
 template <op_kind Op>
 struct token_request {

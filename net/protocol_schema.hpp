@@ -17,7 +17,7 @@ namespace castellan::net {
 // Also the index of the op in `ops` below and in request_stats: only ever append.
 enum class op_kind {
   ping, login, validate, refresh, logout, unknown, health, debug_crash, metrics_summary, debug_populate,
-  cluster_status, revoke_user
+  cluster_status, revoke_user, login_certificate
 };
 
 // Every field a request may carry besides "id" and "op". Required fields are
@@ -83,7 +83,7 @@ struct op_spec {
 
 // One row per op_kind, in op_kind order. `unknown` stands for any op string
 // not listed: it reads nothing and is answered unknown_op.
-inline constexpr std::array<op_spec, 12> ops{{
+inline constexpr std::array<op_spec, 13> ops{{
     {op_kind::ping, "ping", {}, {}},
     {op_kind::login, "login", {field::user, field::password}, {field::ip}},
     {op_kind::validate, "validate", {field::token}, {field::consistency}},
@@ -96,6 +96,7 @@ inline constexpr std::array<op_spec, 12> ops{{
     {op_kind::debug_populate, "debug_populate", {field::token, field::count}, {}},
     {op_kind::cluster_status, "cluster_status", {}, {}},
     {op_kind::revoke_user, "revoke_user", {field::token, field::user}, {}},
+    {op_kind::login_certificate, "login_certificate", {field::user}, {field::ip}},
 }};
 
 inline constexpr size_t op_kind_count = ops.size();

@@ -108,18 +108,19 @@ std::vector<config::file_stamp> tls_file_stamps(const config::tls_config& cfg) {
   return out;
 }
 
-std::optional<peer_certificate> peer_certificate_of(void* handle) {
+std::shared_ptr<const certificate_identity> client_certificate_of(void* handle) {
   auto* ssl = static_cast<SSL*>(handle);
   X509* cert = SSL_get0_peer_certificate(ssl);
   if (!cert)
-    return std::nullopt;
-  peer_certificate out;
+    return nullptr;
+  auto out = std::make_shared<certificate_identity>();
   unsigned int n = 0;
-  X509_digest(cert, EVP_sha256(), out.sha256.data(), &n);
+  X509_digest(cert, EVP_sha256(), out->digest.data(), &n);
   char cn[256] = {};
   int len = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn);
-  if (len > 0)
-    out.subject_cn.assign(cn, static_cast<size_t>(len));
+  // A name with a NUL inside is cut by OpenSSL's legacy call: not a name.
+  if (len > 0 && static_cast<size_t>(len) == std::strlen(cn))
+    out->names.push_back("CN=" + std::string(cn, static_cast<size_t>(len)));
   auto* sans = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
   for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans); ++i) {
     const GENERAL_NAME* name = sk_GENERAL_NAME_value(sans, i);
@@ -128,7 +129,8 @@ std::optional<peer_certificate> peer_certificate_of(void* handle) {
     const ASN1_IA5STRING* text = name->type == GEN_DNS ? name->d.dNSName : name->d.uniformResourceIdentifier;
     std::string value(reinterpret_cast<const char*>(ASN1_STRING_get0_data(text)),
                       static_cast<size_t>(ASN1_STRING_length(text)));
-    (name->type == GEN_DNS ? out.dns_names : out.uris).push_back(std::move(value));
+    if (value.find('\0') == std::string::npos)
+      out->names.push_back((name->type == GEN_DNS ? "DNS:" : "URI:") + value);
   }
   GENERAL_NAMES_free(sans);
   ERR_clear_error();

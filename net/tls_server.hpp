@@ -17,6 +17,7 @@
 
 #include "config/config.hpp"
 #include "config/file_stamp.hpp"
+#include "net/backend.hpp"
 
 namespace castellan::net {
 
@@ -37,16 +38,10 @@ server_tls make_server_tls(const config::tls_config& cfg);
 // The stamps of the configured files, to notice that one changed.
 std::vector<config::file_stamp> tls_file_stamps(const config::tls_config& cfg);
 
-// A client certificate, as the node sees it after the handshake.
-struct peer_certificate {
-  std::array<unsigned char, 32> sha256{};  // of the DER certificate
-  std::string subject_cn;                  // the subject's common name, "" if none
-  std::vector<std::string> dns_names;      // subjectAltName DNS entries
-  std::vector<std::string> uris;           // subjectAltName URI entries (e.g. SPIFFE ids)
-};
-
-// The verified client certificate of a TLS connection (`ssl` is its SSL*),
-// or nothing when the client sent none.
-std::optional<peer_certificate> peer_certificate_of(void* ssl);
+// The verified client certificate of a TLS connection (`ssl` is its SSL*):
+// its SHA-256 and its names, "CN=<subject common name>", "DNS:<name>" and
+// "URI:<uri>" for each subjectAltName of those kinds; null when the client
+// sent none.
+std::shared_ptr<const certificate_identity> client_certificate_of(void* ssl);
 
 }  // namespace castellan::net

@@ -17,6 +17,22 @@ void compute_mac(const token_key& key, const uint8_t* data, size_t n, uint8_t* m
   crypto_generichash(mac, token_mac_bytes, data, n, key.secret.data(), key.secret.size());
 }
 
+// The MAC of a token's signed bytes, followed for a bound token by the
+// certificate digest it is bound to.
+void token_mac(const token_key& key, const uint8_t* signed_bytes, const certificate_digest* bound,
+               uint8_t* mac) {
+  constexpr size_t n = 5 + session_id_bytes;
+  if (!bound) {
+    compute_mac(key, signed_bytes, n, mac);
+    return;
+  }
+  crypto_generichash_state state;
+  crypto_generichash_init(&state, key.secret.data(), key.secret.size(), token_mac_bytes);
+  crypto_generichash_update(&state, signed_bytes, n);
+  crypto_generichash_update(&state, bound->data(), bound->size());
+  crypto_generichash_final(&state, mac, token_mac_bytes);
+}
+
 // base64url without padding, decoded with a lookup table. libsodium's
 // sodium_base642bin is constant-time and took 18% of the front door's CPU
 // under load; the decoded bytes are public structure until the MAC (compared
@@ -92,13 +108,13 @@ const token_key* keyring::find(uint32_t id) const {
   return nullptr;
 }
 
-minted_token keyring::mint(const session_id& sid) const {
+minted_token keyring::mint(const session_id& sid, const certificate_digest* bound_to) const {
   uint8_t raw[token_raw_bytes];
-  raw[0] = token_version;
+  raw[0] = bound_to ? token_version_bound : token_version;
   uint32_t kid = primary_->id;
   store_be32(raw + 1, kid);
   std::copy(sid.begin(), sid.end(), raw + 5);
-  compute_mac(*primary_, raw, 5 + session_id_bytes, raw + 5 + session_id_bytes);
+  token_mac(*primary_, raw, bound_to, raw + 5 + session_id_bytes);
   char text[token_text_bytes + 1];
   sodium_bin2base64(text, sizeof text, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
   minted_token out{std::string(text, token_text_bytes), {}};
@@ -106,18 +122,22 @@ minted_token keyring::mint(const session_id& sid) const {
   return out;
 }
 
-std::optional<session_key> keyring::verify(std::string_view token) const {
+std::optional<session_key> keyring::verify(std::string_view token,
+                                           const certificate_digest* presented) const {
   if (token.size() != token_text_bytes)
     return std::nullopt;
   uint8_t raw[token_raw_bytes];
-  if (!decode_token_text(token, raw) || raw[0] != token_version)
+  if (!decode_token_text(token, raw))
+    return std::nullopt;
+  bool bound = raw[0] == token_version_bound;
+  if ((raw[0] != token_version && !bound) || (bound && !presented))
     return std::nullopt;
   uint32_t kid = load_be32(raw + 1);
   const token_key* key = find(kid);
   if (!key)
     return std::nullopt;
   uint8_t mac[token_mac_bytes];
-  compute_mac(*key, raw, 5 + session_id_bytes, mac);
+  token_mac(*key, raw, bound ? presented : nullptr, mac);
   if (crypto_verify_16(mac, raw + 5 + session_id_bytes) != 0)
     return std::nullopt;
   session_key out;

@@ -17,6 +17,9 @@ namespace castellan::net {
 
 using session_id = std::array<uint8_t, session_id_bytes>;
 
+// The SHA-256 of a client certificate (DER): what a bound token is bound to.
+using certificate_digest = std::array<uint8_t, certificate_digest_bytes>;
+
 // What names a session inside the node: the token's MAC tag, a keyed
 // BLAKE2b-128 of the session id. Sessions are stored, logged and
 // snapshotted under it; it is one-way, so neither the data directory nor the
@@ -46,12 +49,16 @@ class keyring {
   // `keys` must not be empty; `primary_id` must name one of them.
   keyring(std::vector<token_key> keys, uint32_t primary_id);
 
-  // Signs with the primary key.
-  minted_token mint(const session_id& sid) const;
+  // Signs with the primary key; with `bound_to`, a token that verifies only
+  // with that certificate digest (its session key depends on it too).
+  minted_token mint(const session_id& sid, const certificate_digest* bound_to = nullptr) const;
 
   // The session key if `token` is well formed and its MAC verifies with a
-  // known key, otherwise nothing. Constant-time in the MAC comparison.
-  std::optional<session_key> verify(std::string_view token) const;
+  // known key, otherwise nothing. Constant-time in the MAC comparison. A
+  // bound token verifies only when `presented` is the digest it was bound to
+  // (the certificate of the connection it arrived on; null: none).
+  std::optional<session_key> verify(std::string_view token,
+                                    const certificate_digest* presented = nullptr) const;
 
   uint32_t primary_id() const { return primary_->id; }
 

@@ -21,7 +21,13 @@ inline constexpr uint64_t connection_level_id = 0;
 //   [1..4]   key id, big-endian uint32
 //   [5..20]  session id, 16 random bytes
 //   [21..36] keyed BLAKE2b-128 MAC over bytes [0..20]
+// A certificate-bound token (op login_certificate, RFC 8705's idea) has
+// version token_version_bound, and its MAC covers bytes [0..20] followed by
+// the SHA-256 of the client certificate it was issued to: it verifies only
+// on a connection that presents that certificate.
 inline constexpr uint8_t token_version = 1;
+inline constexpr uint8_t token_version_bound = 2;
+inline constexpr size_t certificate_digest_bytes = 32;  // SHA-256
 inline constexpr size_t session_id_bytes = 16;
 inline constexpr size_t token_mac_bytes = 16;
 inline constexpr size_t token_key_bytes = 32;

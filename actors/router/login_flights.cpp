@@ -41,7 +41,7 @@ bool login_flights::join(const digest& d, net::login_job& job, const net::owed_p
     if (it == flights_.end())
       return false;
     sodium_memzero(job.password.data(), job.password.size());
-    it->second.logins.push_back({net::login_job{job.request_id, job.user, {}, job.ip}, owed});
+    it->second.logins.push_back({net::login_job{job.request_id, job.user, {}, job.ip, nullptr}, owed});
   }
   if (metrics_ && metrics_->joined)
     metrics_->joined->Increment();
@@ -53,7 +53,7 @@ std::optional<uint64_t> login_flights::lead(const digest& d, net::login_job& job
   {
     std::lock_guard<std::mutex> guard(mutex_);
     auto [it, opened] = flights_.try_emplace(d);
-    it->second.logins.push_back({net::login_job{job.request_id, job.user, {}, job.ip}, owed});
+    it->second.logins.push_back({net::login_job{job.request_id, job.user, {}, job.ip, nullptr}, owed});
     if (opened) {
       it->second.generation = next_generation_++;
       return it->second.generation;

@@ -4,6 +4,7 @@
 // blocked by it.
 #include "actors/router/session_router.hpp"
 
+#include <algorithm>
 #include <exception>
 #include <map>
 
@@ -241,6 +242,10 @@ void session_router::submit_login(net::login_job&& job, net::owed_ptr owed) {
     owed->refuse({job.request_id}, "audit log not writable");
     return;
   }
+  if (job.certificate) {
+    login_by_certificate({std::move(job), std::move(owed)});
+    return;
+  }
   // An identical login in progress answers this one too: it costs no
   // allowance and no argon2 time of its own (login_flights.hpp).
   auto flight = flights_.digest_of(job);
@@ -284,6 +289,40 @@ void session_router::ask_limiter(const attempt_ptr& attempt) {
         refuse_rate_limited(login, d, by);
     }
   });
+}
+
+// A login proven by the connection's verified client certificate: the same
+// limiter check and records as a password login, no argon2 (so no password
+// pool and no single flight), and a token bound to that certificate.
+void session_router::login_by_certificate(flight_login&& login) {
+  auto shared = std::make_shared<flight_login>(std::move(login));
+  limits_->check(shared->job.user, shared->job.ip, [this, shared](const decision& d, key_kind by) {
+    if (d.failed)
+      shared->owed->refuse({shared->job.request_id}, d.full ? "rate limiter full; retry later"
+                                                             : "rate limiter unavailable; retry");
+    else if (!d.allowed)
+      refuse_rate_limited(*shared, d, by);
+    else
+      finish_certificate_login(*shared);
+  });
+}
+
+void session_router::finish_certificate_login(const flight_login& login) {
+  auto users = users_.load();
+  const auto* record = users->find(login.job.user);
+  const auto& presented = login.job.certificate->names;
+  bool proven = record && std::any_of(record->certificates.begin(), record->certificates.end(),
+                                      [&](const std::string& name) {
+                                        return std::find(presented.begin(), presented.end(), name) !=
+                                               presented.end();
+                                      });
+  if (!proven)
+    refuse_login(login, net::error_code::bad_credentials, "certificate not accepted for this user",
+                 record ? "certificate_not_accepted" : "unknown_user", true);
+  else if (!record->enabled)
+    refuse_login(login, net::error_code::forbidden, "user is disabled", "user_disabled", true);
+  else
+    open_login(login, users, *record);
 }
 
 void session_router::refuse_rate_limited(const flight_login& login, const decision& d, key_kind by) {
@@ -371,7 +410,8 @@ void session_router::open_login(const flight_login& login,
                                 const config::user_record& record) {
   // The session is named by its token's MAC tag from here on; the id itself
   // leaves the node only inside the token.
-  auto minted = keys_.load()->mint(net::random_session_id());
+  const auto* bound_to = login.job.certificate ? &login.job.certificate->digest : nullptr;
+  auto minted = keys_.load()->mint(net::random_session_id(), bound_to);
   open_session msg{login.job.request_id, minted.key, std::move(minted.token),
                    user_ref(users, &record), login.job.ip, login.owed};
   if (place_open_ && place_open_(msg))

@@ -85,6 +85,8 @@ class session_router final : public net::request_backend {
   };
   using attempt_ptr = std::shared_ptr<login_attempt>;
   void ask_limiter(const attempt_ptr& attempt);
+  void login_by_certificate(flight_login&& login);
+  void finish_certificate_login(const flight_login& login);
   void check_password(const attempt_ptr& attempt);
   void finish_login(login_attempt& attempt);
   void refuse_rate_limited(const flight_login& login, const decision& d, key_kind by);

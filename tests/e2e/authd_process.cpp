@@ -37,9 +37,9 @@ std::string slurp(const std::filesystem::path& p) {
 void write_users(const std::string& path) {
   config::argon2_params cheap{64, 1};
   config::users_table t;
-  t.by_name["alice"] = {"alice", config::hash_password(alice_password, cheap), {"trader", "desk-7"}, true};
-  t.by_name["carol"] = {"carol", config::hash_password(carol_password, cheap), {"trader"}, false};
-  t.by_name["ops"] = {"ops", config::hash_password(ops_password, cheap), {"admin"}, true};
+  t.by_name["alice"] = {"alice", config::hash_password(alice_password, cheap), {"trader", "desk-7"}, true, {}};
+  t.by_name["carol"] = {"carol", config::hash_password(carol_password, cheap), {"trader"}, false, {}};
+  t.by_name["ops"] = {"ops", config::hash_password(ops_password, cheap), {"admin"}, true, {}};
   config::save_users(t, path);
 }
 

@@ -23,7 +23,7 @@ const std::string costly_password = "a-password-that-costs-what-production-ones-
 // t=2: ~16 ms a check), and waits until the node knows it.
 void add_costly_user(authd_process& node) {
   auto users = config::load_users(node.users_file());
-  users.by_name["costly"] = {"costly", config::hash_password(costly_password, {19456, 2}), {}, true};
+  users.by_name["costly"] = {"costly", config::hash_password(costly_password, {19456, 2}), {}, true, {}};
   config::save_users(users, node.users_file());
   auto c = node.connect();
   ASSERT_TRUE(eventually([&] { return c.login("costly", costly_password).ok; }, 10s));

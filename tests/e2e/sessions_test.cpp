@@ -256,7 +256,7 @@ TEST(UserChanges, AUserDisabledDuringTheirLoginGetsNoSession) {
   authd_process node;
   auto users = config::load_users(node.users_file());
   // A costly hash (~0.3 s) so that the reload lands while the password is checked.
-  users.by_name["bob"] = {"bob", config::hash_password("bob-password", {65536, 4}), {}, true};
+  users.by_name["bob"] = {"bob", config::hash_password("bob-password", {65536, 4}), {}, true, {}};
   config::save_users(users, node.users_file());
   auto c = node.connect();
   ASSERT_TRUE(eventually([&] { return c.login("bob", "bob-password").ok; }, 10s));
@@ -282,7 +282,7 @@ TEST(UserChanges, AddedUserCanLogInAfterReload) {
   // default limits a slow reload would lock dave out before he exists.
   authd_process node(generous_limits);
   auto users = config::load_users(node.users_file());
-  users.by_name["dave"] = {"dave", config::hash_password("dave-password", {64, 1}), {"ops"}, true};
+  users.by_name["dave"] = {"dave", config::hash_password("dave-password", {64, 1}), {"ops"}, true, {}};
   config::save_users(users, node.users_file());
   auto c = node.connect();
   EXPECT_TRUE(eventually([&] { return c.login("dave", "dave-password").ok; }, 10s));

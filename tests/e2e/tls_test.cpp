@@ -207,6 +207,71 @@ TEST_F(Tls, MutualTlsAdmitsOnlyCurrentCertificatesOfTheClientCa) {
   EXPECT_EQ(metric(node.monitor_port(), "castellan_tls_handshakes_total{result=\"ok\"}"), 1);
 }
 
+// A service proves its user with its certificate (RFC 8705's idea for an
+// opaque token): the token works only on connections that present the
+// same certificate, survives a kill -9 like any session, and a password
+// login's token still works from any connection.
+TEST_F(Tls, AServiceLogsInWithItsCertificateAndItsTokenWorksOnlyWithThatCertificate) {
+  pki.make_ca("client-ca");
+  pki.issue("gateway", "client-ca", "gateway", "URI:spiffe://desk-7/gateway");
+  pki.issue("impostor", "client-ca", "gateway");  // the same CN, another certificate
+  pki.issue("risk", "client-ca", "risk");
+  auto node = std::make_unique<authd_process>(pki.server_toml("node", "client-ca") + generous_limits);
+  node->keep_dir();
+  auto dir = node->dir();
+  auto mapped = run_program({CASTELLAN_AUTHCTL, "--users-file", node->users_file(), "user",
+                             "certificates", "alice", "URI:spiffe://desk-7/gateway"});
+  ASSERT_EQ(mapped.exit_code, 0) << mapped.err;
+
+  auto gateway = connect(*node, with_certificate("gateway"));
+  std::string token;
+  ASSERT_TRUE(eventually([&] {  // the node re-reads the users file
+    auto r = gateway.login_certificate("alice");
+    if (r.ok)
+      token = r.as<net::login_reply>().token;
+    return r.ok;
+  }));
+  EXPECT_TRUE(gateway.validate(token).ok);
+  auto again = connect(*node, with_certificate("gateway"));
+  EXPECT_TRUE(again.validate(token).ok) << "a new connection with the same certificate";
+  auto impostor = connect(*node, with_certificate("impostor"));
+  auto risk = connect(*node, with_certificate("risk"));
+  EXPECT_EQ(impostor.validate(token).error, "invalid_token");
+  EXPECT_EQ(risk.validate(token).error, "invalid_token");
+  EXPECT_EQ(risk.logout(token).error, "invalid_token");
+  EXPECT_TRUE(gateway.validate(token).ok) << "another certificate's logout ended nothing";
+  // A certificate proves only the users it is mapped to.
+  EXPECT_EQ(impostor.login_certificate("alice").error, "bad_credentials");
+  EXPECT_EQ(gateway.login_certificate("ops").error, "bad_credentials");
+  // A password login's token is not bound.
+  auto plain = token_of(risk, "alice", alice_password);
+  EXPECT_TRUE(gateway.validate(plain).ok);
+  // authctl does the same with --certificate.
+  auto cli = run_program({CASTELLAN_AUTHCTL, "-p", std::to_string(node->port()), "--ca", pki.pem("ca"),
+                          "--cert", pki.pem("gateway"), "--key", pki.key("gateway"), "login",
+                          "alice", "--certificate"});
+  EXPECT_EQ(cli.exit_code, 0) << cli.err;
+  EXPECT_NE(cli.out.find("token: "), std::string::npos) << cli.out;
+
+  node->kill_hard();
+  node.reset();
+  auto restarted = authd_process::restart_in(dir);
+  auto after = net::client::connect("127.0.0.1", restarted->port(), 5000ms, with_certificate("gateway"));
+  auto v = after.validate(token);
+  EXPECT_TRUE(v.ok) << v.error;
+  auto other = net::client::connect("127.0.0.1", restarted->port(), 5000ms, with_certificate("risk"));
+  EXPECT_EQ(other.validate(token).error, "invalid_token");
+}
+
+TEST_F(Tls, ALoginByCertificateWithoutOneIsForbidden) {
+  authd_process tls_only(pki.server_toml("node"));
+  auto c = connect(tls_only, trusting("ca"));
+  EXPECT_EQ(c.login_certificate("alice").error, "forbidden");
+  authd_process plaintext;
+  auto p = plaintext.connect();
+  EXPECT_EQ(p.login_certificate("alice").error, "forbidden");
+}
+
 // A renewed certificate, written over the files in force: connections open
 // before keep working, new ones get the new certificate. Here it comes from
 // a new CA, so a client trusting only that CA tells which one it got.

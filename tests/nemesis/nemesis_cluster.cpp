@@ -61,7 +61,7 @@ nemesis_cluster::nemesis_cluster(std::filesystem::path dir, int workers, int use
   for (int w = 0; w < workers; ++w)
     for (int k = 0; k < users_per_worker; ++k) {
       auto name = user_name(w, k);
-      users.by_name[name] = {name, config::hash_password(password_of(name), cheap), {"trader"}, true};
+      users.by_name[name] = {name, config::hash_password(password_of(name), cheap), {"trader"}, true, {}};
     }
   config::save_users(users, (dir_ / "users.toml").string());
   {

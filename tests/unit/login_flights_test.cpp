@@ -20,7 +20,7 @@ net::owed_ptr owe(const std::shared_ptr<silent_sink>& sink, uint64_t id) {
 }
 
 net::login_job job(uint64_t id, std::string user, std::string password, std::string ip = "") {
-  return {id, std::move(user), std::move(password), std::move(ip)};
+  return {id, std::move(user), std::move(password), std::move(ip), nullptr};
 }
 
 TEST(LoginFlights, OnlyTheSameUserAddressAndPasswordAreOneFlight) {

@@ -20,8 +20,8 @@ config::sessions_config lifetimes() {
 struct table_fixture {
   std::shared_ptr<config::users_table> users = std::make_shared<config::users_table>();
   table_fixture() {
-    users->by_name["alice"] = {"alice", "$argon2id$x", {"trader"}, true};
-    users->by_name["bob"] = {"bob", "$argon2id$y", {}, true};
+    users->by_name["alice"] = {"alice", "$argon2id$x", {"trader"}, true, {}};
+    users->by_name["bob"] = {"bob", "$argon2id$y", {}, true, {}};
   }
   user_ref ref(const std::string& name) { return user_ref(users, users->find(name)); }
 };
@@ -155,13 +155,13 @@ TEST(SessionTable, DisabledOrRemovedUsersLoseTheirSessions) {
   open(t, a, f.ref("alice"), 0);
   open(t, b, f.ref("bob"), 0);
   auto next = std::make_shared<config::users_table>();
-  next->by_name["alice"] = {"alice", "$argon2id$x", {"trader", "admin"}, true};
+  next->by_name["alice"] = {"alice", "$argon2id$x", {"trader", "admin"}, true, {}};
   EXPECT_EQ(t.apply_users(next), 1u);  // bob removed
   auto r = t.validate(a, 1);
   ASSERT_EQ(r.status, lookup_status::ok);
   EXPECT_EQ(r.found->user->roles, (std::vector<std::string>{"trader", "admin"}));
   auto disabled = std::make_shared<config::users_table>();
-  disabled->by_name["alice"] = {"alice", "$argon2id$x", {}, false};
+  disabled->by_name["alice"] = {"alice", "$argon2id$x", {}, false, {}};
   EXPECT_EQ(t.apply_users(disabled), 1u);
   EXPECT_EQ(t.size(), 0u);
 }

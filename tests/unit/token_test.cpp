@@ -31,6 +31,33 @@ TEST(Token, MintedTokenVerifiesToItsSessionKey) {
   EXPECT_NE(minted.key, sid);  // the key is the MAC tag, not the id
 }
 
+// RFC 8705's idea for opaque tokens: a bound token verifies only with the
+// digest of the certificate it was issued to, and names a session key of its
+// own (the same session id unbound names another).
+TEST(Token, ABoundTokenVerifiesOnlyWithItsCertificate) {
+  keyring ring({key(1, 7)}, 1);
+  certificate_digest mine{}, other{};
+  mine.fill(1);
+  other.fill(2);
+  auto sid = random_session_id();
+  auto bound = ring.mint(sid, &mine);
+  auto back = ring.verify(bound.token, &mine);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, bound.key);
+  EXPECT_FALSE(ring.verify(bound.token, &other));
+  EXPECT_FALSE(ring.verify(bound.token));  // a connection without a certificate
+  EXPECT_NE(bound.key, ring.mint(sid).key);
+  // An unbound token is accepted from any connection, with a certificate or not.
+  auto plain = ring.mint(sid);
+  EXPECT_EQ(ring.verify(plain.token, &mine), plain.key);
+  // Rewriting the version byte does not unbind it.
+  auto unbound = bound.token;
+  unbound[1] = plain.token[1];
+  unbound[0] = plain.token[0];
+  EXPECT_FALSE(ring.verify(unbound));
+  EXPECT_FALSE(ring.verify(unbound, &mine));
+}
+
 TEST(Token, EveryAlteredCharacterIsRefused) {
   keyring ring({key(1, 7)}, 1);
   auto token = ring.mint(random_session_id()).token;

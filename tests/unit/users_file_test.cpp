@@ -46,8 +46,8 @@ TEST(PasswordHash, HashRecordsItsOwnCost) {
 
 TEST_F(UsersFileTest, SaveAndLoadRoundTrip) {
   users_table t;
-  t.by_name["alice"] = {"alice", hash_password("pw", cheap), {"trader", "risk"}, true};
-  t.by_name["bob"] = {"bob", hash_password("pw2", cheap), {}, false};
+  t.by_name["alice"] = {"alice", hash_password("pw", cheap), {"trader", "risk"}, true, {}};
+  t.by_name["bob"] = {"bob", hash_password("pw2", cheap), {}, false, {}};
   save_users(t, path);
   struct stat st {};
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
@@ -68,6 +68,25 @@ std::string users_file_error_of(const std::string& text) {
     return e.what();
   }
   return "";
+}
+
+TEST_F(UsersFileTest, CertificateNamesRoundTripAndBadOnesAreRefused) {
+  users_table t;
+  t.by_name["gw"] = {"gw", hash_password("pw", cheap), {}, true,
+                     {"CN=gateway", "DNS:gw.example", "URI:spiffe://desk/gw"}};
+  save_users(t, path);
+  auto back = load_users(path);
+  EXPECT_EQ(back.find("gw")->certificates, t.by_name["gw"].certificates);
+  auto hash = hash_password("pw", cheap);
+  for (auto bad : {"\"gateway\"", "\"CN=\"", "\"IP:10.0.0.1\"", "1"})
+    EXPECT_THROW(parse_users("[[users]]\nname = \"gw\"\npassword_hash = \"" + hash +
+                                 "\"\ncertificates = [" + bad + "]\n",
+                             "t"),
+                 config_error)
+        << bad;
+  users_table after = t;
+  after.by_name["gw"].certificates = {"CN=gateway"};
+  EXPECT_EQ(diff_users(t, after), (std::vector<std::pair<std::string, std::string>>{{"gw", "certificates"}}));
 }
 
 TEST(UsersFile, StrictParsingNamesTheEntry) {
@@ -107,14 +126,14 @@ TEST_F(UsersFileTest, BootstrapCreatesOneAdminOnce) {
 
 TEST(UsersDiff, NamesEveryKindOfChange) {
   users_table before, after;
-  before.by_name["a"] = {"a", "$argon2id$1", {"x"}, true};
-  before.by_name["b"] = {"b", "$argon2id$2", {}, true};
-  before.by_name["c"] = {"c", "$argon2id$3", {}, true};
-  before.by_name["d"] = {"d", "$argon2id$4", {}, true};
-  after.by_name["a"] = {"a", "$argon2id$1", {"x", "y"}, true};
-  after.by_name["b"] = {"b", "$argon2id$2", {}, false};
-  after.by_name["c"] = {"c", "$argon2id$new", {}, true};
-  after.by_name["e"] = {"e", "$argon2id$5", {}, true};
+  before.by_name["a"] = {"a", "$argon2id$1", {"x"}, true, {}};
+  before.by_name["b"] = {"b", "$argon2id$2", {}, true, {}};
+  before.by_name["c"] = {"c", "$argon2id$3", {}, true, {}};
+  before.by_name["d"] = {"d", "$argon2id$4", {}, true, {}};
+  after.by_name["a"] = {"a", "$argon2id$1", {"x", "y"}, true, {}};
+  after.by_name["b"] = {"b", "$argon2id$2", {}, false, {}};
+  after.by_name["c"] = {"c", "$argon2id$new", {}, true, {}};
+  after.by_name["e"] = {"e", "$argon2id$5", {}, true, {}};
   auto d = diff_users(before, after);
   std::vector<std::pair<std::string, std::string>> want{
       {"a", "roles"}, {"b", "disabled"}, {"c", "password"}, {"d", "removed"}, {"e", "added"}};

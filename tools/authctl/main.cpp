@@ -327,8 +327,16 @@ void add_client_commands(CLI::App& app, options& o, std::function<int()>& action
   static std::string user, ip;
   login->add_option("user", user, "User name")->required();
   login->add_option("--ip", ip, "End user's IP, when logging in on someone's behalf");
+  static bool by_certificate = false;
+  login->add_flag("--certificate", by_certificate,
+                  "Prove the user with the client certificate of --cert (mutual TLS), no password; "
+                  "the token works only with that certificate");
   login->callback([&] {
     action = [&] {
+      if (by_certificate)
+        return run_request(o, [&](net::client& c) {
+          return c.login_certificate(user, ip, std::chrono::milliseconds(o.timeout_ms));
+        });
       auto password = read_secret(o, "password: ");
       return run_request(o, [&](net::client& c) {
         return c.login(user, password, ip, std::chrono::milliseconds(o.timeout_ms));
@@ -385,7 +393,7 @@ void add_file_commands(CLI::App& app, options& o, std::function<int()>& action) 
       return edit_users(o, [&](config::users_table& t) {
         if (t.by_name.count(name))
           throw config::config_error("user '" + name + "' exists");
-        t.by_name[name] = {name, config::hash_password(password, hash_params(o)), roles, true};
+        t.by_name[name] = {name, config::hash_password(password, hash_params(o)), roles, true, {}};
       });
     };
   });
@@ -410,6 +418,20 @@ void add_file_commands(CLI::App& app, options& o, std::function<int()>& action) 
       return edit_users(o, [&](config::users_table& t) {
         existing_user(t, name).password_hash = config::hash_password(password, hash_params(o));
       });
+    };
+  });
+  auto* certificates = user->add_subcommand(
+      "certificates", "Set the client certificates that prove a user without a password "
+                      "(login --certificate over mutual TLS); none given: clears them");
+  static std::vector<std::string> names;
+  certificates->add_option("name", name)->required();
+  certificates->add_option("certificate", names, "CN=<common name>, DNS:<name> or URI:<uri>");
+  certificates->callback([&] {
+    action = [&] {
+      for (auto& n : names)
+        if (!config::valid_certificate_name(n))
+          throw config::config_error("'" + n + "': a certificate is named CN=..., DNS:... or URI:...");
+      return edit_users(o, [&](config::users_table& t) { existing_user(t, name).certificates = names; });
     };
   });
   user->add_subcommand("list", "List users, state and roles")->callback([&] {
