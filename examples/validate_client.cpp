@@ -1,6 +1,7 @@
 // A minimal Castellan client: log in, validate the token with a pipeline of
 // requests, log out. Shows the client library's pipelining (queue, flush,
-// receive in any order). Usage: validate_client HOST PORT USER (password on stdin).
+// receive in any order). Usage: validate_client HOST PORT USER [CA_FILE]
+// (password on stdin); with CA_FILE it speaks TLS and trusts that CA.
 #include <iostream>
 #include <set>
 
@@ -10,14 +11,19 @@ using namespace castellan::net;
 using namespace std::chrono_literals;
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    std::cerr << "usage: validate_client HOST PORT USER  (password on stdin)\n";
+  if (argc != 4 && argc != 5) {
+    std::cerr << "usage: validate_client HOST PORT USER [CA_FILE]  (password on stdin)\n";
     return 2;
+  }
+  tls_options tls;
+  if (argc == 5) {
+    tls.enabled = true;
+    tls.ca_file = argv[4];
   }
   std::string password;
   std::getline(std::cin, password);
   try {
-    auto c = client::connect(argv[1], static_cast<uint16_t>(std::stoi(argv[2])), 5s);
+    auto c = client::connect(argv[1], static_cast<uint16_t>(std::stoi(argv[2])), 5s, tls);
     auto login = c.login(argv[3], password);
     if (!login.ok) {
       std::cerr << "login refused: " << login.error << "\n";

@@ -122,6 +122,15 @@ TEST_F(Tls, AuthctlAndAuthbenchSpeakTlsWithTheirFlags) {
   EXPECT_TRUE(r["errors"].empty()) << bench.out;
 }
 
+TEST_F(Tls, TheExampleClientSpeaksTlsWithACaFile) {
+  authd_process node(pki.server_toml("node") + generous_limits);
+  auto run = run_program({CASTELLAN_VALIDATE_CLIENT, "127.0.0.1", std::to_string(node.port()), "alice",
+                          pki.pem("ca")},
+                         alice_password + "\n");
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("100 validates ok for alice"), std::string::npos) << run.out;
+}
+
 TEST_F(Tls, APlaintextClientIsToldThePortSpeaksTlsAndClosed) {
   authd_process node(pki.server_toml("node"));
   auto c = node.connect();  // no TLS
