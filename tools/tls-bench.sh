@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# validate over TLS against plaintext, side by side in one run (issue 16's
+# measure): two nodes on this machine, one with [server.tls] (a throwaway CA
+# and certificate made here with the openssl command), one without; for each
+# load, ROUNDS interleaved runs of SECONDS each against both, medians printed.
+# authbench speaks TLS itself, so its own TLS cost shares the machine too.
+#   tools/setup.sh build release && tools/tls-bench.sh [SECONDS] [ROUNDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+seconds="${1:-5}"
+rounds="${2:-3}"
+bin=build/release/tools
+root=$(mktemp -d)
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$root"' EXIT
+
+pki="$root/pki"
+mkdir -p "$pki"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$pki/ca.key" \
+  -out "$pki/ca.pem" -days 2 -subj /CN=bench-ca 2> /dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$pki/node.key" \
+  -out "$pki/node.csr" -subj /CN=node 2> /dev/null
+printf 'subjectAltName=IP:127.0.0.1\n' > "$pki/node.ext"
+openssl x509 -req -in "$pki/node.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" -CAcreateserial \
+  -days 2 -extfile "$pki/node.ext" -out "$pki/node.pem" 2> /dev/null
+chmod 600 "$pki/node.key"
+
+source tools/bench-node.sh
+start_node() {  # start_node NAME EXTRA_TOML: sets port_NAME and password_NAME
+  work="$root/$1"
+  mkdir -p "$work"
+  bench_config "" "$2"
+  bench_start
+  pids+=("$node_pid")
+  printf -v "port_$1" '%s' "$node_port"
+  printf -v "password_$1" '%s' "$node_password"
+}
+start_node tls "[server.tls]
+cert_file = \"$pki/node.pem\"
+key_file = \"$pki/node.key\""
+start_node plain ""
+
+rate() {  # rate NAME ARGS...: validates/s of one run
+  local name="$1" port password
+  shift
+  port="port_$name"
+  password="password_$name"
+  local tls=()
+  [[ "$name" == tls ]] && tls=(--ca "$pki/ca.pem")
+  AUTHBENCH_PASSWORD="${!password}" "$bin/authbench" --port "${!port}" "${tls[@]}" --user admin \
+    --op validate -d "$seconds" --warmup 1 --json "$@" |
+    grep -oE '"throughput_rps":[0-9.]+' | cut -d: -f2
+}
+median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+printf '| load | TLS validates/s | plaintext validates/s | ratio |\n|---|---|---|---|\n'
+for load in "-c 50 -P 1" "-c 50 -P 16" "-c 1 -P 1"; do
+  t=() p=()
+  for _ in $(seq "$rounds"); do
+    # shellcheck disable=SC2086
+    t+=("$(rate tls $load)")
+    # shellcheck disable=SC2086
+    p+=("$(rate plain $load)")
+  done
+  tm=$(printf '%s\n' "${t[@]}" | median)
+  pm=$(printf '%s\n' "${p[@]}" | median)
+  printf '| `%s` | %.0f | %.0f | %.2f |\n' "$load" "$tm" "$pm" "$(awk -v a="$tm" -v b="$pm" 'BEGIN { print a / b }')"
+done
