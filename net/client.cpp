@@ -103,7 +103,12 @@ void client::close_fd() {
 }
 
 ssize_t client::send_some(const char* data, size_t n) {
-  return tls_ ? tls_->send(data, n) : ::send(fd_, data, n, MSG_NOSIGNAL);
+  if (!tls_)
+    return ::send(fd_, data, n, MSG_NOSIGNAL);
+  ssize_t sent = tls_->send(data, n);
+  if (sent < 0 && errno == EPROTO)
+    close_reason_ = tls_->failure();
+  return sent;
 }
 
 ssize_t client::recv_some(char* data, size_t n) {
@@ -154,7 +159,8 @@ void client::flush(milliseconds timeout) {
     if (n < 0 && errno == EINTR)
       continue;
     out_.erase(0, sent);
-    throw client_error(std::string("send failed: ") + std::strerror(errno));
+    throw client_error(close_reason_.empty() ? std::string("send failed: ") + std::strerror(errno)
+                                             : "send failed: " + close_reason_);
   }
   out_.clear();
 }

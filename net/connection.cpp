@@ -164,6 +164,8 @@ void connection::refuse_plaintext() {
                 "this port speaks TLS (server.tls): connect with TLS");
   auto bytes = std::make_shared<std::string>(out.take());
   raw_reads_ = true;
+  lingering_ = true;  // from now on what arrives is dropped, never read as requests
+  linger_until_ = std::chrono::steady_clock::now() + linger_bound;
   asio::async_write(socket_, asio::buffer(*bytes),
                     [self = shared_from_this(), bytes](const boost::system::error_code& ec, size_t) {
                       {
@@ -174,8 +176,6 @@ void connection::refuse_plaintext() {
                           self->close_locked();
                           return;
                         }
-                        self->lingering_ = true;
-                        self->linger_until_ = std::chrono::steady_clock::now() + linger_bound;
                         boost::system::error_code ignored;
                         self->socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
                       }
@@ -823,7 +823,10 @@ std::chrono::steady_clock::time_point connection::quiet_since_locked() const {
 // are paused (too much in flight, a slow node) looks quiet without being so:
 // the requests it already sent must still be read and answered.
 bool connection::unread_input() {
-  if (tls_ && !raw_reads_ && SSL_pending(tls_->native_handle()) > 0)
+  // Besides what the kernel holds: records Asio has read but OpenSSL has
+  // not decrypted yet, and what it decrypted and we have not taken.
+  if (tls_ && !raw_reads_ &&
+      (SSL_has_pending(tls_->native_handle()) || BIO_ctrl_pending(SSL_get_rbio(tls_->native_handle())) > 0))
     return true;
   boost::system::error_code ec;
   return socket_.available(ec) > 0 && !ec;

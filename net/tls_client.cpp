@@ -6,12 +6,16 @@
 
 #include <arpa/inet.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #include <cerrno>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -83,6 +87,36 @@ bool is_ip(const std::string& host) {
   return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
+// OpenSSL writes to the socket with write(2): a node that closed the
+// connection would kill the client with SIGPIPE, where the plaintext path's
+// MSG_NOSIGNAL gets EPIPE. SIGPIPE is blocked in this thread around each
+// call, and one it raised is taken before unblocking (as libcurl does).
+class sigpipe_guard {
+ public:
+  sigpipe_guard() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    sigset_t pending;
+    sigpending(&pending);
+    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+  }
+  ~sigpipe_guard() {
+    if (!was_pending_) {
+      timespec zero{0, 0};
+      while (sigtimedwait(&pipe_, nullptr, &zero) == SIGPIPE) {
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  sigpipe_guard(const sigpipe_guard&) = delete;
+  sigpipe_guard& operator=(const sigpipe_guard&) = delete;
+
+ private:
+  sigset_t pipe_, old_;
+  bool was_pending_ = false;
+};
+
 int remaining_ms(clock::time_point deadline) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
   return static_cast<int>(std::max<int64_t>(0, left.count()));
@@ -109,28 +143,37 @@ std::unique_ptr<tls_session> tls_session::open(int fd, const tls_options& option
   s->ssl = SSL_new(s->ctx.get());
   if (!s->ssl)
     throw std::runtime_error("TLS: " + drain_errors());
-  SSL_set_fd(s->ssl, fd);
   const std::string& name = options.server_name.empty() ? host : options.server_name;
-  if (is_ip(name)) {
-    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s->ssl), name.c_str());
-  } else {
-    SSL_set_tlsext_host_name(s->ssl, name.c_str());
-    SSL_set1_host(s->ssl, name.c_str());
-  }
+  // Each must take, or the node's name would go unchecked.
+  bool named = SSL_set_fd(s->ssl, fd) == 1 &&
+               (is_ip(name) ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s->ssl), name.c_str()) == 1
+                            : SSL_set_tlsext_host_name(s->ssl, name.c_str()) == 1 &&
+                                  SSL_set1_host(s->ssl, name.c_str()) == 1);
+  if (!named)
+    throw std::runtime_error("TLS: cannot check the node's name " + name + ": " + drain_errors());
+  sigpipe_guard no_sigpipe;
   for (;;) {
+    ERR_clear_error();
+    errno = 0;
     int rc = SSL_connect(s->ssl);
     if (rc == 1)
       break;
     int err = SSL_get_error(s->ssl, rc);
     if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
       pollfd p{fd, static_cast<short>(err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT), 0};
-      if (::poll(&p, 1, remaining_ms(deadline)) <= 0)
+      int polled = ::poll(&p, 1, remaining_ms(deadline));
+      if (polled < 0 && errno == EINTR)
+        continue;
+      if (polled <= 0)
         throw std::runtime_error("TLS handshake with " + host + " timed out");
       continue;
     }
+    int sys_errno = errno;
     long verdict = SSL_get_verify_result(s->ssl);
     std::string why = verdict != X509_V_OK
                           ? std::string("the node's certificate: ") + X509_verify_cert_error_string(verdict)
+                      : err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 && sys_errno != 0
+                          ? std::string(std::strerror(sys_errno))
                           : drain_errors();
     ERR_clear_error();
     throw std::runtime_error("TLS handshake with " + host + " failed: " + why);
@@ -168,12 +211,14 @@ ssize_t tls_session::result(int rc, const char* what) {
 }
 
 ssize_t tls_session::send(const char* data, size_t n) {
+  sigpipe_guard no_sigpipe;
   ERR_clear_error();
   errno = 0;
   return result(SSL_write(state_->ssl, data, static_cast<int>(std::min<size_t>(n, 1 << 30))), "TLS write");
 }
 
 ssize_t tls_session::recv(char* data, size_t n) {
+  sigpipe_guard no_sigpipe;  // reading may write (a key update's answer)
   ERR_clear_error();
   errno = 0;
   return result(SSL_read(state_->ssl, data, static_cast<int>(std::min<size_t>(n, 1 << 30))), "TLS");

@@ -66,6 +66,11 @@ server_tls make_server_tls(const config::tls_config& cfg) {
   SSL_CTX_set_min_proto_version(native, cfg.min_version == "1.2" ? TLS1_2_VERSION : TLS1_3_VERSION);
   context->set_options(ssl::context::default_workarounds | ssl::context::no_compression |
                        ssl::context::single_dh_use);
+  // TLS 1.2 renegotiation costs the node a handshake at the client's will.
+  SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION);
+  // An encrypted key would make OpenSSL prompt on the terminal, from the
+  // listener's thread on a reload: refuse it instead.
+  SSL_CTX_set_default_passwd_cb(native, [](char*, int, int, void*) { return 0; });
   check_readable("cert_file", cfg.cert_file);
   check_readable("key_file", cfg.key_file);
   check_readable("client_ca_file", cfg.client_ca_file);
@@ -115,12 +120,24 @@ std::shared_ptr<const certificate_identity> client_certificate_of(void* handle) 
     return nullptr;
   auto out = std::make_shared<certificate_identity>();
   unsigned int n = 0;
-  X509_digest(cert, EVP_sha256(), out->digest.data(), &n);
-  char cn[256] = {};
-  int len = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn);
-  // A name with a NUL inside is cut by OpenSSL's legacy call: not a name.
-  if (len > 0 && static_cast<size_t>(len) == std::strlen(cn))
-    out->names.push_back("CN=" + std::string(cn, static_cast<size_t>(len)));
+  if (X509_digest(cert, EVP_sha256(), out->digest.data(), &n) != 1 || n != out->digest.size()) {
+    ERR_clear_error();
+    return nullptr;  // no digest, no identity: its logins are refused
+  }
+  // The subject's CN, as UTF-8 whatever its ASN.1 string type; a subject
+  // with several CNs, or one with a NUL inside, names nobody by CN.
+  X509_NAME* subject = X509_get_subject_name(cert);
+  int at = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+  if (at >= 0 && X509_NAME_get_index_by_NID(subject, NID_commonName, at) < 0) {
+    unsigned char* utf8 = nullptr;
+    int len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, at)));
+    if (len > 0) {
+      std::string cn(reinterpret_cast<const char*>(utf8), static_cast<size_t>(len));
+      if (cn.find('\0') == std::string::npos)
+        out->names.push_back("CN=" + cn);
+    }
+    OPENSSL_free(utf8);
+  }
   auto* sans = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
   for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans); ++i) {
     const GENERAL_NAME* name = sk_GENERAL_NAME_value(sans, i);

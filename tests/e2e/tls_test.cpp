@@ -252,6 +252,10 @@ TEST_F(Tls, AServiceLogsInWithItsCertificateAndItsTokenWorksOnlyWithThatCertific
   // A certificate proves only the users it is mapped to.
   EXPECT_EQ(impostor.login_certificate("alice").error, "bad_credentials");
   EXPECT_EQ(gateway.login_certificate("ops").error, "bad_credentials");
+  // A subject CN proves a user too, when the users file names it.
+  ASSERT_EQ(run_program({CASTELLAN_AUTHCTL, "--users-file", node->users_file(), "user", "certificates",
+                         "ops", "CN=risk"}).exit_code, 0);
+  EXPECT_TRUE(eventually([&] { return risk.login_certificate("ops").ok; }));
   // A password login's token is not bound.
   auto plain = token_of(risk, "alice", alice_password);
   EXPECT_TRUE(gateway.validate(plain).ok);
