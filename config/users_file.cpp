@@ -66,6 +66,12 @@ bool valid_certificate_name(const std::string& name) {
   return false;
 }
 
+bool user_record::proven_by(const std::vector<std::string>& presented) const {
+  return std::any_of(certificates.begin(), certificates.end(), [&](const std::string& name) {
+    return std::find(presented.begin(), presented.end(), name) != presented.end();
+  });
+}
+
 const user_record* users_table::find(const std::string& name) const {
   auto i = by_name.find(name);
   return i == by_name.end() ? nullptr : &i->second;

@@ -23,6 +23,10 @@ struct user_record {
   // login_certificate over mutual TLS), each "CN=<common name>",
   // "DNS:<subjectAltName DNS>" or "URI:<subjectAltName URI>".
   std::vector<std::string> certificates;
+
+  // True when one of `presented` (a client certificate's names, in the
+  // same forms) is one of this user's certificates.
+  bool proven_by(const std::vector<std::string>& presented) const;
 };
 
 // True when `name` has one of the forms user_record::certificates takes.

@@ -5,10 +5,8 @@
 // connections keep theirs. Internal to net/.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>

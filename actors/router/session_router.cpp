@@ -4,7 +4,6 @@
 // blocked by it.
 #include "actors/router/session_router.hpp"
 
-#include <algorithm>
 #include <exception>
 #include <map>
 
@@ -281,14 +280,19 @@ void session_router::ask_limiter(const attempt_ptr& attempt) {
     }
     auto& password = attempt->job.password;
     sodium_memzero(password.data(), password.size());
-    for (auto& login : flights_.land(attempt->flight, attempt->generation)) {
-      if (d.failed)  // a limiter shard dropped the check (it crashed or stopped), or was full
-        login.owed->refuse({login.job.request_id}, d.full ? "rate limiter full; retry later"
-                                                          : "rate limiter unavailable; retry");
-      else
-        refuse_rate_limited(login, d, by);
-    }
+    for (auto& login : flights_.land(attempt->flight, attempt->generation))
+      refuse_by_limiter(login, d, by);
   });
+}
+
+// The limiter did not allow the login: it refused it, or could not decide
+// (a limiter shard dropped the check: it crashed or stopped, or was full).
+void session_router::refuse_by_limiter(const flight_login& login, const decision& d, key_kind by) {
+  if (d.failed)
+    login.owed->refuse({login.job.request_id}, d.full ? "rate limiter full; retry later"
+                                                      : "rate limiter unavailable; retry");
+  else
+    refuse_rate_limited(login, d, by);
 }
 
 // A login proven by the connection's verified client certificate: the same
@@ -297,30 +301,32 @@ void session_router::ask_limiter(const attempt_ptr& attempt) {
 void session_router::login_by_certificate(flight_login&& login) {
   auto shared = std::make_shared<flight_login>(std::move(login));
   limits_->check(shared->job.user, shared->job.ip, [this, shared](const decision& d, key_kind by) {
-    if (d.failed)
-      shared->owed->refuse({shared->job.request_id}, d.full ? "rate limiter full; retry later"
-                                                             : "rate limiter unavailable; retry");
-    else if (!d.allowed)
-      refuse_rate_limited(*shared, d, by);
-    else
+    if (d.allowed && !d.failed)
       finish_certificate_login(*shared);
+    else
+      refuse_by_limiter(*shared, d, by);
   });
 }
 
 void session_router::finish_certificate_login(const flight_login& login) {
   auto users = users_.load();
   const auto* record = users->find(login.job.user);
-  const auto& presented = login.job.certificate->names;
-  bool proven = record && std::any_of(record->certificates.begin(), record->certificates.end(),
-                                      [&](const std::string& name) {
-                                        return std::find(presented.begin(), presented.end(), name) !=
-                                               presented.end();
-                                      });
-  if (!proven)
-    refuse_login(login, net::error_code::bad_credentials, "certificate not accepted for this user",
-                 record ? "certificate_not_accepted" : "unknown_user", true);
+  bool proven = record && record->proven_by(login.job.certificate->names);
+  settle_login(login, users, record, proven, "certificate not accepted for this user",
+               "certificate_not_accepted", true);
+}
+
+// What a login whose proof was checked gets: a session, or the refusal that
+// says why (a wrong proof and an unknown user look the same to the client).
+void session_router::settle_login(const flight_login& login,
+                                  const std::shared_ptr<const config::users_table>& users,
+                                  const config::user_record* record, bool proven,
+                                  const char* wrong_message, const char* wrong_reason, bool teach) {
+  if (!record || !proven)
+    refuse_login(login, net::error_code::bad_credentials, wrong_message,
+                 record ? wrong_reason : "unknown_user", teach);
   else if (!record->enabled)
-    refuse_login(login, net::error_code::forbidden, "user is disabled", "user_disabled", true);
+    refuse_login(login, net::error_code::forbidden, "user is disabled", "user_disabled", teach);
   else
     open_login(login, users, *record);
 }
@@ -391,17 +397,8 @@ void session_router::finish_login(login_attempt& attempt) {
   // leader's), so identical guesses sent at once are one guess, and cannot
   // stack lockouts. Every login is still answered and recorded.
   auto logins = flights_.land(attempt.flight, attempt.generation);
-  for (size_t i = 0; i < logins.size(); ++i) {
-    auto& login = logins[i];
-    bool teach = i == 0;
-    if (!record || !match)
-      refuse_login(login, net::error_code::bad_credentials, "wrong user or password",
-                   record ? "bad_password" : "unknown_user", teach);
-    else if (!record->enabled)
-      refuse_login(login, net::error_code::forbidden, "user is disabled", "user_disabled", teach);
-    else
-      open_login(login, users, *record);
-  }
+  for (size_t i = 0; i < logins.size(); ++i)
+    settle_login(logins[i], users, record, match, "wrong user or password", "bad_password", i == 0);
 }
 
 // Each login of a flight opens its own session.

@@ -89,7 +89,11 @@ class session_router final : public net::request_backend {
   void finish_certificate_login(const flight_login& login);
   void check_password(const attempt_ptr& attempt);
   void finish_login(login_attempt& attempt);
+  void refuse_by_limiter(const flight_login& login, const decision& d, key_kind by);
   void refuse_rate_limited(const flight_login& login, const decision& d, key_kind by);
+  void settle_login(const flight_login& login, const std::shared_ptr<const config::users_table>& users,
+                    const config::user_record* record, bool proven, const char* wrong_message,
+                    const char* wrong_reason, bool teach);
   void refuse_login(const flight_login& login, net::error_code code, const char* message,
                     const char* reason, bool teach);
   void open_login(const flight_login& login, const std::shared_ptr<const config::users_table>& users,
