@@ -196,6 +196,10 @@ const std::vector<binding>& bindings() {
     uint_binding("cluster", "reconnect_interval_ms", FIELD(cluster.reconnect_interval_ms), 10, 600000),
     uint_binding("cluster", "request_timeout_ms", FIELD(cluster.request_timeout_ms), 10, 600000),
     uint_binding("cluster", "leave_timeout_ms", FIELD(cluster.leave_timeout_ms), 0, 600000),
+    string_binding("cluster.tls", "cert_file", FIELD(cluster.tls.cert_file)),
+    string_binding("cluster.tls", "key_file", FIELD(cluster.tls.key_file)),
+    string_binding("cluster.tls", "ca_file", FIELD(cluster.tls.ca_file)),
+    uint_binding("cluster.tls", "reload_interval_ms", FIELD(cluster.tls.reload_interval_ms), 100, u32),
     bool_binding("testing", "fault_injection", FIELD(testing.fault_injection)),
     bool_binding("testing", "populate", FIELD(testing.populate)),
     string_binding("log", "level", FIELD(log.level),
@@ -249,6 +253,16 @@ void check_cluster(const cluster_config& c, const std::string& origin) {
   if (c.down_after_ms <= c.suspect_after_ms)
     fail(origin, "cluster.down_after_ms", "must be more than cluster.suspect_after_ms");
   // Never quote the secret itself in an error.
+  // One CA for the whole cluster: a member that presents a certificate
+  // must also know which peers to accept, and the reverse.
+  auto& tls = c.tls;
+  if (tls.enabled() || !tls.key_file.empty() || !tls.ca_file.empty())
+    for (auto [key, value] : {std::pair{"cert_file", &tls.cert_file}, {"key_file", &tls.key_file},
+                              {"ca_file", &tls.ca_file}})
+      if (value->empty())
+        fail(origin, std::string("cluster.tls.") + key,
+             "cluster.tls.cert_file, key_file and ca_file are set together (or none: no TLS "
+             "between members)");
   if (c.enabled && c.secret_file.empty() && c.secret.size() < 16)
     fail(origin, "cluster.secret", "must be at least 16 bytes when the cluster is enabled "
                                    "(or set cluster.secret_file)");
@@ -458,7 +472,10 @@ std::string render_cluster(const cluster_config& c) {
       << "\nsuspect_after_ms = " << c.suspect_after_ms << "\ndown_after_ms = " << c.down_after_ms
       << "\nreconnect_interval_ms = " << c.reconnect_interval_ms
       << "\nrequest_timeout_ms = " << c.request_timeout_ms
-      << "\nleave_timeout_ms = " << c.leave_timeout_ms << "\n\n";
+      << "\nleave_timeout_ms = " << c.leave_timeout_ms << "\n\n"
+      << "[cluster.tls]\ncert_file = \"" << c.tls.cert_file << "\"  # empty: no TLS between members\n"
+      << "key_file = \"" << c.tls.key_file << "\"\nca_file = \"" << c.tls.ca_file
+      << "\"  # the cluster's one CA\nreload_interval_ms = " << c.tls.reload_interval_ms << "\n\n";
   return out.str();
 }
 

@@ -145,6 +145,19 @@ struct snapshots_config {
   uint32_t keep = 2;                     // Snapshots kept: older ones are the fallback.
 };
 
+// [cluster.tls]: TLS between members (docs/cluster.md, "TLS between
+// members"). Off while cert_file is empty. Every member presents a
+// certificate from the cluster's one CA and accepts only peers that do; the
+// secret handshake still runs inside. Renewed files are picked up for new
+// connections (checked every reload_interval_ms, and on SIGHUP).
+struct cluster_tls_config {
+  std::string cert_file;                 // PEM: this member's certificate (and chain).
+  std::string key_file;                  // PEM: its private key (mode 0600).
+  std::string ca_file;                   // PEM: the cluster CA; peers must hold a certificate from it.
+  uint32_t reload_interval_ms = 2000;    // How often the files' mtimes are checked.
+  bool enabled() const { return !cert_file.empty(); }
+};
+
 // [cluster]: membership, ring and replication (docs/cluster.md). Off: the
 // node serves alone and every key is its own.
 struct cluster_config {
@@ -161,6 +174,7 @@ struct cluster_config {
   uint32_t reconnect_interval_ms = 500;  // How often seeds and down members are retried.
   uint32_t request_timeout_ms = 2000;    // A forwarded request unanswered this long: unavailable.
   uint32_t leave_timeout_ms = 5000;      // SIGTERM: longest wait for the hand-over before exit.
+  cluster_tls_config tls;
 };
 
 // [testing]: drills and tests only.

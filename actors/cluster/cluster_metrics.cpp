@@ -68,6 +68,17 @@ std::unique_ptr<cluster_metrics> make_cluster_metrics(prometheus::Registry& r) {
                "Forwarded requests and revokes dropped because they arrived after their asker's "
                "deadline (the asker had answered unavailable)")
            .Add({});
+  auto& reloads = counter("castellan_cluster_tls_reloads_total",
+                          "Reloads of the cluster port's certificate, key and CA ([cluster.tls]), by result");
+  m->tls_reloads_ok = &reloads.Add({{"result", "ok"}});
+  m->tls_reloads_failed = &reloads.Add({{"result", "failed"}});
+  m->tls_certificate_expiry =
+      &prometheus::BuildGauge()
+           .Name("castellan_cluster_tls_certificate_expiry_timestamp_seconds")
+           .Help("When this member's cluster certificate expires (Unix time); 0 without TLS "
+                 "between members")
+           .Register(r)
+           .Add({});
   return m;
 }
 

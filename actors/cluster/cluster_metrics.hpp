@@ -28,6 +28,9 @@ struct cluster_metrics {
   prometheus::Counter* incomplete_refusals = nullptr;  // castellan_cluster_incomplete_refusals_total
   prometheus::Counter* view_refusals = nullptr;    // castellan_cluster_view_refusals_total
   prometheus::Counter* late_requests = nullptr;    // castellan_cluster_late_requests_total
+  prometheus::Counter* tls_reloads_ok = nullptr;   // castellan_cluster_tls_reloads_total{result}
+  prometheus::Counter* tls_reloads_failed = nullptr;
+  prometheus::Gauge* tls_certificate_expiry = nullptr;  // ..._cluster_tls_certificate_expiry_timestamp_seconds
 };
 std::unique_ptr<cluster_metrics> make_cluster_metrics(prometheus::Registry& registry);
 

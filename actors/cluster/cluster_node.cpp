@@ -317,8 +317,7 @@ void connect(self_ptr self, const std::string& address) {
   if (!config::parse_host_port(address, host, port) || st.connecting.count(address))
     return;
   st.connecting.insert(address);
-  auto mm = self->home_system().middleman().actor_handle();
-  self->request(mm, std::chrono::seconds(2), caf::connect_atom_v, host, port)
+  self->request(st.dialer, std::chrono::seconds(2), caf::connect_atom_v, host, port)
       .then(
           [self, address](const caf::node_id& node, caf::strong_actor_ptr& ptr,
                           const std::set<std::string>&) {
@@ -582,11 +581,12 @@ void on_heartbeat(self_ptr self, const std::string& member, const std::string& b
   if (news.restarted)
     spdlog::info("cluster: {} restarted (incarnation {})", member,
                  self->state.members.find(member)->info.incarnation);
-  for (auto& m : news.learned) {
+  // A member just learned of is dialed at the next reconnect tick, not now:
+  // it is usually dialing its seeds at this very moment, and two members
+  // dialing each other at once can leave CAF's middleman without either
+  // connection (membership.hpp, addresses_to_dial).
+  for (auto& m : news.learned)
     spdlog::info("cluster: learned of {} at {} from {}", m.name, m.address, member);
-    if (self->state.members.dials_first(m.name))  // else it dials us (addresses_to_dial)
-      connect(self, m.address);
-  }
   if (votes)
     publish_view(self);  // its finding may make a majority: the ranges move now
 }
@@ -775,6 +775,7 @@ void init_state(cluster_state& st, cluster_deps deps) {
   st.metrics = deps.metrics;
   st.secret = std::move(deps.secret);
   st.host = std::move(deps.host);
+  st.dialer = std::move(deps.dialer);
   st.members = membership({std::move(deps.self), st.cfg.seeds, st.cfg.replicas,
                            milliseconds(st.cfg.suspect_after_ms), milliseconds(st.cfg.down_after_ms)},
                           steady::now());

@@ -15,6 +15,7 @@
 
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/fwd.hpp>
+#include <caf/io/middleman_actor.hpp>
 
 #include "actors/cluster/cluster_view.hpp"
 #include "actors/limiter/limiter_shard.hpp"
@@ -66,6 +67,9 @@ struct cluster_deps {
   std::string secret;          // never logged, never sent
   net::member_info self;       // name, cluster and client address, incarnation
   cluster_host host;
+  // Opens connections to members: the middleman's actor, or with
+  // [cluster.tls] the OpenSSL module's.
+  caf::io::middleman_actor dialer;
 };
 
 // -- local messages (from the node's own threads; never leave the process) --

@@ -69,6 +69,7 @@ struct cluster_state {
   actors::cluster_metrics* metrics = nullptr;
   std::string secret;
   cluster_host host;
+  caf::io::middleman_actor dialer;                  // opens connections to members
   actors::membership members{{}, steady::now()};   // every member's state, the rings
   std::map<std::string, member_link> links;        // by member name, once admitted
   std::map<caf::node_id, std::string> authed;      // node -> member name

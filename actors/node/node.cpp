@@ -81,8 +81,10 @@ void node::impl::start_runtime() {
     caf_config->set("scheduler.policy", caf::atom("stealing"));
   caf_config->set("logger.file-verbosity", caf::atom("quiet"));
   caf_config->set("logger.console-verbosity", caf::atom("quiet"));
-  if (settings.cluster.enabled)
+  if (settings.cluster.enabled) {
     caf_config->load<caf::io::middleman>();
+    configure_cluster_tls();
+  }
   system = std::make_unique<caf::actor_system>(*caf_config);
   started_ms = net::wall_ms();
   stops.push("actor system", [this] { release_everything(); });
@@ -377,6 +379,8 @@ void node::reload(const config::node_settings& fresh) {
   // The files named in force are re-read; naming other files takes a restart.
   if (d.front_door && d.front_door->reload_tls())
     applied.push_back("server.tls files");
+  if (d.reload_cluster_tls())
+    applied.push_back("cluster.tls files");
   if (config::differs(d.settings.limiter, fresh.limiter)) {
     auto policies = policies_of(fresh.limiter);
     for (auto& l : d.actors.limiters)

@@ -2,7 +2,10 @@
 // SIGTERM, and the cluster as this member sees it (readiness, /cluster).
 // Outside a cluster a node is a one-member view of itself, up.
 #include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
+#include <caf/openssl/publish.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/exit_reason.hpp>
 #include <prometheus/gauge.h>
@@ -14,6 +17,33 @@
 #include "net/wall_clock.hpp"
 
 namespace castellan::actors {
+
+// [cluster.tls]: the files are checked before anything starts (a node
+// whose certificate no member would accept exits here, naming the key), and
+// CAF's OpenSSL module gets the in-memory copies (cluster_tls.hpp).
+void node::impl::configure_cluster_tls() {
+  auto& tls = settings.cluster.tls;
+  if (!tls.enabled())
+    return;
+  auto material = load_cluster_tls(tls);
+  cluster_tls = std::make_shared<cluster_tls_copies>(material);
+  metrics.cluster->tls_certificate_expiry->Set(static_cast<double>(material.not_after_s));
+  caf_config->openssl_certificate = cluster_tls->chain_and_key_path();
+  caf_config->openssl_key = cluster_tls->chain_and_key_path();
+  caf_config->openssl_cafile = cluster_tls->ca_path();
+  caf_config->load<caf::openssl::manager>();
+}
+
+// SIGHUP: the watch re-reads the files now; whether they loaded.
+bool node::impl::reload_cluster_tls() {
+  if (!cluster_tls_watch)
+    return false;
+  caf::scoped_actor self{*system};
+  bool loaded = false;
+  self->request(cluster_tls_watch, std::chrono::seconds(10), reload_atom_v)
+      .receive([&](bool ok) { loaded = ok; }, [](caf::error&) {});
+  return loaded;
+}
 
 // Joins through the seeds; from here on the front door routes by owner
 // and writes wait for their replicas. The cluster node is unsupervised: it
@@ -38,7 +68,9 @@ void node::impl::start_cluster() {
   deps.self.address = c.host + ":" + std::to_string(c.port);
   deps.self.client = settings.server.host + ":" + std::to_string(settings.server.port);
   deps.self.incarnation = static_cast<uint64_t>(started_ms);
-    deps.host = membership->host([this] { return member_load(); });
+  deps.dialer = cluster_tls ? system->openssl_manager().actor_handle()
+                            : system->middleman().actor_handle();
+  deps.host = membership->host([this] { return member_load(); });
   cluster_node = spawn_cluster_node(*system, std::move(deps));
   membership->attach(cluster_node);
   membership_view = membership.get();
@@ -50,13 +82,22 @@ void node::impl::start_cluster() {
     self->send_exit(cluster_node, caf::exit_reason::user_shutdown);
     self->wait_for(cluster_node);
   });
-  auto published = system->middleman().publish(cluster_node, c.port, c.host.c_str(), true);
+  auto published = cluster_tls
+                       ? caf::openssl::publish(cluster_node, c.port, c.host.c_str(), true)
+                       : system->middleman().publish(cluster_node, c.port, c.host.c_str(), true);
   if (!published)
     throw std::runtime_error("cannot open the cluster port " + c.host + ":" +
                              std::to_string(c.port) + ": " + system->render(published.error()));
   cluster_watcher = watch_for_failure(*system, cluster_node, &on_failure, &stopping);
-  spdlog::info("cluster: {} listening on {}:{}, seeds: {}", settings.node.name, c.host, c.port,
-               c.seeds.size());
+  if (cluster_tls) {
+    cluster_tls_watch = spawn_cluster_tls_watch(*system, c.tls, cluster_tls, metrics.cluster.get());
+    stops.push("cluster TLS watch", [this] {
+      caf::anon_send_exit(cluster_tls_watch, caf::exit_reason::user_shutdown);
+      cluster_tls_watch = nullptr;
+    });
+  }
+  spdlog::info("cluster: {} listening on {}:{}{}, seeds: {}", settings.node.name, c.host, c.port,
+               cluster_tls ? " (TLS)" : "", c.seeds.size());
 }
 
 // What this member tells the others of its load (from the monitor's summary).

@@ -18,6 +18,7 @@
 #include "actors/audit/audit_writer.hpp"
 #include "actors/audit/event_stream.hpp"
 #include "actors/cluster/cluster_backend.hpp"
+#include "actors/cluster/cluster_tls.hpp"
 #include "actors/limiter/limiter_shard.hpp"
 #include "actors/limiter/login_limits.hpp"
 #include "actors/node/node.hpp"
@@ -109,6 +110,9 @@ struct node::impl {
   std::atomic<const cluster_backend*> membership_view{nullptr};
   caf::actor cluster_node;
   caf::actor cluster_watcher;
+  // [cluster.tls]: what CAF's OpenSSL module reads, and who renews it.
+  std::shared_ptr<cluster_tls_copies> cluster_tls;
+  caf::actor cluster_tls_watch;
 
   // -- listeners ---------------------------------------------------------------
   std::unique_ptr<monitor::http_endpoint> endpoint;
@@ -143,6 +147,8 @@ struct node::impl {
   limiter_settings limiter_settings_now() const;
 
   // node_cluster.cpp: joining, leaving, and the cluster as this node sees it.
+  void configure_cluster_tls();
+  bool reload_cluster_tls();
   void start_cluster();
   void leave_cluster();
   net::member_load member_load();

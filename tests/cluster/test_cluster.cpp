@@ -120,6 +120,12 @@ test_cluster::~test_cluster() {
 
 std::string test_cluster::config_for(size_t i, const std::string& secret_file,
                                      const std::string& users_file) const {
+  return config_for(i, secret_file, users_file, extra_);
+}
+
+std::string test_cluster::config_for(size_t i, const std::string& secret_file,
+                                     const std::string& users_file,
+                                     const std::string& extra_toml) const {
   // Members past the example's three are node-c's config under their own
   // name (they join through the same seeds, as an operator adds a node).
   auto example = std::filesystem::path(CASTELLAN_SOURCE_DIR) / "examples" / "cluster-3" /
@@ -140,7 +146,7 @@ std::string test_cluster::config_for(size_t i, const std::string& secret_file,
   text = std::regex_replace(text, std::regex("\"cluster-3-data/secret\""),
                             "\"" + (dir_ / secret_file).string() + "\"");
   text = std::regex_replace(text, std::regex("\"cluster-3-data/"), "\"" + dir_.string() + "/");
-  return text + "\n" + extra_ + "\n";
+  return text + "\n" + std::regex_replace(extra_toml, std::regex("\\{member\\}"), name(i)) + "\n";
 }
 
 void test_cluster::start(size_t i, const std::string& users_file) {
@@ -200,7 +206,16 @@ void test_cluster::restart(size_t i) {
 std::unique_ptr<authd_process> test_cluster::start_with_wrong_secret(size_t i,
                                                                     bool at_seed_address) {
   write_secret(dir_ / "wrong-secret", "not-the-cluster-secret-987654321");
-  auto config = config_for(i, "wrong-secret");
+  return start_outsider(i, config_for(i, "wrong-secret"), at_seed_address);
+}
+
+std::unique_ptr<authd_process> test_cluster::start_stranger(size_t i, const std::string& extra_toml,
+                                                            bool at_seed_address) {
+  return start_outsider(i, config_for(i, "secret", "", extra_toml), at_seed_address);
+}
+
+std::unique_ptr<authd_process> test_cluster::start_outsider(size_t i, std::string config,
+                                                            bool at_seed_address) {
   if (!at_seed_address) {
     auto seed_port = "port = " + std::to_string(ports_.at(i).cluster) + "\n";
     auto at = config.find(seed_port);

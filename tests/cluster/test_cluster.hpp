@@ -25,7 +25,8 @@ class test_cluster {
   // members built like node-c.
   static constexpr size_t max_members = 5;
   // Starts the first `members` of node-a ... node-e. `extra_toml` is
-  // appended to every member's config (new tables only).
+  // appended to every member's config (new tables only), with each
+  // "{member}" in it replaced by that member's name.
   explicit test_cluster(size_t members = 3, const std::string& extra_toml = "");
   ~test_cluster();
 
@@ -34,6 +35,7 @@ class test_cluster {
   std::string name(size_t i) const { return "node-" + std::string(1, char('a' + i)); }
   uint16_t client_port(size_t i) const { return ports_.at(i).client; }
   uint16_t monitor_port(size_t i) const { return ports_.at(i).monitor; }
+  uint16_t cluster_port(size_t i) const { return ports_.at(i).cluster; }
 
   // Starts member i for the first time (the constructor started fewer);
   // with `users_file`, it reads that users file instead of the shared one.
@@ -51,6 +53,10 @@ class test_cluster {
   // At member i's seed address the members dial it too; elsewhere (a free
   // port no member knows) only it dials them, as a new node would.
   std::unique_ptr<authd_process> start_with_wrong_secret(size_t i, bool at_seed_address = true);
+  // The same, knowing the secret, with `extra_toml` instead of the
+  // members' (a member whose certificate the cluster must refuse).
+  std::unique_ptr<authd_process> start_stranger(size_t i, const std::string& extra_toml,
+                                                bool at_seed_address = true);
 
   // GET /cluster on member i (empty object when it does not answer).
   nlohmann::json cluster_of(size_t i) const;
@@ -73,6 +79,9 @@ class test_cluster {
   };
   std::string config_for(size_t i, const std::string& secret_file,
                          const std::string& users_file = "") const;
+  std::string config_for(size_t i, const std::string& secret_file, const std::string& users_file,
+                         const std::string& extra_toml) const;
+  std::unique_ptr<authd_process> start_outsider(size_t i, std::string config, bool at_seed_address);
 
   std::filesystem::path dir_;
   std::string extra_;
