@@ -346,14 +346,21 @@ void connect(self_ptr self, const std::string& address) {
           [self, address](caf::error&) { self->state.connecting.erase(address); });
 }
 
+// Every reconnect_interval_ms, give or take a quarter at random: members
+// started together do not keep dialing in step (membership::dials).
 void reconnect(self_ptr self) {
   auto& st = self->state;
   auto now = steady::now();
-  if (now - st.last_reconnect < milliseconds(st.cfg.reconnect_interval_ms))
+  if (now < st.next_reconnect)
     return;
-  st.last_reconnect = now;
+  auto interval = st.cfg.reconnect_interval_ms;
+  st.next_reconnect = now + milliseconds(interval * 3 / 4 + randombytes_uniform(interval / 2 + 1));
+  std::set<std::string> answering;  // their hello is in, our challenge out: connected already
+  for (auto& [node, in] : st.challenged)
+    answering.insert(in.address);
   for (auto& address : st.members.addresses_to_dial(now))
-    connect(self, address);
+    if (!answering.count(address))
+      connect(self, address);
 }
 
 // A joiner goes up (owns ranges) when the membership says it cannot be
@@ -476,6 +483,7 @@ void on_hello(self_ptr self, const caf::strong_actor_ptr& sender, const std::str
     st.challenged.erase(first);
   }
   auto nonce = random_nonce();
+  self->monitor(caf::actor_cast<caf::actor>(sender));  // its connection may close mid-handshake
   st.challenged[node] = {hello.nonce, nonce, hello.name, hello.address, hello.incarnation, now};
   auto& me = st.members.self();
   net::peer_challenge c{me.name, me.address, nonce,
@@ -749,7 +757,17 @@ caf::result<bool> leave(self_ptr self) {
 
 // A member's cluster node went away (its process died or the connection
 // dropped): it is down at once, and its in-flight requests fail.
+// A connection lost during the handshake ends it without blame, unlogged
+// (a stranger's dropped connections must not flood the log): the next dial
+// starts a fresh one, with no refusal_quiet. Refusing here would lock a
+// member out for refusal_quiet after a connection CAF closed as redundant.
+void forget_handshakes(self_ptr self, const caf::node_id& node) {
+  self->state.hello_sent.erase(node);
+  self->state.challenged.erase(node);
+}
+
 void on_down(self_ptr self, const caf::down_msg& msg) {
+  forget_handshakes(self, msg.source.node());
   for (auto& [name, to] : self->state.links)
     if (to.handle && to.handle.address() == msg.source && self->state.members.lose(name)) {
       spdlog::warn("cluster: lost the connection to {}", name);
@@ -777,7 +795,8 @@ void init_state(cluster_state& st, cluster_deps deps) {
   st.host = std::move(deps.host);
   st.dialer = std::move(deps.dialer);
   st.members = membership({std::move(deps.self), st.cfg.seeds, st.cfg.replicas,
-                           milliseconds(st.cfg.suspect_after_ms), milliseconds(st.cfg.down_after_ms)},
+                           milliseconds(st.cfg.suspect_after_ms), milliseconds(st.cfg.down_after_ms),
+                           milliseconds(st.cfg.reconnect_interval_ms)},
                           steady::now());
 }
 

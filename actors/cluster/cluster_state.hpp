@@ -102,7 +102,7 @@ struct cluster_state {
   };
   std::map<std::string, refusal_log> refusals_logged;
   std::set<std::string> connecting;                // addresses with a connect in flight
-  steady::time_point last_reconnect{};
+  steady::time_point next_reconnect{};
   uint64_t next_batch = 1;
   std::map<uint64_t, pending_forward> forwards;
   std::map<uint64_t, pending_ack> acks;

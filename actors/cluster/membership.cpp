@@ -324,20 +324,23 @@ std::map<std::string, int64_t> membership::echoes() const {
 }
 
 std::vector<std::string> membership::addresses_to_dial(clock::time_point now) const {
-  std::set<std::string> connected_to;  // or left to the peer to dial
+  std::set<std::string> not_now;  // connected, or left to the peer to dial
   for (auto& [name, m] : members_) {
-    bool waits_for_it = !dials_first(name) && now - std::max(m.heard, m.learned) < cfg_.down_after;
+    bool waits_for_it =
+        !dials(m.info.address) && now - std::max(m.heard, m.learned) < cfg_.down_after;
     if ((m.authenticated && !m.lost) || waits_for_it)
-      connected_to.insert(m.info.address);
+      not_now.insert(m.info.address);
   }
+  bool seeds_had_their_chance = now - started_ >= 2 * cfg_.reconnect_interval;
   std::vector<std::string> out;
   auto add = [&](const std::string& address) {
-    if (!address.empty() && address != self_.address && !connected_to.count(address) &&
+    if (!address.empty() && address != self_.address && !not_now.count(address) &&
         std::find(out.begin(), out.end(), address) == out.end())
       out.push_back(address);
   };
   for (auto& seed : cfg_.seeds)
-    add(seed);
+    if (dials(seed) || seeds_had_their_chance)
+      add(seed);
   for (auto& [name, m] : members_)
     if (!m.left)
       add(m.info.address);

@@ -96,6 +96,7 @@ class membership {
     size_t replicas = 2;              // R
     milliseconds suspect_after{1000};
     milliseconds down_after{2000};
+    milliseconds reconnect_interval{500};
   };
 
   // Another member: what this member knows of it. Its state is derived from
@@ -208,14 +209,17 @@ class membership {
   // for this member's heartbeat.
   std::map<std::string, uint64_t> found_down(clock::time_point now) const;
   // Seeds and known members this member is not connected to: dial these.
-  // Of two members that both know each other, only the one whose name sorts
-  // first dials (dials_first): two members dialing each other at the same
-  // moment can leave CAF's middleman with a connection each side routes
-  // differently, and messages one way are lost for good. The other dials
-  // too once it has not heard from its peer for down_after_ms (the first
-  // may not know of it). Seeds not yet met are always dialed.
+  // Of two members, only the one whose cluster address sorts first dials
+  // (dials): when both dial at the same moment, CAF's middleman keeps on
+  // each side the connection whose handshake it finished first, closes the
+  // other as redundant, and may pick crosswise: both connections close and
+  // every proxy of the peer dies. Addresses, not names, because a seed is
+  // known only by its address until met. The other side dials too, as a
+  // fallback, once the first has had its chance: a member not heard from for
+  // down_after_ms, a seed not met within two reconnect intervals of this
+  // process starting (it may not know of this member: a new node joining).
   std::vector<std::string> addresses_to_dial(clock::time_point now) const;
-  bool dials_first(const std::string& name) const { return self_.name < name; }
+  bool dials(const std::string& address) const { return self_.address < address; }
   // For the majority rule (cluster_view::majority): members reachable, this
   // one included, and members known that have not left, counting seeds not
   // met yet (a member that restarts alone must not be a majority of one).

@@ -612,20 +612,36 @@ TEST(Membership, ItDialsSeedsAndKnownMembersItIsNotConnectedTo) {
   EXPECT_EQ(m.addresses_to_dial(t0), (std::vector<std::string>{"node-b:7500", "node-c:7500"}));
 }
 
-// Two members that know each other must not dial each other at once: the
-// one whose name sorts first does; the other waits down_after_ms for it.
-TEST(Membership, OfTwoMembersThatKnowEachOtherTheFirstByNameDials) {
+// Two members must not dial each other at once: the one whose address sorts
+// first does; the other waits down_after_ms for it.
+TEST(Membership, OfTwoMembersTheFirstByAddressDials) {
   membership m(settings_for("node-b", {"node-a:7500", "node-b:7500", "node-c:7500"}), t0);
   meet(m, "node-a", member_state::up, t0);
   meet(m, "node-c", member_state::up, t0);
   m.lose("node-a");
   m.lose("node-c");
   EXPECT_EQ(m.addresses_to_dial(t0), (std::vector<std::string>{"node-c:7500"}));
-  EXPECT_TRUE(m.dials_first("node-c"));
-  EXPECT_FALSE(m.dials_first("node-a"));
+  EXPECT_TRUE(m.dials("node-c:7500"));
+  EXPECT_FALSE(m.dials("node-a:7500"));
   // node-a has not dialed for down_after_ms (it may not know of node-b):
-  auto later = t0 + std::chrono::milliseconds(2000);
+  auto later = t0 + 2000ms;
   EXPECT_EQ(m.addresses_to_dial(later), (std::vector<std::string>{"node-a:7500", "node-c:7500"}));
+}
+
+// The rule holds for seeds not met yet, known only by address: a process
+// that starts dials the seeds after it at once, those before it only once
+// they had two reconnect intervals to dial it (a new node they do not know).
+TEST(Membership, ASeedThatSortsFirstIsGivenTheChanceToDial) {
+  auto s = settings_for("node-b", {"node-a:7500", "node-b:7500", "node-c:7500"});
+  s.reconnect_interval = 500ms;
+  membership m(s, t0);
+  EXPECT_EQ(m.addresses_to_dial(t0), (std::vector<std::string>{"node-c:7500"}));
+  EXPECT_EQ(m.addresses_to_dial(t0 + 999ms), (std::vector<std::string>{"node-c:7500"}));
+  EXPECT_EQ(m.addresses_to_dial(t0 + 1000ms),
+            (std::vector<std::string>{"node-a:7500", "node-c:7500"}));
+  // It dialed node-b in time: connected, so neither is dialed.
+  meet(m, "node-a", member_state::up, t0 + 300ms);
+  EXPECT_EQ(m.addresses_to_dial(t0 + 1000ms), (std::vector<std::string>{"node-c:7500"}));
 }
 
 TEST(Membership, GossipCarriesThisMembersOpinion) {
