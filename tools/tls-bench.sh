@@ -67,3 +67,26 @@ for load in "-c 50 -P 1" "-c 50 -P 16" "-c 1 -P 1"; do
   pm=$(printf '%s\n' "${p[@]}" | median)
   printf '| `%s` | %.0f | %.0f | %.2f |\n' "$load" "$tm" "$pm" "$(awk -v a="$tm" -v b="$pm" 'BEGIN { print a / b }')"
 done
+
+handshake_rate() {  # handshake_rate CLIENTS: new connections/s over one run of SECONDS
+  local clients=() t0 t1 out="$root/s_time"
+  rm -f "$out".*
+  t0=$(date +%s%N)
+  for i in $(seq "$1"); do
+    openssl s_time -connect "127.0.0.1:$port_tls" -new -time "$seconds" -CAfile "$pki/ca.pem" \
+      > "$out.$i" 2>&1 &
+    clients+=($!)
+  done
+  wait "${clients[@]}"
+  t1=$(date +%s%N)
+  # Each client prints "N connections in T real seconds"; their sum over the wall time.
+  cat "$out".* | sed -nE 's/^([0-9]+) connections in [0-9.]+ real seconds.*/\1/p' |
+    awk -v ns=$((t1 - t0)) '{ n += $1 } END { print n / (ns / 1e9) }'
+}
+
+printf '\n| s_time clients | new TLS connections/s (full handshakes) |\n|---|---|\n'
+for clients in 1 4; do
+  h=()
+  for _ in $(seq "$rounds"); do h+=("$(handshake_rate "$clients")"); done
+  printf '| %s | %.0f |\n' "$clients" "$(printf '%s\n' "${h[@]}" | median)"
+done
