@@ -169,7 +169,13 @@ bool client::read_some(milliseconds timeout) {
   if (closed_)
     return false;
   if (!(tls_ && tls_->pending())) {
-    pollfd p{fd_, POLLIN, 0};
+    // A TLS read can need to write first (its last SSL_read said so: a key
+    // update's answer into a full socket buffer); waiting for input alone
+    // would then wait for the node, which waits for us.
+    short events = POLLIN;
+    if (tls_ && tls_->wanted_events() == POLLOUT)
+      events |= POLLOUT;
+    pollfd p{fd_, events, 0};
     int rc = ::poll(&p, 1, static_cast<int>(timeout.count()));
     if (rc <= 0)
       return false;

@@ -231,20 +231,61 @@ struct front_door::impl {
   }
 
   // Over the cap: tell the client why, then close (never a silent close).
+  // Over max_connections: the client is told why, then the node reads and
+  // drops what it sent until it closes (at most linger_bound), so the close
+  // is a FIN after the answer, not a reset that could destroy it. On a TLS
+  // port the answer is a fatal TLS alert, internal_error, in place of the
+  // handshake: a client's TLS library reports it, where a plaintext frame
+  // would read as a broken record, and the node spends no handshake on a
+  // connection it will not serve.
   void refuse(tcp::socket s) {
     if (ctx.metrics)
       ctx.metrics->connections_rejected->Increment();
-    reply_buffer out;
-    out.add_error(connection_level_id, error_code::unavailable, "connection limit reached");
-    auto sock = std::make_shared<tcp::socket>(std::move(s));
-    auto bytes = std::make_shared<std::string>(out.take());
-    asio::async_write(*sock, asio::buffer(*bytes),
-                      [sock, bytes](const boost::system::error_code&, size_t) {
+    std::string answer;
+    if (ctx.tls.load()) {
+      answer = std::string("\x15\x03\x03\x00\x02\x02\x50", 7);  // alert, TLS 1.2 record, fatal, 80
+    } else {
+      reply_buffer out;
+      out.add_error(connection_level_id, error_code::unavailable, "connection limit reached");
+      answer = out.take();
+    }
+    auto refused = std::make_shared<refused_connection>(std::move(s), std::move(answer));
+    asio::async_write(refused->socket, asio::buffer(refused->answer),
+                      [refused](const boost::system::error_code& ec, size_t) {
+                        if (ec)
+                          return refused->close();
                         boost::system::error_code ignored;
-                        sock->shutdown(tcp::socket::shutdown_both, ignored);
-                        sock->close(ignored);
+                        refused->socket.shutdown(tcp::socket::shutdown_send, ignored);
+                        refused->deadline.expires_after(linger_bound);
+                        refused->deadline.async_wait([refused](const boost::system::error_code& e) {
+                          if (!e)
+                            refused->close();
+                        });
+                        refused->drop_input();
                       });
   }
+
+  struct refused_connection : std::enable_shared_from_this<refused_connection> {
+    tcp::socket socket;
+    std::string answer;
+    asio::steady_timer deadline;
+    char sink[4096];
+    refused_connection(tcp::socket s, std::string a)
+        : socket(std::move(s)), answer(std::move(a)), deadline(socket.get_executor()) {}
+    void drop_input() {
+      socket.async_read_some(asio::buffer(sink), [self = shared_from_this()](
+                                                     const boost::system::error_code& ec, size_t) {
+        if (ec)
+          return self->close();  // the client closed (or the linger did)
+        self->drop_input();
+      });
+    }
+    void close() {
+      boost::system::error_code ignored;
+      deadline.cancel();
+      socket.close(ignored);
+    }
+  };
 };
 
 front_door::front_door(const config::server_config& cfg, std::string node_name,

@@ -3,8 +3,11 @@
 # measure): two nodes on this machine, one with [server.tls] (a throwaway CA
 # and certificate made here with the openssl command), one without; for each
 # load, ROUNDS interleaved runs of SECONDS each against both, medians printed.
-# authbench speaks TLS itself, so its own TLS cost shares the machine too.
+# authbench speaks TLS itself, so its own TLS cost shares the machine too,
+# unless the two are pinned apart: BENCH_NODE_CPUS pins both nodes
+# (bench-node.sh), BENCH_CLIENT_CPUS the clients (taskset -c lists).
 #   tools/setup.sh build release && tools/tls-bench.sh [SECONDS] [ROUNDS]
+#   BENCH_NODE_CPUS=1 BENCH_CLIENT_CPUS=0 tools/tls-bench.sh 5 5
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,8 +51,8 @@ rate() {  # rate NAME ARGS...: validates/s of one run
   password="password_$name"
   local tls=()
   [[ "$name" == tls ]] && tls=(--ca "$pki/ca.pem")
-  AUTHBENCH_PASSWORD="${!password}" "$bin/authbench" --port "${!port}" "${tls[@]}" --user admin \
-    --op validate -d "$seconds" --warmup 1 --json "$@" |
+  AUTHBENCH_PASSWORD="${!password}" ${BENCH_CLIENT_CPUS:+taskset -c "$BENCH_CLIENT_CPUS"} \
+    "$bin/authbench" --port "${!port}" "${tls[@]}" --user admin --op validate -d "$seconds" --warmup 1 --json "$@" |
     grep -oE '"throughput_rps":[0-9.]+' | cut -d: -f2
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -73,7 +76,7 @@ handshake_rate() {  # handshake_rate CLIENTS: new connections/s over one run of 
   rm -f "$out".*
   t0=$(date +%s%N)
   for i in $(seq "$1"); do
-    openssl s_time -connect "127.0.0.1:$port_tls" -new -time "$seconds" -CAfile "$pki/ca.pem" \
+    ${BENCH_CLIENT_CPUS:+taskset -c "$BENCH_CLIENT_CPUS"} openssl s_time -connect "127.0.0.1:$port_tls" -new -time "$seconds" -CAfile "$pki/ca.pem" \
       > "$out.$i" 2>&1 &
     clients+=($!)
   done

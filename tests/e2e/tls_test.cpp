@@ -146,6 +146,23 @@ TEST_F(Tls, APlaintextClientIsToldThePortSpeaksTlsAndClosed) {
   EXPECT_EQ(refusal(node, trusting("ca")), "");
 }
 
+// Over server.max_connections a TLS client is refused in the handshake, with
+// an alert its TLS library names, not with bytes it cannot decrypt; the
+// connections already open go on.
+TEST_F(Tls, AConnectionOverTheCapIsRefusedWithATlsAlert) {
+  authd_process node(pki.server_toml("node"), "max_connections = 2\n");
+  auto a = connect(node, trusting("ca"));
+  auto b = connect(node, trusting("ca"));
+  ASSERT_TRUE(a.ping().ok && b.ping().ok);
+  auto started = std::chrono::steady_clock::now();
+  auto why = refusal(node, trusting("ca"));
+  EXPECT_NE(why.find("alert internal error"), std::string::npos) << why;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
+  EXPECT_EQ(metric(node.monitor_port(), "castellan_connections_rejected_total"), 1);
+  EXPECT_TRUE(a.ping().ok);
+  EXPECT_TRUE(b.ping().ok);
+}
+
 // A stopping node drains a TLS connection as a plaintext one
 // (docs/protocol.md, section 6): every request read is answered, then its
 // close_notify and EOF; the client reads them all, none is cut by a reset.

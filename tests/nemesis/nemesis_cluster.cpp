@@ -54,8 +54,16 @@ std::string http_body(const std::string& address, uint16_t port, const std::stri
 
 }  // namespace
 
-nemesis_cluster::nemesis_cluster(std::filesystem::path dir, int workers, int users_per_worker)
+nemesis_cluster::nemesis_cluster(std::filesystem::path dir, int workers, int users_per_worker,
+                                 bool tls)
     : dir_(std::move(dir)) {
+  if (tls) {
+    pki_ = std::make_unique<test::test_pki>(dir_ / "pki");
+    pki_->make_ca("cluster-ca");
+    for (int i = 0; i < cluster_layout::members; ++i)
+      pki_->issue(cluster_layout::name(i), "cluster-ca", cluster_layout::name(i),
+                  "IP:" + cluster_layout::address(i));
+  }
   config::argon2_params cheap{64, 1};  // tests only: a login costs microseconds, not 16 ms
   config::users_table users;
   for (int w = 0; w < workers; ++w)
@@ -103,7 +111,16 @@ std::string nemesis_cluster::config_for(int i) const {
          "\n[cluster]\nenabled = true\nhost = \"" + addr + "\"\nport = " +
          std::to_string(cluster_layout::cluster_port) + "\nseeds = [" + seeds + "]\nsecret_file = \"" + d +
          "/secret\"\nreplicas = " + std::to_string(cluster_layout::replicas) +
-         "\nheartbeat_interval_ms = 200\nsuspect_after_ms = 1000\ndown_after_ms = 2000\n";
+         "\nheartbeat_interval_ms = 200\nsuspect_after_ms = 1000\ndown_after_ms = 2000\n" +
+         cluster_tls_toml(i);
+}
+
+std::string nemesis_cluster::cluster_tls_toml(int i) const {
+  if (!pki_)
+    return "";
+  auto name = cluster_layout::name(i);
+  return "\n[cluster.tls]\ncert_file = \"" + pki_->pem(name) + "\"\nkey_file = \"" + pki_->key(name) +
+         "\"\nca_file = \"" + pki_->pem("cluster-ca") + "\"\n";
 }
 
 bool nemesis_cluster::sees_all_up(int i) const {

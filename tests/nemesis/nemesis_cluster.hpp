@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "net/token.hpp"
+#include "tests/e2e/test_pki.hpp"
 #include "tests/nemesis/member_process.hpp"
 
 namespace castellan::nemesis {
@@ -36,7 +37,9 @@ class nemesis_cluster {
   // Writes configs and users into `dir` and starts every member (the first
   // alone, as it creates the key file), then waits until they all see each
   // other up. Throws std::runtime_error when that fails.
-  nemesis_cluster(std::filesystem::path dir, int workers, int users_per_worker);
+  // With `tls`, the members speak TLS between them ([cluster.tls]), each with
+  // its certificate from one cluster CA made in `dir`.
+  nemesis_cluster(std::filesystem::path dir, int workers, int users_per_worker, bool tls = false);
   ~nemesis_cluster();  // kills whatever still runs
 
   member_process& member(int i) { return *members_.at(i); }
@@ -53,9 +56,11 @@ class nemesis_cluster {
 
  private:
   std::string config_for(int i) const;
+  std::string cluster_tls_toml(int i) const;  // "" without TLS
   bool sees_all_up(int i) const;
 
   std::filesystem::path dir_;
+  std::unique_ptr<test::test_pki> pki_;  // with TLS between members
   std::vector<std::unique_ptr<member_process>> members_;
   std::shared_ptr<const net::keyring> keys_;
 };

@@ -55,9 +55,10 @@ void heal(nemesis_cluster& c, network_namespace& net, const fault_step& s) {
 
 run_outcome run_nemesis(const run_options& o) {
   std::cout << "nemesis: seed " << o.seed << " (replay: tools/nemesis.sh --seed " << o.seed << "), "
-            << o.duration.count() << " s of faults, data in " << o.dir << std::endl;
+            << o.duration.count() << " s of faults" << (o.cluster_tls ? ", TLS between members" : "")
+            << ", data in " << o.dir << std::endl;
   network_namespace net(cluster_layout::members);
-  nemesis_cluster cluster(o.dir, o.load.workers, o.load.users_per_worker);
+  nemesis_cluster cluster(o.dir, o.load.workers, o.load.users_per_worker, o.cluster_tls);
   recorder rec;
   workload load = o.load;
   load.seed = o.seed;

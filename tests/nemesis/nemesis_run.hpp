@@ -21,6 +21,7 @@ struct run_options {
   workload load;
   checker_config checks;
   std::filesystem::path dir;          // members' data, the history's violations
+  bool cluster_tls = false;           // TLS between members ([cluster.tls])
 };
 
 struct run_outcome {

@@ -1,7 +1,8 @@
 // The nemesis as a test: a short run with a fixed seed is part of the test
 // command (CTest label `nemesis`); tools/nemesis.sh runs the same test with
 // another seed and a longer schedule (CASTELLAN_NEMESIS_SEED,
-// CASTELLAN_NEMESIS_SECONDS). It fails, never skips, when it cannot create its
+// CASTELLAN_NEMESIS_SECONDS), and with TLS between members
+// (CASTELLAN_NEMESIS_CLUSTER_TLS=1). It fails, never skips, when it cannot create its
 // network namespace or nftables rules.
 #include <cstdlib>
 #include <fstream>
@@ -25,6 +26,7 @@ TEST(Nemesis, ShortSeededRun) {
   o.seed = env_or("CASTELLAN_NEMESIS_SEED", 14);
   o.duration = std::chrono::seconds(env_or("CASTELLAN_NEMESIS_SECONDS", 75));
   o.dir = test::fresh_test_dir("nemesis");
+  o.cluster_tls = env_or("CASTELLAN_NEMESIS_CLUSTER_TLS", 0) != 0;
   run_outcome r;
   try {
     r = run_nemesis(o);

@@ -322,7 +322,7 @@ class ReplayTest : public ::testing::Test {
   void SetUp() override {
     fs::remove_all(dir);
     audit_recovery r;
-    log = audit_log::open({audit_dir, 4096, 0, 0, false}, r);  // small segments: many of them
+    log = audit_log::open({audit_dir, 4096, 0, 0, false, nullptr}, r);  // small segments: many of them
   }
   void TearDown() override {
     log.reset();
