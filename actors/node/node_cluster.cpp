@@ -98,6 +98,10 @@ void node::impl::start_cluster() {
   }
   spdlog::info("cluster: {} listening on {}:{}{}, seeds: {}", settings.node.name, c.host, c.port,
                cluster_tls ? " (TLS)" : "", c.seeds.size());
+  if (!cluster_tls && !config::is_loopback_address(c.host))
+    spdlog::warn("cluster: members connect to {}:{} without TLS: session records cross the network "
+                 "in clear (authenticated, not encrypted) unless the network is private (set "
+                 "[cluster.tls], docs/cluster.md)", c.host, c.port);
 }
 
 // What this member tells the others of its load (from the monitor's summary).
