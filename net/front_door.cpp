@@ -4,6 +4,7 @@
 // busy thread raises p99 (see docs/architecture.md for the measured default).
 #include "net/front_door.hpp"
 
+#include <atomic>
 #include <deque>
 #include <future>
 #include <thread>
@@ -249,10 +250,14 @@ struct front_door::impl {
       out.add_error(connection_level_id, error_code::unavailable, "connection limit reached");
       answer = out.take();
     }
-    auto refused = std::make_shared<refused_connection>(std::move(s), std::move(answer));
+    // Lingering is bounded: past max_lingering_refusals at once (a flood) a
+    // refusal closes right after its answer, so refusals cannot hold more
+    // descriptors than that beyond max_connections.
+    bool linger = lingering_refusals->fetch_add(1) < max_lingering_refusals;
+    auto refused = std::make_shared<refused_connection>(std::move(s), std::move(answer), lingering_refusals);
     asio::async_write(refused->socket, asio::buffer(refused->answer),
-                      [refused](const boost::system::error_code& ec, size_t) {
-                        if (ec)
+                      [refused, linger](const boost::system::error_code& ec, size_t) {
+                        if (ec || !linger)
                           return refused->close();
                         boost::system::error_code ignored;
                         refused->socket.shutdown(tcp::socket::shutdown_send, ignored);
@@ -265,13 +270,21 @@ struct front_door::impl {
                       });
   }
 
+  static constexpr uint32_t max_lingering_refusals = 64;
+  // Refused sockets not yet closed; shared, as they may outlive this object
+  // inside an io_context being torn down.
+  std::shared_ptr<std::atomic<uint32_t>> lingering_refusals = std::make_shared<std::atomic<uint32_t>>(0);
+
   struct refused_connection : std::enable_shared_from_this<refused_connection> {
     tcp::socket socket;
     std::string answer;
     asio::steady_timer deadline;
-    char sink[4096];
-    refused_connection(tcp::socket s, std::string a)
-        : socket(std::move(s)), answer(std::move(a)), deadline(socket.get_executor()) {}
+    std::shared_ptr<std::atomic<uint32_t>> open;
+    char sink[512];
+    refused_connection(tcp::socket s, std::string a, std::shared_ptr<std::atomic<uint32_t>> counted)
+        : socket(std::move(s)), answer(std::move(a)), deadline(socket.get_executor()),
+          open(std::move(counted)) {}
+    ~refused_connection() { open->fetch_sub(1); }
     void drop_input() {
       socket.async_read_some(asio::buffer(sink), [self = shared_from_this()](
                                                      const boost::system::error_code& ec, size_t) {

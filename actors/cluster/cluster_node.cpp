@@ -309,6 +309,13 @@ void heartbeat(self_ptr self) {
   send_to_all(self, net::peer_heartbeat::type, net::pack_peer(hb));
 }
 
+// Monitors a peer's cluster node once, however many hellos and links name
+// it: one down_msg when its connection goes (on_down forgets it).
+void watch(self_ptr self, const caf::actor& handle) {
+  if (self->state.watched.insert(handle.address()).second)
+    self->monitor(handle);
+}
+
 // Connects to `address` (host:port) unless already connected or trying.
 void connect(self_ptr self, const std::string& address) {
   auto& st = self->state;
@@ -331,14 +338,14 @@ void connect(self_ptr self, const std::string& address) {
               auto& to = st.links[known->second];
               if (to.handle != handle) {
                 to.handle = handle;
-                self->monitor(handle);
+                watch(self, handle);
               }
               st.members.reconnected(known->second);
               return;
             }
             auto nonce = random_nonce();
             st.hello_sent[node] = {nonce, steady::now()};
-            self->monitor(handle);
+            watch(self, handle);
             auto& me = st.members.self();
             self->send(handle, cluster_atom_v, std::string(net::peer_hello::type),
                        net::pack_peer(net::peer_hello{me.name, me.address, nonce, me.incarnation}));
@@ -355,9 +362,12 @@ void reconnect(self_ptr self) {
     return;
   auto interval = st.cfg.reconnect_interval_ms;
   st.next_reconnect = now + milliseconds(interval * 3 / 4 + randombytes_uniform(interval / 2 + 1));
-  std::set<std::string> answering;  // their hello is in, our challenge out: connected already
+  // Their hello is in and our challenge out: connected already. For one
+  // interval at most, since the address in a hello is not yet proven.
+  std::set<std::string> answering;
   for (auto& [node, in] : st.challenged)
-    answering.insert(in.address);
+    if (now - in.sent < milliseconds(interval))
+      answering.insert(in.address);
   for (auto& address : st.members.addresses_to_dial(now))
     if (!answering.count(address))
       connect(self, address);
@@ -457,6 +467,7 @@ void tick(self_ptr self) {
 
 // -- the handshake -----------------------------------------------------------------
 
+
 void on_hello(self_ptr self, const caf::strong_actor_ptr& sender, const std::string& body) {
   auto& st = self->state;
   auto hello = net::unpack_peer<net::peer_hello>(body);
@@ -483,7 +494,7 @@ void on_hello(self_ptr self, const caf::strong_actor_ptr& sender, const std::str
     st.challenged.erase(first);
   }
   auto nonce = random_nonce();
-  self->monitor(caf::actor_cast<caf::actor>(sender));  // its connection may close mid-handshake
+  watch(self, caf::actor_cast<caf::actor>(sender));  // its connection may close mid-handshake
   st.challenged[node] = {hello.nonce, nonce, hello.name, hello.address, hello.incarnation, now};
   auto& me = st.members.self();
   net::peer_challenge c{me.name, me.address, nonce,
@@ -500,7 +511,7 @@ void link_to(self_ptr self, member_link& to, const caf::actor& handle, const caf
   auto& st = self->state;
   if (to.handle != handle) {
     to.handle = handle;
-    self->monitor(handle);
+    watch(self, handle);
   }
   to.node = node;
   if (to.pair_key.empty() || to.pair_incarnation != incarnation) {
@@ -767,6 +778,7 @@ void forget_handshakes(self_ptr self, const caf::node_id& node) {
 }
 
 void on_down(self_ptr self, const caf::down_msg& msg) {
+  self->state.watched.erase(msg.source);
   forget_handshakes(self, msg.source.node());
   for (auto& [name, to] : self->state.links)
     if (to.handle && to.handle.address() == msg.source && self->state.members.lose(name)) {

@@ -102,6 +102,7 @@ struct cluster_state {
   };
   std::map<std::string, refusal_log> refusals_logged;
   std::set<std::string> connecting;                // addresses with a connect in flight
+  std::set<caf::actor_addr> watched;               // peers' cluster nodes monitored (one monitor each)
   steady::time_point next_reconnect{};
   uint64_t next_batch = 1;
   std::map<uint64_t, pending_forward> forwards;

@@ -23,6 +23,7 @@
 #include <caf/stateful_actor.hpp>
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
+#include <sodium.h>
 
 #include "actors/runtime/atoms.hpp"
 #include "config/logging.hpp"
@@ -112,6 +113,8 @@ std::string refusal(X509_STORE* cas, X509* leaf, STACK_OF(X509) * chain, int pur
   return why;
 }
 
+// Every user, not the group: a key 0640 to Debian's ssl-cert group is the
+// packaged way to share one (as for server.tls.key_file).
 void warn_if_world_readable(const std::string& key_file) {
   struct stat st {};
   if (::stat(key_file.c_str(), &st) == 0 && (st.st_mode & S_IROTH))
@@ -139,8 +142,8 @@ int memory_file(const std::string& contents) {
 
 // `fd` takes the contents of a new memory file; an open() of its
 // /proc/self/fd path sees the old or the new file, never a mix.
-void replace_memory_file(int fd, const std::string& contents) {
-  int next = memory_file(contents);
+// Puts `next` (a memory file) in place of `fd` and closes it.
+void move_memory_file(int next, int fd) {
   int rc = ::dup3(next, fd, O_CLOEXEC);
   int err = errno;
   ::close(next);
@@ -150,11 +153,22 @@ void replace_memory_file(int fd, const std::string& contents) {
 
 std::string fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 
+// Key material is zeroed before its memory goes back, on every path out.
+struct wiped_on_exit {
+  std::string& text;
+  ~wiped_on_exit() { sodium_memzero(text.data(), text.size()); }
+};
+
 }  // namespace
+
+cluster_tls_material::~cluster_tls_material() {
+  sodium_memzero(chain_and_key.data(), chain_and_key.size());
+}
 
 cluster_tls_material load_cluster_tls(const config::cluster_tls_config& cfg) {
   auto chain_text = read_whole("cert_file", cfg.cert_file);
   auto key_text = read_whole("key_file", cfg.key_file);
+  wiped_on_exit key_wiped{key_text};
   auto ca_text = read_whole("ca_file", cfg.ca_file);
   auto certs = certificates_in(chain_text);
   if (certs.empty())
@@ -221,9 +235,19 @@ cluster_tls_copies::~cluster_tls_copies() {
 std::string cluster_tls_copies::chain_and_key_path() const { return fd_path(chain_and_key_fd_); }
 std::string cluster_tls_copies::ca_path() const { return fd_path(ca_fd_); }
 
+// Both new copies are made before either is swapped in: a failure leaves
+// the pair in force untouched, never a new CA beside the old certificate.
 void cluster_tls_copies::replace(const cluster_tls_material& next) {
-  replace_memory_file(ca_fd_, next.ca);
-  replace_memory_file(chain_and_key_fd_, next.chain_and_key);
+  int ca = memory_file(next.ca);
+  int chain_and_key = -1;
+  try {
+    chain_and_key = memory_file(next.chain_and_key);
+  } catch (...) {
+    ::close(ca);
+    throw;
+  }
+  move_memory_file(ca, ca_fd_);
+  move_memory_file(chain_and_key, chain_and_key_fd_);
 }
 
 namespace {

@@ -31,6 +31,12 @@ struct cluster_tls_error : std::runtime_error {
 
 // The files of one [cluster.tls], checked.
 struct cluster_tls_material {
+  cluster_tls_material() = default;
+  cluster_tls_material(const cluster_tls_material&) = default;
+  cluster_tls_material(cluster_tls_material&&) = default;
+  cluster_tls_material& operator=(const cluster_tls_material&) = default;
+  cluster_tls_material& operator=(cluster_tls_material&&) = default;
+  ~cluster_tls_material();  // zeroes the key's copy
   std::string chain_and_key;  // the certificate chain, then the key (PEM)
   std::string ca;             // the cluster CA (PEM)
   int64_t not_after_s = 0;    // the certificate's expiry (Unix seconds)

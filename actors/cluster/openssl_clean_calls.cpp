@@ -32,27 +32,29 @@ Fn libssl(const char* name) {
 
 }  // namespace
 
+#define CASTELLAN_EXPORTED __attribute__((visibility("default")))
+
 extern "C" {
 
-int SSL_read(SSL* ssl, void* buf, int num) {
+CASTELLAN_EXPORTED int SSL_read(SSL* ssl, void* buf, int num) {
   static auto real = libssl<int (*)(SSL*, void*, int)>("SSL_read");
   ERR_clear_error();
   return real(ssl, buf, num);
 }
 
-int SSL_write(SSL* ssl, const void* buf, int num) {
+CASTELLAN_EXPORTED int SSL_write(SSL* ssl, const void* buf, int num) {
   static auto real = libssl<int (*)(SSL*, const void*, int)>("SSL_write");
   ERR_clear_error();
   return real(ssl, buf, num);
 }
 
-int SSL_accept(SSL* ssl) {
+CASTELLAN_EXPORTED int SSL_accept(SSL* ssl) {
   static auto real = libssl<int (*)(SSL*)>("SSL_accept");
   ERR_clear_error();
   return real(ssl);
 }
 
-int SSL_connect(SSL* ssl) {
+CASTELLAN_EXPORTED int SSL_connect(SSL* ssl) {
   static auto real = libssl<int (*)(SSL*)>("SSL_connect");
   ERR_clear_error();
   return real(ssl);
