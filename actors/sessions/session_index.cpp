@@ -1,6 +1,7 @@
 // A flat single-writer, many-reader session table; see session_index.hpp.
 #include "actors/sessions/session_index.hpp"
 
+#include <cassert>
 #include <cstring>
 #include <stdexcept>
 
@@ -43,7 +44,10 @@ size_t capacity_for(size_t sessions) {
 
 reader_epochs::reader_epochs(size_t readers) : slots_(readers) {}
 
-void reader_epochs::enter(size_t r) { slots_[r].inside.store(epoch_.load()); }
+void reader_epochs::enter(size_t r) {
+  assert(r < slots_.size());
+  slots_[r].inside.store(epoch_.load());
+}
 void reader_epochs::leave(size_t r) { slots_[r].inside.store(0); }
 uint64_t reader_epochs::advance() { return epoch_.fetch_add(1) + 1; }
 
@@ -182,6 +186,7 @@ void session_index::grow_or_clean() {
       break;
     }
   }
+  retired_.reserve(retired_.size() + 1);  // nothing may throw once `fresh` is out
   current_.store(fresh);  // sequentially consistent: see reader_epochs
   retired_.push_back({old, epochs_->advance()});
   tombstones_ = 0;

@@ -15,6 +15,13 @@
 // When tombstones or growth call for it the writer builds a new array and
 // publishes it whole; the old one is freed only once no reader can still be
 // inside it (reader_epochs: each reader thread says when it is inside).
+//
+// What readers must know: a lookup may return a session erased after it
+// began (never one erased before); a reader waits, spinning, while the
+// writer is inside the slot it reads, so the writer must not be interrupted
+// by a reader on its own thread (a signal handler), and it calls reclaim()
+// now and then so replaced arrays do not wait for its next rebuild. The
+// index is destroyed only after its readers have stopped.
 #pragma once
 
 #include <atomic>
