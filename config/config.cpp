@@ -252,7 +252,6 @@ void check_cluster(const cluster_config& c, const std::string& origin) {
     fail(origin, "cluster.suspect_after_ms", "must be more than cluster.heartbeat_interval_ms");
   if (c.down_after_ms <= c.suspect_after_ms)
     fail(origin, "cluster.down_after_ms", "must be more than cluster.suspect_after_ms");
-  // Never quote the secret itself in an error.
   // One CA for the whole cluster: a member that presents a certificate
   // must also know which peers to accept, and the reverse.
   auto& tls = c.tls;
@@ -263,6 +262,7 @@ void check_cluster(const cluster_config& c, const std::string& origin) {
         fail(origin, std::string("cluster.tls.") + key,
              "cluster.tls.cert_file, key_file and ca_file are set together (or none: no TLS "
              "between members)");
+  // Never quote the secret itself in an error.
   if (c.enabled && c.secret_file.empty() && c.secret.size() < 16)
     fail(origin, "cluster.secret", "must be at least 16 bytes when the cluster is enabled "
                                    "(or set cluster.secret_file)");

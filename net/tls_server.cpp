@@ -4,7 +4,6 @@
 // handshake, so a connection that completes it carries a verified identity.
 #include "net/tls_server.hpp"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/asn1.h>
@@ -15,9 +14,9 @@
 
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 
 #include "config/logging.hpp"
+#include "net/certificate_files.hpp"
 
 namespace castellan::net {
 namespace ssl = boost::asio::ssl;
@@ -38,24 +37,6 @@ std::string openssl_reason(const boost::system::error_code& ec) {
   auto text = ec.message();
   ERR_clear_error();
   return text;
-}
-
-// The notAfter of the context's certificate, in Unix seconds.
-int64_t not_after_of(SSL_CTX* ctx) {
-  X509* cert = SSL_CTX_get0_certificate(ctx);
-  if (!cert)
-    return 0;
-  std::tm tm{};
-  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1)
-    return 0;
-  return static_cast<int64_t>(timegm(&tm));
-}
-
-void warn_if_world_readable(const std::string& key_file) {
-  struct stat st {};
-  if (::stat(key_file.c_str(), &st) == 0 && (st.st_mode & S_IROTH))
-    spdlog::warn("server.tls.key_file ({}) is readable by every user on this machine; "
-                 "chmod 600 it", key_file);
 }
 
 }  // namespace
@@ -85,7 +66,7 @@ server_tls make_server_tls(const config::tls_config& cfg) {
     ERR_clear_error();
     fail("key_file", cfg.key_file, "the key does not match the certificate in server.tls.cert_file");
   }
-  warn_if_world_readable(cfg.key_file);
+  warn_if_world_readable("server.tls.key_file", cfg.key_file);
   if (!cfg.client_ca_file.empty()) {
     context->load_verify_file(cfg.client_ca_file, ec);
     if (ec)
@@ -103,7 +84,7 @@ server_tls make_server_tls(const config::tls_config& cfg) {
     static const unsigned char id[] = "castellan-client-port";
     SSL_CTX_set_session_id_context(native, id, sizeof id - 1);
   }
-  return {std::move(context), not_after_of(native)};
+  return {std::move(context), not_after_seconds(SSL_CTX_get0_certificate(native))};
 }
 
 std::vector<config::file_stamp> tls_file_stamps(const config::tls_config& cfg) {

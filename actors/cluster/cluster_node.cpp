@@ -467,7 +467,6 @@ void tick(self_ptr self) {
 
 // -- the handshake -----------------------------------------------------------------
 
-
 void on_hello(self_ptr self, const caf::strong_actor_ptr& sender, const std::string& body) {
   auto& st = self->state;
   auto hello = net::unpack_peer<net::peer_hello>(body);
@@ -766,8 +765,6 @@ caf::result<bool> leave(self_ptr self) {
   return promise;
 }
 
-// A member's cluster node went away (its process died or the connection
-// dropped): it is down at once, and its in-flight requests fail.
 // A connection lost during the handshake ends it without blame, unlogged
 // (a stranger's dropped connections must not flood the log): the next dial
 // starts a fresh one, with no refusal_quiet. Refusing here would lock a
@@ -777,6 +774,8 @@ void forget_handshakes(self_ptr self, const caf::node_id& node) {
   self->state.challenged.erase(node);
 }
 
+// A member's cluster node went away (its process died or the connection
+// dropped): it is down at once, and its in-flight requests fail.
 void on_down(self_ptr self, const caf::down_msg& msg) {
   self->state.watched.erase(msg.source);
   forget_handshakes(self, msg.source.node());

@@ -3,7 +3,6 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -14,7 +13,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 #include <fstream>
 #include <sstream>
 
@@ -27,6 +25,7 @@
 
 #include "actors/runtime/atoms.hpp"
 #include "config/logging.hpp"
+#include "net/certificate_files.hpp"
 
 namespace castellan::actors {
 namespace {
@@ -92,13 +91,6 @@ std::vector<x509_ptr> certificates_in(const std::string& text) {
   return out;
 }
 
-int64_t not_after_of(X509* cert) {
-  std::tm tm{};
-  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1)
-    return 0;
-  return static_cast<int64_t>(timegm(&tm));
-}
-
 // Whether the cluster CA accepts `leaf` (with its chain) for `purpose`; the
 // reason when not.
 std::string refusal(X509_STORE* cas, X509* leaf, STACK_OF(X509) * chain, int purpose) {
@@ -111,15 +103,6 @@ std::string refusal(X509_STORE* cas, X509* leaf, STACK_OF(X509) * chain, int pur
   auto why = X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()));
   ERR_clear_error();
   return why;
-}
-
-// Every user, not the group: a key 0640 to Debian's ssl-cert group is the
-// packaged way to share one (as for server.tls.key_file).
-void warn_if_world_readable(const std::string& key_file) {
-  struct stat st {};
-  if (::stat(key_file.c_str(), &st) == 0 && (st.st_mode & S_IROTH))
-    spdlog::warn("cluster.tls.key_file ({}) is readable by every user on this machine; "
-                 "chmod 600 it", key_file);
 }
 
 int memory_file(const std::string& contents) {
@@ -204,11 +187,11 @@ cluster_tls_material load_cluster_tls(const config::cluster_tls_config& cfg) {
            std::string("the cluster CA (cluster.tls.ca_file) does not accept it as ") + as + ": " +
                why);
   }
-  warn_if_world_readable(cfg.key_file);
+  net::warn_if_world_readable("cluster.tls.key_file", cfg.key_file);
   cluster_tls_material m;
   m.chain_and_key = chain_text + "\n" + key_text;
   m.ca = std::move(ca_text);
-  m.not_after_s = not_after_of(leaf);
+  m.not_after_s = net::not_after_seconds(leaf);
   return m;
 }
 
