@@ -23,6 +23,10 @@ struct user_record {
   // login_certificate over mutual TLS), each "CN=<common name>",
   // "DNS:<subjectAltName DNS>" or "URI:<subjectAltName URI>".
   std::vector<std::string> certificates;
+  // The process's number for this name (actors/directory/user_numbers.hpp):
+  // the same across reloads, so a session can name its user in 4 bytes.
+  // 0 until numbered; never written to the users file.
+  uint32_t id = 0;
 
   // True when one of `presented` (a client certificate's names, in the
   // same forms) is one of this user's certificates.

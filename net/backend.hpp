@@ -87,6 +87,14 @@ class request_backend {
   // Called once per event-loop turn of an I/O thread with all its session ops.
   virtual void submit_session_ops(op_batch&& batch) = 0;
 
+  // Answers a validate on the calling I/O thread, without handing it to
+  // another thread, when this node's own copy settles it: adds the reply to
+  // `out`, sets `result` (request_stats.hpp's code) and returns true. False:
+  // the op goes through submit_session_ops like the others.
+  virtual bool validate_here(const session_op&, reply_buffer&, uint8_t& /*result*/) {
+    return false;
+  }
+
   // Answers the login through `owed` exactly once (token, bad_credentials,
   // rate_limited, forbidden or unavailable). The rate limiter is asked
   // first; password checks happen off the caller's thread.

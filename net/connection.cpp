@@ -522,7 +522,13 @@ void connection::dispatch(const request_view& r, std::vector<session_op>& ops) {
         answer_error(r, error_code::invalid_token, "token is not valid");
         return;
       }
-      ops.push_back(session_op{r.id, r.kind, 0, *key, r.local_read});
+      session_op op{r.id, r.kind, 0, *key, r.local_read};
+      uint8_t result = result_ok;
+      if (r.kind == op_kind::validate && ctx_.backend->validate_here(op, local_, result)) {
+        local_tally_.add(r.kind, result);
+        return;
+      }
+      ops.push_back(op);
       return;
     }
     case op_kind::login: {

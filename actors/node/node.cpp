@@ -94,8 +94,7 @@ void node::impl::start_runtime() {
 // the password pool (not yet running) and the router: plain objects that
 // the tree's actors and the front door share.
 void node::impl::start_services() {
-  auto users = std::make_shared<const config::users_table>(
-      config::load_users(settings.users_file()));
+  auto users = user_ids.number(config::load_users(settings.users_file()));
   spdlog::info("loaded {} token keys (primary {}) and {} users", keys->keys().size(),
                keys->primary_id(), users->by_name.size());
   events = std::make_shared<event_stream>(settings.node.name, actors.writer);
@@ -108,7 +107,7 @@ void node::impl::start_services() {
   events->set_listener([limits = limits](const auto& e) { limits->learn(e); });
   for (uint32_t i = 0; i < settings.actors.session_shards; ++i) {
     actors.shards.push_back(make_slot<session_shard>());
-    actors.session_tables.push_back(std::make_shared<session_table>(settings.sessions));
+    actors.session_tables.push_back(std::make_shared<session_table>(settings.sessions, readers));
   }
   recover(users);
   pool = std::make_unique<password_pool>(
@@ -121,6 +120,8 @@ void node::impl::start_services() {
       events, limits, audit, metrics.limiter.get(), settings.testing.fault_injection,
       settings.testing.populate);
   router->set_status_board(board);
+  if (!settings.cluster.enabled)  // a member's copy does not settle a validate (session_reader.hpp)
+    router->answer_validates_from(actors.session_tables, readers);
   register_crash_targets();
 }
 
@@ -289,7 +290,8 @@ void node::impl::publish_keys(std::shared_ptr<const net::keyring> now, const net
 }
 
 // user_changed events for what differs, then the new snapshot to logins and shards.
-void node::impl::publish_users(std::shared_ptr<const config::users_table> fresh) {
+void node::impl::publish_users(std::shared_ptr<const config::users_table> loaded) {
+  auto fresh = user_ids.number(*loaded);
   std::vector<net::auth_event> changes;
   for (auto& [name, reason] : config::diff_users(*router->users(), *fresh)) {
     auto e = events->make(net::event_kind::user_changed);

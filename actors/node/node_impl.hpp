@@ -26,6 +26,7 @@
 #include "actors/node/stop_stack.hpp"
 #include "actors/recovery/snapshotter.hpp"
 #include "actors/router/password_pool.hpp"
+#include "actors/directory/user_numbers.hpp"
 #include "actors/router/session_router.hpp"
 #include "actors/runtime/actor_slot.hpp"
 #include "actors/runtime/crash_targets.hpp"
@@ -102,6 +103,10 @@ struct node::impl {
   std::shared_ptr<login_limits> limits;
   std::unique_ptr<password_pool> pool;
   std::unique_ptr<session_router> router;
+  user_numbers user_ids;  // every users snapshot is numbered before it is shared
+  // The I/O threads that read the session indexes (session_reader.hpp),
+  // with room for threads started after a restart of the listener.
+  std::shared_ptr<reader_epochs> readers = std::make_shared<reader_epochs>(64);
   std::unique_ptr<snapshotter> snapshots;
 
   // -- the cluster (null outside one) ------------------------------------------

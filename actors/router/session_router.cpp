@@ -89,7 +89,19 @@ void session_router::set_users(std::shared_ptr<const config::users_table> users)
     dummy_hash_.store(std::make_shared<const std::string>(
         config::hash_password(config::random_password(), params)));
   }
+  if (reader_)
+    reader_->set_users(users);
   users_.store(std::move(users));
+}
+
+void session_router::answer_validates_from(std::vector<std::shared_ptr<session_table>> tables,
+                                           std::shared_ptr<reader_epochs> epochs) {
+  reader_ = std::make_unique<session_reader>(std::move(tables), std::move(epochs), users_.load());
+}
+
+bool session_router::validate_here(const net::session_op& op, net::reply_buffer& out,
+                                   uint8_t& result) {
+  return reader_ && reader_->validate(op, net::wall_ms(), out, result);
 }
 
 void session_router::submit_session_ops(net::op_batch&& batch) {

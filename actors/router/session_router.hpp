@@ -15,6 +15,7 @@
 #include "actors/limiter/login_limits.hpp"
 #include "actors/router/login_flights.hpp"
 #include "actors/router/password_pool.hpp"
+#include "actors/sessions/session_reader.hpp"
 #include "actors/sessions/session_shard.hpp"
 #include "config/password_hash.hpp"
 #include "config/users_file.hpp"
@@ -39,6 +40,7 @@ class session_router final : public net::request_backend {
   ~session_router() override;
 
   void submit_session_ops(net::op_batch&& batch) override;
+  bool validate_here(const net::session_op& op, net::reply_buffer& out, uint8_t& result) override;
   void submit_login(net::login_job&& job, net::owed_ptr owed) override;
   void note_refused_tokens(const std::string& ip, uint64_t count) override;
   net::node_health health() const override;
@@ -60,6 +62,12 @@ class session_router final : public net::request_backend {
 
   // Opens a session on this node's shard (the cluster's owner side).
   void open_here(open_session&& msg);
+
+  // A node outside any cluster: validates are answered by the I/O thread
+  // that read them, from `tables`' indexes (session_reader.hpp). Set before
+  // traffic; `epochs` is the one the tables were built with.
+  void answer_validates_from(std::vector<std::shared_ptr<session_table>> tables,
+                             std::shared_ptr<reader_epochs> epochs);
 
   // New token keys: logins from now on are signed with `keys`' primary.
   void set_keys(std::shared_ptr<const net::keyring> keys) { keys_.store(std::move(keys)); }
@@ -115,6 +123,7 @@ class session_router final : public net::request_backend {
   bool populate_;
   std::shared_ptr<const monitor::status_board> board_;
   std::function<bool(open_session&)> place_open_;
+  std::unique_ptr<session_reader> reader_;  // null: every validate goes to its shard
 };
 
 }  // namespace castellan::actors

@@ -42,7 +42,27 @@ size_t capacity_for(size_t sessions) {
 // and its load of the array, fall in one order, so a reader the writer sees
 // outside, or inside since the step, holds the new array.
 
-reader_epochs::reader_epochs(size_t readers) : slots_(readers) {}
+namespace {
+std::atomic<uint64_t> next_instance{1};
+}
+
+reader_epochs::reader_epochs(size_t readers)
+    : slots_(readers), instance_(next_instance.fetch_add(1)) {}
+
+std::optional<size_t> reader_epochs::this_thread_reader() {
+  struct claim {
+    uint64_t instance;
+    size_t slot;
+  };
+  thread_local std::vector<claim> claims;  // a thread reads few indexes: a short list
+  constexpr size_t none = SIZE_MAX;
+  for (auto& c : claims)
+    if (c.instance == instance_)
+      return c.slot == none ? std::nullopt : std::optional<size_t>(c.slot);
+  size_t slot = claimed_.fetch_add(1);  // slots are never given back
+  claims.push_back({instance_, slot < slots_.size() ? slot : none});  // a refusal is kept too
+  return claims.back().slot == none ? std::nullopt : std::optional<size_t>(slot);
+}
 
 void reader_epochs::enter(size_t r) {
   assert(r < slots_.size());
@@ -211,8 +231,12 @@ size_t session_index::bytes() const {
 }
 
 std::optional<indexed_session> session_index::find(const net::session_key& key, size_t r) const {
+  reader_epochs::inside visit(*epochs_, r);
+  return find_inside(key);
+}
+
+std::optional<indexed_session> session_index::find_inside(const net::session_key& key) const {
   auto w = words_of(key);
-  epochs_->enter(r);
   const auto* a = current_.load();  // sequentially consistent: see reader_epochs
   std::optional<indexed_session> out;
   for (size_t i = w.lo & a->mask, n = 0; n < a->capacity(); i = (i + 1) & a->mask, ++n) {
@@ -241,7 +265,6 @@ std::optional<indexed_session> session_index::find(const net::session_key& key, 
       break;
     }
   }
-  epochs_->leave(r);
   return out;
 }
 

@@ -53,6 +53,24 @@ class reader_epochs {
   void enter(size_t r);
   void leave(size_t r);
 
+  // The reader slot of the calling thread, claimed on its first call and
+  // kept for the thread's life; none once every slot is taken (the caller
+  // then asks the writer instead). No two threads ever share a slot.
+  std::optional<size_t> this_thread_reader();
+
+  // enter() .. leave() for one scope.
+  class inside {
+   public:
+    inside(reader_epochs& e, size_t r) : e_(e), r_(r) { e_.enter(r_); }
+    ~inside() { e_.leave(r_); }
+    inside(const inside&) = delete;
+    inside& operator=(const inside&) = delete;
+
+   private:
+    reader_epochs& e_;
+    size_t r_;
+  };
+
   // The writer's clock: an array retired at epoch e may be freed once every
   // reader is outside or entered after e.
   uint64_t advance();
@@ -64,6 +82,8 @@ class reader_epochs {
   };
   std::atomic<uint64_t> epoch_{1};
   std::vector<slot> slots_;
+  std::atomic<size_t> claimed_{0};
+  const uint64_t instance_;  // tells this object from one later built at its address
 };
 
 class session_index {
@@ -89,6 +109,9 @@ class session_index {
 
   // -- any thread, as reader `r` of the shared reader_epochs -------------------
   std::optional<indexed_session> find(const net::session_key& key, size_t r) const;
+  // The same, for a caller already inside (reader_epochs::inside) that reads
+  // other epoch-protected data in the same visit.
+  std::optional<indexed_session> find_inside(const net::session_key& key) const;
 
  private:
   struct slot;

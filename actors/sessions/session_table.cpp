@@ -15,13 +15,25 @@ int64_t session_table::refreshed_expiry(const session& s, int64_t now_ms) const 
   return std::max(s.expires_ms, std::min(now_ms + int64_t{cfg_.ttl_s} * 1000, cap));
 }
 
+void session_table::erase(std::unordered_map<net::session_key, session, key_hash>::iterator it) {
+  index_.erase(it->first);
+  sessions_.erase(it);
+}
+
 void session_table::restore(const net::session_key& key, user_ref user, int64_t created_ms,
                             int64_t expires_ms) {
   session s;
   s.user = std::move(user);
   s.created_ms = created_ms;
   s.expires_ms = expires_ms;
+  indexed_session seen{s.user->id, created_ms, expires_ms};
   sessions_.insert_or_assign(key, std::move(s));
+  try {
+    index_.put(key, seen);
+  } catch (...) {  // no memory for a bigger index: the session is not held at all
+    sessions_.erase(key);
+    throw;
+  }
   index_expiry(key, expires_ms);
   counted();
 }
@@ -31,7 +43,10 @@ const session* session_table::extend(const net::session_key& key, int64_t expire
   if (it == sessions_.end())
     return nullptr;
   // The index entry is left where it is; sweep moves it when it comes due.
-  it->second.expires_ms = std::max(it->second.expires_ms, expires_ms);
+  if (expires_ms > it->second.expires_ms) {
+    it->second.expires_ms = expires_ms;
+    index_.set_expiry(key, expires_ms);
+  }
   return &it->second;
 }
 
@@ -52,7 +67,7 @@ bool session_table::logout(const net::session_key& key, bool tombstone) {
     ended_[key] = it->second.expires_ms;
     index_expiry(key, it->second.expires_ms);
   }
-  sessions_.erase(it);
+  erase(it);
   counted();
   return true;
 }
@@ -65,7 +80,8 @@ bool session_table::merge_live(const net::session_key& key, user_ref user, int64
   if (it != sessions_.end()) {
     if (it->second.expires_ms >= expires_ms)
       return false;
-    it->second.expires_ms = expires_ms;  // the index entry moves when it comes due
+    it->second.expires_ms = expires_ms;  // the expiry entry moves when it comes due
+    index_.set_expiry(key, expires_ms);
     return true;
   }
   restore(key, std::move(user), created_ms, expires_ms);
@@ -78,7 +94,7 @@ bool session_table::merge_end(const net::session_key& key, int64_t until_ms) {
   auto it = sessions_.find(key);
   if (it != sessions_.end()) {
     until_ms = std::max(until_ms, it->second.expires_ms);
-    sessions_.erase(it);
+    erase(it);
     counted();
   }
   ended_[key] = until_ms;
@@ -87,7 +103,8 @@ bool session_table::merge_end(const net::session_key& key, int64_t until_ms) {
 }
 
 void session_table::forget(const net::session_key& key) {
-  sessions_.erase(key);
+  if (auto it = sessions_.find(key); it != sessions_.end())
+    erase(it);
   ended_.erase(key);
   counted();
 }
@@ -106,13 +123,14 @@ size_t session_table::sweep(int64_t now_ms, std::vector<expired_session>* expire
       if (it->second.expires_ms <= now_ms) {
         if (expired)
           expired->push_back({key, it->second.user->name});
-        sessions_.erase(it);
+        erase(it);
         ++erased;
       } else {
         index_expiry(key, it->second.expires_ms);  // refreshed since: due later
       }
     }
   }
+  index_.reclaim();  // arrays replaced since the last sweep, once no reader holds them
   counted();
   return erased;
 }
@@ -127,6 +145,7 @@ size_t session_table::apply_users(const std::shared_ptr<const config::users_tabl
   for (auto it = sessions_.begin(); it != sessions_.end();) {
     const auto* record = users->find(it->second.user->name);
     if (!record || !record->enabled) {
+      index_.erase(it->first);
       it = sessions_.erase(it);
       ++erased;
       continue;

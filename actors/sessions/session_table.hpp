@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "actors/sessions/session_index.hpp"
 #include "actors/sessions/session_messages.hpp"
 #include "actors/sessions/write_inbox.hpp"
 #include "config/config.hpp"
@@ -32,7 +33,10 @@ struct lookup_result {
 
 class session_table {
  public:
-  explicit session_table(const config::sessions_config& cfg) : cfg_(cfg) {}
+  // `epochs`: the threads that read index() (none when not given).
+  explicit session_table(const config::sessions_config& cfg,
+                         std::shared_ptr<reader_epochs> epochs = std::make_shared<reader_epochs>(0))
+      : cfg_(cfg), index_(std::move(epochs)) {}
 
   // -- what a write would do, without doing it -------------------------------
   // Writes reach the table only once their records are durable (the shard
@@ -113,6 +117,12 @@ class session_table {
   // Sessions held, readable from any thread (metrics sum it over the shards).
   uint64_t held() const { return held_.load(std::memory_order_relaxed); }
 
+  // The live sessions as other threads may read them without a lock: a
+  // validate answered by the I/O thread that read it (session_router). It
+  // changes with the table, on the shard's thread, before any reply that
+  // follows from the change leaves; a session's user is its user_record::id.
+  const session_index& index() const { return index_; }
+
   // Writes settled by the audit writer, waiting for the shard to apply them.
   // The only part of the table other threads touch; it outlives the shard too.
   write_inbox& inbox() { return inbox_; }
@@ -136,6 +146,8 @@ class session_table {
   void index_expiry(const net::session_key& key, int64_t expires_ms);
   // Every mutator ends with it: the count metrics read is never adjusted by hand.
   void counted() { held_.store(sessions_.size(), std::memory_order_relaxed); }
+  // Erases the session from both views.
+  void erase(std::unordered_map<net::session_key, session, key_hash>::iterator it);
 
   config::sessions_config cfg_;
   std::shared_ptr<const config::users_table> applied_;  // the users every session points into
@@ -147,6 +159,7 @@ class session_table {
   std::map<int64_t, std::vector<net::session_key>> expiry_index_;
   // Ended sessions -> when they would have expired. Swept with the sessions.
   std::unordered_map<net::session_key, int64_t, key_hash> ended_;
+  session_index index_;
   size_t opening_ = 0;
   std::atomic<uint64_t> held_{0};
   write_inbox inbox_;
