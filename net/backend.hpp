@@ -91,7 +91,9 @@ class request_backend {
   // another thread, when this node's own copy settles it: adds the reply to
   // `out`, sets `result` (request_stats.hpp's code) and returns true. False:
   // the op goes through submit_session_ops like the others.
-  virtual bool validate_here(const session_op&, reply_buffer&, uint8_t& /*result*/) {
+  // `now_ms`: the wall clock of the read it came in.
+  virtual bool validate_here(const session_op&, int64_t /*now_ms*/, reply_buffer&,
+                             uint8_t& /*result*/) {
     return false;
   }
 

@@ -405,8 +405,9 @@ void connection::on_read(const boost::system::error_code& ec_read, size_t n) {
 
 void connection::process_input() {
   keys_ = ctx_.keys.load(std::memory_order_acquire);
-  std::vector<session_op> ops;
-  ops.reserve(64);
+  read_at_ms_ = wall_ms();
+  auto& ops = read_ops_;  // kept between reads: no allocation per read
+  ops.clear();
   size_t pos = 0;
   bool stop = false;
   auto input = in_.held();
@@ -433,7 +434,7 @@ void connection::process_input() {
     in_.consume(pos);
   }
   if (!ops.empty())
-    submit(std::move(ops));
+    submit(ops);
   turn_.zone.clear();
   if (refused_tokens_) {
     ctx_.backend->note_refused_tokens(peer_ip_, refused_tokens_);
@@ -524,7 +525,7 @@ void connection::dispatch(const request_view& r, std::vector<session_op>& ops) {
       }
       session_op op{r.id, r.kind, 0, *key, r.local_read};
       uint8_t result = result_ok;
-      if (r.kind == op_kind::validate && ctx_.backend->validate_here(op, local_, result)) {
+      if (r.kind == op_kind::validate && ctx_.backend->validate_here(op, read_at_ms_, local_, result)) {
         local_tally_.add(r.kind, result);
         return;
       }
@@ -568,7 +569,7 @@ void connection::dispatch(const request_view& r, std::vector<session_op>& ops) {
   }
 }
 
-void connection::submit(std::vector<session_op>&& ops) {
+void connection::submit(const std::vector<session_op>& ops) {
   {
     // Counted before handing over: the answer may come back before submit returns.
     std::lock_guard<std::mutex> guard(out_mutex_);
@@ -578,7 +579,7 @@ void connection::submit(std::vector<session_op>&& ops) {
   auto index = static_cast<uint32_t>(batch.owed.size());
   std::vector<owed_request> owed;
   owed.reserve(ops.size());
-  for (auto& op : ops) {
+  for (auto op : ops) {
     op.sink = index;
     owed.push_back({op.request_id, op.kind});
     batch.ops.push_back(op);
@@ -658,8 +659,9 @@ void connection::publish_local_replies() {
   if (!local_.empty()) {
     std::lock_guard<std::mutex> guard(out_mutex_);
     if (!closed_)
-      pending_ += local_.bytes();
-    local_.take();
+      local_.move_into(pending_);
+    else
+      local_.take();
     flush_locked();
   }
   after_output();

@@ -139,7 +139,7 @@ class connection final : public reply_sink, public std::enable_shared_from_this<
   std::optional<session_key> caller_key(const request_view& r);
   void answer_error(const request_view& r, error_code code, std::string_view why);
   std::shared_ptr<owed_replies> owe_one(const request_view& r);  // counts it in flight
-  void submit(std::vector<session_op>&& ops);
+  void submit(const std::vector<session_op>& ops);
   void publish_local_replies();
   void on_write(const boost::system::error_code& ec);
   void after_output();
@@ -182,6 +182,8 @@ class connection final : public reply_sink, public std::enable_shared_from_this<
   bool in_busy_readers_ = false;  // queued in turn_.busy_readers
   bool last_read_filled_ = false;  // the last read filled the buffer: grow it
   reply_buffer local_;          // replies made by this thread during one read
+  std::vector<session_op> read_ops_;  // the session ops of one read, for submit()
+  int64_t read_at_ms_ = 0;      // the wall clock when this read was parsed
   request_tally local_tally_;            // outcomes of local_, recorded once per read
   std::shared_ptr<const keyring> keys_;  // the ring for this read's tokens
   uint32_t refused_tokens_ = 0;          // tokens refused in this read: one event per read

@@ -114,6 +114,17 @@ class reply_buffer {
     results_.clear();
     return std::move(bytes_);
   }
+  // Moves the frames to the end of `out` and empties this buffer. An empty
+  // `out` trades buffers instead of copying: a connection that does this
+  // every read reuses the same two allocations.
+  void move_into(std::string& out) {
+    if (out.empty())
+      out.swap(bytes_);
+    else
+      out += bytes_;
+    bytes_.clear();
+    results_.clear();
+  }
 
  private:
   struct appender {

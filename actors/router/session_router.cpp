@@ -99,9 +99,9 @@ void session_router::answer_validates_from(std::vector<std::shared_ptr<session_t
   reader_ = std::make_unique<session_reader>(std::move(tables), std::move(epochs), users_.load());
 }
 
-bool session_router::validate_here(const net::session_op& op, net::reply_buffer& out,
-                                   uint8_t& result) {
-  return reader_ && reader_->validate(op, net::wall_ms(), out, result);
+bool session_router::validate_here(const net::session_op& op, int64_t now_ms,
+                                   net::reply_buffer& out, uint8_t& result) {
+  return reader_ && reader_->validate(op, now_ms, out, result);
 }
 
 void session_router::submit_session_ops(net::op_batch&& batch) {

@@ -40,7 +40,8 @@ class session_router final : public net::request_backend {
   ~session_router() override;
 
   void submit_session_ops(net::op_batch&& batch) override;
-  bool validate_here(const net::session_op& op, net::reply_buffer& out, uint8_t& result) override;
+  bool validate_here(const net::session_op& op, int64_t now_ms, net::reply_buffer& out,
+                     uint8_t& result) override;
   void submit_login(net::login_job&& job, net::owed_ptr owed) override;
   void note_refused_tokens(const std::string& ip, uint64_t count) override;
   net::node_health health() const override;
