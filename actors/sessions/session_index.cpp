@@ -178,16 +178,31 @@ bool session_index::erase(const net::session_key& key) {
   // Under a quarter full: rebuilt at half the size, so the index shrinks with
   // the sessions (growth waits for three quarters: no rebuild back and forth).
   auto capacity = current_.load(std::memory_order_relaxed)->capacity();
-  if (capacity > min_capacity && live_ * 4 < capacity)
-    grow_or_clean();
+  if (capacity > min_capacity && live_ * 4 < capacity) {
+    try {
+      grow_or_clean();
+    } catch (const std::bad_alloc&) {
+      // Shrinking is only a saving: the erase stands, the array stays as it is.
+    }
+  }
   return true;
 }
 
 // A new array sized for the live sessions (half full), without tombstones, published
 // whole; the old one waits until no reader can be inside it.
-void session_index::grow_or_clean() {
+void session_index::grow_or_clean() { rebuild(capacity_for(live_ + 1)); }
+
+void session_index::reserve(size_t sessions) {
+  auto capacity = capacity_for(sessions);
+  if (capacity > current_.load(std::memory_order_relaxed)->capacity())
+    rebuild(capacity);
+}
+
+// Throws (bad_alloc) before changing anything.
+void session_index::rebuild(size_t capacity) {
   auto* old = current_.load(std::memory_order_relaxed);
-  auto* fresh = new array(capacity_for(live_ + 1));
+  auto owned = std::make_unique<array>(capacity);
+  auto* fresh = owned.get();
   for (size_t i = 0; i < old->capacity(); ++i) {
     auto& s = old->slots[i];
     uint32_t meta = s.meta.load(std::memory_order_relaxed);
@@ -207,7 +222,7 @@ void session_index::grow_or_clean() {
     }
   }
   retired_.reserve(retired_.size() + 1);  // nothing may throw once `fresh` is out
-  current_.store(fresh);  // sequentially consistent: see reader_epochs
+  current_.store(owned.release());  // sequentially consistent: see reader_epochs
   retired_.push_back({old, epochs_->advance()});
   tombstones_ = 0;
   reclaim();

@@ -95,12 +95,15 @@ class session_index {
   session_index& operator=(const session_index&) = delete;
 
   // -- the writer (one thread) ---------------------------------------------------
-  // Inserts or overwrites the session under `key`.
+  // Inserts or overwrites the session under `key`; throws (bad_alloc,
+  // length_error) before changing anything.
   void put(const net::session_key& key, const indexed_session& s);
   // The session's expiry becomes `expires_ms`; false if it is not held.
   bool set_expiry(const net::session_key& key, int64_t expires_ms);
-  // Removes the session; false if it was not held.
+  // Removes the session; false if it was not held. Throws nothing.
   bool erase(const net::session_key& key);
+  // Room for `sessions` without a rebuild on the way (recovery knows how many).
+  void reserve(size_t sessions);
   // Frees arrays replaced earlier that no reader can still be reading.
   void reclaim();
   size_t size() const { return live_; }
@@ -121,6 +124,7 @@ class session_index {
   slot* probe(const net::session_key& key, bool for_insert);
   void write_slot(slot& s, const net::session_key& key, uint32_t state, const indexed_session& v);
   void grow_or_clean();
+  void rebuild(size_t capacity);
 
   std::shared_ptr<reader_epochs> epochs_;
   std::atomic<array*> current_;

@@ -6,7 +6,9 @@
 // cluster (a member's copy may lack writes acknowledged elsewhere; those
 // validates go to the shard and the owner as before). A session whose user
 // the newest users snapshot lacks or has disabled is left to the shard, which
-// ends such sessions when it applies that snapshot.
+// ends such sessions when it applies that snapshot. A role change shows here
+// from the moment the snapshot is published, a mailbox hop before the shards
+// apply it (they answer refreshes and logins with the roles they applied).
 #pragma once
 
 #include <atomic>

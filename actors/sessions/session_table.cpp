@@ -26,12 +26,13 @@ void session_table::restore(const net::session_key& key, user_ref user, int64_t 
   s.user = std::move(user);
   s.created_ms = created_ms;
   s.expires_ms = expires_ms;
-  indexed_session seen{s.user->id, created_ms, expires_ms};
-  sessions_.insert_or_assign(key, std::move(s));
+  bool held = sessions_.count(key) > 0;
+  index_.put(key, indexed_session{s.user->id, created_ms, expires_ms});  // throws before changing
   try {
-    index_.put(key, seen);
-  } catch (...) {  // no memory for a bigger index: the session is not held at all
-    sessions_.erase(key);
+    sessions_.insert_or_assign(key, std::move(s));
+  } catch (...) {  // no memory for the map: the index lets go of what it took
+    if (!held)
+      index_.erase(key);
     throw;
   }
   index_expiry(key, expires_ms);

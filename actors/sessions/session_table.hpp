@@ -53,7 +53,10 @@ class session_table {
   // Puts a session in as the log describes it (a login, recovery, a replica).
   // `user` must point into the users snapshot the shard applied.
   void restore(const net::session_key& key, user_ref user, int64_t created_ms, int64_t expires_ms);
-  void reserve(size_t sessions) { sessions_.reserve(sessions); }
+  void reserve(size_t sessions) {
+    sessions_.reserve(sessions);
+    index_.reserve(sessions);
+  }
   void restored_with(std::shared_ptr<const config::users_table> users) { applied_ = std::move(users); }
 
   // A durable refresh: the session's expiry becomes at least `expires_ms`.

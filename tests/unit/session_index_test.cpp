@@ -95,6 +95,20 @@ TEST(SessionIndex, GrowsAndShrinksKeepingEverySessionAndAFewDozenBytesEach) {
 // One writer puts, refreshes and erases, rebuilding the array many times
 // over, while readers look up: a reader never sees a half-written session,
 // and never misses one that is live throughout.
+TEST(SessionIndex, ReservedRoomTakesItsSessionsWithoutARebuild) {
+  session_index index(std::make_shared<reader_epochs>(1));
+  index.reserve(10000);
+  size_t reserved = index.bytes();
+  for (uint64_t n = 0; n < 10000; ++n)
+    index.put(key_of(n), value_of(n, 1000));
+  EXPECT_EQ(index.bytes(), reserved);  // no array replaced on the way (none waiting either)
+  EXPECT_EQ(index.size(), 10000u);
+  for (uint64_t n = 0; n < 10000; n += 97)
+    EXPECT_TRUE(index.find(key_of(n), 0));
+  index.reserve(10);  // never shrinks what it holds
+  EXPECT_EQ(index.bytes(), reserved);
+}
+
 TEST(SessionIndex, ReadersNeverSeeATornSessionNorMissALiveOne) {
   constexpr size_t readers = 3;
   auto epochs = std::make_shared<reader_epochs>(readers);
