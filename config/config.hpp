@@ -46,7 +46,7 @@ struct server_config {
   // next read waits for a pass of the read pump, busy_reads_per_pass busy
   // connections at a time, so light ones are read first (0: no pump).
   uint32_t light_inflight = 4;
-  uint32_t busy_reads_per_pass = 64;
+  uint32_t busy_reads_per_pass = 8;
   // Bytes all connections' read buffers may hold beyond their fixed 4 KiB
   // (partial frames, larger batches); a frame that needs more is refused.
   uint64_t read_buffer_budget_bytes = 64ull << 20;

@@ -286,7 +286,9 @@ void connection::read_more(bool pumped) {
     bool busy;
     {
       std::lock_guard<std::mutex> guard(out_mutex_);
-      busy = inflight_ > ctx_.cfg.light_inflight;
+      // Requests answered in the read itself (validates on one node) are
+      // never in flight: the read's own count says the same.
+      busy = inflight_ > ctx_.cfg.light_inflight || last_read_requests_ > ctx_.cfg.light_inflight;
     }
     if (busy) {
       in_busy_readers_ = true;
@@ -409,6 +411,7 @@ void connection::process_input() {
   auto& ops = read_ops_;  // kept between reads: no allocation per read
   ops.clear();
   size_t pos = 0;
+  uint32_t requests = 0;
   bool stop = false;
   auto input = in_.held();
   while (!stop) {
@@ -425,8 +428,10 @@ void connection::process_input() {
       break;
     }
     pos += scan.frame_bytes;
+    ++requests;
     stop = !handle_frame(scan.body, ops);
   }
+  last_read_requests_ = requests;
   if (stop) {
     in_.clear();  // the stream can no longer be framed: drop the rest
     request_close();

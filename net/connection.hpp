@@ -184,6 +184,7 @@ class connection final : public reply_sink, public std::enable_shared_from_this<
   reply_buffer local_;          // replies made by this thread during one read
   std::vector<session_op> read_ops_;  // the session ops of one read, for submit()
   int64_t read_at_ms_ = 0;      // the wall clock when this read was parsed
+  uint32_t last_read_requests_ = 0;  // frames the last read carried (busy: server.light_inflight)
   request_tally local_tally_;            // outcomes of local_, recorded once per read
   std::shared_ptr<const keyring> keys_;  // the ring for this read's tokens
   uint32_t refused_tokens_ = 0;          // tokens refused in this read: one event per read
