@@ -39,6 +39,15 @@ port=$node_port
 password=$node_password
 node_rss_empty=$(rss_kib "$node_pid")
 "$bin/authctl" --port "$port" debug-populate "$sessions" "$(bench_admin_token)" > /dev/null
+# RSS once the snapshot that covers the populate is written: what the node
+# keeps per session, not what a snapshot in progress holds for a moment.
+monitor_port=$(sed -E 's/.*"monitor_port": ([0-9]+).*/\1/' "$work/ready.json")
+for _ in $(seq 120); do
+  covered=$(curl -s "http://127.0.0.1:$monitor_port/metrics" |
+    awk '/^castellan_snapshot_last_position / { printf "%d", $2 }')
+  [[ -n "$covered" && "$covered" -gt "$sessions" ]] && break
+  sleep 0.5
+done
 node_rss=$(rss_kib "$node_pid")
 
 redis_port=$((20000 + RANDOM % 20000))

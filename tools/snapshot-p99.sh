@@ -28,7 +28,7 @@ populate = true"
   "$bin/authctl" --port "$node_port" debug-populate "$sessions" "$(bench_admin_token)" > /dev/null
   sleep $(( $1 < 5 ? $1 + 1 : 1 ))  # let a due snapshot of the populated sessions finish first
   AUTHBENCH_PASSWORD="$node_password" "$bin/authbench" --port "$node_port" --user admin -c 50 -P 1 \
-      -d "$seconds" --warmup 0.5 --json | sed -E 's/.*"throughput_rps":([0-9.]+).*"p99":([0-9.]+).*/\2 \1/'
+      -d "$seconds" --warmup 0.5 --json | sed -E 's/.*"throughput_rps":([0-9.]+).*"latency_us":\{[^}]*"p99":([0-9.]+).*/\2 \1/'
   grep -h "snapshot at" "$work/err.txt" | tail -1 | sed 's/^/  /' >&2
   bench_stop
 }
