@@ -68,6 +68,25 @@ TEST_F(SessionsTest, ATokenWorksOnAnotherConnection) {
   EXPECT_TRUE(b.validate(token).ok);
 }
 
+// A validate is answered by the I/O thread that reads it, from the shard's
+// index (docs/architecture.md, "The log first"): whatever a client was told
+// on one connection, a validate sent afterwards on another sees at once.
+TEST_F(SessionsTest, WhatOneConnectionWasToldAValidateOnAnotherSeesAtOnce) {
+  auto a = node->connect();
+  auto b = node->connect();
+  for (int i = 0; i < 30; ++i) {
+    auto token = login_alice(a);
+    auto opened = b.validate(token);
+    ASSERT_TRUE(opened.ok) << "round " << i << ": " << opened.error;
+    auto refresh = a.refresh(token);
+    ASSERT_TRUE(refresh.ok) << refresh.error;
+    EXPECT_EQ(b.validate(token).as<net::validate_reply>().expires_at_ms,
+              refresh.as<net::refresh_reply>().expires_at_ms);
+    ASSERT_TRUE(a.logout(token).ok);
+    EXPECT_EQ(b.validate(token).error, "invalid_token") << "round " << i;
+  }
+}
+
 TEST_F(SessionsTest, RefreshExtendsTheSession) {
   auto c = node->connect();
   auto login = c.login("alice", alice_password).as<net::login_reply>();
