@@ -19,9 +19,7 @@
 #include <cstring>
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/write.hpp>
-#include <openssl/ssl.h>
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 
@@ -78,7 +76,7 @@ connection::connection(asio::ip::tcp::socket socket, connection_context& ctx, tu
       turn_(turn),
       in_(ctx.budget.get()) {
   if (tls_context_)
-    tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket_, *tls_context_);
+    tls_ = std::make_unique<tls_channel>(tls_context_->native_handle(), socket_.native_handle());
   handshaken_ = !tls_;
   ctx_.open_connections.fetch_add(1, std::memory_order_relaxed);
   count(ctx_.metrics, [](auto& m) { m.connections_open->Increment(); });
@@ -151,10 +149,37 @@ void connection::begin_tls() {
                          self->refuse_plaintext();
                          return;
                        }
-                       self->tls_->async_handshake(
-                           asio::ssl::stream_base::server,
-                           [self](const boost::system::error_code& e) { self->on_handshake(e); });
+                       self->continue_handshake();
                      });
+}
+
+// Waits for the socket as the last TLS step asked, then runs `handler` with
+// the wait's outcome. The step only asks after the socket said EAGAIN, and
+// only this thread runs the reactor, so the readiness it waits for cannot
+// have gone by unseen.
+template <class Handler>
+void connection::when_ready(tls_step step, Handler&& handler) {
+  socket_.async_wait(step == tls_step::want_write ? asio::ip::tcp::socket::wait_write
+                                                  : asio::ip::tcp::socket::wait_read,
+                     std::forward<Handler>(handler));
+}
+
+void connection::continue_handshake() {
+  if (!socket_.is_open()) {  // closed meanwhile (the handshake timeout)
+    on_handshake(asio::error::operation_aborted);
+    return;
+  }
+  auto io = tls_->handshake();
+  if (io.step == tls_step::want_read || io.step == tls_step::want_write) {
+    when_ready(io.step, [self = shared_from_this()](const boost::system::error_code& ec) {
+      if (ec)
+        self->on_handshake(ec);
+      else
+        self->continue_handshake();
+    });
+    return;
+  }
+  on_handshake(io.error);
 }
 
 void connection::refuse_plaintext() {
@@ -204,35 +229,86 @@ void connection::on_handshake(const boost::system::error_code& ec) {
     flush_locked();  // a notice queued meanwhile
   }
   close_timer_.cancel();
-  read_more();
+  after_output();  // reads next (or shuts, had everything been said)
 }
 
-// Our close_notify, then our TCP EOF; the exchange reads the socket until the
-// client's close_notify or EOF, after which what still arrives is dropped
-// raw until the client closes (the linger, as without TLS).
+// Our close_notify, then our TCP EOF; what still arrives, the client's
+// close_notify among it, is dropped raw until the client closes (the
+// linger, as without TLS). Called with out_mutex_ held, on the I/O thread.
 void connection::shut_tls_then_linger() {
-  tls_closing_ = true;
-  tls_->async_shutdown([self = shared_from_this()](const boost::system::error_code&) {
-    self->tls_closing_ = false;
-    self->raw_reads_ = true;
-    {
-      std::lock_guard<std::mutex> guard(self->out_mutex_);
-      if (self->closed_)
-        return;
-      boost::system::error_code ignored;
-      self->socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-    }
-    self->read_more();
-  });
+  auto io = tls_->close_notify();
+  if (io.step == tls_step::want_read || io.step == tls_step::want_write) {
+    tls_closing_ = true;  // no read meanwhile: the TLS state is the close's
+    when_ready(io.step, [self = shared_from_this()](const boost::system::error_code& ec) {
+      self->tls_closing_ = false;
+      {
+        std::lock_guard<std::mutex> guard(self->out_mutex_);
+        if (self->closed_)
+          return;
+        if (!ec) {
+          self->shut_tls_then_linger();
+          if (self->tls_closing_)
+            return;
+        }
+      }
+      self->read_more();
+    });
+    return;
+  }
+  raw_reads_ = true;
+  boost::system::error_code ignored;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
 }
 
-template <class Handler>
-void connection::async_read(Handler&& handler) {
-  auto into = asio::buffer(in_.free_begin(), in_.free_bytes());
-  if (tls_ && !raw_reads_)
-    tls_->async_read_some(into, std::forward<Handler>(handler));
+// As socket_.async_read_some into the buffer's free room, through TLS when
+// the connection speaks it: on_read runs with what was read, never inside
+// this call.
+void connection::start_read() {
+  if (tls_ && !raw_reads_) {
+    read_tls();
+    return;
+  }
+  socket_.async_read_some(asio::buffer(in_.free_begin(), in_.free_bytes()),
+                          [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
+                            self->on_read(ec, n);
+                          });
+}
+
+// `woke`: called by the readiness wait, so on_read may run right here, and
+// a read that emptied the socket lets the next one (read_more, inside this
+// on_read) wait at once, with no receive that would only hear EAGAIN: no
+// reactor run can come between, to see the socket's next readiness first.
+void connection::read_tls(bool woke) {
+  if (!socket_.is_open()) {  // closed meanwhile: its descriptor may be another's now
+    asio::post(socket_.get_executor(),
+               [self = shared_from_this()] { self->on_read(asio::error::operation_aborted, 0); });
+    return;
+  }
+  tls_io io;
+  if (tls_drained_)
+    io.step = tls_step::want_read;
   else
-    socket_.async_read_some(into, std::forward<Handler>(handler));
+    io = tls_->read(in_.free_begin(), in_.free_bytes());
+  tls_drained_ = false;
+  if (io.bytes == 0 && (io.step == tls_step::want_read || io.step == tls_step::want_write)) {
+    when_ready(io.step, [self = shared_from_this()](const boost::system::error_code& ec) {
+      if (ec)
+        self->on_read(ec, 0);
+      else
+        self->read_tls(true);
+    });
+    return;
+  }
+  boost::system::error_code ec;
+  if (io.bytes == 0)
+    ec = io.step == tls_step::closed ? boost::system::error_code(asio::error::eof) : io.error;
+  if (!woke) {
+    asio::post(socket_.get_executor(), [self = shared_from_this(), ec, n = io.bytes] { self->on_read(ec, n); });
+    return;
+  }
+  tls_drained_ = io.drained;
+  on_read(ec, io.bytes);
+  tls_drained_ = false;  // a read armed later (the pump's) must ask the socket first
 }
 
 void connection::shut_down(std::chrono::steady_clock::time_point deadline) {
@@ -310,9 +386,7 @@ void connection::read_more(bool pumped) {
     return;
   }
   reading_ = true;
-  async_read([self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
-    self->on_read(ec, n);
-  });
+  start_read();
 }
 
 // Arms the reads of up to `per_pass` busy connections, then yields to the
@@ -361,11 +435,10 @@ void connection::refuse_over_budget(size_t frame_bytes) {
 
 void connection::on_read(const boost::system::error_code& ec_read, size_t n) {
   reading_ = false;
-  // A TLS client that closed without its close_notify: our protocol frames
-  // every message, so a cut cannot pass for a complete one; it is an EOF.
-  auto ec = ec_read == asio::ssl::error::stream_truncated
-                ? boost::system::error_code(asio::error::eof)
-                : ec_read;
+  // A TLS client that closed without its close_notify is an EOF too
+  // (tls_channel): our protocol frames every message, so a cut cannot pass
+  // for a complete one.
+  const auto& ec = ec_read;
   if (lingering_) {
     if (ec == asio::error::operation_aborted)
       return;
@@ -680,13 +753,49 @@ void connection::flush_locked() {
   writing_.swap(pending_);
   pending_.clear();
   writing_active_ = true;
-  auto done = [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
-    self->on_write(ec);
-  };
-  if (tls_)
-    asio::async_write(*tls_, asio::buffer(writing_), std::move(done));
-  else
-    asio::async_write(socket_, asio::buffer(writing_), std::move(done));
+  if (tls_) {
+    tls_written_ = 0;
+    write_tls_locked();
+    return;
+  }
+  asio::async_write(socket_, asio::buffer(writing_),
+                    [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                      self->on_write(ec);
+                    });
+}
+
+// Sends what is left of writing_ through TLS now, on the I/O thread; only
+// what the socket does not take waits for it. A write finished here needs no
+// completion: every caller of flush_locked calls after_output next.
+void connection::write_tls_locked() {
+  auto io = tls_->write(writing_.data() + tls_written_, writing_.size() - tls_written_);
+  tls_written_ += io.bytes;
+  if (io.bytes > 0)
+    last_write_progress_ = std::chrono::steady_clock::now();
+  if (io.step == tls_step::done) {
+    writing_active_ = false;
+    writing_.clear();
+    return;
+  }
+  if (io.step == tls_step::want_read || io.step == tls_step::want_write) {
+    when_ready(io.step, [self = shared_from_this()](const boost::system::error_code& ec) {
+      {
+        std::lock_guard<std::mutex> guard(self->out_mutex_);
+        if (self->closed_)
+          return;
+        if (ec) {
+          self->close_locked();
+          return;
+        }
+        self->write_tls_locked();
+        if (!self->writing_active_)
+          self->flush_locked();  // what was delivered meanwhile
+      }
+      self->after_output();
+    });
+    return;
+  }
+  close_locked();  // the client is gone, or broke TLS: nothing more can reach it
 }
 
 void connection::on_write(const boost::system::error_code& ec) {
@@ -836,10 +945,9 @@ std::chrono::steady_clock::time_point connection::quiet_since_locked() const {
 // are paused (too much in flight, a slow node) looks quiet without being so:
 // the requests it already sent must still be read and answered.
 bool connection::unread_input() {
-  // Besides what the kernel holds: records Asio has read but OpenSSL has
-  // not decrypted yet, and what it decrypted and we have not taken.
-  if (tls_ && !raw_reads_ &&
-      (SSL_has_pending(tls_->native_handle()) || BIO_ctrl_pending(SSL_get_rbio(tls_->native_handle())) > 0))
+  // Besides what the kernel holds: records OpenSSL has read ahead and not
+  // decrypted yet, and what it decrypted and we have not taken.
+  if (tls_ && !raw_reads_ && socket_.is_open() && tls_->pending())
     return true;
   boost::system::error_code ec;
   return socket_.available(ec) > 0 && !ec;

@@ -19,7 +19,6 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "config/config.hpp"
@@ -28,6 +27,7 @@
 #include "net/read_buffer.hpp"
 #include "net/request_stats.hpp"
 #include "net/front_door_metrics.hpp"
+#include "net/tls_channel.hpp"
 
 namespace castellan::net {
 
@@ -122,10 +122,13 @@ class connection final : public reply_sink, public std::enable_shared_from_this<
   // -- I/O thread ------------------------------------------------------------
   void begin_tls();
   void refuse_plaintext();
+  void continue_handshake();
   void on_handshake(const boost::system::error_code& ec);
   void shut_tls_then_linger();
   template <class Handler>
-  void async_read(Handler&& handler);
+  void when_ready(tls_step step, Handler&& handler);
+  void start_read();
+  void read_tls(bool woke = false);
   void read_more(bool pumped = false);
   static void read_pump(turn_batch& turn, uint32_t per_pass);
   size_t front_frame_bytes() const;
@@ -159,12 +162,13 @@ class connection final : public reply_sink, public std::enable_shared_from_this<
   void shut_send_locked();
   void close_locked();
   size_t send_now(const std::string& bytes);
+  void write_tls_locked();
 
   boost::asio::ip::tcp::socket socket_;
   // Over socket_ when the port speaks TLS; set at construction, never
   // changed, so any thread may test it.
   std::shared_ptr<boost::asio::ssl::context> tls_context_;
-  std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
+  std::unique_ptr<tls_channel> tls_;
   boost::asio::steady_timer idle_timer_;
   boost::asio::steady_timer close_timer_;  // while draining or lingering: when to move on
   connection_context& ctx_;
@@ -176,7 +180,8 @@ class connection final : public reply_sink, public std::enable_shared_from_this<
   // and is what the connection's bound tokens must have been issued to.
   std::shared_ptr<const certificate_identity> certificate_;
   const certificate_digest* presented() const { return certificate_ ? &certificate_->digest : nullptr; }
-  bool tls_closing_ = false;    // the close_notify exchange is reading the socket
+  bool tls_closing_ = false;    // our close_notify waits for the socket
+  bool tls_drained_ = false;    // inside read_tls: the read just done emptied the socket
   read_buffer in_;              // bytes read, not yet framed
   bool reading_ = false;        // an async read is outstanding
   bool in_busy_readers_ = false;  // queued in turn_.busy_readers
@@ -200,6 +205,7 @@ class connection final : public reply_sink, public std::enable_shared_from_this<
   std::mutex out_mutex_;
   std::string pending_;         // reply bytes not yet handed to the socket
   std::string writing_;         // bytes of the async write in flight
+  size_t tls_written_ = 0;      // TLS: how much of writing_ is sent (the rest waits for the socket)
   bool writing_active_ = false; // an async write is outstanding
   size_t inflight_ = 0;         // requests handed to the backend, not yet answered
   bool read_paused_ = false;    // reading stopped for backpressure; deliver() wakes it

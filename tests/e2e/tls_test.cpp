@@ -146,6 +146,29 @@ TEST_F(Tls, APlaintextClientIsToldThePortSpeaksTlsAndClosed) {
   EXPECT_EQ(refusal(node, trusting("ca")), "");
 }
 
+// A client that sends a large batch and reads nothing for a while: the
+// node's replies (far more than the sockets hold) wait for the socket and go
+// on where they stopped once it drains; the client reads every reply, in
+// order, and the connection serves on.
+TEST_F(Tls, RepliesThatOutgrowTheSocketWaitAndArriveWhole) {
+  authd_process node(pki.server_toml("node") + generous_limits);
+  auto c = connect(node, trusting("ca"));
+  auto token = token_of(c, "alice", alice_password);
+  constexpr int sent = 100000;
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < sent; ++i)
+    ids.push_back(c.queue(net::validate_request{0, token}));
+  c.flush();
+  std::this_thread::sleep_for(500ms);  // the node meets a full socket meanwhile
+  for (int got = 0; got < sent; ++got) {
+    auto r = c.receive(5000ms);
+    ASSERT_TRUE(r) << "reply " << got << " missing";
+    ASSERT_EQ(r->id, ids[static_cast<size_t>(got)]);
+    ASSERT_TRUE(r->ok) << r->error;
+  }
+  EXPECT_TRUE(c.validate(token).ok);
+}
+
 // Over server.max_connections a TLS client is refused in the handshake, with
 // an alert its TLS library names, not with bytes it cannot decrypt; the
 // connections already open go on.
