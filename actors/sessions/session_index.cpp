@@ -157,6 +157,32 @@ void session_index::put(const net::session_key& key, const indexed_session& s) {
   ++live_;
 }
 
+std::optional<indexed_session> session_index::get(const net::session_key& key) const {
+  const auto* held = probe(key);
+  if (!held)
+    return std::nullopt;
+  return indexed_session{held->meta.load(std::memory_order_relaxed) >> state_bits,
+                         held->created_ms.load(std::memory_order_relaxed),
+                         held->expires_ms.load(std::memory_order_relaxed)};
+}
+
+void session_index::for_each(
+    const std::function<void(const net::session_key&, const indexed_session&)>& visit) const {
+  const auto* a = current_.load(std::memory_order_relaxed);
+  for (size_t i = 0; i < a->capacity(); ++i) {
+    auto& s = a->slots[i];
+    uint32_t meta = s.meta.load(std::memory_order_relaxed);
+    if ((meta & state_mask) != live_slot)
+      continue;
+    net::session_key key;
+    uint64_t lo = s.key_lo.load(std::memory_order_relaxed), hi = s.key_hi.load(std::memory_order_relaxed);
+    std::memcpy(key.data(), &lo, 8);
+    std::memcpy(key.data() + 8, &hi, 8);
+    visit(key, indexed_session{meta >> state_bits, s.created_ms.load(std::memory_order_relaxed),
+                               s.expires_ms.load(std::memory_order_relaxed)});
+  }
+}
+
 bool session_index::set_expiry(const net::session_key& key, int64_t expires_ms) {
   auto* held = probe(key, false);
   if (!held)

@@ -26,6 +26,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -102,6 +103,11 @@ class session_index {
   bool set_expiry(const net::session_key& key, int64_t expires_ms);
   // Removes the session; false if it was not held. Throws nothing.
   bool erase(const net::session_key& key);
+  // The session under `key`, as the writer sees it (its own thread: no epoch).
+  std::optional<indexed_session> get(const net::session_key& key) const;
+  // Every live session, in slot order, as the writer sees it. `visit` must
+  // not change the index (collect keys first, then erase).
+  void for_each(const std::function<void(const net::session_key&, const indexed_session&)>& visit) const;
   // Room for `sessions` without a rebuild on the way (recovery knows how many).
   void reserve(size_t sessions);
   // Frees arrays replaced earlier that no reader can still be reading.
@@ -122,6 +128,9 @@ class session_index {
 
   // The slot holding `key` in the current array, or where it would go.
   slot* probe(const net::session_key& key, bool for_insert);
+  const slot* probe(const net::session_key& key) const {
+    return const_cast<session_index*>(this)->probe(key, false);
+  }
   void write_slot(slot& s, const net::session_key& key, uint32_t state, const indexed_session& v);
   void grow_or_clean();
   void rebuild(size_t capacity);

@@ -182,12 +182,12 @@ bool apply_write(shard_state& st, session_write& w, bool answer, net::reply_buff
       return true;
     }
     case session_write::kind::refresh: {
-      const auto* s = st.table->extend(w.key, w.until_ms);
-      if (answer && s)
-        out.add(net::refresh_reply{w.request_id, true, s->expires_ms});
+      auto expires = st.table->extend(w.key, w.until_ms);
+      if (answer && expires)
+        out.add(net::refresh_reply{w.request_id, true, *expires});
       else if (answer)
         out.add_error(w.request_id, net::error_code::invalid_token, "no such session");
-      return s != nullptr;
+      return expires.has_value();
     }
     case session_write::kind::end: {
       bool ended = st.table->logout(w.key);

@@ -2,6 +2,7 @@
 #include "actors/sessions/session_table.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace castellan::actors {
 
@@ -15,60 +16,68 @@ int64_t session_table::refreshed_expiry(const session& s, int64_t now_ms) const 
   return std::max(s.expires_ms, std::min(now_ms + int64_t{cfg_.ttl_s} * 1000, cap));
 }
 
-void session_table::erase(std::unordered_map<net::session_key, session, key_hash>::iterator it) {
-  index_.erase(it->first);
-  sessions_.erase(it);
+void session_table::know(const user_ref& user) {
+  if (!user || user->id == 0)
+    throw std::invalid_argument("session_table: a session's user must be numbered (user_record::id)");
+  if (user->id >= users_by_id_.size())
+    users_by_id_.resize(user->id + 1);
+  if (!users_by_id_[user->id])
+    users_by_id_[user->id] = user;
+}
+
+void session_table::learn_users(const std::shared_ptr<const config::users_table>& users) {
+  std::vector<user_ref> by_id;
+  for (auto& [name, record] : users->by_name) {
+    if (record.id == 0 || !record.enabled)
+      continue;
+    if (record.id >= by_id.size())
+      by_id.resize(record.id + 1);
+    by_id[record.id] = user_ref(users, &record);  // aliasing: keeps the snapshot alive
+  }
+  users_by_id_ = std::move(by_id);
+}
+
+void session_table::restored_with(std::shared_ptr<const config::users_table> users) {
+  learn_users(users);
+  applied_ = std::move(users);
 }
 
 void session_table::restore(const net::session_key& key, user_ref user, int64_t created_ms,
                             int64_t expires_ms) {
-  session s;
-  s.user = std::move(user);
-  s.created_ms = created_ms;
-  s.expires_ms = expires_ms;
-  bool held = sessions_.count(key) > 0;
-  index_.put(key, indexed_session{s.user->id, created_ms, expires_ms});  // throws before changing
-  try {
-    sessions_.insert_or_assign(key, std::move(s));
-  } catch (...) {  // no memory for the map: the index lets go of what it took
-    if (!held)
-      index_.erase(key);
-    throw;
-  }
+  know(user);
+  index_.put(key, indexed_session{user->id, created_ms, expires_ms});  // throws before changing
   index_expiry(key, expires_ms);
   counted();
 }
 
-const session* session_table::extend(const net::session_key& key, int64_t expires_ms) {
-  auto it = sessions_.find(key);
-  if (it == sessions_.end())
-    return nullptr;
-  // The index entry is left where it is; sweep moves it when it comes due.
-  if (expires_ms > it->second.expires_ms) {
-    it->second.expires_ms = expires_ms;
+std::optional<int64_t> session_table::extend(const net::session_key& key, int64_t expires_ms) {
+  auto held = index_.get(key);
+  if (!held)
+    return std::nullopt;
+  // The expiry index entry is left where it is; sweep moves it when it comes due.
+  if (expires_ms > held->expires_ms) {
     index_.set_expiry(key, expires_ms);
+    return expires_ms;
   }
-  return &it->second;
+  return held->expires_ms;
 }
 
 lookup_result session_table::validate(const net::session_key& key, int64_t now_ms) const {
-  auto it = sessions_.find(key);
-  if (it == sessions_.end())
-    return {lookup_status::unknown, nullptr};
-  if (it->second.expires_ms <= now_ms)
-    return {lookup_status::expired, &it->second};
-  return {lookup_status::ok, &it->second};
+  auto held = index_.get(key);
+  if (!held)
+    return {lookup_status::unknown, std::nullopt};
+  return {held->expires_ms <= now_ms ? lookup_status::expired : lookup_status::ok, session_of(*held)};
 }
 
 bool session_table::logout(const net::session_key& key, bool tombstone) {
-  auto it = sessions_.find(key);
-  if (it == sessions_.end())
+  auto held = index_.get(key);
+  if (!held)
     return false;
   if (tombstone) {
-    ended_[key] = it->second.expires_ms;
-    index_expiry(key, it->second.expires_ms);
+    ended_[key] = held->expires_ms;
+    index_expiry(key, held->expires_ms);
   }
-  erase(it);
+  index_.erase(key);
   counted();
   return true;
 }
@@ -77,12 +86,10 @@ bool session_table::merge_live(const net::session_key& key, user_ref user, int64
                                int64_t expires_ms) {
   if (ended_.count(key))
     return false;
-  auto it = sessions_.find(key);
-  if (it != sessions_.end()) {
-    if (it->second.expires_ms >= expires_ms)
+  if (auto held = index_.get(key)) {
+    if (held->expires_ms >= expires_ms)
       return false;
-    it->second.expires_ms = expires_ms;  // the expiry entry moves when it comes due
-    index_.set_expiry(key, expires_ms);
+    index_.set_expiry(key, expires_ms);  // the expiry entry moves when it comes due
     return true;
   }
   restore(key, std::move(user), created_ms, expires_ms);
@@ -92,10 +99,9 @@ bool session_table::merge_live(const net::session_key& key, user_ref user, int64
 bool session_table::merge_end(const net::session_key& key, int64_t until_ms) {
   if (ended_.count(key))
     return false;
-  auto it = sessions_.find(key);
-  if (it != sessions_.end()) {
-    until_ms = std::max(until_ms, it->second.expires_ms);
-    erase(it);
+  if (auto held = index_.get(key)) {
+    until_ms = std::max(until_ms, held->expires_ms);
+    index_.erase(key);
     counted();
   }
   ended_[key] = until_ms;
@@ -104,8 +110,7 @@ bool session_table::merge_end(const net::session_key& key, int64_t until_ms) {
 }
 
 void session_table::forget(const net::session_key& key) {
-  if (auto it = sessions_.find(key); it != sessions_.end())
-    erase(it);
+  index_.erase(key);
   ended_.erase(key);
   counted();
 }
@@ -118,16 +123,16 @@ size_t session_table::sweep(int64_t now_ms, std::vector<expired_session>* expire
     for (auto& key : due) {
       if (auto t = ended_.find(key); t != ended_.end() && t->second <= now_ms)
         ended_.erase(t);  // nothing could bring it back now: it would be expired
-      auto it = sessions_.find(key);
-      if (it == sessions_.end())
+      auto held = index_.get(key);
+      if (!held)
         continue;  // ended or forgotten
-      if (it->second.expires_ms <= now_ms) {
+      if (held->expires_ms <= now_ms) {
         if (expired)
-          expired->push_back({key, it->second.user->name});
-        erase(it);
+          expired->push_back({key, session_of(*held).user->name});
+        index_.erase(key);
         ++erased;
       } else {
-        index_expiry(key, it->second.expires_ms);  // refreshed since: due later
+        index_expiry(key, held->expires_ms);  // refreshed since: due later
       }
     }
   }
@@ -141,21 +146,17 @@ size_t session_table::apply_users(const std::shared_ptr<const config::users_tabl
   // that is the one every session already points into (1 M lookups saved).
   if (users == applied_)
     return 0;
+  learn_users(users);  // a name keeps its number across snapshots (user_numbers)
   applied_ = users;
-  size_t erased = 0;
-  for (auto it = sessions_.begin(); it != sessions_.end();) {
-    const auto* record = users->find(it->second.user->name);
-    if (!record || !record->enabled) {
-      index_.erase(it->first);
-      it = sessions_.erase(it);
-      ++erased;
-      continue;
-    }
-    it->second.user = user_ref(users, record);  // aliasing: keeps the snapshot alive
-    ++it;
-  }
+  std::vector<net::session_key> gone;  // users the snapshot lacks or has disabled
+  index_.for_each([&](const net::session_key& key, const indexed_session& s) {
+    if (s.user >= users_by_id_.size() || !users_by_id_[s.user])
+      gone.push_back(key);
+  });
+  for (auto& key : gone)
+    index_.erase(key);
   counted();
-  return erased;
+  return gone.size();
 }
 
 }  // namespace castellan::actors

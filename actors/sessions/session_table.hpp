@@ -1,13 +1,17 @@
 // The sessions one shard owns, as a plain data structure with an explicit
-// clock argument: the shard actor wraps it, tests drive it directly. Expired
-// sessions are found through an index of one-second expiry buckets, so a
-// sweep touches only what is due, never a timer per session.
+// clock argument: the shard actor wraps it, tests drive it directly. The
+// sessions live in one place, the flat session_index that I/O threads read
+// too (no allocation per session); a session names its user by number
+// (user_record::id), which the table turns back into the record it was
+// given. Expired sessions are found through an index of one-second expiry
+// buckets, so a sweep touches only what is due, never a timer per session.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -18,6 +22,7 @@
 
 namespace castellan::actors {
 
+// A session as the table hands it out (a copy: the index holds the data).
 struct session {
   user_ref user;
   int64_t created_ms = 0;
@@ -28,7 +33,7 @@ enum class lookup_status { ok, unknown, expired };
 
 struct lookup_result {
   lookup_status status = lookup_status::unknown;
-  const session* found = nullptr;
+  std::optional<session> found;  // with ok and expired
 };
 
 class session_table {
@@ -51,17 +56,15 @@ class session_table {
   // -- applying what the log says --------------------------------------------
 
   // Puts a session in as the log describes it (a login, recovery, a replica).
-  // `user` must point into the users snapshot the shard applied.
+  // `user` must point into the users snapshot the shard applied, and be
+  // numbered (user_record::id; std::invalid_argument otherwise).
   void restore(const net::session_key& key, user_ref user, int64_t created_ms, int64_t expires_ms);
-  void reserve(size_t sessions) {
-    sessions_.reserve(sessions);
-    index_.reserve(sessions);
-  }
-  void restored_with(std::shared_ptr<const config::users_table> users) { applied_ = std::move(users); }
+  void reserve(size_t sessions) { index_.reserve(sessions); }
+  void restored_with(std::shared_ptr<const config::users_table> users);
 
   // A durable refresh: the session's expiry becomes at least `expires_ms`.
-  // Null if the session is not held (ended meanwhile).
-  const session* extend(const net::session_key& key, int64_t expires_ms);
+  // Its expiry now; nothing if the session is not held (ended meanwhile).
+  std::optional<int64_t> extend(const net::session_key& key, int64_t expires_ms);
 
   // The session, or why not. An expired session stays (answering `expired`)
   // until sweep() removes it and it is recorded as session_expired.
@@ -89,10 +92,10 @@ class session_table {
   bool ended(const net::session_key& key) const { return ended_.count(key) > 0; }
 
   // Every live session and every tombstone, for hand-over to other nodes.
+  // Neither may change the table (collect keys, change afterwards).
   template <class LiveFn, class EndedFn>
   void for_each(LiveFn&& live, EndedFn&& gone) const {
-    for (auto& [key, s] : sessions_)
-      live(key, s);
+    index_.for_each([&](const net::session_key& key, const indexed_session& s) { live(key, session_of(s)); });
     for (auto& [key, until] : ended_)
       gone(key, until);
   }
@@ -110,13 +113,13 @@ class session_table {
   // that are gone or disabled. Returns how many were erased.
   size_t apply_users(const std::shared_ptr<const config::users_table>& users);
 
-  size_t size() const { return sessions_.size(); }
+  size_t size() const { return index_.size(); }
   // Logins recorded, not yet applied, count against a shard's capacity. The
   // count lives here, not in the shard, so a restarted shard still knows
   // the logins its predecessor left in flight.
   void opening() { ++opening_; }
   void opened_or_dropped() { --opening_; }
-  size_t size_with_opening() const { return sessions_.size() + opening_; }
+  size_t size_with_opening() const { return index_.size() + opening_; }
   // Sessions held, readable from any thread (metrics sum it over the shards).
   uint64_t held() const { return held_.load(std::memory_order_relaxed); }
 
@@ -139,6 +142,14 @@ class session_table {
   }
 
  private:
+  // The record a session's user number stands for.
+  session session_of(const indexed_session& s) const {
+    return {s.user < users_by_id_.size() ? users_by_id_[s.user] : nullptr, s.created_ms, s.expires_ms};
+  }
+  // Learns the record behind `user`'s number, unless a snapshot applied
+  // already named one (apply_users alone replaces them).
+  void know(const user_ref& user);
+  void learn_users(const std::shared_ptr<const config::users_table>& users);
   struct key_hash {
     size_t operator()(const net::session_key& key) const {
       uint64_t h;  // ids are random and MAC-protected: any 8 bytes are a fine hash
@@ -148,13 +159,11 @@ class session_table {
   };
   void index_expiry(const net::session_key& key, int64_t expires_ms);
   // Every mutator ends with it: the count metrics read is never adjusted by hand.
-  void counted() { held_.store(sessions_.size(), std::memory_order_relaxed); }
-  // Erases the session from both views.
-  void erase(std::unordered_map<net::session_key, session, key_hash>::iterator it);
+  void counted() { held_.store(index_.size(), std::memory_order_relaxed); }
 
   config::sessions_config cfg_;
   std::shared_ptr<const config::users_table> applied_;  // the users every session points into
-  std::unordered_map<net::session_key, session, key_hash> sessions_;
+  std::vector<user_ref> users_by_id_;  // user_record::id -> its record (null: none known)
   // Expiry second -> sessions due then. Every live session has exactly one
   // entry, at or before its real expiry: refresh does not touch the index;
   // sweep re-files a session whose expiry moved. So the index never holds

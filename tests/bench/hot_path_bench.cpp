@@ -61,6 +61,7 @@ BENCHMARK(BM_EncodeValidateReply);
 void BM_SessionLookup(benchmark::State& state) {
   auto users = std::make_shared<config::users_table>();
   users->by_name["alice"] = {"alice", "$argon2id$x", {"trader"}, true, {}};
+  users->by_name["alice"].id = 1;  // as the node numbers every snapshot (user_numbers)
   actors::user_ref alice(users, users->find("alice"));
   actors::session_table table(config::sessions_config{});
   std::vector<net::session_id> sids(static_cast<size_t>(state.range(0)));

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "actors/sessions/session_shard.hpp"
+#include "actors/directory/user_numbers.hpp"
 #include "actors/sessions/session_table.hpp"
 
 namespace castellan::actors {
@@ -17,26 +18,31 @@ config::sessions_config lifetimes() {
   return c;
 }
 
+// Users numbered as the node numbers every snapshot (user_numbers).
 struct table_fixture {
-  std::shared_ptr<config::users_table> users = std::make_shared<config::users_table>();
-  table_fixture() {
-    users->by_name["alice"] = {"alice", "$argon2id$x", {"trader"}, true, {}};
-    users->by_name["bob"] = {"bob", "$argon2id$y", {}, true, {}};
+  user_numbers numbers;
+  std::shared_ptr<const config::users_table> users = number({{"alice", "$argon2id$x", {"trader"}, true, {}},
+                                                             {"bob", "$argon2id$y", {}, true, {}}});
+  std::shared_ptr<const config::users_table> number(std::vector<config::user_record> records) {
+    config::users_table t;
+    for (auto& r : records)
+      t.by_name[r.name] = r;
+    return numbers.number(std::move(t));
   }
   user_ref ref(const std::string& name) { return user_ref(users, users->find(name)); }
 };
 
 // A login and a refresh as a shard applies them once their records are durable.
-const session& open(session_table& t, const net::session_key& key, user_ref user, int64_t now) {
+session open(session_table& t, const net::session_key& key, user_ref user, int64_t now) {
   t.restore(key, std::move(user), now, t.new_expiry(now));
   return *t.validate(key, now).found;
 }
 
 lookup_result refresh(session_table& t, const net::session_key& key, int64_t now) {
   auto r = t.validate(key, now);
-  if (r.status != lookup_status::ok)
+  if (r.status != lookup_status::ok || !t.extend(key, t.refreshed_expiry(*r.found, now)))
     return r;
-  return {lookup_status::ok, t.extend(key, t.refreshed_expiry(*r.found, now))};
+  return t.validate(key, now);
 }
 
 TEST(SessionTable, ValidUntilTtlThenExpired) {
@@ -154,16 +160,56 @@ TEST(SessionTable, DisabledOrRemovedUsersLoseTheirSessions) {
   auto a = net::random_session_id(), b = net::random_session_id();
   open(t, a, f.ref("alice"), 0);
   open(t, b, f.ref("bob"), 0);
-  auto next = std::make_shared<config::users_table>();
-  next->by_name["alice"] = {"alice", "$argon2id$x", {"trader", "admin"}, true, {}};
+  auto next = f.number({{"alice", "$argon2id$x", {"trader", "admin"}, true, {}}});
   EXPECT_EQ(t.apply_users(next), 1u);  // bob removed
   auto r = t.validate(a, 1);
   ASSERT_EQ(r.status, lookup_status::ok);
   EXPECT_EQ(r.found->user->roles, (std::vector<std::string>{"trader", "admin"}));
-  auto disabled = std::make_shared<config::users_table>();
-  disabled->by_name["alice"] = {"alice", "$argon2id$x", {}, false, {}};
+  auto disabled = f.number({{"alice", "$argon2id$x", {}, false, {}}});
   EXPECT_EQ(t.apply_users(disabled), 1u);
   EXPECT_EQ(t.size(), 0u);
+}
+
+// A session names its user by number: the table refuses a user without one
+// rather than store a session nobody could name later, and changes nothing.
+TEST(SessionTable, AUserWithoutANumberIsRefused) {
+  table_fixture f;
+  session_table t(lifetimes());
+  auto unnumbered = std::make_shared<config::users_table>();
+  unnumbered->by_name["carol"] = {"carol", "$argon2id$z", {}, true, {}};
+  auto key = net::random_session_id();
+  EXPECT_THROW(t.restore(key, user_ref(unnumbered, unnumbered->find("carol")), 0, 10000),
+               std::invalid_argument);
+  EXPECT_EQ(t.size(), 0u);
+  EXPECT_EQ(t.validate(key, 1).status, lookup_status::unknown);
+}
+
+// Sessions of many users, through reloads that rename nobody: each session
+// keeps naming its own user, with the roles of the newest snapshot applied.
+TEST(SessionTable, EachSessionNamesItsOwnUserThroughReloads) {
+  table_fixture f;
+  session_table t(lifetimes());
+  std::vector<std::pair<net::session_key, std::string>> opened;
+  for (int i = 0; i < 300; ++i) {
+    auto key = net::random_session_id();
+    std::string name = i % 3 == 0 ? "alice" : "bob";
+    open(t, key, f.ref(name), 0);
+    opened.emplace_back(key, name);
+  }
+  auto next = f.number({{"bob", "$argon2id$y", {"risk"}, true, {}},
+                        {"alice", "$argon2id$x", {"trader", "admin"}, true, {}},
+                        {"aaron", "$argon2id$w", {}, true, {}}});
+  EXPECT_EQ(t.apply_users(next), 0u);
+  for (auto& [key, name] : opened) {
+    auto r = t.validate(key, 1);
+    ASSERT_EQ(r.status, lookup_status::ok);
+    EXPECT_EQ(r.found->user->name, name);
+    EXPECT_EQ(r.found->user->roles, next->find(name)->roles);
+  }
+  size_t live = 0;
+  t.for_each([&](const net::session_key&, const session& s) { live += s.user->name.empty() ? 0 : 1; },
+             [](const net::session_key&, int64_t) {});
+  EXPECT_EQ(live, opened.size());
 }
 
 TEST(SessionTable, ShardIndexSpreadsSessions) {
