@@ -154,9 +154,10 @@ void connection::begin_tls() {
 }
 
 // Waits for the socket as the last TLS step asked, then runs `handler` with
-// the wait's outcome. The step only asks after the socket said EAGAIN, and
-// only this thread runs the reactor, so the readiness it waits for cannot
-// have gone by unseen.
+// the wait's outcome. Arming a wait re-registers the socket with epoll
+// (Boost 1.74's reactor: EPOLL_CTL_MOD for an op that is not speculative),
+// which checks readiness afresh: bytes or an EOF that came before the wait
+// still wake it.
 template <class Handler>
 void connection::when_ready(tls_step step, Handler&& handler) {
   socket_.async_wait(step == tls_step::want_write ? asio::ip::tcp::socket::wait_write
@@ -276,8 +277,8 @@ void connection::start_read() {
 
 // `woke`: called by the readiness wait, so on_read may run right here, and
 // a read that emptied the socket lets the next one (read_more, inside this
-// on_read) wait at once, with no receive that would only hear EAGAIN: no
-// reactor run can come between, to see the socket's next readiness first.
+// on_read) wait at once, with no receive that would only hear EAGAIN (the
+// wait checks readiness afresh when armed: when_ready).
 void connection::read_tls(bool woke) {
   if (!socket_.is_open()) {  // closed meanwhile: its descriptor may be another's now
     asio::post(socket_.get_executor(),

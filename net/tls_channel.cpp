@@ -31,6 +31,8 @@ void empty_error_queue() {
 boost::system::error_code openssl_error() {
   unsigned long code = ERR_get_error();
   ERR_clear_error();
+  if (code == 0)  // a failure that left no reason must still read as a failure
+    return make_error_code(boost::system::errc::protocol_error);
   return {static_cast<int>(code), boost::asio::error::get_ssl_category()};
 }
 
@@ -43,6 +45,11 @@ tls_channel::tls_channel(ssl_ctx_st* context, int fd) : ssl_(SSL_new(context)) {
     throw std::bad_alloc();
   }
   SSL_set_accept_state(ssl_);
+  // OpenSSL 3 treats a TCP EOF without close_notify as a fatal error, which
+  // would end the session's sending side too: a client that half-closes
+  // (ours does, after the drain notice) must still get every reply. Our
+  // frames say whether anything was cut, so that EOF is a close.
+  SSL_set_options(ssl_, SSL_OP_IGNORE_UNEXPECTED_EOF);
   BIO* socket = SSL_get_rbio(ssl_);
   BIO_set_callback_arg(socket, reinterpret_cast<char*>(this));
   BIO_set_callback_ex(socket, &tls_channel::note_receive);
@@ -68,6 +75,13 @@ long tls_channel::note_receive(BIO* bio, int oper, const char*, size_t len, int,
 }
 
 tls_io tls_channel::outcome(int rc, size_t bytes) {
+  auto out = classify(rc, bytes);
+  if (out.step == tls_step::failed)
+    failure_ = out.error;  // OpenSSL answers later calls as if the peer had closed
+  return out;
+}
+
+tls_io tls_channel::classify(int rc, size_t bytes) {
   int saved_errno = errno;
   switch (SSL_get_error(ssl_, rc)) {
     case SSL_ERROR_WANT_READ:
@@ -89,6 +103,8 @@ tls_io tls_channel::outcome(int rc, size_t bytes) {
 }
 
 tls_io tls_channel::handshake() {
+  if (failure_)
+    return {0, tls_step::failed, failure_};
   empty_error_queue();
   errno = 0;
   int rc = SSL_do_handshake(ssl_);
@@ -101,6 +117,8 @@ tls_io tls_channel::handshake() {
 }
 
 tls_io tls_channel::read(char* into, size_t room) {
+  if (failure_)
+    return {0, tls_step::failed, failure_};
   empty_error_queue();
   size_t got = 0;
   drained_ = false;
@@ -120,6 +138,8 @@ tls_io tls_channel::read(char* into, size_t room) {
 }
 
 tls_io tls_channel::write(const char* data, size_t n) {
+  if (failure_)
+    return {0, tls_step::failed, failure_};
   empty_error_queue();
   size_t sent = 0;
   while (sent < n) {
@@ -133,6 +153,8 @@ tls_io tls_channel::write(const char* data, size_t n) {
 }
 
 tls_io tls_channel::close_notify() {
+  if (failure_)
+    return {0, tls_step::failed, failure_};
   empty_error_queue();
   errno = 0;
   int rc = SSL_shutdown(ssl_);  // 0: ours is sent; 1: theirs had come too

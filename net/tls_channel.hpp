@@ -11,7 +11,8 @@
 //
 // Not thread-safe: only the connection's I/O thread calls it, and never
 // after the socket is closed (its descriptor number may belong to another
-// connection by then). Internal to net/.
+// connection by then). OpenSSL writes with write(2), not send(MSG_NOSIGNAL):
+// the process must ignore SIGPIPE (authd does). Internal to net/.
 #pragma once
 
 #include <cstddef>
@@ -53,7 +54,8 @@ class tls_channel {
   // socket has nothing more or the room is full: one receive, like a
   // plaintext read, when the socket holds whole records. Bytes read come
   // back with the step that stopped the reading: a close or failure after
-  // some bytes shows again at the next call.
+  // some bytes shows again at the next call (a failure is kept and reported
+  // by every later call).
   tls_io read(char* into, size_t room);
   // Encrypts and sends [data, data + n): `bytes` is how much went out. After
   // want_write, call again with the rest (the same bytes, any address).
@@ -66,10 +68,12 @@ class tls_channel {
 
  private:
   tls_io outcome(int rc, size_t bytes);
+  tls_io classify(int rc, size_t bytes);
   static long note_receive(bio_st* bio, int oper, const char*, size_t len, int, long, int ret,
                            size_t* processed);
   ssl_st* ssl_;
   bool drained_ = false;  // the socket's last receive was short or EAGAIN
+  boost::system::error_code failure_;  // the first failure: every later call reports it
 };
 
 }  // namespace castellan::net

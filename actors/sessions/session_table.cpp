@@ -7,8 +7,11 @@
 namespace castellan::actors {
 
 void session_table::index_expiry(const net::session_key& key, int64_t expires_ms) {
-  int64_t bucket = (expires_ms + 999) / 1000;
-  expiry_index_[bucket].push_back(key);
+  expiry_bucket(expires_ms).push_back(key);
+}
+
+std::vector<net::session_key>& session_table::expiry_bucket(int64_t expires_ms) {
+  return expiry_index_[(expires_ms + 999) / 1000];
 }
 
 int64_t session_table::refreshed_expiry(const session& s, int64_t now_ms) const {
@@ -25,7 +28,7 @@ void session_table::know(const user_ref& user) {
     users_by_id_[user->id] = user;
 }
 
-void session_table::learn_users(const std::shared_ptr<const config::users_table>& users) {
+std::vector<user_ref> session_table::by_number(const std::shared_ptr<const config::users_table>& users) {
   std::vector<user_ref> by_id;
   for (auto& [name, record] : users->by_name) {
     if (record.id == 0 || !record.enabled)
@@ -34,19 +37,21 @@ void session_table::learn_users(const std::shared_ptr<const config::users_table>
       by_id.resize(record.id + 1);
     by_id[record.id] = user_ref(users, &record);  // aliasing: keeps the snapshot alive
   }
-  users_by_id_ = std::move(by_id);
+  return by_id;
 }
 
 void session_table::restored_with(std::shared_ptr<const config::users_table> users) {
-  learn_users(users);
+  users_by_id_ = by_number(users);
   applied_ = std::move(users);
 }
 
 void session_table::restore(const net::session_key& key, user_ref user, int64_t created_ms,
                             int64_t expires_ms) {
-  know(user);
+  know(user);  // only learns a number: harmless if what follows throws
+  auto& due = expiry_bucket(expires_ms);
+  due.reserve(due.size() + 1);  // so that nothing throws once the index holds the session
   index_.put(key, indexed_session{user->id, created_ms, expires_ms});  // throws before changing
-  index_expiry(key, expires_ms);
+  due.push_back(key);
   counted();
 }
 
@@ -66,7 +71,10 @@ lookup_result session_table::validate(const net::session_key& key, int64_t now_m
   auto held = index_.get(key);
   if (!held)
     return {lookup_status::unknown, std::nullopt};
-  return {held->expires_ms <= now_ms ? lookup_status::expired : lookup_status::ok, session_of(*held)};
+  auto s = session_of(*held);
+  if (!s.user)  // a user no snapshot names: apply_users drops such sessions
+    return {lookup_status::unknown, std::nullopt};
+  return {held->expires_ms <= now_ms ? lookup_status::expired : lookup_status::ok, std::move(s)};
 }
 
 bool session_table::logout(const net::session_key& key, bool tombstone) {
@@ -127,8 +135,9 @@ size_t session_table::sweep(int64_t now_ms, std::vector<expired_session>* expire
       if (!held)
         continue;  // ended or forgotten
       if (held->expires_ms <= now_ms) {
-        if (expired)
-          expired->push_back({key, session_of(*held).user->name});
+        auto s = session_of(*held);
+        if (expired && s.user)
+          expired->push_back({key, s.user->name});
         index_.erase(key);
         ++erased;
       } else {
@@ -146,15 +155,18 @@ size_t session_table::apply_users(const std::shared_ptr<const config::users_tabl
   // that is the one every session already points into (1 M lookups saved).
   if (users == applied_)
     return 0;
-  learn_users(users);  // a name keeps its number across snapshots (user_numbers)
-  applied_ = users;
+  // Everything that may throw comes first, so a failure changes nothing
+  // (the shard restarts and applies the snapshot again).
+  auto by_id = by_number(users);  // a name keeps its number across snapshots (user_numbers)
   std::vector<net::session_key> gone;  // users the snapshot lacks or has disabled
   index_.for_each([&](const net::session_key& key, const indexed_session& s) {
-    if (s.user >= users_by_id_.size() || !users_by_id_[s.user])
+    if (s.user >= by_id.size() || !by_id[s.user])
       gone.push_back(key);
   });
+  users_by_id_ = std::move(by_id);
+  applied_ = users;
   for (auto& key : gone)
-    index_.erase(key);
+    index_.erase(key);  // throws nothing
   counted();
   return gone.size();
 }

@@ -95,7 +95,10 @@ class session_table {
   // Neither may change the table (collect keys, change afterwards).
   template <class LiveFn, class EndedFn>
   void for_each(LiveFn&& live, EndedFn&& gone) const {
-    index_.for_each([&](const net::session_key& key, const indexed_session& s) { live(key, session_of(s)); });
+    index_.for_each([&](const net::session_key& key, const indexed_session& s) {
+      if (auto v = session_of(s); v.user)  // a user no snapshot names: apply_users drops it
+        live(key, v);
+    });
     for (auto& [key, until] : ended_)
       gone(key, until);
   }
@@ -149,7 +152,8 @@ class session_table {
   // Learns the record behind `user`'s number, unless a snapshot applied
   // already named one (apply_users alone replaces them).
   void know(const user_ref& user);
-  void learn_users(const std::shared_ptr<const config::users_table>& users);
+  static std::vector<user_ref> by_number(const std::shared_ptr<const config::users_table>& users);
+  std::vector<net::session_key>& expiry_bucket(int64_t expires_ms);
   struct key_hash {
     size_t operator()(const net::session_key& key) const {
       uint64_t h;  // ids are random and MAC-protected: any 8 bytes are a fine hash

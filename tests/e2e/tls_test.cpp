@@ -169,6 +169,33 @@ TEST_F(Tls, RepliesThatOutgrowTheSocketWaitAndArriveWhole) {
   EXPECT_TRUE(c.validate(token).ok);
 }
 
+// A TLS client that half-closes TCP without a close_notify (as the client
+// library does after the drain notice) still gets a reply to everything it
+// sent, then the node's close; OpenSSL 3 would call that EOF a fatal error.
+TEST_F(Tls, AClientThatHalfClosesWithoutCloseNotifyGetsEveryReply) {
+  authd_process node(pki.server_toml("node") + generous_limits);
+  auto c = connect(node, trusting("ca"));
+  auto token = token_of(c, "alice", alice_password);
+  constexpr int sent = 500;
+  for (int i = 0; i < sent; ++i)
+    c.queue(net::validate_request{0, token});
+  c.flush();
+  c.shutdown_send();
+  int answered = 0;
+  bool closed = false;
+  try {
+    while (auto r = c.receive(5000ms)) {
+      ASSERT_TRUE(r->ok) << r->error << ": " << r->message;
+      ++answered;
+    }
+  } catch (const net::client_error&) {
+    closed = true;  // the node's close, after the last reply
+  }
+  EXPECT_EQ(answered, sent);
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(refusal(node, trusting("ca")), "");  // and serves others on
+}
+
 // Over server.max_connections a TLS client is refused in the handshake, with
 // an alert its TLS library names, not with bytes it cannot decrypt; the
 // connections already open go on.
