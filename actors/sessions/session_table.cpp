@@ -49,7 +49,8 @@ void session_table::restore(const net::session_key& key, user_ref user, int64_t 
                             int64_t expires_ms) {
   know(user);  // only learns a number: harmless if what follows throws
   auto& due = expiry_bucket(expires_ms);
-  due.reserve(due.size() + 1);  // so that nothing throws once the index holds the session
+  if (due.size() == due.capacity())  // room for one more, so nothing throws once the index
+    due.reserve(std::max<size_t>(16, 2 * due.capacity()));  // holds it; doubling, never +1
   index_.put(key, indexed_session{user->id, created_ms, expires_ms});  // throws before changing
   due.push_back(key);
   counted();
